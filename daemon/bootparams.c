@@ -1,0 +1,244 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <assert.h>
+#include <ctype.h>
+#include <string.h>
+
+#include "bootparams.h"
+#include "macro.h"
+
+typedef enum ValueKind {
+        VALUE_FLAG,     /* present or not */
+        VALUE_STRING,   /* compared as text */
+        VALUE_CPULIST,  /* compared as a set of CPUs */
+        VALUE_ISOLCPUS, /* flags,cpulist */
+} ValueKind;
+
+/* What isolatord asks of the command line. The CPU lists come from the partition. */
+typedef enum CpusFrom { CPUS_NONE, CPUS_ISOLATED, CPUS_HOUSEKEEPING } CpusFrom;
+
+static const struct {
+        const char *key;
+        ValueKind kind;
+        CpusFrom cpus;
+        const char *value; /* fixed value, or flags before the CPU list for isolcpus */
+        bool required;
+        const char *reason;
+} boot_rules[] = {
+        { "isolcpus", VALUE_ISOLCPUS, CPUS_ISOLATED, "managed_irq,domain", true,
+          "takes the audio CPUs out of scheduler load balancing and keeps managed IRQs off them" },
+        { "nohz_full", VALUE_CPULIST, CPUS_ISOLATED, NULL, true,
+          "stops the periodic tick on an audio CPU that runs a single task" },
+        { "rcu_nocbs", VALUE_CPULIST, CPUS_ISOLATED, NULL, true,
+          "moves RCU callbacks off the audio CPUs onto housekeeping" },
+        { "irqaffinity", VALUE_CPULIST, CPUS_HOUSEKEEPING, NULL, true,
+          "IRQs start on housekeeping from boot, before isolatord runs" },
+        { "kthread_cpus", VALUE_CPULIST, CPUS_HOUSEKEEPING, NULL, true,
+          "kernel threads start on housekeeping" },
+        { "skew_tick", VALUE_STRING, CPUS_NONE, "1", true,
+          "offsets the per-CPU ticks so they do not contend for the same locks at once" },
+        { "nosoftlockup", VALUE_FLAG, CPUS_NONE, NULL, true,
+          "a real-time thread that holds its CPU is not a lockup; no watchdog wakeups" },
+        { "nohz", VALUE_STRING, CPUS_NONE, "on", false,
+          "tickless idle, the default; the seed guide sets it explicitly" },
+        { "rcu_nocb_poll", VALUE_FLAG, CPUS_NONE, NULL, false,
+          "the offloaded RCU threads poll instead of being woken from the audio CPUs" },
+        { "nmi_watchdog", VALUE_STRING, CPUS_NONE, "0", false,
+          "no periodic NMI on every CPU" },
+        { "nowatchdog", VALUE_FLAG, CPUS_NONE, NULL, false,
+          "no lockup-detector timers on the audio CPUs" },
+        { "audit", VALUE_STRING, CPUS_NONE, "0", false,
+          "no audit records on every system call (the seed guide's setting)" },
+};
+
+GPtrArray *bootparams_plan(const Config *c) {
+        GPtrArray *items = g_ptr_array_new_with_free_func((GDestroyNotify) audit_item_free);
+        g_autofree char *hk = cpuset_format_list(&c->housekeeping);
+        g_autofree char *iso = NULL;
+        CpuSet isolated;
+
+        config_isolated_cpus(c, &isolated);
+        iso = cpuset_format_list(&isolated);
+
+        for (size_t i = 0; i < ELEMENTSOF(boot_rules); i++) {
+                g_autofree char *value = NULL;
+                switch (boot_rules[i].cpus) {
+                case CPUS_ISOLATED:
+                        if (cpuset_is_empty(&isolated))
+                                continue; /* nothing to isolate */
+                        value = boot_rules[i].value ? g_strconcat(boot_rules[i].value, ",", iso, NULL) : g_strdup(iso);
+                        break;
+                case CPUS_HOUSEKEEPING:
+                        value = g_strdup(hk);
+                        break;
+                case CPUS_NONE:
+                        value = g_strdup(boot_rules[i].value);
+                        break;
+                }
+                g_ptr_array_add(items, audit_item_new(boot_rules[i].key, value, boot_rules[i].required,
+                                                      boot_rules[i].reason));
+        }
+        return items;
+}
+
+char **bootparams_tokenize(const char *cmdline) {
+        GPtrArray *tokens = g_ptr_array_new();
+        const char *p = cmdline;
+
+        for (;;) {
+                GString *tok;
+                bool quoted = false;
+
+                while (*p && isspace((unsigned char) *p))
+                        p++;
+                if (!*p)
+                        break;
+                tok = g_string_new(NULL);
+                for (; *p && (quoted || !isspace((unsigned char) *p)); p++) {
+                        if (*p == '"')
+                                quoted = !quoted;
+                        else
+                                g_string_append_c(tok, *p);
+                }
+                if (STREQ(tok->str, "--")) {
+                        /* What follows goes to init, not to the kernel. */
+                        g_string_free(tok, true);
+                        break;
+                }
+                g_ptr_array_add(tokens, g_string_free(tok, false));
+        }
+        g_ptr_array_add(tokens, NULL);
+        return (char **) g_ptr_array_free(tokens, false);
+}
+
+/* isolcpus=[flag,...,]cpulist: the flags are the leading non-numeric elements. With
+ * no flag the kernel implies "domain". */
+static bool split_isolcpus(const char *value, GPtrArray *flags, CpuSet *cpus) {
+        g_auto(GStrv) parts = g_strsplit(value, ",", -1);
+        g_autoptr(GString) list = g_string_new(NULL);
+
+        for (char **p = parts; *p; p++) {
+                if (list->len == 0 && **p && !isdigit((unsigned char) **p)) {
+                        g_ptr_array_add(flags, g_strdup(*p));
+                        continue;
+                }
+                g_string_append_printf(list, "%s%s", list->len ? "," : "", *p);
+        }
+        if (flags->len == 0)
+                g_ptr_array_add(flags, g_strdup("domain"));
+        return cpuset_parse_list(list->str, cpus, NULL) >= 0;
+}
+
+static bool isolcpus_equal(const char *want, const char *have) {
+        g_autoptr(GPtrArray) wf = g_ptr_array_new_with_free_func(g_free);
+        g_autoptr(GPtrArray) hf = g_ptr_array_new_with_free_func(g_free);
+        CpuSet wc, hc;
+
+        if (!split_isolcpus(want, wf, &wc) || !split_isolcpus(have, hf, &hc))
+                return false;
+        if (!cpuset_equal(&wc, &hc) || wf->len != hf->len)
+                return false;
+        for (unsigned i = 0; i < wf->len; i++)
+                if (!g_ptr_array_find_with_equal_func(hf, wf->pdata[i], g_str_equal, NULL))
+                        return false;
+        return true;
+}
+
+static bool value_equal(ValueKind kind, const char *want, const char *have) {
+        CpuSet a, b;
+
+        switch (kind) {
+        case VALUE_FLAG:
+                return true;
+        case VALUE_STRING:
+                return have && STREQ(want, have);
+        case VALUE_CPULIST:
+                return have && cpuset_parse_list(want, &a, NULL) >= 0 &&
+                       cpuset_parse_list(have, &b, NULL) >= 0 && cpuset_equal(&a, &b);
+        case VALUE_ISOLCPUS:
+                return have && isolcpus_equal(want, have);
+        }
+        return false;
+}
+
+static ValueKind kind_of(const char *key) {
+        for (size_t i = 0; i < ELEMENTSOF(boot_rules); i++)
+                if (STREQ(boot_rules[i].key, key))
+                        return boot_rules[i].kind;
+        return VALUE_STRING;
+}
+
+void bootparams_compare(GPtrArray *items, const char *cmdline) {
+        g_auto(GStrv) tokens = bootparams_tokenize(cmdline);
+
+        for (unsigned i = 0; i < items->len; i++) {
+                AuditItem *it = items->pdata[i];
+                size_t klen = strlen(it->name);
+                const char *found = NULL;
+                bool present = false;
+
+                for (char **t = tokens; *t; t++) {
+                        if (strncmp(*t, it->name, klen) != 0)
+                                continue;
+                        if ((*t)[klen] == '\0') {
+                                present = true;
+                                found = NULL;
+                        } else if ((*t)[klen] == '=') {
+                                present = true;
+                                found = *t + klen + 1;
+                        }
+                }
+                g_free(it->actual);
+                it->actual = present ? g_strdup(found ? found : "") : NULL;
+                if (!present)
+                        it->state = AUDIT_MISSING;
+                else if (!it->expected || value_equal(kind_of(it->name), it->expected, found))
+                        it->state = AUDIT_OK;
+                else
+                        it->state = AUDIT_DIFFERENT;
+        }
+}
+
+GPtrArray *bootparams_compare_live(const Config *c, const Root *root) {
+        GPtrArray *items = g_ptr_array_new_with_free_func((GDestroyNotify) audit_item_free);
+        static const struct {
+                const char *file;
+                const char *name;
+                const char *reason;
+        } live[] = {
+                { "sys/devices/system/cpu/isolated", "isolated (running kernel)",
+                  "the CPUs the running kernel took out of load balancing (isolcpus=)" },
+                { "sys/devices/system/cpu/nohz_full", "nohz_full (running kernel)",
+                  "the CPUs the running kernel runs tickless (nohz_full=); a CPU it refused is missing here" },
+        };
+        CpuSet isolated;
+        g_autofree char *want = NULL;
+
+        config_isolated_cpus(c, &isolated);
+        want = cpuset_format_list(&isolated);
+        for (size_t i = 0; i < ELEMENTSOF(live); i++) {
+                AuditItem *it = audit_item_new(live[i].name, want, true, live[i].reason);
+                CpuSet have;
+                if (root_read_cpulist(root, live[i].file, &have) < 0) {
+                        it->state = AUDIT_MISSING;
+                } else {
+                        it->actual = cpuset_format_list(&have);
+                        it->state = cpuset_equal(&have, &isolated) ? AUDIT_OK
+                                    : cpuset_is_empty(&have) ? AUDIT_MISSING : AUDIT_DIFFERENT;
+                }
+                g_ptr_array_add(items, it);
+        }
+        return items;
+}
+
+char *bootparams_line(const GPtrArray *items, bool include_recommended) {
+        GString *line = g_string_new(NULL);
+
+        for (unsigned i = 0; i < items->len; i++) {
+                const AuditItem *it = items->pdata[i];
+                if (!include_recommended && !it->required)
+                        continue;
+                g_string_append_printf(line, "%s%s%s%s", line->len ? " " : "", it->name,
+                                       it->expected ? "=" : "", it->expected ? it->expected : "");
+        }
+        return g_string_free(line, false);
+}

@@ -1,0 +1,509 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <assert.h>
+#include <errno.h>
+#include <limits.h>
+#include <string.h>
+
+#include "config.h"
+#include "error.h"
+#include "log.h"
+#include "macro.h"
+
+/* The defaults are the seed guide's partition, written as the file a user would write. */
+static const char default_config[] =
+        "[Partition]\n"
+        "Housekeeping=0,8\n"
+        "\n"
+        "[Group diretta]\n"
+        "CPUs=1-2,9-10\n"
+        "Slice=diretta.slice\n"
+        "Match=syncAlsa*\n"
+        "\n"
+        "[Group hqplayer]\n"
+        "CPUs=3-7,11-15\n"
+        "Slice=hqplayer.slice\n"
+        "Match=hqplayerd\n"
+        "SchedPolicy=rr\n"
+        "SchedPriority=99\n"
+        "\n"
+        "[Sampler]\n"
+        "Enabled=true\n"
+        "IntervalUs=1000\n"
+        "ThresholdUs=50\n"
+        "\n"
+        "[Daemon]\n"
+        "VerifyIntervalSec=10\n";
+
+#define GROUP_PREFIX "Group "
+
+/* The schema: which keys each section takes. Adding a key is adding it here and
+ * reading it in the parser below. */
+static const char *const partition_keys[] = { "Housekeeping", NULL };
+static const char *const group_keys[] = { "CPUs", "Slice", "Match", "SchedPolicy", "SchedPriority", NULL };
+static const char *const sampler_keys[] = { "Enabled", "IntervalUs", "ThresholdUs", NULL };
+static const char *const daemon_keys[] = { "VerifyIntervalSec", NULL };
+
+static const char *const *section_keys(const char *section) {
+        if (STREQ(section, "Partition"))
+                return partition_keys;
+        if (STREQ(section, "Sampler"))
+                return sampler_keys;
+        if (STREQ(section, "Daemon"))
+                return daemon_keys;
+        if (g_str_has_prefix(section, GROUP_PREFIX))
+                return group_keys;
+        return NULL;
+}
+
+GroupConfig *group_config_copy(const GroupConfig *g) {
+        GroupConfig *copy = g_memdup2(g, sizeof *g);
+        copy->name = g_strdup(g->name);
+        copy->slice = g_strdup(g->slice);
+        copy->match = g_strdupv(g->match);
+        return copy;
+}
+
+void group_config_free(GroupConfig *g) {
+        if (!g)
+                return;
+        g_free(g->name);
+        g_free(g->slice);
+        g_strfreev(g->match);
+        g_free(g);
+}
+
+Config *config_new_empty(void) {
+        Config *c = g_new0(Config, 1);
+        c->groups = g_ptr_array_new_with_free_func((GDestroyNotify) group_config_free);
+        c->sources = g_new0(char *, 1);
+        return c;
+}
+
+void config_free(Config *c) {
+        if (!c)
+                return;
+        if (c->groups)
+                g_ptr_array_unref(c->groups);
+        g_strfreev(c->sources);
+        g_free(c);
+}
+
+/* The text being merged, and which file each key came from (for messages). */
+typedef struct ConfigSource {
+        GKeyFile *merged;
+        GHashTable *origin; /* "section\nkey" -> file name */
+        GPtrArray *files;
+        GPtrArray *declared; /* "Group x" sections the user files declare, even empty */
+} ConfigSource;
+
+static void config_source_clear(ConfigSource *s) {
+        if (s->merged)
+                g_key_file_unref(s->merged);
+        if (s->origin)
+                g_hash_table_unref(s->origin);
+        if (s->files)
+                g_ptr_array_unref(s->files);
+        if (s->declared)
+                g_ptr_array_unref(s->declared);
+}
+
+static const char *origin_of(const ConfigSource *s, const char *section, const char *key) {
+        g_autofree char *k = g_strconcat(section, "\n", key, NULL);
+        const char *f = g_hash_table_lookup(s->origin, k);
+        return f ? f : "built-in defaults";
+}
+
+_printf_(5, 6)
+static bool config_fail(GError **error, const ConfigSource *s, const char *section,
+                        const char *key, const char *fmt, ...) {
+        g_autofree char *msg = NULL;
+        va_list ap;
+
+        va_start(ap, fmt);
+        msg = g_strdup_vprintf(fmt, ap);
+        va_end(ap);
+        if (key)
+                g_set_error(error, ISO_ERROR, ISO_ERROR_INVALID_CONFIG, "%s: [%s] %s=: %s",
+                            origin_of(s, section, key), section, key, msg);
+        else
+                g_set_error(error, ISO_ERROR, ISO_ERROR_INVALID_CONFIG, "[%s]: %s", section, msg);
+        return false;
+}
+
+static bool valid_group_name(const char *name) {
+        size_t len = strlen(name);
+        if (len == 0 || len > 64)
+                return false;
+        for (const char *p = name; *p; p++)
+                if (!g_ascii_isalnum(*p) && *p != '_' && *p != '-')
+                        return false;
+        return !STREQ(name, "housekeeping");
+}
+
+static bool valid_slice_name(const char *slice) {
+        size_t len = strlen(slice);
+        if (len <= strlen(".slice") || len > 255 || !g_str_has_suffix(slice, ".slice"))
+                return false;
+        for (const char *p = slice; *p; p++)
+                if (!g_ascii_isalnum(*p) && !strchr(":-_.\\", *p))
+                        return false;
+        return slice[0] != '-' && slice[0] != '.';
+}
+
+/* Adds one file's keys over what is merged so far; checks sections and keys. */
+static bool merge_keyfile(ConfigSource *s, GKeyFile *kf, const char *name, GError **error) {
+        g_auto(GStrv) sections = g_key_file_get_groups(kf, NULL);
+
+        for (char **sec = sections; *sec; sec++) {
+                const char *const *known = section_keys(*sec);
+                g_auto(GStrv) keys = NULL;
+
+                if (!known) {
+                        g_set_error(error, ISO_ERROR, ISO_ERROR_INVALID_CONFIG,
+                                    "%s: unknown section [%s] (known: [Partition], [Group NAME], [Sampler], [Daemon])",
+                                    name, *sec);
+                        return false;
+                }
+                if (g_str_has_prefix(*sec, GROUP_PREFIX)) {
+                        if (!valid_group_name(*sec + strlen(GROUP_PREFIX))) {
+                                g_set_error(error, ISO_ERROR, ISO_ERROR_INVALID_CONFIG,
+                                            "%s: [%s]: a group name is 1-64 letters, digits, '_' or '-', and not \"housekeeping\"",
+                                            name, *sec);
+                                return false;
+                        }
+                        if (!g_ptr_array_find_with_equal_func(s->declared, *sec, g_str_equal, NULL))
+                                g_ptr_array_add(s->declared, g_strdup(*sec));
+                }
+                keys = g_key_file_get_keys(kf, *sec, NULL, NULL);
+                for (char **key = keys; key && *key; key++) {
+                        if (!g_strv_contains(known, *key)) {
+                                g_autofree char *list = g_strjoinv(", ", (char **) known);
+                                g_set_error(error, ISO_ERROR, ISO_ERROR_INVALID_CONFIG,
+                                            "%s: [%s]: unknown key %s (known: %s)", name, *sec, *key, list);
+                                return false;
+                        }
+                        g_autofree char *value = g_key_file_get_value(kf, *sec, *key, NULL);
+                        g_key_file_set_value(s->merged, *sec, *key, value);
+                        g_hash_table_replace(s->origin, g_strconcat(*sec, "\n", *key, NULL), g_strdup(name));
+                }
+        }
+        return true;
+}
+
+static bool merge_data(ConfigSource *s, const char *data, size_t len, const char *name, GError **error) {
+        g_autoptr(GKeyFile) kf = g_key_file_new();
+        g_autoptr(GError) e = NULL;
+
+        if (!g_key_file_load_from_data(kf, data, len, G_KEY_FILE_NONE, &e)) {
+                g_set_error(error, ISO_ERROR, ISO_ERROR_INVALID_CONFIG, "%s: %s", name, e->message);
+                return false;
+        }
+        return merge_keyfile(s, kf, name, error);
+}
+
+static bool merge_file(ConfigSource *s, const char *path, bool must_exist, GError **error) {
+        g_autofree char *data = NULL;
+        g_autoptr(GError) e = NULL;
+        size_t len;
+
+        if (!g_file_get_contents(path, &data, &len, &e)) {
+                if (!must_exist && g_error_matches(e, G_FILE_ERROR, G_FILE_ERROR_NOENT))
+                        return true;
+                g_set_error(error, ISO_ERROR, ISO_ERROR_INVALID_CONFIG, "cannot read %s: %s", path, e->message);
+                return false;
+        }
+        g_ptr_array_add(s->files, g_strdup(path));
+        return merge_data(s, data, len, path, error);
+}
+
+static bool get_uint(const ConfigSource *s, const char *section, const char *key,
+                     unsigned min, unsigned max, unsigned *out, GError **error) {
+        g_autofree char *v = g_key_file_get_value(s->merged, section, key, NULL);
+        guint64 n;
+
+        if (!v)
+                return true; /* keep the default */
+        if (!g_ascii_string_to_unsigned(g_strstrip(v), 10, min, max, &n, NULL))
+                return config_fail(error, s, section, key, "\"%s\" is not a whole number from %u to %u",
+                                   v, min, max);
+        *out = (unsigned) n;
+        return true;
+}
+
+static bool parse_group(const ConfigSource *s, const char *section, GroupConfig **out, GError **error) {
+        g_autoptr(GError) e = NULL;
+        GroupConfig *g = g_new0(GroupConfig, 1);
+        g_autofree char *cpus = NULL, *policy = NULL;
+        unsigned prio = 0;
+        bool has_prio;
+
+        g->name = g_strdup(section + strlen(GROUP_PREFIX));
+
+        cpus = g_key_file_get_string(s->merged, section, "CPUs", NULL);
+        if (!cpus) {
+                config_fail(error, s, section, NULL, "a group needs CPUs= (a CPU list such as 3-7,11-15)");
+                goto fail;
+        }
+        if (!cpuset_parse_list_gerror("CPUs", cpus, &g->cpus, &e)) {
+                g_set_error(error, ISO_ERROR, ISO_ERROR_INVALID_CPU_LIST, "%s: [%s] %s",
+                            origin_of(s, section, "CPUs"), section, e->message);
+                goto fail;
+        }
+
+        g->slice = g_key_file_get_string(s->merged, section, "Slice", NULL);
+        if (!g->slice)
+                g->slice = g_strconcat(g->name, ".slice", NULL);
+        else if (!valid_slice_name(g->slice)) {
+                config_fail(error, s, section, "Slice",
+                            "\"%s\" is not a slice unit name (letters, digits, \":-_.\\\", ending in .slice)", g->slice);
+                goto fail;
+        }
+
+        g->match = g_key_file_get_string_list(s->merged, section, "Match", NULL, NULL);
+        if (!g->match)
+                g->match = g_new0(char *, 1);
+        for (char **m = g->match; *m; m++) {
+                g_strstrip(*m);
+                if (!**m) {
+                        config_fail(error, s, section, "Match", "an empty pattern matches nothing; separate patterns with ';'");
+                        goto fail;
+                }
+        }
+
+        policy = g_key_file_get_string(s->merged, section, "SchedPolicy", NULL);
+        if (!policy)
+                g->sched_policy = SCHED_POLICY_UNSET;
+        else if (STREQ(g_strstrip(policy), "other"))
+                g->sched_policy = SCHED_POLICY_OTHER;
+        else if (STREQ(policy, "fifo"))
+                g->sched_policy = SCHED_POLICY_FIFO;
+        else if (STREQ(policy, "rr"))
+                g->sched_policy = SCHED_POLICY_RR;
+        else {
+                config_fail(error, s, section, "SchedPolicy", "\"%s\" is not one of other, fifo, rr", policy);
+                goto fail;
+        }
+
+        has_prio = g_key_file_has_key(s->merged, section, "SchedPriority", NULL);
+        if (!get_uint(s, section, "SchedPriority", 1, 99, &prio, error))
+                goto fail;
+        bool realtime = g->sched_policy == SCHED_POLICY_FIFO || g->sched_policy == SCHED_POLICY_RR;
+        if (realtime && !has_prio) {
+                config_fail(error, s, section, "SchedPolicy", "%s needs SchedPriority= (1-99)", policy);
+                goto fail;
+        }
+        if (!realtime && has_prio) {
+                config_fail(error, s, section, "SchedPriority", "a priority applies only with SchedPolicy=fifo or rr");
+                goto fail;
+        }
+        g->sched_priority = (int) prio;
+
+        *out = g;
+        return true;
+fail:
+        group_config_free(g);
+        return false;
+}
+
+static bool config_from_source(ConfigSource *s, Config **out, GError **error) {
+        g_autoptr(Config) c = config_new_empty();
+        g_auto(GStrv) sections = NULL;
+        g_autofree char *hk = NULL;
+        g_autoptr(GError) e = NULL;
+        gboolean enabled;
+
+        hk = g_key_file_get_string(s->merged, "Partition", "Housekeeping", NULL);
+        if (!cpuset_parse_list_gerror("Housekeeping", hk ? hk : "", &c->housekeeping, &e)) {
+                g_set_error(error, ISO_ERROR, ISO_ERROR_INVALID_CPU_LIST, "%s: [Partition] %s",
+                            origin_of(s, "Partition", "Housekeeping"), e->message);
+                return false;
+        }
+
+        /* The user's groups in the order they were declared, else the defaults. */
+        sections = g_key_file_get_groups(s->merged, NULL);
+        for (unsigned i = 0; i < s->declared->len; i++)
+                if (!g_key_file_has_group(s->merged, s->declared->pdata[i]))
+                        return config_fail(error, s, s->declared->pdata[i], NULL,
+                                           "a group needs CPUs= (a CPU list such as 3-7,11-15)");
+        for (char **sec = sections; *sec; sec++) {
+                GroupConfig *g;
+                if (!g_str_has_prefix(*sec, GROUP_PREFIX))
+                        continue;
+                if (!parse_group(s, *sec, &g, error))
+                        return false;
+                g_ptr_array_add(c->groups, g);
+        }
+
+        enabled = g_key_file_get_boolean(s->merged, "Sampler", "Enabled", &e);
+        if (e)
+                return config_fail(error, s, "Sampler", "Enabled", "expected true or false");
+        c->sampler.enabled = enabled;
+        if (!get_uint(s, "Sampler", "IntervalUs", 50, 1000000, &c->sampler.interval_us, error) ||
+            !get_uint(s, "Sampler", "ThresholdUs", 1, 10000000, &c->sampler.threshold_us, error) ||
+            !get_uint(s, "Daemon", "VerifyIntervalSec", 1, 86400, &c->daemon.verify_interval_sec, error))
+                return false;
+
+        g_ptr_array_add(s->files, NULL);
+        g_strfreev(c->sources);
+        c->sources = (char **) g_ptr_array_steal(s->files, NULL);
+        s->files = NULL;
+        *out = g_steal_pointer(&c);
+        return true;
+}
+
+/* Starts the merge with the defaults; user files then override key by key. */
+static void config_source_init(ConfigSource *s) {
+        g_autoptr(GError) e = NULL;
+
+        *s = (ConfigSource) {
+                .merged = g_key_file_new(),
+                .origin = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free),
+                .files = g_ptr_array_new_with_free_func(g_free),
+                .declared = g_ptr_array_new_with_free_func(g_free),
+        };
+        if (!g_key_file_load_from_data(s->merged, default_config, sizeof default_config - 1, G_KEY_FILE_NONE, &e))
+                g_error("built-in configuration does not parse: %s", e->message);
+}
+
+/* The user's groups replace the default ones wholesale; a mix would surprise. */
+static void drop_default_groups_if_declared(ConfigSource *s, GKeyFile *defaults_only) {
+        g_auto(GStrv) sections = g_key_file_get_groups(defaults_only, NULL);
+        for (char **sec = sections; *sec; sec++) {
+                if (!g_str_has_prefix(*sec, GROUP_PREFIX))
+                        continue;
+                g_auto(GStrv) keys = g_key_file_get_keys(s->merged, *sec, NULL, NULL);
+                bool from_user = false;
+                for (char **k = keys; k && *k; k++) {
+                        g_autofree char *id = g_strconcat(*sec, "\n", *k, NULL);
+                        from_user |= g_hash_table_contains(s->origin, id);
+                }
+                if (!from_user)
+                        g_key_file_remove_group(s->merged, *sec, NULL);
+        }
+}
+
+static int config_finish(ConfigSource *s, Config **out, GError **error) {
+        if (s->declared->len > 0) {
+                g_autoptr(GKeyFile) defaults = g_key_file_new();
+                g_key_file_load_from_data(defaults, default_config, sizeof default_config - 1, G_KEY_FILE_NONE, NULL);
+                drop_default_groups_if_declared(s, defaults);
+        }
+        return config_from_source(s, out, error) ? 0 : -EINVAL;
+}
+
+Config *config_new_default(void) {
+        ConfigSource s;
+        Config *c = NULL;
+        g_autoptr(GError) e = NULL;
+
+        config_source_init(&s);
+        if (config_finish(&s, &c, &e) < 0)
+                g_error("built-in configuration is invalid: %s", e->message);
+        config_source_clear(&s);
+        return c;
+}
+
+static int compare_strings(gconstpointer a, gconstpointer b) {
+        return strcmp(*(char *const *) a, *(char *const *) b);
+}
+
+int config_load(const char *path, bool must_exist, Config **out, GError **error) {
+        ConfigSource s;
+        g_autofree char *dropin_dir = NULL;
+        g_autoptr(GDir) dir = NULL;
+        g_autoptr(GPtrArray) dropins = g_ptr_array_new_with_free_func(g_free);
+        const char *name;
+        int r = -EINVAL;
+
+        assert(path);
+        assert(out);
+
+        config_source_init(&s);
+        if (!merge_file(&s, path, must_exist, error))
+                goto finish;
+
+        dropin_dir = g_strconcat(path, ".d", NULL);
+        dir = g_dir_open(dropin_dir, 0, NULL);
+        while (dir && (name = g_dir_read_name(dir)))
+                if (g_str_has_suffix(name, ".conf"))
+                        g_ptr_array_add(dropins, g_build_filename(dropin_dir, name, NULL));
+        g_ptr_array_sort(dropins, compare_strings);
+        for (unsigned i = 0; i < dropins->len; i++)
+                if (!merge_file(&s, dropins->pdata[i], true, error))
+                        goto finish;
+
+        r = config_finish(&s, out, error);
+finish:
+        config_source_clear(&s);
+        return r;
+}
+
+int config_load_data(const char *data, const char *name, Config **out, GError **error) {
+        ConfigSource s;
+        int r = -EINVAL;
+
+        assert(data);
+        config_source_init(&s);
+        if (merge_data(&s, data, strlen(data), name, error))
+                r = config_finish(&s, out, error);
+        config_source_clear(&s);
+        return r;
+}
+
+const GroupConfig *config_find_group(const Config *c, const char *name) {
+        for (unsigned i = 0; i < c->groups->len; i++) {
+                const GroupConfig *g = c->groups->pdata[i];
+                if (STREQ(g->name, name))
+                        return g;
+        }
+        return NULL;
+}
+
+void config_isolated_cpus(const Config *c, CpuSet *out) {
+        cpuset_zero(out);
+        for (unsigned i = 0; i < c->groups->len; i++) {
+                const GroupConfig *g = c->groups->pdata[i];
+                cpuset_or(out, out, &g->cpus);
+        }
+}
+
+const char *sched_policy_to_string(SchedPolicy p) {
+        switch (p) {
+        case SCHED_POLICY_OTHER: return "other";
+        case SCHED_POLICY_FIFO: return "fifo";
+        case SCHED_POLICY_RR: return "rr";
+        case SCHED_POLICY_UNSET: break;
+        }
+        return NULL;
+}
+
+char *config_to_text(const Config *c, const char *header) {
+        GString *out = g_string_new(NULL);
+        g_autofree char *hk = cpuset_format_list(&c->housekeeping);
+
+        if (header) {
+                g_auto(GStrv) lines = g_strsplit(header, "\n", -1);
+                for (char **l = lines; *l; l++)
+                        g_string_append_printf(out, "#%s%s\n", **l ? " " : "", *l);
+                g_string_append_c(out, '\n');
+        }
+        g_string_append_printf(out, "[Partition]\nHousekeeping=%s\n", hk);
+        for (unsigned i = 0; i < c->groups->len; i++) {
+                const GroupConfig *g = c->groups->pdata[i];
+                g_autofree char *cpus = cpuset_format_list(&g->cpus);
+                g_string_append_printf(out, "\n[Group %s]\nCPUs=%s\nSlice=%s\n", g->name, cpus, g->slice);
+                if (g->match[0]) {
+                        g_autofree char *m = g_strjoinv(";", g->match);
+                        g_string_append_printf(out, "Match=%s\n", m);
+                }
+                if (g->sched_policy != SCHED_POLICY_UNSET)
+                        g_string_append_printf(out, "SchedPolicy=%s\n", sched_policy_to_string(g->sched_policy));
+                if (g->sched_priority > 0)
+                        g_string_append_printf(out, "SchedPriority=%d\n", g->sched_priority);
+        }
+        g_string_append_printf(out, "\n[Sampler]\nEnabled=%s\nIntervalUs=%u\nThresholdUs=%u\n",
+                               c->sampler.enabled ? "true" : "false", c->sampler.interval_us,
+                               c->sampler.threshold_us);
+        g_string_append_printf(out, "\n[Daemon]\nVerifyIntervalSec=%u\n", c->daemon.verify_interval_sec);
+        return g_string_free(out, false);
+}

@@ -1,0 +1,68 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#pragma once
+
+#include <glib.h>
+#include <stdbool.h>
+
+#include "cpuset.h"
+
+typedef enum SchedPolicy {
+        SCHED_POLICY_UNSET,
+        SCHED_POLICY_OTHER,
+        SCHED_POLICY_FIFO,
+        SCHED_POLICY_RR,
+} SchedPolicy;
+
+typedef struct GroupConfig {
+        char *name;
+        CpuSet cpus;
+        char *slice;
+        char **match;               /* NULL-terminated globs on comm or executable; may be empty */
+        SchedPolicy sched_policy;
+        int sched_priority;         /* 1-99 with fifo/rr, 0 otherwise */
+} GroupConfig;
+
+typedef struct SamplerConfig {
+        bool enabled;
+        unsigned interval_us;
+        unsigned threshold_us;
+} SamplerConfig;
+
+typedef struct DaemonConfig {
+        unsigned verify_interval_sec;
+} DaemonConfig;
+
+/* Immutable once loaded: a reload builds a new Config and swaps it only when valid. */
+typedef struct Config {
+        CpuSet housekeeping;
+        GPtrArray *groups;          /* GroupConfig*, in the order of the files */
+        SamplerConfig sampler;
+        DaemonConfig daemon;
+        char **sources;             /* the files read, in order; empty for the defaults */
+} Config;
+
+/* A Config with no groups and zeroed settings, to be filled by a planner. */
+Config *config_new_empty(void);
+void config_free(Config *c);
+GroupConfig *group_config_copy(const GroupConfig *g);
+void group_config_free(GroupConfig *g);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(Config, config_free)
+
+/* The seed's partition: housekeeping 0,8, diretta 1-2,9-10, hqplayer 3-7,11-15. */
+Config *config_new_default(void);
+
+/* Reads FILE, then FILE.d/ *.conf in name order; a later file overrides single keys of an
+ * earlier one. A missing FILE is an error only with must_exist. Keys not given keep the
+ * defaults; when no file declares a [Group ...], the default groups are kept. Errors
+ * (ISO_ERROR_INVALID_CONFIG, ISO_ERROR_INVALID_CPU_LIST) name the file, section and key. */
+int config_load(const char *path, bool must_exist, Config **out, GError **error);
+/* The same rules for one text; name is used in messages. */
+int config_load_data(const char *data, const char *name, Config **out, GError **error);
+
+const GroupConfig *config_find_group(const Config *c, const char *name);
+/* Every group's CPUs together: what the boot parameters isolate. */
+void config_isolated_cpus(const Config *c, CpuSet *out);
+
+const char *sched_policy_to_string(SchedPolicy p);
+/* A config file that loads back into an equal Config; header is written as comments. */
+char *config_to_text(const Config *c, const char *header);

@@ -1,0 +1,20 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include "error.h"
+
+G_DEFINE_QUARK(isolatord-error-quark, iso_error)
+
+const char *iso_error_name(IsoError code) {
+        static const char *const names[_ISO_ERROR_MAX] = {
+                [ISO_ERROR_INVALID_CPU_LIST] = "InvalidCpuList",
+                [ISO_ERROR_UNKNOWN_GROUP] = "UnknownGroup",
+                [ISO_ERROR_OVERLAP] = "Overlap",
+                [ISO_ERROR_INVALID_CONFIG] = "InvalidConfig",
+                [ISO_ERROR_INVALID_PARTITION] = "InvalidPartition",
+                [ISO_ERROR_NOT_FOUND] = "NotFound",
+                [ISO_ERROR_IO] = "IOError",
+                [ISO_ERROR_NOT_AUTHORIZED] = "NotAuthorized",
+        };
+        if ((unsigned) code >= _ISO_ERROR_MAX)
+                return "Failed";
+        return names[code];
+}

@@ -1,0 +1,30 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#pragma once
+
+#include <stdbool.h>
+
+#include "cpuset.h"
+
+/* The one place that turns a kernel path into a file name. Every /proc, /sys and
+ * cgroupfs path in isolatord is written relative ("proc/cmdline",
+ * "sys/devices/system/cpu/online") and resolved here under the configured root, so
+ * the real daemon runs unchanged on a generated fake machine (--root). */
+typedef struct Root Root;
+
+Root *root_new(const char *dir);
+void root_free(Root *root);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(Root, root_free)
+
+const char *root_dir(const Root *root);
+/* rel must not start with '/'. Returns a newly allocated path (g_free). */
+char *root_path(const Root *root, const char *rel);
+char *root_pathf(const Root *root, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
+
+bool root_exists(const Root *root, const char *rel);
+/* Whole file; returns 0 or a negative errno. *out is g_free'd by the caller. */
+int root_read(const Root *root, const char *rel, char **out, size_t *len);
+/* First line without its newline. */
+int root_read_line(const Root *root, const char *rel, char **out);
+int root_read_int(const Root *root, const char *rel, long *out);
+/* A cpulist file ("0-3,8\n"); the kernel writes "(null)" in nohz_full when it is unset. */
+int root_read_cpulist(const Root *root, const char *rel, CpuSet *out);

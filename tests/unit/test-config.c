@@ -1,0 +1,188 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <string.h>
+
+#include "config.h"
+#include "error.h"
+#include "testlib.h"
+
+static Config *load_ok(const char *text) {
+        g_autoptr(GError) e = NULL;
+        Config *c = NULL;
+        ck_assert_msg(config_load_data(text, "test.conf", &c, &e) == 0, "rejected: %s", e ? e->message : "");
+        return c;
+}
+
+static void assert_rejected(const char *text, int code, const char *message_part) {
+        g_autoptr(GError) e = NULL;
+        Config *c = NULL;
+        ck_assert_msg(config_load_data(text, "test.conf", &c, &e) < 0, "accepted: %s", text);
+        ck_assert_ptr_null(c);
+        ck_assert_msg(g_error_matches(e, ISO_ERROR, code), "error %s for %s", e->message, text);
+        ck_assert_msg(strstr(e->message, message_part), "\"%s\" lacks \"%s\"", e->message, message_part);
+}
+
+static void assert_seed_partition(const Config *c) {
+        ck_assert_cpus(&c->housekeeping, "0,8");
+        ck_assert_uint_eq(c->groups->len, 2);
+        const GroupConfig *d = config_find_group(c, "diretta");
+        const GroupConfig *h = config_find_group(c, "hqplayer");
+        ck_assert_ptr_nonnull(d);
+        ck_assert_ptr_nonnull(h);
+        ck_assert_cpus(&d->cpus, "1-2,9-10");
+        ck_assert_str_eq(d->slice, "diretta.slice");
+        ck_assert_str_eq(d->match[0], "syncAlsa*");
+        ck_assert_int_eq(d->sched_policy, SCHED_POLICY_UNSET);
+        ck_assert_cpus(&h->cpus, "3-7,11-15");
+        ck_assert_str_eq(h->match[0], "hqplayerd");
+        ck_assert_int_eq(h->sched_policy, SCHED_POLICY_RR);
+        ck_assert_int_eq(h->sched_priority, 99);
+}
+
+START_TEST(test_defaults) {
+        g_autoptr(Config) c = config_new_default();
+
+        assert_seed_partition(c);
+        ck_assert(c->sampler.enabled);
+        ck_assert_uint_eq(c->sampler.interval_us, 1000);
+        ck_assert_uint_eq(c->sampler.threshold_us, 50);
+        ck_assert_uint_eq(c->daemon.verify_interval_sec, 10);
+        ck_assert_ptr_null(c->sources[0]);
+
+        CpuSet iso;
+        config_isolated_cpus(c, &iso);
+        ck_assert_cpus(&iso, "1-7,9-15");
+        ck_assert_ptr_null(config_find_group(c, "nope"));
+}
+END_TEST
+
+START_TEST(test_design_example) {
+        /* The example of DESIGN.md, verbatim. */
+        g_autoptr(Config) c = load_ok(
+                "[Partition]\nHousekeeping=0,8\n\n"
+                "[Group diretta]\nCPUs=1-2,9-10\nSlice=diretta.slice\nMatch=syncAlsa*\n\n"
+                "[Group hqplayer]\nCPUs=3-7,11-15\nSlice=hqplayer.slice\nMatch=hqplayerd\nSchedPolicy=rr\nSchedPriority=99\n\n"
+                "[Sampler]\nEnabled=true\nIntervalUs=1000\nThresholdUs=50\n");
+        assert_seed_partition(c);
+}
+END_TEST
+
+START_TEST(test_partial_file_keeps_defaults) {
+        g_autoptr(Config) c = load_ok("[Sampler]\nThresholdUs=30\nEnabled=false\n");
+        assert_seed_partition(c);
+        ck_assert_uint_eq(c->sampler.threshold_us, 30);
+        ck_assert(!c->sampler.enabled);
+}
+END_TEST
+
+START_TEST(test_user_groups_replace_defaults) {
+        g_autoptr(Config) c = load_ok("[Partition]\nHousekeeping=0\n[Group audio]\nCPUs=1\nMatch=foo;bar*\n");
+        ck_assert_uint_eq(c->groups->len, 1);
+        const GroupConfig *g = config_find_group(c, "audio");
+        ck_assert_ptr_nonnull(g);
+        ck_assert_str_eq(g->slice, "audio.slice");
+        ck_assert_uint_eq(g_strv_length(g->match), 2);
+        ck_assert_str_eq(g->match[1], "bar*");
+        ck_assert_cpus(&c->housekeeping, "0");
+
+        /* Naming a default group keeps it, with the user's keys over the defaults. */
+        g_autoptr(Config) d = load_ok("[Group hqplayer]\nCPUs=3-7\n");
+        ck_assert_uint_eq(d->groups->len, 1);
+        ck_assert_cpus(&config_find_group(d, "hqplayer")->cpus, "3-7");
+        ck_assert_int_eq(config_find_group(d, "hqplayer")->sched_priority, 99);
+}
+END_TEST
+
+START_TEST(test_malformed) {
+        assert_rejected("[Group x]\nCPUs=7-3\n", ISO_ERROR_INVALID_CPU_LIST, "test.conf: [Group x] CPUs \"7-3\" is not a valid CPU list: at position 1, range end 3 is below its start 7");
+        assert_rejected("[Partition]\nHousekeeping=1,,2\n", ISO_ERROR_INVALID_CPU_LIST, "[Partition] Housekeeping \"1,,2\"");
+        assert_rejected("[Group x]\nCPUs=1-\n", ISO_ERROR_INVALID_CPU_LIST, "has no end");
+        assert_rejected("[Group x]\nCPUs=x2\n", ISO_ERROR_INVALID_CPU_LIST, "position 1");
+        assert_rejected("[Group x]\nCPUs=9000\n", ISO_ERROR_INVALID_CPU_LIST, "beyond the limit");
+        assert_rejected("[Group x]\nCPUS=1\n", ISO_ERROR_INVALID_CONFIG, "unknown key CPUS (known: CPUs, Slice, Match");
+        assert_rejected("[Groups x]\nCPUs=1\n", ISO_ERROR_INVALID_CONFIG, "unknown section [Groups x]");
+        assert_rejected("[Group x]\nSlice=x.slice\n", ISO_ERROR_INVALID_CONFIG, "a group needs CPUs=");
+        assert_rejected("[Group x]\n", ISO_ERROR_INVALID_CONFIG, "a group needs CPUs=");
+        assert_rejected("[Group a/b]\nCPUs=1\n", ISO_ERROR_INVALID_CONFIG, "a group name is");
+        assert_rejected("[Group housekeeping]\nCPUs=1\n", ISO_ERROR_INVALID_CONFIG, "not \"housekeeping\"");
+        assert_rejected("[Group x]\nCPUs=1\nSlice=x.service\n", ISO_ERROR_INVALID_CONFIG, "not a slice unit name");
+        assert_rejected("[Group x]\nCPUs=1\nSlice=../x.slice\n", ISO_ERROR_INVALID_CONFIG, "not a slice unit name");
+        assert_rejected("[Group x]\nCPUs=1\nSchedPolicy=deadline\n", ISO_ERROR_INVALID_CONFIG, "not one of other, fifo, rr");
+        assert_rejected("[Group x]\nCPUs=1\nSchedPolicy=fifo\n", ISO_ERROR_INVALID_CONFIG, "fifo needs SchedPriority=");
+        assert_rejected("[Group x]\nCPUs=1\nSchedPriority=5\n", ISO_ERROR_INVALID_CONFIG, "only with SchedPolicy=fifo or rr");
+        assert_rejected("[Group x]\nCPUs=1\nSchedPolicy=rr\nSchedPriority=100\n", ISO_ERROR_INVALID_CONFIG, "from 1 to 99");
+        assert_rejected("[Group x]\nCPUs=1\nMatch=a;;b\n", ISO_ERROR_INVALID_CONFIG, "an empty pattern");
+        assert_rejected("[Sampler]\nEnabled=maybe\n", ISO_ERROR_INVALID_CONFIG, "[Sampler] Enabled=: expected true or false");
+        assert_rejected("[Sampler]\nIntervalUs=10\n", ISO_ERROR_INVALID_CONFIG, "from 50 to 1000000");
+        assert_rejected("[Sampler]\nThresholdUs=-1\n", ISO_ERROR_INVALID_CONFIG, "ThresholdUs");
+        assert_rejected("[Daemon]\nVerifyIntervalSec=0\n", ISO_ERROR_INVALID_CONFIG, "VerifyIntervalSec");
+        assert_rejected("not a key file\n", ISO_ERROR_INVALID_CONFIG, "test.conf:");
+}
+END_TEST
+
+START_TEST(test_files_and_dropins) {
+        g_autofree char *dir = fixture_tmpdir();
+        g_autofree char *path = g_build_filename(dir, "isolatord.conf", NULL);
+        g_autoptr(GError) e = NULL;
+        Config *c = NULL;
+
+        /* No file: the defaults, unless the file was asked for by name. */
+        ck_assert_int_eq(config_load(path, false, &c, &e), 0);
+        assert_seed_partition(c);
+        config_free(c);
+        c = NULL;
+        ck_assert_int_lt(config_load(path, true, &c, &e), 0);
+        ck_assert_msg(strstr(e->message, "cannot read") && strstr(e->message, path), "%s", e->message);
+        g_clear_error(&e);
+
+        fixture_write(dir, "isolatord.conf", "[Group hqplayer]\nCPUs=3-7\n[Sampler]\nThresholdUs=40\n");
+        fixture_write(dir, "isolatord.conf.d/20-late.conf", "[Sampler]\nThresholdUs=20\n");
+        fixture_write(dir, "isolatord.conf.d/10-early.conf", "[Sampler]\nThresholdUs=10\nIntervalUs=500\n");
+        fixture_write(dir, "isolatord.conf.d/README", "not a drop-in: ignored\n");
+        ck_assert_int_eq(config_load(path, true, &c, &e), 0);
+        /* Later drop-ins win key by key; keys they do not name stay. */
+        ck_assert_uint_eq(c->sampler.threshold_us, 20);
+        ck_assert_uint_eq(c->sampler.interval_us, 500);
+        ck_assert_cpus(&config_find_group(c, "hqplayer")->cpus, "3-7");
+        ck_assert_uint_eq(g_strv_length(c->sources), 3);
+        ck_assert(g_str_has_suffix(c->sources[1], "10-early.conf"));
+        config_free(c);
+        c = NULL;
+
+        /* An error names the drop-in it comes from. */
+        fixture_write(dir, "isolatord.conf.d/30-bad.conf", "[Group hqplayer]\nCPUs=3-\n");
+        ck_assert_int_lt(config_load(path, true, &c, &e), 0);
+        ck_assert_msg(strstr(e->message, "30-bad.conf: [Group hqplayer] CPUs \"3-\""), "%s", e->message);
+        fixture_remove(dir);
+}
+END_TEST
+
+START_TEST(test_to_text_roundtrip) {
+        g_autoptr(Config) c = load_ok("[Partition]\nHousekeeping=0,1\n[Group a]\nCPUs=2-3\nMatch=x*;y\nSchedPolicy=fifo\nSchedPriority=70\n"
+                                      "[Group b]\nCPUs=4\nSlice=custom.slice\nSchedPolicy=other\n[Sampler]\nIntervalUs=250\n");
+        g_autofree char *text = config_to_text(c, "a header\nof two lines");
+        g_autoptr(Config) back = load_ok(text);
+        g_autofree char *again = config_to_text(back, "a header\nof two lines");
+
+        ck_assert(g_str_has_prefix(text, "# a header\n# of two lines\n\n[Partition]\n"));
+        ck_assert_str_eq(text, again);
+        ck_assert_int_eq(config_find_group(back, "a")->sched_priority, 70);
+        ck_assert_str_eq(config_find_group(back, "b")->slice, "custom.slice");
+        ck_assert_int_eq(config_find_group(back, "b")->sched_policy, SCHED_POLICY_OTHER);
+        ck_assert_uint_eq(back->sampler.interval_us, 250);
+}
+END_TEST
+
+int main(void) {
+        Suite *s = suite_create("config");
+        TCase *tc = tcase_create("parse");
+
+        tcase_add_test(tc, test_defaults);
+        tcase_add_test(tc, test_design_example);
+        tcase_add_test(tc, test_partial_file_keeps_defaults);
+        tcase_add_test(tc, test_user_groups_replace_defaults);
+        tcase_add_test(tc, test_malformed);
+        tcase_add_test(tc, test_files_and_dropins);
+        tcase_add_test(tc, test_to_text_roundtrip);
+        suite_add_tcase(s, tc);
+        return test_run(s, NULL);
+}

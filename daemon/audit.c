@@ -29,6 +29,15 @@ const char *audit_state_to_string(AuditState s) {
         return "unknown";
 }
 
+const AuditItem *audit_find(const GPtrArray *items, const char *name) {
+        for (unsigned i = 0; i < items->len; i++) {
+                const AuditItem *it = items->pdata[i];
+                if (g_str_equal(it->name, name))
+                        return it;
+        }
+        return NULL;
+}
+
 unsigned audit_count_problems(const GPtrArray *items) {
         unsigned n = 0;
         for (unsigned i = 0; i < items->len; i++) {

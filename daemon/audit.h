@@ -25,5 +25,7 @@ typedef struct AuditItem {
 AuditItem *audit_item_new(const char *name, const char *expected, bool required, const char *reason);
 void audit_item_free(AuditItem *item);
 const char *audit_state_to_string(AuditState s);
+/* The item of that name, or NULL. */
+const AuditItem *audit_find(const GPtrArray *items, const char *name);
 /* Items that are required and not ok. */
 unsigned audit_count_problems(const GPtrArray *items);

@@ -149,6 +149,15 @@ static int compare_group_id(gconstpointer a, gconstpointer b) {
         return (x->id > y->id) - (x->id < y->id);
 }
 
+static int read_required_cpulist(const Root *root, const char *rel, CpuSet *out, GError **error) {
+        int r = root_read_cpulist(root, rel, out);
+        if (r < 0) {
+                g_autofree char *path = root_path(root, rel);
+                g_set_error(error, ISO_ERROR, ISO_ERROR_IO, "cannot read the CPU list %s: %s", path, g_strerror(-r));
+        }
+        return r;
+}
+
 int topology_load(const Root *root, Topology **out, GError **error) {
         g_autoptr(Topology) t = NULL;
         CpuSet possible, present, online;
@@ -157,20 +166,12 @@ int topology_load(const Root *root, Topology **out, GError **error) {
         assert(root);
         assert(out);
 
-        r = root_read_cpulist(root, "sys/devices/system/cpu/possible", &possible);
-        if (r < 0) {
-                g_autofree char *path = root_path(root, "sys/devices/system/cpu/possible");
-                g_set_error(error, ISO_ERROR, ISO_ERROR_IO, "cannot read the CPU list %s: %s",
-                            path, g_strerror(-r));
+        r = read_required_cpulist(root, "sys/devices/system/cpu/possible", &possible, error);
+        if (r < 0)
                 return r;
-        }
-        r = root_read_cpulist(root, "sys/devices/system/cpu/online", &online);
-        if (r < 0) {
-                g_autofree char *path = root_path(root, "sys/devices/system/cpu/online");
-                g_set_error(error, ISO_ERROR, ISO_ERROR_IO, "cannot read the CPU list %s: %s",
-                            path, g_strerror(-r));
+        r = read_required_cpulist(root, "sys/devices/system/cpu/online", &online, error);
+        if (r < 0)
                 return r;
-        }
         if (root_read_cpulist(root, "sys/devices/system/cpu/present", &present) < 0)
                 present = possible;
 

@@ -4,18 +4,8 @@
 #include "bootparams.h"
 #include "testlib.h"
 
-static const AuditItem *item(const GPtrArray *items, const char *name) {
-        for (unsigned i = 0; i < items->len; i++) {
-                const AuditItem *it = items->pdata[i];
-                if (strcmp(it->name, name) == 0)
-                        return it;
-        }
-        ck_abort_msg("no item %s", name);
-        return NULL;
-}
-
 static void expect(const GPtrArray *items, const char *name, AuditState state, const char *actual) {
-        const AuditItem *it = item(items, name);
+        const AuditItem *it = audit_item(items, name);
         ck_assert_msg(it->state == state, "%s is %s, expected %s (running \"%s\")", name,
                       audit_state_to_string(it->state), audit_state_to_string(state), it->actual ? it->actual : "(absent)");
         ck_assert_str_eq(it->actual ? it->actual : "(absent)", actual ? actual : "(absent)");

@@ -4,13 +4,6 @@
 #include "partition.h"
 #include "testlib.h"
 
-static Topology *load(const char *dir) {
-        g_autoptr(Root) root = root_new(dir);
-        Topology *t = NULL;
-        ck_assert_int_eq(topology_load(root, &t, NULL), 0);
-        return t;
-}
-
 static Config *conf(const char *text) {
         g_autoptr(GError) e = NULL;
         Config *c = NULL;
@@ -40,7 +33,7 @@ static const Diagnostic *expect(const GPtrArray *diags, DiagSeverity sev, const 
 }
 
 START_TEST(test_seed_on_ryzen) {
-        g_autoptr(Topology) t = load(fixture_root("ryzen-7700x"));
+        g_autoptr(Topology) t = fixture_topology(fixture_root("ryzen-7700x"));
         g_autoptr(Config) c = config_new_default();
         g_autoptr(GPtrArray) diags = partition_validate(c, t);
 
@@ -49,7 +42,7 @@ START_TEST(test_seed_on_ryzen) {
 END_TEST
 
 START_TEST(test_seed_on_mini) {
-        g_autoptr(Topology) t = load(fixture_root("mini-2cpu"));
+        g_autoptr(Topology) t = fixture_topology(fixture_root("mini-2cpu"));
         g_autoptr(Config) c = config_new_default();
         g_autoptr(GPtrArray) diags = partition_validate(c, t);
 
@@ -66,7 +59,7 @@ START_TEST(test_seed_on_mini) {
 END_TEST
 
 START_TEST(test_seed_on_server) {
-        g_autoptr(Topology) t = load(fixture_root("server-256"));
+        g_autoptr(Topology) t = fixture_topology(fixture_root("server-256"));
         g_autoptr(Config) c = config_new_default();
         g_autoptr(GPtrArray) diags = partition_validate(c, t);
 
@@ -81,7 +74,7 @@ START_TEST(test_seed_on_server) {
 END_TEST
 
 START_TEST(test_overlap) {
-        g_autoptr(Topology) t = load(fixture_root("ryzen-7700x"));
+        g_autoptr(Topology) t = fixture_topology(fixture_root("ryzen-7700x"));
         g_autoptr(Config) c = conf("[Partition]\nHousekeeping=0,8,1\n[Group a]\nCPUs=1-3,9-11\n[Group b]\nCPUs=3-7,11-15\n");
         g_autoptr(GPtrArray) diags = partition_validate(c, t);
 
@@ -92,7 +85,7 @@ START_TEST(test_overlap) {
 END_TEST
 
 START_TEST(test_empty_parts) {
-        g_autoptr(Topology) t = load(fixture_root("ryzen-7700x"));
+        g_autoptr(Topology) t = fixture_topology(fixture_root("ryzen-7700x"));
         g_autoptr(Config) c = conf("[Partition]\nHousekeeping=\n[Group a]\nCPUs=\n[Group b]\nCPUs=1-7,9-15\n");
         g_autoptr(GPtrArray) diags = partition_validate(c, t);
 
@@ -103,7 +96,7 @@ START_TEST(test_empty_parts) {
 END_TEST
 
 START_TEST(test_boot_cpu_in_group) {
-        g_autoptr(Topology) t = load(fixture_root("ryzen-7700x"));
+        g_autoptr(Topology) t = fixture_topology(fixture_root("ryzen-7700x"));
         g_autoptr(Config) c = conf("[Partition]\nHousekeeping=1,9\n[Group a]\nCPUs=0,8\n[Group b]\nCPUs=2-7,10-15\n");
         g_autoptr(GPtrArray) diags = partition_validate(c, t);
 
@@ -115,7 +108,7 @@ END_TEST
 START_TEST(test_offline) {
         g_autofree char *dir = fixture_new_root("ryzen-7700x");
         fixture_write(dir, "sys/devices/system/cpu/online", "0-13\n");
-        g_autoptr(Topology) t = load(dir);
+        g_autoptr(Topology) t = fixture_topology(dir);
         g_autoptr(Config) c = config_new_default();
         g_autoptr(GPtrArray) diags = partition_validate(c, t);
 
@@ -126,7 +119,7 @@ START_TEST(test_offline) {
 END_TEST
 
 START_TEST(test_smt_split) {
-        g_autoptr(Topology) t = load(fixture_root("ryzen-7700x"));
+        g_autoptr(Topology) t = fixture_topology(fixture_root("ryzen-7700x"));
         /* diretta keeps CPUs 1-2 but gives their siblings 9-10 to hqplayer. */
         g_autoptr(Config) c = conf("[Group diretta]\nCPUs=1-2\n[Group hqplayer]\nCPUs=3-7,9-15\n");
         g_autoptr(GPtrArray) diags = partition_validate(c, t);
@@ -140,7 +133,7 @@ START_TEST(test_smt_split) {
 END_TEST
 
 START_TEST(test_unassigned) {
-        g_autoptr(Topology) t = load(fixture_root("ryzen-7700x"));
+        g_autoptr(Topology) t = fixture_topology(fixture_root("ryzen-7700x"));
         g_autoptr(Config) c = conf("[Group a]\nCPUs=1-6,9-14\n");
         g_autoptr(GPtrArray) diags = partition_validate(c, t);
 
@@ -150,7 +143,7 @@ START_TEST(test_unassigned) {
 END_TEST
 
 START_TEST(test_mini_valid_partition) {
-        g_autoptr(Topology) t = load(fixture_root("mini-2cpu"));
+        g_autoptr(Topology) t = fixture_topology(fixture_root("mini-2cpu"));
         g_autoptr(Config) c = conf("[Partition]\nHousekeeping=0\n[Group a]\nCPUs=1\n");
         g_autoptr(GPtrArray) diags = partition_validate(c, t);
 

@@ -5,13 +5,6 @@
 #include "plan.h"
 #include "testlib.h"
 
-static Topology *load(const char *machine) {
-        g_autoptr(Root) root = root_new(fixture_root(machine));
-        Topology *t = NULL;
-        ck_assert_int_eq(topology_load(root, &t, NULL), 0);
-        return t;
-}
-
 /* Every group's CPUs are whole cores, groups are disjoint, and with housekeeping they
  * cover every online CPU. */
 static void assert_whole_and_covering(const Config *c, const Topology *t) {
@@ -28,7 +21,7 @@ static void assert_whole_and_covering(const Config *c, const Topology *t) {
 }
 
 START_TEST(test_ryzen_gives_the_seed) {
-        g_autoptr(Topology) t = load("ryzen-7700x");
+        g_autoptr(Topology) t = fixture_topology(fixture_root("ryzen-7700x"));
         g_autoptr(Config) tmpl = config_new_default();
         g_autoptr(GPtrArray) notes = NULL;
         g_autoptr(Config) p = plan_partition(t, tmpl, &notes);
@@ -47,7 +40,7 @@ START_TEST(test_ryzen_gives_the_seed) {
 END_TEST
 
 START_TEST(test_mini_keeps_the_heaviest) {
-        g_autoptr(Topology) t = load("mini-2cpu");
+        g_autoptr(Topology) t = fixture_topology(fixture_root("mini-2cpu"));
         g_autoptr(Config) tmpl = config_new_default();
         g_autoptr(GPtrArray) notes = NULL;
         g_autoptr(Config) p = plan_partition(t, tmpl, &notes);
@@ -64,7 +57,7 @@ START_TEST(test_mini_keeps_the_heaviest) {
 END_TEST
 
 START_TEST(test_server_by_weight_and_l3) {
-        g_autoptr(Topology) t = load("server-256");
+        g_autoptr(Topology) t = fixture_topology(fixture_root("server-256"));
         g_autoptr(Config) tmpl = config_new_default();
         g_autoptr(Config) p = plan_partition(t, tmpl, NULL);
 
@@ -104,7 +97,7 @@ START_TEST(test_groups_that_fit_stay_in_one_l3) {
 END_TEST
 
 START_TEST(test_plan_text_loads_back) {
-        g_autoptr(Topology) t = load("server-256");
+        g_autoptr(Topology) t = fixture_topology(fixture_root("server-256"));
         g_autoptr(Config) tmpl = config_new_default();
         g_autoptr(Config) p = plan_partition(t, tmpl, NULL);
         g_autofree char *text = config_to_text(p, "plan");

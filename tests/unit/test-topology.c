@@ -5,20 +5,12 @@
 #include "testlib.h"
 #include "topology.h"
 
-static Topology *load(const char *machine) {
-        g_autoptr(Root) root = root_new(fixture_root(machine));
-        g_autoptr(GError) e = NULL;
-        Topology *t = NULL;
-        ck_assert_msg(topology_load(root, &t, &e) == 0, "%s", e ? e->message : "");
-        return t;
-}
-
 static const CpuSet *l3_of(const Topology *t, unsigned cpu) {
         return &topology_group(t->l3s, t->cpus[cpu].l3)->cpus;
 }
 
 START_TEST(test_ryzen) {
-        g_autoptr(Topology) t = load("ryzen-7700x");
+        g_autoptr(Topology) t = fixture_topology(fixture_root("ryzen-7700x"));
 
         ck_assert_uint_eq(t->nr_cpus, 16);
         ck_assert_cpus(&t->online, "0-15");
@@ -36,7 +28,7 @@ START_TEST(test_ryzen) {
 END_TEST
 
 START_TEST(test_mini) {
-        g_autoptr(Topology) t = load("mini-2cpu");
+        g_autoptr(Topology) t = fixture_topology(fixture_root("mini-2cpu"));
 
         ck_assert_uint_eq(t->nr_cpus, 2);
         ck_assert_cpus(&t->online, "0-1");
@@ -48,7 +40,7 @@ START_TEST(test_mini) {
 END_TEST
 
 START_TEST(test_server) {
-        g_autoptr(Topology) t = load("server-256");
+        g_autoptr(Topology) t = fixture_topology(fixture_root("server-256"));
 
         ck_assert_uint_eq(t->nr_cpus, 256);
         ck_assert_uint_eq(cpuset_count(&t->online), 256);

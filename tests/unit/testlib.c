@@ -75,6 +75,20 @@ int test_run(Suite *s, const char *const *machines) {
         return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }
 
+Topology *fixture_topology(const char *dir) {
+        g_autoptr(Root) root = root_new(dir);
+        g_autoptr(GError) e = NULL;
+        Topology *t = NULL;
+        ck_assert_msg(topology_load(root, &t, &e) == 0, "%s", e ? e->message : "");
+        return t;
+}
+
+const AuditItem *audit_item(const GPtrArray *items, const char *name) {
+        const AuditItem *it = audit_find(items, name);
+        ck_assert_msg(it, "no item %s", name);
+        return it;
+}
+
 CpuSet cs(const char *list) {
         CpuSet s;
         CpuSetError err;

@@ -4,7 +4,9 @@
 #include <check.h>
 #include <glib.h>
 
+#include "audit.h"
 #include "cpuset.h"
+#include "topology.h"
 
 /* The fake machines of tests/fixtures/mkroot.py, generated once per build folder (the
  * fixture-roots target) under $ISOLATORD_FIXTURES. Tests must not change them; a test
@@ -19,6 +21,12 @@ void fixture_write(const char *dir, const char *rel, const char *text);
 /* Checks that the machines named (NULL-terminated) were generated, runs the suite and
  * returns the process exit status. */
 int test_run(Suite *s, const char *const *machines);
+
+/* The topology of a root folder (a fixture_root() or a private one); fails the test
+ * when it does not load. */
+Topology *fixture_topology(const char *dir);
+/* An audit item that must exist. */
+const AuditItem *audit_item(const GPtrArray *items, const char *name);
 
 /* A CpuSet from a cpulist the test knows to be valid. */
 CpuSet cs(const char *list);

@@ -79,6 +79,18 @@ Config *config_new_empty(void) {
         return c;
 }
 
+Config *config_copy(const Config *c) {
+        Config *copy = config_new_empty();
+        copy->housekeeping = c->housekeeping;
+        copy->sampler = c->sampler;
+        copy->daemon = c->daemon;
+        g_strfreev(copy->sources);
+        copy->sources = g_strdupv(c->sources);
+        for (unsigned i = 0; i < c->groups->len; i++)
+                g_ptr_array_add(copy->groups, group_config_copy(c->groups->pdata[i]));
+        return copy;
+}
+
 void config_free(Config *c) {
         if (!c)
                 return;

@@ -44,6 +44,7 @@ typedef struct Config {
 /* A Config with no groups and zeroed settings, to be filled by a planner. */
 Config *config_new_empty(void);
 void config_free(Config *c);
+Config *config_copy(const Config *c);
 GroupConfig *group_config_copy(const GroupConfig *g);
 void group_config_free(GroupConfig *g);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(Config, config_free)

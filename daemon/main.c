@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <getopt.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "build-config.h"
 #include "log.h"
 #include "offline.h"
+#include "service.h"
 
 typedef enum Verb {
         VERB_DAEMON,
@@ -58,13 +60,14 @@ int main(int argc, char *argv[]) {
         OfflineOptions o = { .root = "/", .default_config = ISOLATORD_CONFIG_FILE };
         Verb verb = VERB_DAEMON;
         int c, verbosity = 6;
+        bool dry_run = false;
 
         while ((c = getopt_long(argc, argv, "vh", options, NULL)) >= 0) {
                 Verb v = VERB_DAEMON;
                 switch (c) {
                 case ARG_ROOT: o.root = optarg; break;
                 case ARG_CONFIG: o.config = optarg; break;
-                case ARG_DRY_RUN: break; /* nothing writes yet; accepted for the contract */
+                case ARG_DRY_RUN: dry_run = true; break;
                 case 'v': verbosity++; break;
                 case 'h': help(stdout); return 0;
                 case ARG_VERSION: puts("isolatord " ISOLATORD_VERSION); return 0;
@@ -97,7 +100,11 @@ int main(int argc, char *argv[]) {
         case VERB_KCONFIG_FRAGMENT: return offline_kconfig_fragment(stdout);
         case VERB_DAEMON: break;
         }
-        log_error("the long-running daemon (event loop, D-Bus service, enforcers) is not built yet; "
-                  "this build answers the offline verbs only, see isolatord --help");
-        return 2;
+        ManagerOptions mo = {
+                .root = o.root,
+                .config_path = o.config ? o.config : o.default_config,
+                .config_must_exist = o.config != NULL,
+                .dry_run = dry_run,
+        };
+        return service_run(&mo);
 }

@@ -6,21 +6,7 @@ set -euo pipefail
 work=$(mktemp -d "${TMPDIR:-/tmp}/isolatord-offline-XXXXXX")
 trap 'rm -rf "$work"' EXIT
 
-failures=0 checks=0
-fail() { echo "FAIL: $*" >&2; failures=$((failures + 1)); }
-# expect_exit CODE DESCRIPTION -- COMMAND...: runs COMMAND, keeps its output in $out.
-expect_exit() {
-  local want=$1 what=$2; shift 3
-  checks=$((checks + 1))
-  set +e; out=$("$@" 2>&1); local got=$?; set -e
-  [ "$got" -eq "$want" ] || fail "$what: exit $got, expected $want; output:
-$out"
-}
-expect_in() { # expect_in DESCRIPTION TEXT
-  checks=$((checks + 1))
-  grep -qF -- "$2" <<<"$out" || fail "$1: output lacks \"$2\"; output:
-$out"
-}
+. "$(dirname "$0")/lib-test.sh"
 
 # The shared fake machines are only read here.
 for m in ryzen-7700x mini-2cpu server-256; do
@@ -100,5 +86,4 @@ expect_exit 2 "stray argument" -- "$ISOLATORD" --check-config extra
 expect_exit 0 "help" -- "$ISOLATORD" --help
 expect_in "help names the verbs" "--boot-params"
 
-echo "$((checks - failures)) passed, $failures failed"
-[ "$failures" -eq 0 ]
+finish

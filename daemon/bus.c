@@ -1,0 +1,481 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <assert.h>
+#include <errno.h>
+#include <stddef.h>
+#include <string.h>
+
+#include "auth.h"
+#include "bootparams.h"
+#include "build-config.h"
+#include "bus-error.h"
+#include "bus.h"
+#include "kconfig.h"
+#include "log.h"
+#include "partition.h"
+#include "plan.h"
+
+/* What the properties showed last, to send PropertiesChanged only for real changes. */
+typedef struct Shown {
+        ManagerState state;
+        char *housekeeping;
+        char *groups;
+        unsigned findings;
+        uint64_t drift;
+} Shown;
+
+struct Bus {
+        sd_bus *bus;
+        sd_bus_slot *slot;
+        Manager *manager;
+        Auth *auth;
+        Shown shown;
+};
+
+static char *groups_text(const Config *c) {
+        GString *s = g_string_new(NULL);
+        for (unsigned i = 0; i < c->groups->len; i++) {
+                const GroupConfig *g = c->groups->pdata[i];
+                g_autofree char *cpus = cpuset_format_list(&g->cpus);
+                g_string_append_printf(s, "%s=%s@%s;", g->name, cpus, g->slice);
+        }
+        return g_string_free(s, false);
+}
+
+static Shown shown_now(const Manager *m) {
+        return (Shown) {
+                .state = m->state,
+                .housekeeping = cpuset_format_list(&m->config->housekeeping),
+                .groups = groups_text(m->config),
+                .findings = m->findings->len,
+                .drift = m->drift_corrections,
+        };
+}
+
+static void shown_clear(Shown *s) {
+        g_free(s->housekeeping);
+        g_free(s->groups);
+}
+
+void bus_notify_changes(Bus *b) {
+        Shown now = shown_now(b->manager);
+        const char *changed[6];
+        unsigned n = 0;
+
+        if (now.state != b->shown.state)
+                changed[n++] = "State";
+        if (g_strcmp0(now.housekeeping, b->shown.housekeeping) != 0)
+                changed[n++] = "Housekeeping";
+        if (g_strcmp0(now.groups, b->shown.groups) != 0)
+                changed[n++] = "Groups";
+        if (now.findings != b->shown.findings)
+                changed[n++] = "FindingsCount";
+        if (now.drift != b->shown.drift)
+                changed[n++] = "DriftCorrections";
+        changed[n] = NULL;
+        shown_clear(&b->shown);
+        b->shown = now;
+        if (n > 0) {
+                int r = sd_bus_emit_properties_changed_strv(b->bus, BUS_PATH, BUS_INTERFACE, (char **) changed);
+                if (r < 0)
+                        log_warning_errno(r, "cannot send PropertiesChanged: %m");
+        }
+}
+
+int bus_emit_drift_corrected(Bus *b, const Finding *f) {
+        return sd_bus_emit_signal(b->bus, BUS_PATH, BUS_INTERFACE, "DriftCorrected", "ssss",
+                                  f->kind, f->object, f->expected, f->actual);
+}
+
+/* --- a{sv} helpers --- */
+
+static int append_sv(sd_bus_message *m, const char *key, const char *type, ...) {
+        va_list ap;
+        int r;
+
+        r = sd_bus_message_open_container(m, 'e', "sv");
+        if (r < 0)
+                return r;
+        r = sd_bus_message_append_basic(m, 's', key);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_open_container(m, 'v', type);
+        if (r < 0)
+                return r;
+        va_start(ap, type);
+        r = sd_bus_message_appendv(m, type, ap);
+        va_end(ap);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_close_container(m);
+        if (r < 0)
+                return r;
+        return sd_bus_message_close_container(m);
+}
+
+static int append_sv_strv(sd_bus_message *m, const char *key, char **strv) {
+        int r = sd_bus_message_open_container(m, 'e', "sv");
+        if (r < 0)
+                return r;
+        r = sd_bus_message_append_basic(m, 's', key);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_open_container(m, 'v', "as");
+        if (r < 0)
+                return r;
+        r = sd_bus_message_append_strv(m, strv);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_close_container(m);
+        if (r < 0)
+                return r;
+        return sd_bus_message_close_container(m);
+}
+
+static int append_groups(sd_bus_message *m, const Config *c) {
+        int r = sd_bus_message_open_container(m, 'a', "a{sv}");
+        if (r < 0)
+                return r;
+        for (unsigned i = 0; i < c->groups->len && r >= 0; i++) {
+                const GroupConfig *g = c->groups->pdata[i];
+                g_autofree char *cpus = cpuset_format_list(&g->cpus);
+                const char *policy = sched_policy_to_string(g->sched_policy);
+                r = sd_bus_message_open_container(m, 'a', "{sv}");
+                if (r >= 0) r = append_sv(m, "name", "s", g->name);
+                if (r >= 0) r = append_sv(m, "cpus", "s", cpus);
+                if (r >= 0) r = append_sv(m, "count", "u", cpuset_count(&g->cpus));
+                if (r >= 0) r = append_sv(m, "slice", "s", g->slice);
+                if (r >= 0) r = append_sv_strv(m, "match", g->match);
+                if (r >= 0) r = append_sv(m, "sched_policy", "s", policy ? policy : "");
+                if (r >= 0) r = append_sv(m, "sched_priority", "u", (uint32_t) g->sched_priority);
+                if (r >= 0) r = sd_bus_message_close_container(m);
+        }
+        if (r < 0)
+                return r;
+        return sd_bus_message_close_container(m);
+}
+
+static int append_findings(sd_bus_message *m, const GPtrArray *findings) {
+        int r = sd_bus_message_open_container(m, 'a', "a{sv}");
+        if (r < 0)
+                return r;
+        for (unsigned i = 0; i < findings->len && r >= 0; i++) {
+                const Finding *f = findings->pdata[i];
+                r = sd_bus_message_open_container(m, 'a', "{sv}");
+                if (r >= 0) r = append_sv(m, "kind", "s", f->kind);
+                if (r >= 0) r = append_sv(m, "object", "s", f->object);
+                if (r >= 0) r = append_sv(m, "expected", "s", f->expected);
+                if (r >= 0) r = append_sv(m, "actual", "s", f->actual);
+                if (r >= 0) r = append_sv(m, "required", "b", (int) f->required);
+                if (r >= 0) r = append_sv(m, "message", "s", f->message);
+                if (r >= 0) r = sd_bus_message_close_container(m);
+        }
+        if (r < 0)
+                return r;
+        return sd_bus_message_close_container(m);
+}
+
+static int append_audit(sd_bus_message *m, const GPtrArray *items) {
+        int r = sd_bus_message_open_container(m, 'a', "a{sv}");
+        if (r < 0)
+                return r;
+        for (unsigned i = 0; i < items->len && r >= 0; i++) {
+                const AuditItem *it = items->pdata[i];
+                r = sd_bus_message_open_container(m, 'a', "{sv}");
+                if (r >= 0) r = append_sv(m, "name", "s", it->name);
+                if (r >= 0) r = append_sv(m, "expected", "s", it->expected ? it->expected : "");
+                if (r >= 0) r = append_sv(m, "actual", "s", it->actual ? it->actual : "");
+                if (r >= 0) r = append_sv(m, "present", "b", (int) (it->actual != NULL));
+                if (r >= 0) r = append_sv(m, "state", "s", audit_state_to_string(it->state));
+                if (r >= 0) r = append_sv(m, "required", "b", (int) it->required);
+                if (r >= 0) r = append_sv(m, "reason", "s", it->reason);
+                if (r >= 0) r = sd_bus_message_close_container(m);
+        }
+        if (r < 0)
+                return r;
+        return sd_bus_message_close_container(m);
+}
+
+/* --- properties --- */
+
+static int property_get(sd_bus *bus, const char *path, const char *interface, const char *property,
+                        sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        Bus *b = userdata;
+        const Manager *m = b->manager;
+
+        if (g_str_equal(property, "Version"))
+                return sd_bus_message_append(reply, "s", ISOLATORD_VERSION);
+        if (g_str_equal(property, "State"))
+                return sd_bus_message_append(reply, "s", manager_state_to_string(m->state));
+        if (g_str_equal(property, "Housekeeping")) {
+                g_autofree char *hk = cpuset_format_list(&m->config->housekeeping);
+                return sd_bus_message_append(reply, "s", hk);
+        }
+        if (g_str_equal(property, "FindingsCount"))
+                return sd_bus_message_append(reply, "u", m->findings->len);
+        if (g_str_equal(property, "DriftCorrections"))
+                return sd_bus_message_append(reply, "t", m->drift_corrections);
+        if (g_str_equal(property, "Groups")) {
+                int r = sd_bus_message_open_container(reply, 'a', "(sss)");
+                for (unsigned i = 0; i < m->config->groups->len && r >= 0; i++) {
+                        const GroupConfig *g = m->config->groups->pdata[i];
+                        g_autofree char *cpus = cpuset_format_list(&g->cpus);
+                        r = sd_bus_message_append(reply, "(sss)", g->name, cpus, g->slice);
+                }
+                return r < 0 ? r : sd_bus_message_close_container(reply);
+        }
+        return sd_bus_error_setf(error, SD_BUS_ERROR_UNKNOWN_PROPERTY, "no property %s", property);
+}
+
+/* --- reads --- */
+
+static int method_get_status(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        Bus *b = userdata;
+        const Manager *m = b->manager;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        g_autofree char *hk = cpuset_format_list(&m->config->housekeeping);
+        CpuSet iso;
+        int r;
+
+        config_isolated_cpus(m->config, &iso);
+        g_autofree char *isolated = cpuset_format_list(&iso);
+        g_autofree char *online = cpuset_format_list(&m->topology->online);
+
+        r = sd_bus_message_new_method_return(msg, &reply);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_open_container(reply, 'a', "{sv}");
+        if (r >= 0) r = append_sv(reply, "version", "s", ISOLATORD_VERSION);
+        if (r >= 0) r = append_sv(reply, "state", "s", manager_state_to_string(m->state));
+        if (r >= 0) r = append_sv(reply, "housekeeping", "s", hk);
+        if (r >= 0) r = append_sv(reply, "isolated", "s", isolated);
+        if (r >= 0) r = append_sv(reply, "online", "s", online);
+        if (r >= 0) {
+                r = sd_bus_message_open_container(reply, 'e', "sv");
+                if (r >= 0) r = sd_bus_message_append_basic(reply, 's', "groups");
+                if (r >= 0) r = sd_bus_message_open_container(reply, 'v', "aa{sv}");
+                if (r >= 0) r = append_groups(reply, m->config);
+                if (r >= 0) r = sd_bus_message_close_container(reply);
+                if (r >= 0) r = sd_bus_message_close_container(reply);
+        }
+        if (r >= 0) r = append_sv(reply, "findings_count", "u", m->findings->len);
+        if (r >= 0) r = append_sv(reply, "required_findings", "u", findings_count_required(m->findings));
+        if (r >= 0) r = append_sv(reply, "drift_corrections", "t", m->drift_corrections);
+        if (r >= 0) r = append_sv(reply, "verify_count", "t", m->verify_count);
+        if (r >= 0) r = append_sv(reply, "last_verify_usec", "t", m->last_verify_usec);
+        if (r >= 0) r = append_sv(reply, "verify_interval_sec", "u", m->config->daemon.verify_interval_sec);
+        if (r >= 0) r = append_sv(reply, "root", "s", root_dir(m->root));
+        if (r >= 0) r = append_sv(reply, "dry_run", "b", (int) m->dry_run);
+        if (r >= 0) r = append_sv_strv(reply, "config_sources", m->config->sources);
+        if (r >= 0) r = sd_bus_message_close_container(reply);
+        if (r < 0)
+                return r;
+        return sd_bus_send(NULL, reply, NULL);
+}
+
+static int method_verify(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        Bus *b = userdata;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        int r;
+
+        /* A verify only observes: open to everyone, like every read. */
+        manager_verify(b->manager);
+        bus_notify_changes(b);
+        r = sd_bus_message_new_method_return(msg, &reply);
+        if (r >= 0)
+                r = append_findings(reply, b->manager->findings);
+        if (r < 0)
+                return r;
+        return sd_bus_send(NULL, reply, NULL);
+}
+
+static int method_get_boot_parameters(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        Bus *b = userdata;
+        const Manager *m = b->manager;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        g_autoptr(GPtrArray) params = bootparams_plan(m->config);
+        g_autoptr(GPtrArray) live = bootparams_compare_live(m->config, m->root);
+        g_autofree char *cmdline = NULL, *required = NULL, *all = NULL;
+        int r;
+
+        if (root_read_line(m->root, "proc/cmdline", &cmdline) < 0)
+                cmdline = g_strdup("");
+        bootparams_compare(params, cmdline);
+        for (unsigned i = 0; i < live->len; i++)
+                g_ptr_array_add(params, g_steal_pointer(&live->pdata[i]));
+        required = bootparams_line(params, false);
+        all = bootparams_line(params, true);
+
+        r = sd_bus_message_new_method_return(msg, &reply);
+        if (r >= 0) r = append_audit(reply, params);
+        if (r >= 0) r = sd_bus_message_append(reply, "ss", required, all);
+        if (r < 0)
+                return r;
+        return sd_bus_send(NULL, reply, NULL);
+}
+
+static int method_get_kernel_audit(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        Bus *b = userdata;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        g_autoptr(GHashTable) kconfig = NULL;
+        g_autoptr(GPtrArray) items = NULL;
+        g_autoptr(GError) e = NULL;
+        g_autofree char *source = NULL, *fragment = kconfig_fragment();
+        int r;
+
+        if (kconfig_load(b->manager->root, &kconfig, &source, &e) < 0)
+                return bus_error_set_gerror(error, e);
+        items = kconfig_audit(kconfig);
+        r = sd_bus_message_new_method_return(msg, &reply);
+        if (r >= 0) r = sd_bus_message_append(reply, "s", source);
+        if (r >= 0) r = append_audit(reply, items);
+        if (r >= 0) r = sd_bus_message_append(reply, "s", fragment);
+        if (r < 0)
+                return r;
+        return sd_bus_send(NULL, reply, NULL);
+}
+
+static int method_plan(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        Bus *b = userdata;
+        g_autoptr(GPtrArray) notes = NULL;
+        g_autoptr(Config) plan = plan_partition(b->manager->topology, b->manager->config, &notes);
+        g_autofree char *text = config_to_text(plan, "isolatord partition proposed by Plan()");
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        int r;
+
+        g_ptr_array_add(notes, NULL);
+        r = sd_bus_message_new_method_return(msg, &reply);
+        if (r >= 0) r = sd_bus_message_append(reply, "s", text);
+        if (r >= 0) r = sd_bus_message_append_strv(reply, (char **) notes->pdata);
+        if (r < 0)
+                return r;
+        return sd_bus_send(NULL, reply, NULL);
+}
+
+/* --- changes: each passes auth_check() before touching anything --- */
+
+/* Returning 1 while polkit decides tells sd-bus the call is handled: a 0 would make
+ * it look further and answer UnknownMethod. */
+#define REQUIRE_AUTH(b, msg, handler, error)                                   \
+        do {                                                                   \
+                int _r = auth_check((b)->auth, (msg), (handler), (b), (error)); \
+                if (_r < 0)                                                    \
+                        return _r;                                             \
+                if (_r == 0)                                                   \
+                        return 1; /* polkit will call us again */             \
+        } while (0)
+
+static int reply_after_change(Bus *b, sd_bus_message *msg, int r, const GError *e, sd_bus_error *error) {
+        bus_notify_changes(b);
+        if (r < 0)
+                return e ? bus_error_set_gerror(error, e) : r;
+        return sd_bus_reply_method_return(msg, NULL);
+}
+
+static int method_apply(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        Bus *b = userdata;
+        g_autoptr(GError) e = NULL;
+
+        REQUIRE_AUTH(b, msg, method_apply, error);
+        int r = manager_apply(b->manager, &e);
+        return reply_after_change(b, msg, r, e, error);
+}
+
+static int method_reload(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        Bus *b = userdata;
+        g_autoptr(GError) e = NULL;
+
+        REQUIRE_AUTH(b, msg, method_reload, error);
+        int r = manager_reload(b->manager, &e);
+        if (r < 0)
+                log_warning("reload refused, the old configuration stays: %s", e->message);
+        return reply_after_change(b, msg, r, e, error);
+}
+
+static int method_set_group_cpus(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        Bus *b = userdata;
+        g_autoptr(GError) e = NULL;
+        const char *group, *cpus;
+        int r;
+
+        /* Authorize first: after polkit's answer the message is dispatched again from its start. */
+        REQUIRE_AUTH(b, msg, method_set_group_cpus, error);
+        r = sd_bus_message_read(msg, "ss", &group, &cpus);
+        if (r < 0)
+                return r;
+        r = manager_set_group_cpus(b->manager, group, cpus, &e);
+        if (r >= 0)
+                log_info("group %s set to CPUs %s", group, cpus);
+        return reply_after_change(b, msg, r, e, error);
+}
+
+static int method_revert(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        Bus *b = userdata;
+        g_autoptr(GError) e = NULL;
+
+        REQUIRE_AUTH(b, msg, method_revert, error);
+        int r = manager_revert(b->manager, &e);
+        return reply_after_change(b, msg, r, e, error);
+}
+
+static const sd_bus_vtable isolator_vtable[] = {
+        SD_BUS_VTABLE_START(0),
+        SD_BUS_PROPERTY("Version", "s", property_get, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("State", "s", property_get, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("Housekeeping", "s", property_get, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("Groups", "a(sss)", property_get, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("FindingsCount", "u", property_get, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("DriftCorrections", "t", property_get, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_METHOD_WITH_ARGS("GetStatus", SD_BUS_NO_ARGS, SD_BUS_RESULT("a{sv}", status),
+                                method_get_status, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Verify", SD_BUS_NO_ARGS, SD_BUS_RESULT("aa{sv}", findings),
+                                method_verify, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Apply", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT,
+                                method_apply, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Reload", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT,
+                                method_reload, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("SetGroupCpus", SD_BUS_ARGS("s", group, "s", cpus), SD_BUS_NO_RESULT,
+                                method_set_group_cpus, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Revert", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT,
+                                method_revert, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("GetBootParameters", SD_BUS_NO_ARGS,
+                                SD_BUS_RESULT("aa{sv}", parameters, "s", required_line, "s", full_line),
+                                method_get_boot_parameters, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("GetKernelAudit", SD_BUS_NO_ARGS,
+                                SD_BUS_RESULT("s", source, "aa{sv}", options, "s", fragment),
+                                method_get_kernel_audit, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Plan", SD_BUS_NO_ARGS, SD_BUS_RESULT("s", config, "as", notes),
+                                method_plan, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_SIGNAL_WITH_ARGS("DriftCorrected", SD_BUS_ARGS("s", kind, "s", object, "s", expected, "s", found), 0),
+        SD_BUS_VTABLE_END,
+};
+
+int bus_serve(sd_bus *bus, Manager *manager, Bus **out) {
+        Bus *b = g_new0(Bus, 1);
+        int r;
+
+        assert(bus);
+        assert(manager);
+
+        b->bus = sd_bus_ref(bus);
+        b->manager = manager;
+        b->auth = auth_new(bus);
+        b->shown = shown_now(manager);
+        r = sd_bus_add_object_vtable(bus, &b->slot, BUS_PATH, BUS_INTERFACE, isolator_vtable, b);
+        if (r < 0) {
+                bus_free(b);
+                return log_error_errno(r, "cannot serve %s on the bus: %m", BUS_PATH);
+        }
+        *out = b;
+        return 0;
+}
+
+Bus *bus_free(Bus *b) {
+        if (!b)
+                return NULL;
+        sd_bus_slot_unref(b->slot);
+        auth_free(b->auth);
+        sd_bus_unref(b->bus);
+        shown_clear(&b->shown);
+        g_free(b);
+        return NULL;
+}

@@ -1,0 +1,300 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <assert.h>
+#include <errno.h>
+#include <string.h>
+#include <time.h>
+
+#include "enforcer.h"
+#include "error.h"
+#include "finding.h"
+#include "log.h"
+#include "manager.h"
+#include "partition.h"
+
+const char *manager_state_to_string(ManagerState s) {
+        switch (s) {
+        case MANAGER_INACTIVE: return "inactive";
+        case MANAGER_ACTIVE: return "active";
+        case MANAGER_DEGRADED: return "degraded";
+        case MANAGER_REVERTED: return "reverted";
+        }
+        return "unknown";
+}
+
+static uint64_t now_realtime_usec(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        return (uint64_t) ts.tv_sec * 1000000u + (uint64_t) ts.tv_nsec / 1000u;
+}
+
+static EnforcerContext manager_context(const Manager *m) {
+        return (EnforcerContext) {
+                .root = m->root,
+                .config = m->config,
+                .topology = m->topology,
+                .dry_run = m->dry_run,
+        };
+}
+
+static bool partition_ok(const Manager *m) {
+        return diagnostics_count(m->diagnostics, DIAG_ERROR) == 0;
+}
+
+static void add_partition_findings(const Manager *m, GPtrArray *findings) {
+        for (unsigned i = 0; i < m->diagnostics->len; i++) {
+                const Diagnostic *d = m->diagnostics->pdata[i];
+                g_autofree char *cpus = cpuset_format_list(&d->cpus);
+                g_autofree char *object = g_strdup_printf("%s%s%s", d->rule, d->group ? " " : "", d->group ? d->group : "");
+                g_ptr_array_add(findings, finding_new("partition", object, d->severity == DIAG_ERROR ? "valid" : "",
+                                                      cpus, d->severity == DIAG_ERROR, d->message));
+        }
+}
+
+int manager_verify(Manager *m) {
+        g_autoptr(GPtrArray) findings = findings_new();
+        EnforcerContext ctx = manager_context(m);
+
+        assert(m);
+
+        add_partition_findings(m, findings);
+        for (const EnforcerOps *const *e = enforcers; *e; e++) {
+                int r = (*e)->verify(&ctx, findings);
+                if (r < 0)
+                        log_warning_errno(r, "enforcer %s could not verify: %m", (*e)->name);
+        }
+        g_ptr_array_unref(m->findings);
+        m->findings = g_steal_pointer(&findings);
+        m->verify_count++;
+        m->last_verify_usec = now_realtime_usec();
+
+        if (!partition_ok(m))
+                m->state = MANAGER_INACTIVE;
+        else if (m->state != MANAGER_REVERTED && m->state != MANAGER_INACTIVE)
+                m->state = findings_count_required(m->findings) > 0 ? MANAGER_DEGRADED : MANAGER_ACTIVE;
+        return 0;
+}
+
+int manager_apply(Manager *m, GError **error) {
+        g_autoptr(GPtrArray) changes = findings_new();
+        EnforcerContext ctx = manager_context(m);
+
+        assert(m);
+
+        if (!partition_ok(m)) {
+                const Diagnostic *d = m->diagnostics->pdata[0];
+                g_set_error(error, ISO_ERROR, ISO_ERROR_INVALID_PARTITION,
+                            "the partition is invalid for this machine, nothing was applied: %s", d->message);
+                return -EINVAL;
+        }
+        for (const EnforcerOps *const *e = enforcers; *e; e++) {
+                if (!(*e)->apply)
+                        continue;
+                int r = (*e)->apply(&ctx, changes);
+                if (r < 0)
+                        log_warning_errno(r, "enforcer %s could not apply: %m", (*e)->name);
+        }
+        for (unsigned i = 0; i < changes->len; i++) {
+                const Finding *f = changes->pdata[i];
+                log_info("%s %s: %s -> %s", f->kind, f->object, f->actual, f->expected);
+        }
+        m->state = MANAGER_ACTIVE; /* verify refines it to degraded */
+        return manager_verify(m);
+}
+
+/* Validates a configuration against the machine; on errors sets the first one (Overlap
+ * or InvalidPartition) and returns false. */
+static bool check_partition(const Manager *m, const Config *c, GPtrArray **diags_out, GError **error) {
+        g_autoptr(GPtrArray) diags = partition_validate(c, m->topology);
+        unsigned errors = diagnostics_count(diags, DIAG_ERROR);
+
+        if (errors > 0) {
+                const Diagnostic *d = diags->pdata[0];
+                g_set_error(error, ISO_ERROR, g_str_equal(d->rule, "overlap") ? ISO_ERROR_OVERLAP : ISO_ERROR_INVALID_PARTITION,
+                            "%s [%s]%s", d->message, d->rule,
+                            errors > 1 ? " (and more: isolatord --check-config)" : "");
+                return false;
+        }
+        *diags_out = g_steal_pointer(&diags);
+        return true;
+}
+
+/* Takes a validated configuration and its diagnostics, and applies it unless reverted. */
+static int manager_swap_config(Manager *m, Config *c, GPtrArray *diags, GError **error) {
+        config_free(m->config);
+        m->config = c;
+        g_ptr_array_unref(m->diagnostics);
+        m->diagnostics = diags;
+        if (m->state == MANAGER_REVERTED)
+                return manager_verify(m);
+        /* A partition that was invalid at start becomes active once a valid one arrives. */
+        return manager_apply(m, error);
+}
+
+int manager_reload(Manager *m, GError **error) {
+        Config *c = NULL;
+        int r;
+
+        assert(m);
+        GPtrArray *diags;
+
+        r = config_load(m->config_path, m->config_must_exist, &c, error);
+        if (r < 0)
+                return r;
+        if (!check_partition(m, c, &diags, error)) {
+                config_free(c);
+                return -EINVAL;
+        }
+        return manager_swap_config(m, c, diags, error);
+}
+
+char *manager_state_dropin(const Manager *m) {
+        return g_strconcat(m->config_path, ".d/99-isolatord-set.conf", NULL);
+}
+
+/* Writes the CPUs of every group into the drop-in. All of them, not only the group that
+ * moved: the drop-in declares groups, and a file that declares some groups replaces the
+ * default ones, so a partial one would lose groups at the next start. */
+static int persist_partition(const Manager *m, const Config *c, GError **error) {
+        g_autofree char *path = manager_state_dropin(m);
+        g_autofree char *dir = g_path_get_dirname(path);
+        g_autoptr(GString) data = g_string_new(
+                "# Written by isolatord for SetGroupCpus (isoctl set): the CPUs of every group as last set.\n"
+                "# It overrides the CPUs= of the files before it; remove it to go back to them.\n");
+        g_autoptr(GError) e = NULL;
+
+        for (unsigned i = 0; i < c->groups->len; i++) {
+                const GroupConfig *g = c->groups->pdata[i];
+                g_autofree char *list = cpuset_format_list(&g->cpus);
+                g_string_append_printf(data, "\n[Group %s]\nCPUs=%s\n", g->name, list);
+        }
+        if (m->dry_run) {
+                log_info("dry run: would write to %s:\n%s", path, data->str);
+                return 0;
+        }
+        if (g_mkdir_with_parents(dir, 0755) < 0 || !g_file_set_contents(path, data->str, -1, &e)) {
+                g_set_error(error, ISO_ERROR, ISO_ERROR_IO, "cannot write %s: %s", path,
+                            e ? e->message : g_strerror(errno));
+                return -EIO;
+        }
+        return 0;
+}
+
+int manager_set_group_cpus(Manager *m, const char *group, const char *cpus, GError **error) {
+        GroupConfig *g = NULL;
+        GPtrArray *diags;
+        Config *c;
+        CpuSet set;
+        int r;
+
+        assert(m);
+        assert(group);
+        assert(cpus);
+
+        for (unsigned i = 0; i < m->config->groups->len; i++)
+                if (g_str_equal(((GroupConfig *) m->config->groups->pdata[i])->name, group))
+                        g = m->config->groups->pdata[i];
+        if (!g) {
+                g_autoptr(GString) names = g_string_new(NULL);
+                for (unsigned i = 0; i < m->config->groups->len; i++)
+                        g_string_append_printf(names, "%s%s", i ? ", " : "", ((GroupConfig *) m->config->groups->pdata[i])->name);
+                g_set_error(error, ISO_ERROR, ISO_ERROR_UNKNOWN_GROUP, "no group named \"%.64s\"; the groups are: %s",
+                            group, names->str);
+                return -ENOENT;
+        }
+        if (!cpuset_parse_list_gerror("CPUs", cpus, &set, error))
+                return -EINVAL;
+        if (cpuset_is_empty(&set)) {
+                g_set_error(error, ISO_ERROR, ISO_ERROR_INVALID_CPU_LIST, "group %s needs at least one CPU", group);
+                return -EINVAL;
+        }
+
+        c = config_copy(m->config);
+        for (unsigned i = 0; i < c->groups->len; i++) {
+                GroupConfig *cg = c->groups->pdata[i];
+                if (g_str_equal(cg->name, group))
+                        cg->cpus = set;
+        }
+        /* Validate before anything is written: a refused change leaves no trace. */
+        if (!check_partition(m, c, &diags, error)) {
+                config_free(c);
+                return -EINVAL;
+        }
+        r = persist_partition(m, c, error);
+        if (r < 0) {
+                config_free(c);
+                g_ptr_array_unref(diags);
+                return r;
+        }
+        return manager_swap_config(m, c, diags, error);
+}
+
+int manager_revert(Manager *m, GError **error) {
+        EnforcerContext ctx = manager_context(m);
+        int failures = 0;
+
+        assert(m);
+        for (const EnforcerOps *const *e = enforcers; *e; e++) {
+                if (!(*e)->revert)
+                        continue;
+                int r = (*e)->revert(&ctx);
+                if (r < 0) {
+                        log_warning_errno(r, "enforcer %s could not restore everything: %m", (*e)->name);
+                        failures++;
+                }
+        }
+        if (failures > 0) {
+                g_set_error(error, ISO_ERROR, ISO_ERROR_IO, "%d domain(s) could not restore every original; see the log",
+                            failures);
+                return -EIO;
+        }
+        m->state = MANAGER_REVERTED;
+        return manager_verify(m);
+}
+
+int manager_new(const ManagerOptions *o, Manager **out, GError **error) {
+        g_autoptr(Manager) m = g_new0(Manager, 1);
+        int r;
+
+        assert(o);
+        assert(out);
+
+        m->root = root_new(o->root);
+        m->config_path = g_strdup(o->config_path);
+        m->config_must_exist = o->config_must_exist;
+        m->dry_run = o->dry_run;
+        m->findings = findings_new();
+        m->state = MANAGER_INACTIVE;
+
+        r = topology_load(m->root, &m->topology, error);
+        if (r < 0)
+                return r;
+        r = config_load(m->config_path, m->config_must_exist, &m->config, error);
+        if (r < 0)
+                return r;
+        m->diagnostics = partition_validate(m->config, m->topology);
+        if (partition_ok(m)) {
+                r = manager_apply(m, error);
+                if (r < 0)
+                        return r;
+        } else {
+                log_error("the partition is invalid for this machine; isolatord stays inactive until a valid "
+                          "configuration is loaded (isolatord --check-config shows why)");
+                manager_verify(m);
+        }
+        *out = g_steal_pointer(&m);
+        return 0;
+}
+
+void manager_free(Manager *m) {
+        if (!m)
+                return;
+        root_free(m->root);
+        g_free(m->config_path);
+        config_free(m->config);
+        topology_free(m->topology);
+        if (m->diagnostics)
+                g_ptr_array_unref(m->diagnostics);
+        if (m->findings)
+                g_ptr_array_unref(m->findings);
+        g_free(m);
+}

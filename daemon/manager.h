@@ -1,0 +1,70 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#pragma once
+
+#include <glib.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "root.h"
+#include "topology.h"
+
+/* inactive: the partition is invalid for this machine, nothing is applied;
+ * active: applied, no required finding; degraded: applied, with required findings;
+ * reverted: the originals are restored until the next Apply. */
+typedef enum ManagerState {
+        MANAGER_INACTIVE,
+        MANAGER_ACTIVE,
+        MANAGER_DEGRADED,
+        MANAGER_REVERTED,
+} ManagerState;
+
+typedef struct ManagerOptions {
+        const char *root;
+        const char *config_path;
+        bool config_must_exist;
+        bool dry_run;
+} ManagerOptions;
+
+/* The daemon's state, without any bus: what the bus adapter and the tests drive. */
+typedef struct Manager {
+        Root *root;
+        char *config_path;
+        bool config_must_exist;
+        bool dry_run;
+        Config *config;
+        Topology *topology;
+        GPtrArray *diagnostics;     /* partition_validate() of config */
+        GPtrArray *findings;        /* Finding*, of the last verify, partition diagnostics first */
+        ManagerState state;
+        uint64_t drift_corrections;
+        uint64_t verify_count;
+        uint64_t last_verify_usec;  /* CLOCK_REALTIME */
+} Manager;
+
+/* Loads the topology and the configuration. An unreadable or malformed configuration
+ * is an error; a partition that does not fit the machine is not: the manager starts
+ * inactive and its findings say why, so that a client can show them. */
+int manager_new(const ManagerOptions *o, Manager **out, GError **error);
+void manager_free(Manager *m);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(Manager, manager_free)
+
+/* Observes every domain and recomputes findings and state. */
+int manager_verify(Manager *m);
+/* Applies every domain, then verifies. ISO_ERROR_INVALID_PARTITION when the partition
+ * is invalid for this machine. */
+int manager_apply(Manager *m, GError **error);
+/* Re-reads the configuration; when it does not load or its partition is invalid, the
+ * old one stays and the error says why. */
+int manager_reload(Manager *m, GError **error);
+/* Validated exactly as the configuration is (ISO_ERROR_UNKNOWN_GROUP,
+ * ISO_ERROR_INVALID_CPU_LIST, ISO_ERROR_OVERLAP, ISO_ERROR_INVALID_PARTITION), written
+ * to the drop-in manager_state_dropin() so that it survives a restart, then applied.
+ * Nothing changes when it fails. */
+int manager_set_group_cpus(Manager *m, const char *group, const char *cpus, GError **error);
+/* Restores every original the enforcers saved. */
+int manager_revert(Manager *m, GError **error);
+
+const char *manager_state_to_string(ManagerState s);
+/* FILE.d/99-isolatord-set.conf: where SetGroupCpus persists the groups' CPUs. */
+char *manager_state_dropin(const Manager *m);

@@ -1,0 +1,161 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <errno.h>
+#include <sched.h>
+#include <signal.h>
+#include <systemd/sd-bus.h>
+#include <systemd/sd-daemon.h>
+#include <systemd/sd-event.h>
+
+#include "bus-error.h"
+#include "bus.h"
+#include "log.h"
+#include "service.h"
+
+typedef struct Service {
+        sd_event *event;
+        sd_bus *bus;
+        Manager *manager;
+        Bus *adapter;
+        sd_event_source *verify_timer;
+} Service;
+
+static void service_status(Service *s) {
+        const Manager *m = s->manager;
+        sd_notifyf(false, "STATUS=%s: %u finding(s), %u required; %" PRIu64 " drift correction(s)",
+                   manager_state_to_string(m->state), m->findings->len, findings_count_required(m->findings),
+                   m->drift_corrections);
+}
+
+static int arm_verify_timer(Service *s) {
+        uint64_t usec = (uint64_t) s->manager->config->daemon.verify_interval_sec * 1000000u;
+        int r = sd_event_source_set_time_relative(s->verify_timer, usec);
+        if (r < 0)
+                return r;
+        return sd_event_source_set_enabled(s->verify_timer, SD_EVENT_ONESHOT);
+}
+
+/* The backstop for changes that no event announces. */
+static int on_verify_timer(sd_event_source *source, uint64_t usec, void *userdata) {
+        Service *s = userdata;
+
+        manager_verify(s->manager);
+        bus_notify_changes(s->adapter);
+        service_status(s);
+        return arm_verify_timer(s);
+}
+
+static int on_sighup(sd_event_source *source, const struct signalfd_siginfo *si, void *userdata) {
+        Service *s = userdata;
+        g_autoptr(GError) e = NULL;
+
+        sd_notify(false, "RELOADING=1");
+        if (manager_reload(s->manager, &e) < 0)
+                log_warning("reload refused, the old configuration stays: %s", e->message);
+        else
+                log_info("configuration reloaded from %s", s->manager->config_path);
+        bus_notify_changes(s->adapter);
+        arm_verify_timer(s); /* the interval may have changed */
+        sd_notify(false, "READY=1");
+        service_status(s);
+        return 0;
+}
+
+/* isolatord's own loop belongs on housekeeping. The CPUs are the real machine's even
+ * under --root: a fake root describes another machine, so only the housekeeping CPUs
+ * that this process may actually run on count. */
+static void pin_self(const Manager *m) {
+        cpu_set_t allowed, want;
+        unsigned n = 0;
+
+        if (sched_getaffinity(0, sizeof allowed, &allowed) < 0) {
+                log_warning_errno(errno, "cannot read my own CPU affinity: %m");
+                return;
+        }
+        CPU_ZERO(&want);
+        CPUSET_FOREACH(cpu, &m->config->housekeeping)
+                if (cpu < CPU_SETSIZE && CPU_ISSET(cpu, &allowed)) {
+                        CPU_SET(cpu, &want);
+                        n++;
+                }
+        if (n == 0) {
+                log_warning("none of the housekeeping CPUs is available to this process; staying where I am");
+                return;
+        }
+        if (sched_setaffinity(0, sizeof want, &want) < 0)
+                log_warning_errno(errno, "cannot pin myself to the housekeeping CPUs: %m");
+        else
+                log_debug("pinned to %u housekeeping CPU(s)", n);
+}
+
+static void service_clear(Service *s) {
+        sd_event_source_unref(s->verify_timer);
+        bus_free(s->adapter);
+        sd_bus_flush_close_unref(s->bus);
+        manager_free(s->manager);
+        sd_event_unref(s->event);
+}
+
+int service_run(const ManagerOptions *o) {
+        _cleanup_(service_clear) Service s = {};
+        g_autoptr(GError) e = NULL;
+        sigset_t mask;
+        int r;
+
+        /* sd-event takes signals through a signalfd: block them first. */
+        sigemptyset(&mask);
+        sigaddset(&mask, SIGHUP);
+        sigaddset(&mask, SIGTERM);
+        sigaddset(&mask, SIGINT);
+        sigprocmask(SIG_BLOCK, &mask, NULL);
+
+        r = sd_event_default(&s.event);
+        if (r < 0)
+                return log_error_errno(r, "cannot create the event loop: %m"), 1;
+        r = sd_event_set_signal_exit(s.event, true);
+        if (r < 0)
+                return log_error_errno(r, "cannot watch SIGTERM and SIGINT: %m"), 1;
+        r = sd_event_add_signal(s.event, NULL, SIGHUP, on_sighup, &s);
+        if (r < 0)
+                return log_error_errno(r, "cannot watch SIGHUP: %m"), 1;
+        r = sd_event_set_watchdog(s.event, true);
+        if (r < 0)
+                return log_error_errno(r, "cannot set up the watchdog: %m"), 1;
+
+        if (manager_new(o, &s.manager, &e) < 0) {
+                log_error("%s", e->message);
+                return 1;
+        }
+        pin_self(s.manager);
+
+        r = sd_bus_open_system(&s.bus);
+        if (r < 0)
+                return log_error_errno(r, "cannot connect to the system bus: %m"), 1;
+        r = bus_serve(s.bus, s.manager, &s.adapter);
+        if (r < 0)
+                return 1;
+        r = sd_bus_request_name(s.bus, BUS_NAME, 0);
+        if (r < 0)
+                return log_error_errno(r, "cannot own %s on the system bus (is another isolatord running, "
+                                          "and does the bus policy let this user own it?): %m", BUS_NAME), 1;
+        r = sd_bus_attach_event(s.bus, s.event, SD_EVENT_PRIORITY_NORMAL);
+        if (r < 0)
+                return log_error_errno(r, "cannot attach the bus to the event loop: %m"), 1;
+
+        r = sd_event_add_time_relative(s.event, &s.verify_timer, CLOCK_MONOTONIC,
+                                       (uint64_t) s.manager->config->daemon.verify_interval_sec * 1000000u, 0,
+                                       on_verify_timer, &s);
+        if (r < 0)
+                return log_error_errno(r, "cannot arm the verify timer: %m"), 1;
+
+        log_info("serving %s on the system bus; partition %s under %s", BUS_NAME,
+                 manager_state_to_string(s.manager->state), root_dir(s.manager->root));
+        sd_notify(false, "READY=1");
+        service_status(&s);
+
+        r = sd_event_loop(s.event);
+        sd_notify(false, "STOPPING=1");
+        if (r < 0)
+                return log_error_errno(r, "event loop failed: %m"), 1;
+        log_info("stopping");
+        return 0;
+}

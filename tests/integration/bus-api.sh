@@ -1,0 +1,216 @@
+#!/usr/bin/env bash
+# isolatord on a private system bus with the project's own policy, on the simulated 7700X:
+# every method and property for root; an unprivileged caller reads everything and is
+# refused every change, with nothing changed; named errors for bad input; reload keeps
+# the old configuration when the new one is broken; isoctl's output and exit codes.
+set -euo pipefail
+
+: "${ISOLATORD:?}" "${ISOCTL:?}" "${ISOLATORD_FIXTURES:?}" "${DBUS_POLICY_DIR:?}" "${ISOLATORD_PYTHON:?}"
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/lib-test.sh"
+. "$here/lib-bus.sh"
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/isolatord-bus-XXXXXX")
+trap 'bus_cleanup; rm -rf "$work"' EXIT
+chmod 755 "$work"
+
+root="$ISOLATORD_FIXTURES/ryzen-7700x" # only read: nothing in this issue writes the root
+conf="$work/etc/isolatord.conf"
+mkdir -p "$work/etc"
+: >"$conf"
+
+nobody() { setpriv --reuid=65534 --regid=65534 --clear-groups "$@"; }
+call() { busctl --system call org.rtaudio.Isolator /org/rtaudio/Isolator org.rtaudio.Isolator1 "$@"; }
+prop() { busctl --system get-property org.rtaudio.Isolator /org/rtaudio/Isolator org.rtaudio.Isolator1 "$1"; }
+json_field() { "$ISOLATORD_PYTHON" -c "import json,sys; d=json.load(sys.stdin); print(eval(sys.argv[1]))" "$1"; }
+
+bus_start "$work/bus"
+
+# Not running yet: isoctl says so, exit 3.
+expect_exit 3 "isoctl without a daemon" -- "$ISOCTL" status
+expect_in "says not running" "isolatord is not running"
+
+daemon_start --root "$root" --config "$conf"
+
+# --- properties, for root and for anybody ---
+for who in root nobody; do
+  run=(); [ "$who" = nobody ] && run=(nobody)
+  expect_exit 0 "$who reads Version" -- "${run[@]}" busctl --system get-property org.rtaudio.Isolator /org/rtaudio/Isolator org.rtaudio.Isolator1 Version
+  expect_in "Version" 's "0.1.0"'
+  expect_exit 0 "$who reads State" -- "${run[@]}" busctl --system get-property org.rtaudio.Isolator /org/rtaudio/Isolator org.rtaudio.Isolator1 State
+  # The seed's own command line lacks kthread_cpus and uses isolcpus=io_queue: degraded.
+  expect_in "State" 's "degraded"'
+  expect_exit 0 "$who reads Housekeeping" -- "${run[@]}" busctl --system get-property org.rtaudio.Isolator /org/rtaudio/Isolator org.rtaudio.Isolator1 Housekeeping
+  expect_in "Housekeeping" 's "0,8"'
+  expect_exit 0 "$who reads Groups" -- "${run[@]}" busctl --system get-property org.rtaudio.Isolator /org/rtaudio/Isolator org.rtaudio.Isolator1 Groups
+  expect_in "Groups" 'a(sss) 2 "diretta" "1-2,9-10" "diretta.slice" "hqplayer" "3-7,11-15" "hqplayer.slice"'
+  expect_exit 0 "$who reads FindingsCount" -- "${run[@]}" busctl --system get-property org.rtaudio.Isolator /org/rtaudio/Isolator org.rtaudio.Isolator1 FindingsCount
+  expect_in "FindingsCount" "u "
+  expect_exit 0 "$who reads DriftCorrections" -- "${run[@]}" busctl --system get-property org.rtaudio.Isolator /org/rtaudio/Isolator org.rtaudio.Isolator1 DriftCorrections
+  expect_in "DriftCorrections" "t 0"
+  for m in GetStatus Verify GetBootParameters GetKernelAudit Plan; do
+    expect_exit 0 "$who calls $m" -- "${run[@]}" busctl --system call org.rtaudio.Isolator /org/rtaudio/Isolator org.rtaudio.Isolator1 "$m"
+  done
+  expect_exit 0 "$who introspects" -- "${run[@]}" busctl --system introspect org.rtaudio.Isolator /org/rtaudio/Isolator
+done
+
+# --- the documented interface is the served one ---
+busctl --system introspect --xml-interface org.rtaudio.Isolator /org/rtaudio/Isolator >"$work/live.xml"
+expect_exit 0 "introspection matches dbus/org.rtaudio.Isolator1.xml" -- \
+  "$ISOLATORD_PYTHON" "$here/check-introspection.py" "$DBUS_POLICY_DIR/org.rtaudio.Isolator1.xml" "$work/live.xml" org.rtaudio.Isolator1
+
+# --- isoctl reads ---
+expect_exit 0 "isoctl status" -- "$ISOCTL" status
+expect_in "status state" "State:         degraded"
+expect_in "status groups" "hqplayer  3-7,11-15  10     hqplayer.slice  hqplayerd  rr 99"
+expect_not_in "no colour off a terminal" $'\033['
+expect_exit 0 "isoctl status --json" -- "$ISOCTL" status --json
+status_json=$out
+expect_eq "json state" "degraded" "$(json_field 'd["state"]' <<<"$status_json")"
+expect_eq "json housekeeping" "0,8" "$(json_field 'd["housekeeping"]' <<<"$status_json")"
+expect_eq "json groups" "diretta=1-2,9-10 hqplayer=3-7,11-15" \
+  "$(json_field '" ".join(g["name"]+"="+g["cpus"] for g in d["groups"])' <<<"$status_json")"
+expect_exit 0 "isoctl --json before the command" -- "$ISOCTL" --json status
+expect_exit 1 "isoctl verify finds the seed's boot line lacking" -- "$ISOCTL" verify
+expect_in "verify table" "boot-parameter  kthread_cpus   0,8"
+expect_in "verify tally" "required: the partition does not hold"
+expect_exit 1 "isoctl verify --json" -- "$ISOCTL" verify --json
+expect_eq "verify json objects" "True" "$(json_field 'any(f["object"]=="kthread_cpus" and f["required"] for f in d)' <<<"$out")"
+expect_exit 1 "isoctl boot-params" -- "$ISOCTL" boot-params
+expect_in "boot-params line" "isolcpus=managed_irq,domain,1-7,9-15 nohz_full=1-7,9-15"
+expect_exit 1 "isoctl boot-params --json" -- "$ISOCTL" boot-params --json
+expect_eq "boot-params json" "missing" "$(json_field '[p["state"] for p in d["parameters"] if p["name"]=="kthread_cpus"][0]' <<<"$out")"
+expect_exit 0 "isoctl kernel-audit (the RT kernel passes)" -- "$ISOCTL" kernel-audit
+expect_in "kernel-audit" "PREEMPT_RT"
+expect_exit 0 "isoctl kernel-audit --json" -- "$ISOCTL" kernel-audit --json
+expect_eq "kernel-audit json fragment" "True" "$(json_field '"CONFIG_PREEMPT_RT=y" in d["fragment"]' <<<"$out")"
+expect_exit 0 "isoctl plan" -- "$ISOCTL" plan
+expect_in "plan is the seed's" "CPUs=1-2,9-10"
+expect_exit 0 "isoctl plan --json" -- "$ISOCTL" plan --json
+expect_exit 0 "isoctl as nobody reads" -- nobody "$ISOCTL" status --json
+
+# --- usage errors ---
+expect_exit 2 "isoctl without a command" -- "$ISOCTL"
+expect_exit 2 "isoctl unknown command" -- "$ISOCTL" frobnicate
+expect_exit 2 "isoctl set with one argument" -- "$ISOCTL" set hqplayer
+expect_exit 2 "isoctl unknown option" -- "$ISOCTL" --frobnicate status
+
+# --- an unprivileged caller is refused every change, and nothing changes ---
+groups_before=$(prop Groups)
+hk_before=$(prop Housekeeping)
+for m in Apply Reload Revert; do
+  expect_exit 1 "nobody calls $m" -- nobody busctl --system call org.rtaudio.Isolator /org/rtaudio/Isolator org.rtaudio.Isolator1 "$m"
+  expect_in "$m refused by name" "needs root or the polkit action org.rtaudio.isolator.manage"
+done
+expect_exit 1 "nobody calls SetGroupCpus" -- nobody busctl --system call org.rtaudio.Isolator /org/rtaudio/Isolator org.rtaudio.Isolator1 SetGroupCpus ss hqplayer 3-7
+expect_in "SetGroupCpus refused" "needs root or the polkit action"
+expect_exit 3 "isoctl set as nobody" -- nobody "$ISOCTL" set hqplayer 3-7
+expect_in "isoctl says refused" "isolatord refused SetGroupCpus"
+expect_exit 3 "isoctl revert as nobody" -- nobody "$ISOCTL" revert
+expect_eq "State unchanged after refusals" 's "degraded"' "$(prop State)"
+expect_eq "Groups unchanged after refusals" "$groups_before" "$(prop Groups)"
+expect_eq "Housekeeping unchanged after refusals" "$hk_before" "$(prop Housekeeping)"
+checks=$((checks + 1))
+[ ! -e "$conf.d/99-isolatord-set.conf" ] || fail "a refused SetGroupCpus wrote the drop-in"
+# Who may own the name: not nobody.
+expect_exit 1 "nobody cannot own the name" -- nobody "$ISOLATORD" --root "$root" --config "$conf"
+expect_in "owning refused" "cannot own org.rtaudio.Isolator"
+
+# --- bad input: named errors, nothing changed ---
+bad_set() { # bad_set DESCRIPTION ERROR GROUP CPUS
+  expect_exit 1 "$1" -- call SetGroupCpus ss "$3" "$4"
+  expect_in "$1: $2" "$2"
+}
+bad_set "reversed range" "range end 3 is below its start 7" hqplayer 7-3
+bad_set "open range" "has no end" hqplayer 3-
+bad_set "not a number" "expected a CPU number" hqplayer x2
+bad_set "empty element" "empty element" hqplayer "1,,2"
+bad_set "beyond the limit" "beyond the limit of 8192 CPUs" hqplayer 9000
+bad_set "unknown group" "no group named \"nope\"; the groups are: diretta, hqplayer" nope 3-7
+bad_set "overlap with diretta" "group diretta and group hqplayer both claim CPUs 1-2" hqplayer 1-7
+bad_set "overlap with housekeeping" "housekeeping and group hqplayer both claim CPU 0" hqplayer 0,3-7
+bad_set "CPUs that do not exist" "CPUs 16-20 do not exist" hqplayer 3-7,16-20
+bad_set "empty list" "needs at least one CPU" hqplayer ""
+huge=$(head -c 100000 /dev/zero | tr '\0' '9')
+bad_set "a huge string" "is beyond the limit" hqplayer "$huge"
+checks=$((checks + 1))
+[ "${#out}" -lt 1000 ] || fail "the error for a huge string is ${#out} bytes long"
+huge_group=$(head -c 100000 /dev/zero | tr '\0' 'g')
+bad_set "a huge group name" "no group named" "$huge_group" 3-7
+expect_exit 2 "isoctl set with a bad list is a usage error" -- "$ISOCTL" set hqplayer 7-3
+expect_in "isoctl gives the reason" "at position 1, range end 3 is below its start 7"
+expect_exit 2 "isoctl set to an unknown group" -- "$ISOCTL" set nope 3
+expect_exit 2 "isoctl set overlapping" -- "$ISOCTL" set hqplayer 1-7
+expect_eq "Groups unchanged after bad input" "$groups_before" "$(prop Groups)"
+checks=$((checks + 1))
+[ ! -e "$conf.d/99-isolatord-set.conf" ] || fail "bad input wrote the drop-in"
+
+# The D-Bus error names themselves, as any bus client sees them (gdbus prints the name).
+gcall() { gdbus call --system --dest org.rtaudio.Isolator --object-path /org/rtaudio/Isolator \
+            --method "org.rtaudio.Isolator1.$1" "${@:2}"; }
+expect_exit 1 "InvalidCpuList" -- gcall SetGroupCpus hqplayer 7-3
+expect_in "InvalidCpuList name" "org.rtaudio.Isolator1.Error.InvalidCpuList"
+expect_exit 1 "UnknownGroup" -- gcall SetGroupCpus nope 3
+expect_in "UnknownGroup name" "org.rtaudio.Isolator1.Error.UnknownGroup"
+expect_exit 1 "Overlap" -- gcall SetGroupCpus hqplayer 1-7
+expect_in "Overlap name" "org.rtaudio.Isolator1.Error.Overlap"
+expect_exit 1 "InvalidPartition" -- gcall SetGroupCpus hqplayer 3-7,11-20
+expect_in "InvalidPartition name" "org.rtaudio.Isolator1.Error.InvalidPartition"
+expect_exit 1 "NotAuthorized" -- nobody gdbus call --system --dest org.rtaudio.Isolator --object-path /org/rtaudio/Isolator --method org.rtaudio.Isolator1.Apply
+expect_in "NotAuthorized name" "org.rtaudio.Isolator1.Error.NotAuthorized"
+
+# --- a valid change, watched, persisted across a restart ---
+"$ISOCTL" watch >"$work/watch.out" 2>&1 &
+watch_pid=$!
+sleep 0.3
+expect_exit 0 "isoctl set hqplayer" -- "$ISOCTL" set hqplayer 3-7,11-14
+expect_in "set says what happened" "Group hqplayer moved to CPUs 3-7,11-14"
+expect_eq "Groups after set" 'a(sss) 2 "diretta" "1-2,9-10" "diretta.slice" "hqplayer" "3-7,11-14" "hqplayer.slice"' "$(prop Groups)"
+checks=$((checks + 1))
+grep -q '^CPUs=3-7,11-14$' "$conf.d/99-isolatord-set.conf" || fail "the drop-in does not hold the change"
+checks=$((checks + 1))
+grep -q '^CPUs=1-2,9-10$' "$conf.d/99-isolatord-set.conf" || fail "the drop-in lacks the other group"
+expect_exit 0 "revert" -- "$ISOCTL" revert
+expect_in "revert" "isolatord is reverted"
+expect_eq "State reverted" 's "reverted"' "$(prop State)"
+expect_exit 0 "apply" -- "$ISOCTL" apply
+expect_eq "State after apply" 's "degraded"' "$(prop State)"
+sleep 0.3
+kill "$watch_pid" 2>/dev/null; wait "$watch_pid" 2>/dev/null || true
+out=$(cat "$work/watch.out")
+expect_in "watch saw Groups change" 'Groups=[["diretta","1-2,9-10","diretta.slice"],["hqplayer","3-7,11-14","hqplayer.slice"]]'
+expect_in "watch saw reverted" 'State="reverted"'
+expect_in "watch saw degraded again" 'State="degraded"'
+
+# Not through expect_exit: its subshell could not wait for the daemon.
+checks=$((checks + 1))
+status=0; daemon_stop || status=$?
+[ "$status" -eq 0 ] || fail "SIGTERM: isolatord exited $status, expected 0"
+daemon_start --root "$root" --config "$conf"
+expect_eq "the change survived a restart" 'a(sss) 2 "diretta" "1-2,9-10" "diretta.slice" "hqplayer" "3-7,11-14" "hqplayer.slice"' "$(prop Groups)"
+
+# --- reload: a broken configuration is refused and the old one stays ---
+printf '[Partition]\nHousekeeping=0,8\n[Group diretta]\nCPUs=1-2,9-10\n' >"$conf"
+expect_exit 0 "reload a valid change" -- "$ISOCTL" reload
+# The file declares diretta, the drop-in still declares hqplayer: both stay.
+expect_in "reload says so" "Configuration reloaded"
+groups_good=$(prop Groups)
+printf '[Partition]\nHousekeeping=0,,8\n' >"$conf"
+expect_exit 1 "reload of a broken file" -- "$ISOCTL" reload
+expect_in "reload names the problem" "[Partition] Housekeeping \"0,,8\" is not a valid CPU list: at position 3, empty element"
+expect_eq "old partition kept after a broken reload" "$groups_good" "$(prop Groups)"
+printf '[Partition]\nHousekeeping=0-2,8\n' >"$conf"
+expect_exit 1 "reload of an overlapping partition" -- "$ISOCTL" reload
+expect_in "overlap named" "housekeeping and group diretta both claim CPUs 1-2"
+expect_eq "old partition kept after an invalid reload" "$groups_good" "$(prop Groups)"
+kill -HUP "$DAEMON_PID"
+sleep 0.3
+checks=$((checks + 1))
+kill -0 "$DAEMON_PID" 2>/dev/null || fail "SIGHUP with a broken configuration killed the daemon"
+expect_eq "SIGHUP with a broken file keeps the old partition" "$groups_good" "$(prop Groups)"
+grep -q "reload refused, the old configuration stays" "$BUS_DIR/daemon.log" || fail "SIGHUP refusal not logged"
+checks=$((checks + 1))
+status=0; daemon_stop || status=$?
+[ "$status" -eq 0 ] || fail "SIGTERM after reloads: isolatord exited $status, expected 0"
+
+finish

@@ -69,8 +69,15 @@ static int polkit_reply(sd_bus_message *reply, void *userdata, sd_bus_error *ret
         if (polkit_failed) {
                 const sd_bus_error *e = sd_bus_message_get_error(reply);
                 log_debug("polkit could not decide: %s", e ? e->message : "unknown error");
-        } else if (sd_bus_message_read(reply, "(bb", &authorized, &challenge) < 0) {
-                authorized = 0;
+        } else {
+                /* (bba{ss}): authorized, challenge, details. */
+                r = sd_bus_message_enter_container(reply, 'r', "bba{ss}");
+                if (r >= 0)
+                        r = sd_bus_message_read(reply, "bb", &authorized, &challenge);
+                if (r < 0) {
+                        log_warning_errno(r, "cannot read polkit's answer: %m");
+                        authorized = challenge = 0;
+                }
         }
         g_hash_table_remove(a->pending, m); /* frees p and its slot */
 

@@ -172,6 +172,20 @@ START_TEST(test_to_text_roundtrip) {
 }
 END_TEST
 
+START_TEST(test_shipped_file_is_the_default) {
+        g_autofree char *path = g_build_filename(g_getenv("ISOLATORD_SOURCE_ROOT"), "daemon", "isolatord.conf", NULL);
+        g_autoptr(GError) e = NULL;
+        g_autoptr(Config) shipped = NULL;
+        g_autoptr(Config) builtin = config_new_default();
+
+        /* /etc/isolatord/isolatord.conf as installed says what the daemon does without it. */
+        ck_assert_msg(config_load(path, true, &shipped, &e) == 0, "%s", e ? e->message : "");
+        g_autofree char *a = config_to_text(shipped, NULL);
+        g_autofree char *b = config_to_text(builtin, NULL);
+        ck_assert_str_eq(a, b);
+}
+END_TEST
+
 int main(void) {
         Suite *s = suite_create("config");
         TCase *tc = tcase_create("parse");
@@ -183,6 +197,7 @@ int main(void) {
         tcase_add_test(tc, test_malformed);
         tcase_add_test(tc, test_files_and_dropins);
         tcase_add_test(tc, test_to_text_roundtrip);
+        tcase_add_test(tc, test_shipped_file_is_the_default);
         suite_add_tcase(s, tc);
         return test_run(s, NULL);
 }

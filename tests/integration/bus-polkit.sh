@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# The polkit path of isolatord's authorization, with python-dbusmock's polkitd template
+# as polkit: an unprivileged caller is refused while polkit says no, is served once it
+# grants org.rtaudio.isolator.manage (the call is dispatched again after the answer),
+# the daemon keeps answering others while polkit takes its time, and without polkit on
+# the bus only root may change anything.
+set -euo pipefail
+
+: "${ISOLATORD:?}" "${ISOLATORD_FIXTURES:?}" "${DBUS_POLICY_DIR:?}"
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/lib-test.sh"
+. "$here/lib-bus.sh"
+
+# dbusmock is Debian's python3-dbusmock, for Debian's own interpreter.
+mock_python=/usr/bin/python3
+if ! "$mock_python" -c 'import dbusmock' 2>/dev/null; then
+  echo "python3-dbusmock is not installed (tools/deps installs it)" >&2
+  exit 77
+fi
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/isolatord-polkit-XXXXXX")
+mock_pid=
+trap '[ -n "$mock_pid" ] && kill "$mock_pid" 2>/dev/null; bus_cleanup; rm -rf "$work"' EXIT
+chmod 755 "$work"
+mkdir -p "$work/etc"
+conf="$work/etc/isolatord.conf"
+: >"$conf"
+
+nobody() { setpriv --reuid=65534 --regid=65534 --clear-groups "$@"; }
+as_nobody() { nobody busctl --system call org.rtaudio.Isolator /org/rtaudio/Isolator org.rtaudio.Isolator1 "$@"; }
+prop() { busctl --system get-property org.rtaudio.Isolator /org/rtaudio/Isolator org.rtaudio.Isolator1 "$1"; }
+mock() { busctl --system call org.freedesktop.PolicyKit1 /org/freedesktop/PolicyKit1/Authority org.freedesktop.DBus.Mock "$@"; }
+
+bus_start "$work/bus" "$here/polkit-mock.conf"
+"$mock_python" -m dbusmock --system --template polkitd >"$work/mock.log" 2>&1 &
+mock_pid=$!
+for _ in $(seq 200); do bus_has_owner org.freedesktop.PolicyKit1 && break; sleep 0.05; done
+bus_has_owner org.freedesktop.PolicyKit1 || { cat "$work/mock.log" >&2; exit 1; }
+
+daemon_start --root "$ISOLATORD_FIXTURES/ryzen-7700x" --config "$conf"
+groups_before=$(prop Groups)
+
+# polkit says no.
+expect_exit 1 "polkit refuses" -- as_nobody SetGroupCpus ss hqplayer 3-7,11-14
+expect_in "refusal says polkit refused" "polkit refused"
+expect_eq "nothing changed" "$groups_before" "$(prop Groups)"
+
+# polkit grants the action: the same call goes through, after polkit's answer.
+mock SetAllowed as 1 org.rtaudio.isolator.manage >/dev/null
+expect_exit 0 "polkit grants SetGroupCpus" -- as_nobody SetGroupCpus ss hqplayer 3-7,11-14
+expect_eq "the change was made" 'a(sss) 2 "diretta" "1-2,9-10" "diretta.slice" "hqplayer" "3-7,11-14" "hqplayer.slice"' "$(prop Groups)"
+expect_exit 0 "polkit grants Revert" -- as_nobody Revert
+expect_eq "reverted" 's "reverted"' "$(prop State)"
+expect_exit 0 "polkit grants Apply" -- as_nobody Apply
+expect_exit 0 "polkit grants Reload" -- as_nobody Reload
+# A granted call still gets its own named errors.
+expect_exit 1 "granted but invalid" -- as_nobody SetGroupCpus ss hqplayer 7-3
+expect_in "the error of the call itself" "range end 3 is below its start 7"
+
+# While polkit thinks, the loop serves others: a read answers before polkit does.
+mock SetDelay d 1.5 >/dev/null
+start=$(date +%s%N)
+as_nobody Apply >/dev/null &
+slow=$!
+sleep 0.2
+busctl --system call org.rtaudio.Isolator /org/rtaudio/Isolator org.rtaudio.Isolator1 GetStatus >/dev/null
+read_ms=$(( ($(date +%s%N) - start) / 1000000 ))
+checks=$((checks + 1))
+[ "$read_ms" -lt 1200 ] || fail "a read waited ${read_ms} ms behind polkit: the loop blocked"
+checks=$((checks + 1))
+wait "$slow" || fail "the delayed Apply failed"
+mock SetDelay d 0 >/dev/null
+
+# No polkit on the bus: only root.
+kill "$mock_pid"; wait "$mock_pid" 2>/dev/null || true; mock_pid=
+for _ in $(seq 100); do bus_has_owner org.freedesktop.PolicyKit1 || break; sleep 0.05; done
+expect_exit 1 "without polkit" -- as_nobody Revert
+expect_in "says polkit is not running" "polkit is not running on this bus, so only root may"
+expect_eq "not reverted" 's "degraded"' "$(prop State)"
+
+finish

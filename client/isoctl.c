@@ -209,7 +209,8 @@ static void print_audit_table(const Ctl *c, const Value *items, const char *firs
                 const char *state = value_get_str(it, "state");
                 const char *actual = value_get_str(it, "actual");
                 g_autofree char *shown_state = g_strdup_printf("%s%s%s", paint(c, state), state, unpaint(c));
-                table_add_row(t, value_get_str(it, "name"), or_dash(value_get_str(it, "expected")),
+                const char *expected = value_get_str(it, "expected");
+                table_add_row(t, value_get_str(it, "name"), *expected ? expected : "(flag)",
                               value_get_bool(it, "present") ? (*actual ? actual : "(set)") : "-", shown_state,
                               value_get_bool(it, "required") ? "required" : "recommended");
         }

@@ -300,10 +300,10 @@ static int method_get_boot_parameters(sd_bus_message *msg, void *userdata, sd_bu
         if (root_read_line(m->root, "proc/cmdline", &cmdline) < 0)
                 cmdline = g_strdup("");
         bootparams_compare(params, cmdline);
-        for (unsigned i = 0; i < live->len; i++)
-                g_ptr_array_add(params, g_steal_pointer(&live->pdata[i]));
+        /* The lines to paste hold parameters only, not the live sysfs checks. */
         required = bootparams_line(params, false);
         all = bootparams_line(params, true);
+        g_ptr_array_extend_and_steal(params, g_steal_pointer(&live));
 
         r = sd_bus_message_new_method_return(msg, &reply);
         if (r >= 0) r = append_audit(reply, params);

@@ -77,7 +77,9 @@ expect_in "verify tally" "required: the partition does not hold"
 expect_exit 1 "isoctl verify --json" -- "$ISOCTL" verify --json
 expect_eq "verify json objects" "True" "$(json_field 'any(f["object"]=="kthread_cpus" and f["required"] for f in d)' <<<"$out")"
 expect_exit 1 "isoctl boot-params" -- "$ISOCTL" boot-params
-expect_in "boot-params line" "isolcpus=managed_irq,domain,1-7,9-15 nohz_full=1-7,9-15"
+expect_in "boot-params line" "  isolcpus=managed_irq,domain,1-7,9-15 nohz_full=1-7,9-15 rcu_nocbs=1-7,9-15 irqaffinity=0,8 kthread_cpus=0,8 skew_tick=1 nosoftlockup"
+expect_not_in "the line holds parameters only" "running kernel)="
+expect_in "live checks in the table" "nohz_full (running kernel)  1-7,9-15"
 expect_exit 1 "isoctl boot-params --json" -- "$ISOCTL" boot-params --json
 expect_eq "boot-params json" "missing" "$(json_field '[p["state"] for p in d["parameters"] if p["name"]=="kthread_cpus"][0]' <<<"$out")"
 expect_exit 0 "isoctl kernel-audit (the RT kernel passes)" -- "$ISOCTL" kernel-audit

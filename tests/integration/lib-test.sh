@@ -12,8 +12,10 @@ expect_exit() {
   [ "$got" -eq "$want" ] || fail "$what: exit $got, expected $want; output:
 $out"
 }
-# expect_in DESCRIPTION TEXT: $out contains TEXT.
+# expect_in DESCRIPTION TEXT: $out contains TEXT, one line (grep -F would take each line
+# of a multi-line TEXT as a pattern of its own).
 expect_in() {
+  case $2 in *$'\n'*) fail "$1: expect_in takes one line"; return;; esac
   checks=$((checks + 1))
   grep -qF -- "$2" <<<"$out" || fail "$1: output lacks \"$2\"; output:
 $out"

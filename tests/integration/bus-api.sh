@@ -215,4 +215,36 @@ checks=$((checks + 1))
 status=0; daemon_stop || status=$?
 [ "$status" -eq 0 ] || fail "SIGTERM after reloads: isolatord exited $status, expected 0"
 
+# --- systemd's side: notify messages, the watchdog, the periodic verify, pinning ---
+rm -f "$conf.d/99-isolatord-set.conf"
+printf '[Daemon]\nVerifyIntervalSec=1\n' >"$conf"
+"$ISOLATORD_PYTHON" "$here/notify-listen.py" "$work/notify.sock" "$work/notify.log" &
+listener=$!
+for _ in $(seq 100); do grep -q LISTENING "$work/notify.log" 2>/dev/null && break; sleep 0.05; done
+NOTIFY_SOCKET="$work/notify.sock" WATCHDOG_USEC=200000 daemon_start --root "$root" --config "$conf"
+count_before=$("$ISOCTL" status --json | json_field 'd["verify_count"]')
+sleep 2.5
+count_after=$("$ISOCTL" status --json | json_field 'd["verify_count"]')
+checks=$((checks + 1))
+[ "$count_after" -ge $((count_before + 2)) ] || fail "periodic verify: $count_before then $count_after after 2.5 s at 1 s"
+# isolatord pins itself to the housekeeping CPUs that exist here (0,8 on this machine: 0).
+want=$(awk -v hk="0 8" 'BEGIN {n = split(hk, c, " ")} /^processor/ {have[$3] = 1}
+  END {s = ""; for (i = 1; i <= n; i++) if (c[i] in have) s = s (s ? "," : "") c[i]; print s}' /proc/cpuinfo)
+expect_eq "pinned to housekeeping" "$want" "$(awk '/Cpus_allowed_list/ {print $2}' /proc/$DAEMON_PID/status)"
+kill -HUP "$DAEMON_PID"
+sleep 0.3
+checks=$((checks + 1))
+status=0; daemon_stop || status=$?
+[ "$status" -eq 0 ] || fail "SIGTERM under the watchdog: isolatord exited $status"
+sleep 0.1
+kill "$listener" 2>/dev/null; wait "$listener" 2>/dev/null || true
+out=$(cat "$work/notify.log")
+expect_in "READY=1" "READY=1"
+expect_in "STATUS=" "STATUS=degraded: "
+expect_in "WATCHDOG=1 at half the interval" "WATCHDOG=1"
+checks=$((checks + 1))
+[ "$(grep -c '^WATCHDOG=1' "$work/notify.log")" -ge 5 ] || fail "too few WATCHDOG=1 for 3 s at 200 ms"
+expect_in "RELOADING=1 on SIGHUP" "RELOADING=1"
+expect_in "STOPPING=1" "STOPPING=1"
+
 finish

@@ -131,68 +131,56 @@ static int append_sv_strv(sd_bus_message *m, const char *key, char **strv) {
         return sd_bus_message_close_container(m);
 }
 
-static int append_groups(sd_bus_message *m, const Config *c) {
-        int r = sd_bus_message_open_container(m, 'a', "a{sv}");
-        if (r < 0)
-                return r;
-        for (unsigned i = 0; i < c->groups->len && r >= 0; i++) {
-                const GroupConfig *g = c->groups->pdata[i];
-                g_autofree char *cpus = cpuset_format_list(&g->cpus);
-                const char *policy = sched_policy_to_string(g->sched_policy);
-                r = sd_bus_message_open_container(m, 'a', "{sv}");
-                if (r >= 0) r = append_sv(m, "name", "s", g->name);
-                if (r >= 0) r = append_sv(m, "cpus", "s", cpus);
-                if (r >= 0) r = append_sv(m, "count", "u", cpuset_count(&g->cpus));
-                if (r >= 0) r = append_sv(m, "slice", "s", g->slice);
-                if (r >= 0) r = append_sv_strv(m, "match", g->match);
-                if (r >= 0) r = append_sv(m, "sched_policy", "s", policy ? policy : "");
-                if (r >= 0) r = append_sv(m, "sched_priority", "u", (uint32_t) g->sched_priority);
-                if (r >= 0) r = sd_bus_message_close_container(m);
-        }
-        if (r < 0)
-                return r;
-        return sd_bus_message_close_container(m);
-}
+/* aa{sv}: one dictionary per item, its fields appended by the callback. */
+typedef int (*AppendRecord)(sd_bus_message *m, const void *item);
 
-static int append_findings(sd_bus_message *m, const GPtrArray *findings) {
+static int append_records(sd_bus_message *m, const GPtrArray *items, AppendRecord append) {
         int r = sd_bus_message_open_container(m, 'a', "a{sv}");
-        if (r < 0)
-                return r;
-        for (unsigned i = 0; i < findings->len && r >= 0; i++) {
-                const Finding *f = findings->pdata[i];
-                r = sd_bus_message_open_container(m, 'a', "{sv}");
-                if (r >= 0) r = append_sv(m, "kind", "s", f->kind);
-                if (r >= 0) r = append_sv(m, "object", "s", f->object);
-                if (r >= 0) r = append_sv(m, "expected", "s", f->expected);
-                if (r >= 0) r = append_sv(m, "actual", "s", f->actual);
-                if (r >= 0) r = append_sv(m, "required", "b", (int) f->required);
-                if (r >= 0) r = append_sv(m, "message", "s", f->message);
-                if (r >= 0) r = sd_bus_message_close_container(m);
-        }
-        if (r < 0)
-                return r;
-        return sd_bus_message_close_container(m);
-}
-
-static int append_audit(sd_bus_message *m, const GPtrArray *items) {
-        int r = sd_bus_message_open_container(m, 'a', "a{sv}");
-        if (r < 0)
-                return r;
         for (unsigned i = 0; i < items->len && r >= 0; i++) {
-                const AuditItem *it = items->pdata[i];
                 r = sd_bus_message_open_container(m, 'a', "{sv}");
-                if (r >= 0) r = append_sv(m, "name", "s", it->name);
-                if (r >= 0) r = append_sv(m, "expected", "s", it->expected ? it->expected : "");
-                if (r >= 0) r = append_sv(m, "actual", "s", it->actual ? it->actual : "");
-                if (r >= 0) r = append_sv(m, "present", "b", (int) (it->actual != NULL));
-                if (r >= 0) r = append_sv(m, "state", "s", audit_state_to_string(it->state));
-                if (r >= 0) r = append_sv(m, "required", "b", (int) it->required);
-                if (r >= 0) r = append_sv(m, "reason", "s", it->reason);
+                if (r >= 0) r = append(m, items->pdata[i]);
                 if (r >= 0) r = sd_bus_message_close_container(m);
         }
         if (r < 0)
                 return r;
         return sd_bus_message_close_container(m);
+}
+
+static int append_group(sd_bus_message *m, const void *item) {
+        const GroupConfig *g = item;
+        g_autofree char *cpus = cpuset_format_list(&g->cpus);
+        const char *policy = sched_policy_to_string(g->sched_policy);
+        int r = append_sv(m, "name", "s", g->name);
+        if (r >= 0) r = append_sv(m, "cpus", "s", cpus);
+        if (r >= 0) r = append_sv(m, "count", "u", cpuset_count(&g->cpus));
+        if (r >= 0) r = append_sv(m, "slice", "s", g->slice);
+        if (r >= 0) r = append_sv_strv(m, "match", g->match);
+        if (r >= 0) r = append_sv(m, "sched_policy", "s", policy ? policy : "");
+        if (r >= 0) r = append_sv(m, "sched_priority", "u", (uint32_t) g->sched_priority);
+        return r;
+}
+
+static int append_finding(sd_bus_message *m, const void *item) {
+        const Finding *f = item;
+        int r = append_sv(m, "kind", "s", f->kind);
+        if (r >= 0) r = append_sv(m, "object", "s", f->object);
+        if (r >= 0) r = append_sv(m, "expected", "s", f->expected);
+        if (r >= 0) r = append_sv(m, "actual", "s", f->actual);
+        if (r >= 0) r = append_sv(m, "required", "b", (int) f->required);
+        if (r >= 0) r = append_sv(m, "message", "s", f->message);
+        return r;
+}
+
+static int append_audit_item(sd_bus_message *m, const void *item) {
+        const AuditItem *it = item;
+        int r = append_sv(m, "name", "s", it->name);
+        if (r >= 0) r = append_sv(m, "expected", "s", it->expected ? it->expected : "");
+        if (r >= 0) r = append_sv(m, "actual", "s", it->actual ? it->actual : "");
+        if (r >= 0) r = append_sv(m, "present", "b", (int) (it->actual != NULL));
+        if (r >= 0) r = append_sv(m, "state", "s", audit_state_to_string(it->state));
+        if (r >= 0) r = append_sv(m, "required", "b", (int) it->required);
+        if (r >= 0) r = append_sv(m, "reason", "s", it->reason);
+        return r;
 }
 
 /* --- properties --- */
@@ -253,7 +241,7 @@ static int method_get_status(sd_bus_message *msg, void *userdata, sd_bus_error *
                 r = sd_bus_message_open_container(reply, 'e', "sv");
                 if (r >= 0) r = sd_bus_message_append_basic(reply, 's', "groups");
                 if (r >= 0) r = sd_bus_message_open_container(reply, 'v', "aa{sv}");
-                if (r >= 0) r = append_groups(reply, m->config);
+                if (r >= 0) r = append_records(reply, m->config->groups, append_group);
                 if (r >= 0) r = sd_bus_message_close_container(reply);
                 if (r >= 0) r = sd_bus_message_close_container(reply);
         }
@@ -282,7 +270,7 @@ static int method_verify(sd_bus_message *msg, void *userdata, sd_bus_error *erro
         bus_notify_changes(b);
         r = sd_bus_message_new_method_return(msg, &reply);
         if (r >= 0)
-                r = append_findings(reply, b->manager->findings);
+                r = append_records(reply, b->manager->findings, append_finding);
         if (r < 0)
                 return r;
         return sd_bus_send(NULL, reply, NULL);
@@ -306,7 +294,7 @@ static int method_get_boot_parameters(sd_bus_message *msg, void *userdata, sd_bu
         g_ptr_array_extend_and_steal(params, g_steal_pointer(&live));
 
         r = sd_bus_message_new_method_return(msg, &reply);
-        if (r >= 0) r = append_audit(reply, params);
+        if (r >= 0) r = append_records(reply, params, append_audit_item);
         if (r >= 0) r = sd_bus_message_append(reply, "ss", required, all);
         if (r < 0)
                 return r;
@@ -327,7 +315,7 @@ static int method_get_kernel_audit(sd_bus_message *msg, void *userdata, sd_bus_e
         items = kconfig_audit(kconfig);
         r = sd_bus_message_new_method_return(msg, &reply);
         if (r >= 0) r = sd_bus_message_append(reply, "s", source);
-        if (r >= 0) r = append_audit(reply, items);
+        if (r >= 0) r = append_records(reply, items, append_audit_item);
         if (r >= 0) r = sd_bus_message_append(reply, "s", fragment);
         if (r < 0)
                 return r;

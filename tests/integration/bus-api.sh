@@ -184,10 +184,7 @@ expect_in "watch saw Groups change" 'Groups=[["diretta","1-2,9-10","diretta.slic
 expect_in "watch saw reverted" 'State="reverted"'
 expect_in "watch saw degraded again" 'State="degraded"'
 
-# Not through expect_exit: its subshell could not wait for the daemon.
-checks=$((checks + 1))
-status=0; daemon_stop || status=$?
-[ "$status" -eq 0 ] || fail "SIGTERM: isolatord exited $status, expected 0"
+expect_daemon_stops "SIGTERM stops the daemon cleanly"
 daemon_start --root "$root" --config "$conf"
 expect_eq "the change survived a restart" 'a(sss) 2 "diretta" "1-2,9-10" "diretta.slice" "hqplayer" "3-7,11-14" "hqplayer.slice"' "$(prop Groups)"
 
@@ -211,9 +208,7 @@ checks=$((checks + 1))
 kill -0 "$DAEMON_PID" 2>/dev/null || fail "SIGHUP with a broken configuration killed the daemon"
 expect_eq "SIGHUP with a broken file keeps the old partition" "$groups_good" "$(prop Groups)"
 grep -q "reload refused, the old configuration stays" "$BUS_DIR/daemon.log" || fail "SIGHUP refusal not logged"
-checks=$((checks + 1))
-status=0; daemon_stop || status=$?
-[ "$status" -eq 0 ] || fail "SIGTERM after reloads: isolatord exited $status, expected 0"
+expect_daemon_stops "SIGTERM after reloads"
 
 # --- systemd's side: notify messages, the watchdog, the periodic verify, pinning ---
 rm -f "$conf.d/99-isolatord-set.conf"
@@ -233,9 +228,7 @@ want=$(awk -v hk="0 8" 'BEGIN {n = split(hk, c, " ")} /^processor/ {have[$3] = 1
 expect_eq "pinned to housekeeping" "$want" "$(awk '/Cpus_allowed_list/ {print $2}' /proc/$DAEMON_PID/status)"
 kill -HUP "$DAEMON_PID"
 sleep 0.3
-checks=$((checks + 1))
-status=0; daemon_stop || status=$?
-[ "$status" -eq 0 ] || fail "SIGTERM under the watchdog: isolatord exited $status"
+expect_daemon_stops "SIGTERM under the watchdog"
 sleep 0.1
 kill "$listener" 2>/dev/null; wait "$listener" 2>/dev/null || true
 out=$(cat "$work/notify.log")

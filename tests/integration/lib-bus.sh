@@ -56,6 +56,15 @@ daemon_stop() {
 }
 
 # Runs from an EXIT trap under set -e: nothing here may stop it half-way.
+# expect_daemon_stops DESCRIPTION: SIGTERM, and isolatord exits 0 (not through
+# expect_exit, whose subshell could not wait for the daemon).
+expect_daemon_stops() {
+  checks=$((checks + 1))
+  local status=0
+  daemon_stop || status=$?
+  [ "$status" -eq 0 ] || fail "$1: isolatord exited $status, expected 0"
+}
+
 bus_cleanup() {
   if [ -n "${DAEMON_PID:-}" ]; then kill -KILL "$DAEMON_PID" 2>/dev/null || true; fi
   if [ -n "${BUS_PID:-}" ]; then kill "$BUS_PID" 2>/dev/null || true; fi

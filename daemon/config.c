@@ -42,6 +42,9 @@ static const char *const partition_keys[] = { "Housekeeping", NULL };
 static const char *const group_keys[] = { "CPUs", "Slice", "Match", "SchedPolicy", "SchedPriority", NULL };
 static const char *const sampler_keys[] = { "Enabled", "IntervalUs", "ThresholdUs", NULL };
 static const char *const daemon_keys[] = { "VerifyIntervalSec", NULL };
+static const char *const irq_keys[] = { "Match", "CPUs", "ThreadPriority", NULL };
+
+#define IRQ_PREFIX "Irq "
 
 static const char *const *section_keys(const char *section) {
         if (STREQ(section, "Partition"))
@@ -52,6 +55,8 @@ static const char *const *section_keys(const char *section) {
                 return daemon_keys;
         if (g_str_has_prefix(section, GROUP_PREFIX))
                 return group_keys;
+        if (g_str_has_prefix(section, IRQ_PREFIX))
+                return irq_keys;
         return NULL;
 }
 
@@ -72,9 +77,27 @@ void group_config_free(GroupConfig *g) {
         g_free(g);
 }
 
+static void irq_rule_free(IrqRule *r) {
+        if (!r)
+                return;
+        g_free(r->name);
+        g_strfreev(r->match);
+        g_free(r->group);
+        g_free(r);
+}
+
+static IrqRule *irq_rule_copy(const IrqRule *r) {
+        IrqRule *copy = g_memdup2(r, sizeof *r);
+        copy->name = g_strdup(r->name);
+        copy->match = g_strdupv(r->match);
+        copy->group = g_strdup(r->group);
+        return copy;
+}
+
 Config *config_new_empty(void) {
         Config *c = g_new0(Config, 1);
         c->groups = g_ptr_array_new_with_free_func((GDestroyNotify) group_config_free);
+        c->irq_rules = g_ptr_array_new_with_free_func((GDestroyNotify) irq_rule_free);
         c->sources = g_new0(char *, 1);
         return c;
 }
@@ -88,6 +111,8 @@ Config *config_copy(const Config *c) {
         copy->sources = g_strdupv(c->sources);
         for (unsigned i = 0; i < c->groups->len; i++)
                 g_ptr_array_add(copy->groups, group_config_copy(c->groups->pdata[i]));
+        for (unsigned i = 0; i < c->irq_rules->len; i++)
+                g_ptr_array_add(copy->irq_rules, irq_rule_copy(c->irq_rules->pdata[i]));
         return copy;
 }
 
@@ -96,6 +121,8 @@ void config_free(Config *c) {
                 return;
         if (c->groups)
                 g_ptr_array_unref(c->groups);
+        if (c->irq_rules)
+                g_ptr_array_unref(c->irq_rules);
         g_strfreev(c->sources);
         g_free(c);
 }
@@ -142,14 +169,18 @@ static bool config_fail(GError **error, const ConfigSource *s, const char *secti
         return false;
 }
 
-static bool valid_group_name(const char *name) {
+static bool valid_name(const char *name) {
         size_t len = strlen(name);
         if (len == 0 || len > 64)
                 return false;
         for (const char *p = name; *p; p++)
                 if (!g_ascii_isalnum(*p) && *p != '_' && *p != '-')
                         return false;
-        return !STREQ(name, "housekeeping");
+        return true;
+}
+
+static bool valid_group_name(const char *name) {
+        return valid_name(name) && !STREQ(name, "housekeeping");
 }
 
 static bool valid_slice_name(const char *slice) {
@@ -172,7 +203,7 @@ static bool merge_keyfile(ConfigSource *s, GKeyFile *kf, const char *name, GErro
 
                 if (!known) {
                         g_set_error(error, ISO_ERROR, ISO_ERROR_INVALID_CONFIG,
-                                    "%s: unknown section [%s] (known: [Partition], [Group NAME], [Sampler], [Daemon])",
+                                    "%s: unknown section [%s] (known: [Partition], [Group NAME], [Irq NAME], [Sampler], [Daemon])",
                                     name, *sec);
                         return false;
                 }
@@ -185,6 +216,11 @@ static bool merge_keyfile(ConfigSource *s, GKeyFile *kf, const char *name, GErro
                         }
                         if (!g_ptr_array_find_with_equal_func(s->declared, *sec, g_str_equal, NULL))
                                 g_ptr_array_add(s->declared, g_strdup(*sec));
+                }
+                if (g_str_has_prefix(*sec, IRQ_PREFIX) && !valid_name(*sec + strlen(IRQ_PREFIX))) {
+                        g_set_error(error, ISO_ERROR, ISO_ERROR_INVALID_CONFIG,
+                                    "%s: [%s]: a rule name is 1-64 letters, digits, '_' or '-'", name, *sec);
+                        return false;
                 }
                 keys = g_key_file_get_keys(kf, *sec, NULL, NULL);
                 for (char **key = keys; key && *key; key++) {
@@ -317,6 +353,50 @@ fail:
         return false;
 }
 
+/* CPUs= of a rule: a group's name (its CPUs, as they change) or a CPU list. */
+static bool parse_irq_rule(const ConfigSource *s, const Config *c, const char *section, IrqRule **out,
+                           GError **error) {
+        g_autoptr(GError) e = NULL;
+        IrqRule *rule = g_new0(IrqRule, 1);
+        g_autofree char *cpus = NULL;
+        unsigned prio = 0;
+
+        rule->name = g_strdup(section + strlen(IRQ_PREFIX));
+        rule->match = g_key_file_get_string_list(s->merged, section, "Match", NULL, NULL);
+        if (!rule->match || !rule->match[0]) {
+                config_fail(error, s, section, NULL, "a rule needs Match= (globs on IRQ action names, such as xhci_hcd)");
+                goto fail;
+        }
+        for (char **m = rule->match; *m; m++) {
+                g_strstrip(*m);
+                if (!**m) {
+                        config_fail(error, s, section, "Match", "an empty pattern matches nothing; separate patterns with ';'");
+                        goto fail;
+                }
+        }
+        cpus = g_key_file_get_string(s->merged, section, "CPUs", NULL);
+        if (!cpus) {
+                config_fail(error, s, section, NULL, "a rule needs CPUs= (a group's name or a CPU list)");
+                goto fail;
+        }
+        g_strstrip(cpus);
+        if (config_find_group(c, cpus))
+                rule->group = g_strdup(cpus);
+        else if (!cpuset_parse_list_gerror("CPUs", cpus, &rule->cpus, &e)) {
+                g_set_error(error, ISO_ERROR, ISO_ERROR_INVALID_CPU_LIST, "%s: [%s] %s, nor the name of a group",
+                            origin_of(s, section, "CPUs"), section, e->message);
+                goto fail;
+        }
+        if (!get_uint(s, section, "ThreadPriority", 1, 99, &prio, error))
+                goto fail;
+        rule->thread_priority = (int) prio;
+        *out = rule;
+        return true;
+fail:
+        irq_rule_free(rule);
+        return false;
+}
+
 static bool config_from_source(ConfigSource *s, Config **out, GError **error) {
         g_autoptr(Config) c = config_new_empty();
         g_auto(GStrv) sections = NULL;
@@ -344,6 +424,16 @@ static bool config_from_source(ConfigSource *s, Config **out, GError **error) {
                 if (!parse_group(s, *sec, &g, error))
                         return false;
                 g_ptr_array_add(c->groups, g);
+        }
+
+        /* Rules after groups: CPUs= may name one. */
+        for (char **sec = sections; *sec; sec++) {
+                IrqRule *rule;
+                if (!g_str_has_prefix(*sec, IRQ_PREFIX))
+                        continue;
+                if (!parse_irq_rule(s, c, *sec, &rule, error))
+                        return false;
+                g_ptr_array_add(c->irq_rules, rule);
         }
 
         enabled = g_key_file_get_boolean(s->merged, "Sampler", "Enabled", &e);
@@ -471,6 +561,16 @@ const GroupConfig *config_find_group(const Config *c, const char *name) {
         return NULL;
 }
 
+const CpuSet *config_irq_rule_cpus(const Config *c, const IrqRule *rule) {
+        if (rule->group) {
+                const GroupConfig *g = config_find_group(c, rule->group);
+                /* A rule's group always exists: the parser resolved it against these groups. */
+                assert(g);
+                return &g->cpus;
+        }
+        return &rule->cpus;
+}
+
 void config_isolated_cpus(const Config *c, CpuSet *out) {
         cpuset_zero(out);
         for (unsigned i = 0; i < c->groups->len; i++) {
@@ -512,6 +612,14 @@ char *config_to_text(const Config *c, const char *header) {
                         g_string_append_printf(out, "SchedPolicy=%s\n", sched_policy_to_string(g->sched_policy));
                 if (g->sched_priority > 0)
                         g_string_append_printf(out, "SchedPriority=%d\n", g->sched_priority);
+        }
+        for (unsigned i = 0; i < c->irq_rules->len; i++) {
+                const IrqRule *r = c->irq_rules->pdata[i];
+                g_autofree char *m = g_strjoinv(";", r->match);
+                g_autofree char *cpus = r->group ? g_strdup(r->group) : cpuset_format_list(&r->cpus);
+                g_string_append_printf(out, "\n[Irq %s]\nMatch=%s\nCPUs=%s\n", r->name, m, cpus);
+                if (r->thread_priority > 0)
+                        g_string_append_printf(out, "ThreadPriority=%d\n", r->thread_priority);
         }
         g_string_append_printf(out, "\n[Sampler]\nEnabled=%s\nIntervalUs=%u\nThresholdUs=%u\n",
                                c->sampler.enabled ? "true" : "false", c->sampler.interval_us,

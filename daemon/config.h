@@ -22,6 +22,15 @@ typedef struct GroupConfig {
         int sched_priority;         /* 1-99 with fifo/rr, 0 otherwise */
 } GroupConfig;
 
+/* [Irq NAME]: IRQs whose action names match go to CPUs other than housekeeping. */
+typedef struct IrqRule {
+        char *name;
+        char **match;               /* globs on the IRQ's action names */
+        char *group;                /* CPUs= named a group: its CPUs, whatever they become */
+        CpuSet cpus;                /* CPUs= was a CPU list */
+        int thread_priority;        /* 1-99: SCHED_FIFO of the irq/N-name thread; 0 leaves it */
+} IrqRule;
+
 typedef struct SamplerConfig {
         bool enabled;
         unsigned interval_us;
@@ -36,6 +45,7 @@ typedef struct DaemonConfig {
 typedef struct Config {
         CpuSet housekeeping;
         GPtrArray *groups;          /* GroupConfig*, in the order of the files */
+        GPtrArray *irq_rules;       /* IrqRule*, in the order of the files: the first match wins */
         SamplerConfig sampler;
         DaemonConfig daemon;
         char **sources;             /* the files read, in order; empty for the defaults */
@@ -61,6 +71,8 @@ int config_load(const char *path, bool must_exist, Config **out, GError **error)
 int config_load_data(const char *data, const char *name, Config **out, GError **error);
 
 const GroupConfig *config_find_group(const Config *c, const char *name);
+/* The CPUs a rule sends its IRQs to: its group's, or its own list. */
+const CpuSet *config_irq_rule_cpus(const Config *c, const IrqRule *rule);
 /* Every group's CPUs together: what the boot parameters isolate. */
 void config_isolated_cpus(const Config *c, CpuSet *out);
 

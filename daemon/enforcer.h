@@ -6,27 +6,44 @@
 
 #include "config.h"
 #include "finding.h"
+#include "originals.h"
 #include "root.h"
 #include "topology.h"
 
-/* What an enforcer sees: the machine and the desired partition. */
+/* What enforcers tell as it happens; the bus turns these into signals. */
+typedef struct EnforcerHooks {
+        /* A foreign change was repaired: kind, object, what it should be, what was found. */
+        void (*drift_corrected)(const Finding *f, void *userdata);
+        /* An IRQ that appeared (or whose target changed) was pinned. */
+        void (*irq_pinned)(unsigned irq, const char *name, const CpuSet *cpus, void *userdata);
+        void *userdata;
+} EnforcerHooks;
+
+/* What an enforcer sees: the machine, the desired partition, the store of originals and
+ * its own state, which lives as long as the daemon. */
 typedef struct EnforcerContext {
         const Root *root;
         const Config *config;
         const Topology *topology;
         bool dry_run;
+        Originals *originals;
+        void *state;
+        const EnforcerHooks *hooks;
 } EnforcerContext;
 
 /* One domain of the live system (IRQs, cpusets, kernel threads...), all with the same
  * shape. verify observes the live state and appends a Finding for every difference from
  * the desired state. apply makes the live state match, saving each original before its
  * first write, and appends a Finding for what it changed or could not change; NULL for
- * a read-only domain. revert restores the saved originals; NULL when nothing is written.
+ * a read-only domain. Originals are restored by the manager from the store; revert
+ * forgets what the enforcer knew of its own writes (NULL when it keeps nothing).
  * All return 0 or a negative errno for a failure of the enforcer itself (a kernel file
  * that refuses a value is a finding, not a failure). Adding an enforcer is adding a file
  * and a line in enforcer.c. */
 typedef struct EnforcerOps {
         const char *name;
+        void *(*state_new)(void);
+        void (*state_free)(void *state);
         int (*verify)(const EnforcerContext *ctx, GPtrArray *findings);
         int (*apply)(const EnforcerContext *ctx, GPtrArray *changes);
         int (*revert)(const EnforcerContext *ctx);
@@ -37,3 +54,14 @@ extern const EnforcerOps *const enforcers[];
 
 extern const EnforcerOps enforcer_boot_params;
 extern const EnforcerOps enforcer_kernel_config;
+extern const EnforcerOps enforcer_irq;
+
+/* Writes a batch of kernel files: remembers each original first (one flush to disk for
+ * the batch), then writes. In a dry run it only logs. results[i] is 0 or the negative
+ * errno of writes[i]; returns a negative errno only when the originals could not be
+ * saved, and then nothing is written. */
+typedef struct EnforcerWrite {
+        char *rel;
+        char *value;
+} EnforcerWrite;
+int enforcer_write_batch(const EnforcerContext *ctx, const EnforcerWrite *writes, size_t n, int *results);

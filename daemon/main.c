@@ -26,6 +26,8 @@ static void help(FILE *f) {
                 "  --root DIR          read and write /proc, /sys and cgroups under DIR (default /)\n"
                 "  --config FILE       configuration file (default %s,\n"
                 "                      plus FILE.d/*.conf)\n"
+                "  --runtime-dir DIR   where the originals of changed files are saved\n"
+                "                      (default $RUNTIME_DIRECTORY, else /run/isolatord)\n"
                 "  --dry-run           compute and log every action, write nothing\n"
                 "  -v, --verbose       more logging (repeat for debug)\n"
                 "  -h, --help          this text\n"
@@ -41,11 +43,12 @@ static void help(FILE *f) {
 }
 
 int main(int argc, char *argv[]) {
-        enum { ARG_ROOT = 0x100, ARG_CONFIG, ARG_DRY_RUN, ARG_VERSION, ARG_CHECK_CONFIG, ARG_PLAN,
+        enum { ARG_ROOT = 0x100, ARG_CONFIG, ARG_RUNTIME_DIR, ARG_DRY_RUN, ARG_VERSION, ARG_CHECK_CONFIG, ARG_PLAN,
                ARG_BOOT_PARAMS, ARG_KERNEL_AUDIT, ARG_KCONFIG_FRAGMENT };
         static const struct option options[] = {
                 { "root", required_argument, NULL, ARG_ROOT },
                 { "config", required_argument, NULL, ARG_CONFIG },
+                { "runtime-dir", required_argument, NULL, ARG_RUNTIME_DIR },
                 { "dry-run", no_argument, NULL, ARG_DRY_RUN },
                 { "verbose", no_argument, NULL, 'v' },
                 { "help", no_argument, NULL, 'h' },
@@ -61,12 +64,14 @@ int main(int argc, char *argv[]) {
         Verb verb = VERB_DAEMON;
         int c, verbosity = 6;
         bool dry_run = false;
+        const char *runtime_dir = NULL;
 
         while ((c = getopt_long(argc, argv, "vh", options, NULL)) >= 0) {
                 Verb v = VERB_DAEMON;
                 switch (c) {
                 case ARG_ROOT: o.root = optarg; break;
                 case ARG_CONFIG: o.config = optarg; break;
+                case ARG_RUNTIME_DIR: runtime_dir = optarg; break;
                 case ARG_DRY_RUN: dry_run = true; break;
                 case 'v': verbosity++; break;
                 case 'h': help(stdout); return 0;
@@ -105,6 +110,7 @@ int main(int argc, char *argv[]) {
                 .config_path = o.config ? o.config : o.default_config,
                 .config_must_exist = o.config != NULL,
                 .dry_run = dry_run,
+                .runtime_dir = runtime_dir,
         };
         return service_run(&mo);
 }

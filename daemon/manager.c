@@ -4,6 +4,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "enforcer-irq.h"
 #include "enforcer.h"
 #include "error.h"
 #include "finding.h"
@@ -27,13 +28,55 @@ static uint64_t now_realtime_usec(void) {
         return (uint64_t) ts.tv_sec * 1000000u + (uint64_t) ts.tv_nsec / 1000u;
 }
 
-static EnforcerContext manager_context(const Manager *m) {
+static EnforcerContext manager_context(const Manager *m, size_t i) {
         return (EnforcerContext) {
                 .root = m->root,
                 .config = m->config,
                 .topology = m->topology,
                 .dry_run = m->dry_run,
+                .originals = m->originals,
+                .state = m->enforcer_states[i],
+                .hooks = &m->hooks,
         };
+}
+
+static void on_drift_corrected(const Finding *f, void *userdata) {
+        Manager *m = userdata;
+        m->drift_corrections++;
+        log_notice("drift repaired: %s %s was %s, is %s again", f->kind, f->object, f->actual, f->expected);
+        if (m->events.drift_corrected)
+                m->events.drift_corrected(f, m->events.userdata);
+}
+
+static void on_irq_pinned(unsigned irq, const char *name, const CpuSet *cpus, void *userdata) {
+        Manager *m = userdata;
+        g_autofree char *list = cpuset_format_list(cpus);
+        log_info("IRQ %u %s pinned to CPUs %s", irq, name, list);
+        if (m->events.irq_pinned)
+                m->events.irq_pinned(irq, name, cpus, m->events.userdata);
+}
+
+void manager_set_events(Manager *m, const ManagerEvents *events) {
+        m->events = *events;
+}
+
+const char *manager_default_runtime_dir(void) {
+        static char *dir;
+        if (!dir) {
+                /* systemd may list several folders, separated by ':'. */
+                const char *env = g_getenv("RUNTIME_DIRECTORY");
+                dir = env && *env ? g_strndup(env, strcspn(env, ":")) : g_strdup("/run/isolatord");
+        }
+        return dir;
+}
+
+GPtrArray *manager_irq_report(Manager *m) {
+        for (size_t i = 0; enforcers[i]; i++)
+                if (enforcers[i] == &enforcer_irq) {
+                        EnforcerContext ctx = manager_context(m, i);
+                        return irq_report(&ctx);
+                }
+        g_assert_not_reached();
 }
 
 static bool partition_ok(const Manager *m) {
@@ -50,17 +93,36 @@ static void add_partition_findings(const Manager *m, GPtrArray *findings) {
         }
 }
 
+static void apply_all(Manager *m) {
+        g_autoptr(GPtrArray) changes = findings_new();
+
+        for (size_t i = 0; enforcers[i]; i++) {
+                EnforcerContext ctx = manager_context(m, i);
+                if (!enforcers[i]->apply)
+                        continue;
+                int r = enforcers[i]->apply(&ctx, changes);
+                if (r < 0)
+                        log_warning_errno(r, "enforcer %s could not apply: %m", enforcers[i]->name);
+        }
+        for (unsigned i = 0; i < changes->len; i++) {
+                const Finding *f = changes->pdata[i];
+                log_debug("%s %s: %s -> %s (%s)", f->kind, f->object, f->actual, f->expected, f->message);
+        }
+}
+
 int manager_verify(Manager *m) {
         g_autoptr(GPtrArray) findings = findings_new();
-        EnforcerContext ctx = manager_context(m);
 
         assert(m);
 
+        if (m->state == MANAGER_ACTIVE || m->state == MANAGER_DEGRADED)
+                apply_all(m);
         add_partition_findings(m, findings);
-        for (const EnforcerOps *const *e = enforcers; *e; e++) {
-                int r = (*e)->verify(&ctx, findings);
+        for (size_t i = 0; enforcers[i]; i++) {
+                EnforcerContext ctx = manager_context(m, i);
+                int r = enforcers[i]->verify(&ctx, findings);
                 if (r < 0)
-                        log_warning_errno(r, "enforcer %s could not verify: %m", (*e)->name);
+                        log_warning_errno(r, "enforcer %s could not verify: %m", enforcers[i]->name);
         }
         g_ptr_array_unref(m->findings);
         m->findings = g_steal_pointer(&findings);
@@ -75,9 +137,6 @@ int manager_verify(Manager *m) {
 }
 
 int manager_apply(Manager *m, GError **error) {
-        g_autoptr(GPtrArray) changes = findings_new();
-        EnforcerContext ctx = manager_context(m);
-
         assert(m);
 
         if (!partition_ok(m)) {
@@ -86,18 +145,7 @@ int manager_apply(Manager *m, GError **error) {
                             "the partition is invalid for this machine, nothing was applied: %s", d->message);
                 return -EINVAL;
         }
-        for (const EnforcerOps *const *e = enforcers; *e; e++) {
-                if (!(*e)->apply)
-                        continue;
-                int r = (*e)->apply(&ctx, changes);
-                if (r < 0)
-                        log_warning_errno(r, "enforcer %s could not apply: %m", (*e)->name);
-        }
-        for (unsigned i = 0; i < changes->len; i++) {
-                const Finding *f = changes->pdata[i];
-                log_info("%s %s: %s -> %s", f->kind, f->object, f->actual, f->expected);
-        }
-        m->state = MANAGER_ACTIVE; /* verify refines it to degraded */
+        m->state = MANAGER_ACTIVE; /* verify applies, then refines it to degraded */
         return manager_verify(m);
 }
 
@@ -229,26 +277,42 @@ int manager_set_group_cpus(Manager *m, const char *group, const char *cpus, GErr
 }
 
 int manager_revert(Manager *m, GError **error) {
-        EnforcerContext ctx = manager_context(m);
-        int failures = 0;
+        g_autoptr(GHashTable) restored = g_hash_table_new(g_str_hash, g_str_equal);
+        unsigned failures = 0;
 
         assert(m);
-        for (const EnforcerOps *const *e = enforcers; *e; e++) {
-                if (!(*e)->revert)
+        for (size_t i = 0; enforcers[i]; i++) {
+                EnforcerContext ctx = manager_context(m, i);
+                if (enforcers[i]->revert)
+                        enforcers[i]->revert(&ctx);
+        }
+        /* Newest first: a file saved twice over a crash keeps its oldest value anyway. */
+        for (guint i = originals_count(m->originals); i-- > 0;) {
+                const char *rel = originals_path(m->originals, i);
+                const char *value = originals_value(m->originals, i);
+                if (m->dry_run) {
+                        log_info("dry run: would restore \"%s\" to %s", value, rel);
                         continue;
-                int r = (*e)->revert(&ctx);
-                if (r < 0) {
-                        log_warning_errno(r, "enforcer %s could not restore everything: %m", (*e)->name);
+                }
+                int r = root_write(m->root, rel, value);
+                if (r >= 0 || r == -ENOENT) /* gone with its device: nothing to restore */
+                        g_hash_table_add(restored, (char *) rel);
+                else {
+                        log_warning_errno(r, "cannot restore %s to \"%s\": %m", rel, value);
                         failures++;
                 }
         }
+        if (!m->dry_run && originals_forget(m->originals, restored, error) < 0)
+                return -EIO;
+        log_info("reverted: %u original(s) restored", g_hash_table_size(restored));
+        m->state = MANAGER_REVERTED;
+        manager_verify(m);
         if (failures > 0) {
-                g_set_error(error, ISO_ERROR, ISO_ERROR_IO, "%d domain(s) could not restore every original; see the log",
-                            failures);
+                g_set_error(error, ISO_ERROR, ISO_ERROR_IO,
+                            "%u file(s) could not be restored and keep their saved originals; see the log", failures);
                 return -EIO;
         }
-        m->state = MANAGER_REVERTED;
-        return manager_verify(m);
+        return 0;
 }
 
 int manager_new(const ManagerOptions *o, Manager **out, GError **error) {
@@ -264,6 +328,19 @@ int manager_new(const ManagerOptions *o, Manager **out, GError **error) {
         m->dry_run = o->dry_run;
         m->findings = findings_new();
         m->state = MANAGER_INACTIVE;
+        m->runtime_dir = g_strdup(o->runtime_dir ? o->runtime_dir : manager_default_runtime_dir());
+        m->hooks = (EnforcerHooks) { on_drift_corrected, on_irq_pinned, m };
+        size_t n = 0;
+        while (enforcers[n])
+                n++;
+        m->enforcer_states = g_new0(void *, n + 1);
+        for (size_t i = 0; i < n; i++)
+                if (enforcers[i]->state_new)
+                        m->enforcer_states[i] = enforcers[i]->state_new();
+
+        r = originals_open(m->runtime_dir, &m->originals, error);
+        if (r < 0)
+                return r;
 
         r = topology_load(m->root, &m->topology, error);
         if (r < 0)
@@ -296,5 +373,11 @@ void manager_free(Manager *m) {
                 g_ptr_array_unref(m->diagnostics);
         if (m->findings)
                 g_ptr_array_unref(m->findings);
+        for (size_t i = 0; m->enforcer_states && enforcers[i]; i++)
+                if (enforcers[i]->state_free)
+                        enforcers[i]->state_free(m->enforcer_states[i]);
+        g_free(m->enforcer_states);
+        originals_free(m->originals);
+        g_free(m->runtime_dir);
         g_free(m);
 }

@@ -6,6 +6,8 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "enforcer.h"
+#include "originals.h"
 #include "root.h"
 #include "topology.h"
 
@@ -24,7 +26,15 @@ typedef struct ManagerOptions {
         const char *config_path;
         bool config_must_exist;
         bool dry_run;
+        const char *runtime_dir;    /* where originals are saved; NULL: manager_default_runtime_dir() */
 } ManagerOptions;
+
+/* What happens, for whoever listens (the bus adapter sends signals). */
+typedef struct ManagerEvents {
+        void (*drift_corrected)(const Finding *f, void *userdata);
+        void (*irq_pinned)(unsigned irq, const char *name, const CpuSet *cpus, void *userdata);
+        void *userdata;
+} ManagerEvents;
 
 /* The daemon's state, without any bus: what the bus adapter and the tests drive. */
 typedef struct Manager {
@@ -40,6 +50,11 @@ typedef struct Manager {
         uint64_t drift_corrections;
         uint64_t verify_count;
         uint64_t last_verify_usec;  /* CLOCK_REALTIME */
+        char *runtime_dir;
+        Originals *originals;
+        void **enforcer_states;     /* parallel to enforcers[] */
+        EnforcerHooks hooks;        /* what enforcers call; forwards to events */
+        ManagerEvents events;
 } Manager;
 
 /* Loads the topology and the configuration. An unreadable or malformed configuration
@@ -49,7 +64,9 @@ int manager_new(const ManagerOptions *o, Manager **out, GError **error);
 void manager_free(Manager *m);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(Manager, manager_free)
 
-/* Observes every domain and recomputes findings and state. */
+/* While the partition is applied, repairs every domain (a foreign change is corrected,
+ * counted and reported as drift); then observes every domain and recomputes findings
+ * and state. Reverted or inactive: observes only. */
 int manager_verify(Manager *m);
 /* Applies every domain, then verifies. ISO_ERROR_INVALID_PARTITION when the partition
  * is invalid for this machine. */
@@ -62,8 +79,15 @@ int manager_reload(Manager *m, GError **error);
  * to the drop-in manager_state_dropin() so that it survives a restart, then applied.
  * Nothing changes when it fails. */
 int manager_set_group_cpus(Manager *m, const char *group, const char *cpus, GError **error);
-/* Restores every original the enforcers saved. */
+/* Restores every original value saved before isolatord's first write to each file, and
+ * forgets them; the state is "reverted" until the next Apply. */
 int manager_revert(Manager *m, GError **error);
+
+void manager_set_events(Manager *m, const ManagerEvents *events);
+/* The irq enforcer's view of every IRQ (IrqReport*), for GetIrqs. */
+GPtrArray *manager_irq_report(Manager *m);
+/* $RUNTIME_DIRECTORY (its first entry) or /run/isolatord. */
+const char *manager_default_runtime_dir(void);
 
 const char *manager_state_to_string(ManagerState s);
 /* FILE.d/99-isolatord-set.conf: where SetGroupCpus persists the groups' CPUs. */

@@ -34,9 +34,11 @@ static void diag_add(GPtrArray *diags, DiagSeverity severity, const char *rule, 
         g_ptr_array_add(diags, d);
 }
 
-/* "group hqplayer" or "housekeeping": how messages name a part of the partition. */
+/* "group hqplayer", "housekeeping" or "irq rule usb": how messages name a part. */
 static char *part_label(const char *group) {
-        return STREQ(group, "housekeeping") ? g_strdup("housekeeping") : g_strdup_printf("group %s", group);
+        if (STREQ(group, "housekeeping") || g_str_has_prefix(group, "irq rule "))
+                return g_strdup(group);
+        return g_strdup_printf("group %s", group);
 }
 
 static const char *cpus_word(const CpuSet *s) {
@@ -191,6 +193,18 @@ GPtrArray *partition_validate(const Config *c, const Topology *t) {
                                  "%s and group %s both claim %s %s; a CPU belongs to exactly one part of the partition",
                                  li, parts[j].name, cpus_word(&both), b);
                 }
+        }
+
+        /* Rules are checked like groups: their CPUs exist and are online. */
+        for (unsigned i = 0; i < c->irq_rules->len; i++) {
+                const IrqRule *rule = c->irq_rules->pdata[i];
+                const CpuSet *cpus = config_irq_rule_cpus(c, rule);
+                g_autofree char *label = g_strdup_printf("irq rule %s", rule->name);
+                if (cpuset_is_empty(cpus))
+                        diag_add(diags, DIAG_ERROR, "rule-empty", label, NULL,
+                                 "irq rule %s: no CPUs; give it CPUs= (a group or a CPU list)", rule->name);
+                else
+                        check_cpus_exist(diags, label, cpus, t);
         }
 
         check_smt_split(diags, parts, nparts, t);

@@ -116,6 +116,33 @@ int root_read_int(const Root *root, const char *rel, long *out) {
         return 0;
 }
 
+int root_write(const Root *root, const char *rel, const char *value) {
+        g_autofree char *path = root_path(root, rel);
+        g_autofree char *line = g_strconcat(value, "\n", NULL);
+        size_t len = strlen(line), done = 0;
+        int fd;
+
+        /* O_TRUNC matters for the regular files of a fake root; procfs and sysfs ignore it. */
+        fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+                return negative_errno();
+        while (done < len) {
+                ssize_t n = write(fd, line + done, len - done);
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        int r = negative_errno();
+                        close(fd);
+                        return r;
+                }
+                done += (size_t) n;
+        }
+        /* sysfs may report a refused value only at close. */
+        if (close(fd) < 0)
+                return negative_errno();
+        return 0;
+}
+
 int root_read_cpulist(const Root *root, const char *rel, CpuSet *out) {
         g_autofree char *line = NULL;
         int r = root_read_line(root, rel, &line);

@@ -26,5 +26,9 @@ int root_read(const Root *root, const char *rel, char **out, size_t *len);
 /* First line without its newline. */
 int root_read_line(const Root *root, const char *rel, char **out);
 int root_read_int(const Root *root, const char *rel, long *out);
+/* Writes value (a newline is added) to an existing file: never creates one in a kernel
+ * folder. Returns 0 or the negative errno the kernel gave at open, write or close (a
+ * managed IRQ answers EIO, or EPERM since Linux 6.12; an immutable file EPERM). */
+int root_write(const Root *root, const char *rel, const char *value);
 /* A cpulist file ("0-3,8\n"); the kernel writes "(null)" in nohz_full when it is unset. */
 int root_read_cpulist(const Root *root, const char *rel, CpuSet *out);

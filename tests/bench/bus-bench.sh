@@ -15,7 +15,8 @@ chmod 755 "$work"
 : >"$work/isolatord.conf"
 
 bus_start "$work/bus"
-daemon_start --root "$ISOLATORD_FIXTURES/ryzen-7700x" --config "$work/isolatord.conf"
+cp -a "$ISOLATORD_FIXTURES/ryzen-7700x" "$work/root"
+daemon_start --root "$work/root" --config "$work/isolatord.conf" --runtime-dir "$work/run"
 sleep 0.2
 echo "isolatord RSS after start: $(awk '/VmRSS/ {print $2, $3}' /proc/$DAEMON_PID/status)" \
      "(peak $(awk '/VmHWM/ {print $2, $3}' /proc/$DAEMON_PID/status))"

@@ -14,7 +14,9 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/isolatord-bus-XXXXXX")
 trap 'bus_cleanup; rm -rf "$work"' EXIT
 chmod 755 "$work"
 
-root="$ISOLATORD_FIXTURES/ryzen-7700x" # only read: nothing in this issue writes the root
+# The daemon writes under its root: a copy of the fake machine, and a runtime folder of its own.
+root="$work/root"
+cp -a "$ISOLATORD_FIXTURES/ryzen-7700x" "$root"
 conf="$work/etc/isolatord.conf"
 mkdir -p "$work/etc"
 : >"$conf"
@@ -30,7 +32,7 @@ bus_start "$work/bus"
 expect_exit 3 "isoctl without a daemon" -- "$ISOCTL" status
 expect_in "says not running" "isolatord is not running"
 
-daemon_start --root "$root" --config "$conf"
+daemon_start --root "$root" --config "$conf" --runtime-dir "$work/run"
 
 # --- properties, for root and for anybody ---
 for who in root nobody; do
@@ -115,7 +117,7 @@ expect_eq "Housekeeping unchanged after refusals" "$hk_before" "$(prop Housekeep
 checks=$((checks + 1))
 [ ! -e "$conf.d/99-isolatord-set.conf" ] || fail "a refused SetGroupCpus wrote the drop-in"
 # Who may own the name: not nobody.
-expect_exit 1 "nobody cannot own the name" -- nobody "$ISOLATORD" --root "$root" --config "$conf"
+expect_exit 1 "nobody cannot own the name" -- nobody "$ISOLATORD" --root "$root" --config "$conf" --runtime-dir "$work/run-nobody" --dry-run
 expect_in "owning refused" "cannot own org.rtaudio.Isolator"
 
 # --- bad input: named errors, nothing changed ---
@@ -185,7 +187,7 @@ expect_in "watch saw reverted" 'State="reverted"'
 expect_in "watch saw degraded again" 'State="degraded"'
 
 expect_daemon_stops "SIGTERM stops the daemon cleanly"
-daemon_start --root "$root" --config "$conf"
+daemon_start --root "$root" --config "$conf" --runtime-dir "$work/run"
 expect_eq "the change survived a restart" 'a(sss) 2 "diretta" "1-2,9-10" "diretta.slice" "hqplayer" "3-7,11-14" "hqplayer.slice"' "$(prop Groups)"
 
 # --- reload: a broken configuration is refused and the old one stays ---
@@ -216,7 +218,7 @@ printf '[Daemon]\nVerifyIntervalSec=1\n' >"$conf"
 "$ISOLATORD_PYTHON" "$here/notify-listen.py" "$work/notify.sock" "$work/notify.log" &
 listener=$!
 for _ in $(seq 100); do grep -q LISTENING "$work/notify.log" 2>/dev/null && break; sleep 0.05; done
-NOTIFY_SOCKET="$work/notify.sock" WATCHDOG_USEC=200000 daemon_start --root "$root" --config "$conf"
+NOTIFY_SOCKET="$work/notify.sock" WATCHDOG_USEC=200000 daemon_start --root "$root" --config "$conf" --runtime-dir "$work/run"
 count_before=$("$ISOCTL" status --json | json_field 'd["verify_count"]')
 sleep 2.5
 count_after=$("$ISOCTL" status --json | json_field 'd["verify_count"]')

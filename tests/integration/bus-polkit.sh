@@ -37,7 +37,8 @@ mock_pid=$!
 for _ in $(seq 200); do bus_has_owner org.freedesktop.PolicyKit1 && break; sleep 0.05; done
 bus_has_owner org.freedesktop.PolicyKit1 || { cat "$work/mock.log" >&2; exit 1; }
 
-daemon_start --root "$ISOLATORD_FIXTURES/ryzen-7700x" --config "$conf"
+cp -a "$ISOLATORD_FIXTURES/ryzen-7700x" "$work/root"
+daemon_start --root "$work/root" --config "$conf" --runtime-dir "$work/run"
 groups_before=$(prop Groups)
 
 # polkit says no.

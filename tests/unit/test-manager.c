@@ -8,24 +8,37 @@
 
 typedef struct Fixture {
         char *dir;
+        char *root;
+        char *run;
         char *conf;
         Manager *m;
 } Fixture;
 
-/* A manager on a fake machine with its own config folder. */
+static ManagerOptions fixture_options(const Fixture *f) {
+        return (ManagerOptions) { .root = f->root, .config_path = f->conf, .config_must_exist = true,
+                                  .runtime_dir = f->run };
+}
+
+/* A manager on its own copy of a fake machine (it writes there), with its own config
+ * and runtime folders. */
 static void fixture_start(Fixture *f, const char *machine, const char *config_text) {
         g_autoptr(GError) e = NULL;
         f->dir = fixture_tmpdir();
+        f->root = fixture_new_root(machine);
+        f->run = g_build_filename(f->dir, "run", NULL);
         f->conf = g_build_filename(f->dir, "isolatord.conf", NULL);
         fixture_write(f->dir, "isolatord.conf", config_text);
-        ManagerOptions o = { .root = fixture_root(machine), .config_path = f->conf, .config_must_exist = true };
+        ManagerOptions o = fixture_options(f);
         ck_assert_msg(manager_new(&o, &f->m, &e) == 0, "%s", e ? e->message : "");
 }
 
 static void fixture_stop(Fixture *f) {
         manager_free(f->m);
         fixture_remove(f->dir);
+        fixture_remove(f->root);
         g_free(f->dir);
+        g_free(f->root);
+        g_free(f->run);
         g_free(f->conf);
 }
 
@@ -120,7 +133,7 @@ START_TEST(test_set_group_cpus_persists) {
 
         /* A new manager on the same files starts with the change, and both groups. */
         Manager *again = NULL;
-        ManagerOptions o = { .root = fixture_root("ryzen-7700x"), .config_path = f.conf, .config_must_exist = true };
+        ManagerOptions o = fixture_options(&f);
         ck_assert_int_eq(manager_new(&o, &again, &e), 0);
         g_autofree char *restarted = groups(again);
         ck_assert_str_eq(restarted, "diretta=1-2,9-10 hqplayer=3-7,11-14");

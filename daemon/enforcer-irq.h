@@ -1,0 +1,21 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#pragma once
+
+#include "enforcer.h"
+#include "irq.h"
+
+/* What GetIrqs shows of one IRQ. state: "pinned" (on housekeeping), "ruled" (on its
+ * rule's CPUs), "unmovable" (the kernel refused; reason says how), "foreign" (somewhere
+ * else, to be repaired). */
+typedef struct IrqReport {
+        Irq *irq;
+        CpuSet target;
+        const char *rule;     /* the rule's name, or NULL */
+        const char *state;
+        char *reason;
+        uint64_t isolated_count; /* interrupts counted on isolated CPUs */
+} IrqReport;
+
+void irq_report_free(IrqReport *r);
+/* One report per IRQ, by number; ctx->state must be the irq enforcer's. */
+GPtrArray *irq_report(const EnforcerContext *ctx);

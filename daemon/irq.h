@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#pragma once
+
+#include <glib.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "cpuset.h"
+#include "root.h"
+
+/* One IRQ as /proc/irq/N shows it. */
+typedef struct Irq {
+        unsigned num;
+        char **actions;        /* the handlers' names: the sub-folders of /proc/irq/N */
+        char *name;            /* actions joined with ", ", as in /proc/interrupts; "" if none */
+        CpuSet affinity;       /* smp_affinity_list */
+        CpuSet effective;      /* effective_affinity_list, where the kernel has it */
+        bool has_effective;
+} Irq;
+
+void irq_free(Irq *irq);
+/* Every numbered folder of proc/irq, sorted by number; IRQs whose affinity cannot be
+ * read (one vanishing while we look) are left out. Returns GPtrArray of Irq*. */
+GPtrArray *irq_scan(const Root *root);
+
+/* The first rule one of whose globs matches one of the IRQ's action names, or NULL. */
+const IrqRule *irq_match_rule(const Config *c, const Irq *irq);
+/* Where the IRQ belongs: its rule's CPUs, else housekeeping. */
+const CpuSet *irq_target(const Config *c, const Irq *irq, const IrqRule **rule);
+
+/* /proc/interrupts as numbers: the CPU of each column, and per row (an IRQ number or
+ * "LOC", "RES"...) its counts. */
+typedef struct InterruptTable {
+        unsigned ncols;
+        int *col_cpu;          /* ncols entries */
+        GHashTable *rows;      /* char* name -> uint64_t counts[ncols] */
+} InterruptTable;
+
+void interrupt_table_free(InterruptTable *t);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(InterruptTable, interrupt_table_free)
+/* NULL when the text has no CPU header. */
+InterruptTable *interrupts_parse(const char *text);
+/* The row's count summed over the CPUs in set; 0 for an unknown row. */
+uint64_t interrupts_sum(const InterruptTable *t, const char *row, const CpuSet *set);

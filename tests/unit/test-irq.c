@@ -1,0 +1,402 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <string.h>
+
+#include "enforcer-irq.h"
+#include "error.h"
+#include "irq.h"
+#include "manager.h"
+#include "testlib.h"
+
+/* --- the pure parts --- */
+
+START_TEST(test_interrupts_parse) {
+        g_autoptr(Root) root = root_new(fixture_root("ryzen-7700x"));
+        g_autofree char *text = NULL;
+        ck_assert_int_eq(root_read(root, "proc/interrupts", &text, NULL), 0);
+        g_autoptr(InterruptTable) t = interrupts_parse(text);
+
+        ck_assert_ptr_nonnull(t);
+        ck_assert_uint_eq(t->ncols, 16);
+        ck_assert_int_eq(t->col_cpu[15], 15);
+        ck_assert_ptr_nonnull(g_hash_table_lookup(t->rows, "LOC"));
+        ck_assert_ptr_nonnull(g_hash_table_lookup(t->rows, "ERR"));
+        ck_assert_ptr_nonnull(g_hash_table_lookup(t->rows, "1"));
+
+        g_autoptr(InterruptTable) small = interrupts_parse(
+                "           CPU0       CPU2\n"
+                "  0:         46          3   IO-APIC   2-edge      timer\n"
+                " 24:          0        100   PCI-MSI 1-edge      xhci_hcd\n"
+                "LOC:       1000       2000   Local timer interrupts\n"
+                "ERR:          7\n");
+        CpuSet two = cs("2"), both = cs("0,2");
+        ck_assert_uint_eq(small->ncols, 2);
+        ck_assert_int_eq(small->col_cpu[1], 2);
+        ck_assert_uint_eq(interrupts_sum(small, "24", &two), 100);
+        ck_assert_uint_eq(interrupts_sum(small, "0", &both), 49);
+        ck_assert_uint_eq(interrupts_sum(small, "LOC", &two), 2000);
+        ck_assert_uint_eq(interrupts_sum(small, "ERR", &both), 7);
+        ck_assert_uint_eq(interrupts_sum(small, "99", &both), 0);
+        ck_assert_ptr_null(interrupts_parse("no header here\n"));
+}
+END_TEST
+
+START_TEST(test_scan) {
+        struct { const char *machine; unsigned count; } cases[] = { { "ryzen-7700x", 40 }, { "mini-2cpu", 8 },
+                                                                    { "server-256", 3101 } };
+        for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+                g_autoptr(Root) root = root_new(fixture_root(cases[i].machine));
+                g_autoptr(GPtrArray) irqs = irq_scan(root);
+                ck_assert_uint_eq(irqs->len, cases[i].count);
+                for (unsigned j = 1; j < irqs->len; j++)
+                        ck_assert_uint_lt(((Irq *) irqs->pdata[j - 1])->num, ((Irq *) irqs->pdata[j])->num);
+        }
+        g_autoptr(Root) root = root_new(fixture_root("ryzen-7700x"));
+        g_autoptr(GPtrArray) irqs = irq_scan(root);
+        const Irq *timer = irqs->pdata[0];
+        ck_assert_uint_eq(timer->num, 0);
+        ck_assert_str_eq(timer->name, "timer");
+        ck_assert_cpus(&timer->affinity, "0-15");
+        ck_assert(timer->has_effective);
+        ck_assert_uint_eq(cpuset_count(&timer->effective), 1);
+}
+END_TEST
+
+START_TEST(test_rules) {
+        g_autoptr(Config) c = NULL;
+        g_autoptr(GError) e = NULL;
+        ck_assert_msg(config_load_data("[Irq usb]\nMatch=xhci_hcd\nCPUs=diretta\nThreadPriority=90\n"
+                                       "[Irq net]\nMatch=enp5s0*;nvme0q1\nCPUs=3\n"
+                                       "[Irq late]\nMatch=xhci*\nCPUs=4\n", "t", &c, &e) == 0, "%s", e ? e->message : "");
+        g_auto(GStrv) xhci_actions = g_strsplit("xhci_hcd", ",", -1), q_actions = g_strsplit("enp5s0-TxRx-0", ",", -1),
+                      nvme_actions = g_strsplit("nvme0q1", ",", -1), other = g_strsplit("acpi", ",", -1);
+        Irq xhci = { .actions = xhci_actions }, q = { .actions = q_actions }, nvme = { .actions = nvme_actions },
+            acpi = { .actions = other };
+        const IrqRule *rule;
+
+        ck_assert_cpus(irq_target(c, &xhci, &rule), "1-2,9-10");
+        ck_assert_str_eq(rule->name, "usb"); /* first match wins over "late" */
+        ck_assert_int_eq(rule->thread_priority, 90);
+        ck_assert_cpus(irq_target(c, &q, &rule), "3");
+        ck_assert_cpus(irq_target(c, &nvme, &rule), "3");
+        ck_assert_cpus(irq_target(c, &acpi, &rule), "0,8");
+        ck_assert_ptr_null(rule);
+
+        /* A rule's CPUs are neither a list nor a group: named error. */
+        g_autoptr(Config) bad = NULL;
+        g_clear_error(&e);
+        ck_assert_int_lt(config_load_data("[Irq usb]\nMatch=xhci_hcd\nCPUs=nogroup\n", "t", &bad, &e), 0);
+        ck_assert(g_error_matches(e, ISO_ERROR, ISO_ERROR_INVALID_CPU_LIST));
+        ck_assert_msg(strstr(e->message, "nor the name of a group"), "%s", e->message);
+        g_clear_error(&e);
+        ck_assert_int_lt(config_load_data("[Irq usb]\nCPUs=1\n", "t", &bad, &e), 0);
+        ck_assert_msg(strstr(e->message, "a rule needs Match="), "%s", e->message);
+        g_clear_error(&e);
+        ck_assert_int_lt(config_load_data("[Irq usb]\nMatch=x\nCPUs=1\nThreadPriority=0\n", "t", &bad, &e), 0);
+        ck_assert_msg(strstr(e->message, "ThreadPriority"), "%s", e->message);
+}
+END_TEST
+
+/* --- the enforcer, through the manager, on private copies of the fake machines --- */
+
+typedef struct Rig {
+        char *dir, *root, *run, *conf;
+        Manager *m;
+        GPtrArray *pinned;   /* "N@cpus" from the irq_pinned event */
+        GPtrArray *drift;    /* "object: found -> expected" */
+} Rig;
+
+static void on_pinned(unsigned irq, const char *name, const CpuSet *cpus, void *userdata) {
+        Rig *rig = userdata;
+        g_autofree char *list = cpuset_format_list(cpus);
+        g_ptr_array_add(rig->pinned, g_strdup_printf("%u@%s", irq, list));
+}
+
+static void on_drift(const Finding *f, void *userdata) {
+        Rig *rig = userdata;
+        g_ptr_array_add(rig->drift, g_strdup_printf("%s %s: %s -> %s", f->kind, f->object, f->actual, f->expected));
+}
+
+static void rig_manager(Rig *rig) {
+        g_autoptr(GError) e = NULL;
+        ManagerOptions o = { .root = rig->root, .config_path = rig->conf, .config_must_exist = true, .runtime_dir = rig->run };
+        ck_assert_msg(manager_new(&o, &rig->m, &e) == 0, "%s", e ? e->message : "");
+        ManagerEvents ev = { on_drift, on_pinned, rig };
+        manager_set_events(rig->m, &ev);
+}
+
+/* A root of its own; the manager starts only with rig_manager(), so a test can change
+ * the root first. */
+static void rig_prepare(Rig *rig, const char *machine, const char *config_text) {
+        rig->dir = fixture_tmpdir();
+        rig->root = fixture_new_root(machine);
+        rig->run = g_build_filename(rig->dir, "run", NULL);
+        rig->conf = g_build_filename(rig->dir, "isolatord.conf", NULL);
+        rig->pinned = g_ptr_array_new_with_free_func(g_free);
+        rig->drift = g_ptr_array_new_with_free_func(g_free);
+        fixture_write(rig->dir, "isolatord.conf", config_text);
+}
+
+static void rig_stop(Rig *rig) {
+        manager_free(rig->m);
+        fixture_remove(rig->dir);
+        fixture_remove(rig->root);
+        g_ptr_array_unref(rig->pinned);
+        g_ptr_array_unref(rig->drift);
+        g_free(rig->dir);
+        g_free(rig->root);
+        g_free(rig->run);
+        g_free(rig->conf);
+}
+
+static char *affinity(const Rig *rig, unsigned irq) {
+        g_autoptr(Root) root = root_new(rig->root);
+        g_autofree char *rel = g_strdup_printf("proc/irq/%u/smp_affinity_list", irq);
+        char *line = NULL;
+        ck_assert_int_eq(root_read_line(root, rel, &line), 0);
+        return line;
+}
+
+static void set_affinity(const Rig *rig, unsigned irq, const char *value) {
+        g_autofree char *rel = g_strdup_printf("proc/irq/%u/smp_affinity_list", irq);
+        g_autofree char *text = g_strconcat(value, "\n", NULL);
+        fixture_write(rig->root, rel, text);
+}
+
+static void run(const char *cmd, const char *path) {
+        g_autofree char *line = g_strdup_printf("%s '%s'", cmd, path);
+        int status;
+        ck_assert(g_spawn_command_line_sync(line, NULL, NULL, &status, NULL));
+        ck_assert_msg(g_spawn_check_wait_status(status, NULL), "%s failed", line);
+}
+
+static unsigned count_state(GPtrArray *report, const char *state) {
+        unsigned n = 0;
+        for (unsigned i = 0; i < report->len; i++)
+                n += g_str_equal(((IrqReport *) report->pdata[i])->state, state);
+        return n;
+}
+
+static void assert_all_pinned(Rig *rig, const char *hk, const char *mask) {
+        g_autoptr(GPtrArray) report = manager_irq_report(rig->m);
+        for (unsigned i = 0; i < report->len; i++) {
+                const IrqReport *r = report->pdata[i];
+                g_autofree char *have = cpuset_format_list(&r->irq->affinity);
+                ck_assert_msg(g_str_equal(have, hk), "IRQ %u %s on %s", r->irq->num, r->irq->name, have);
+                ck_assert_str_eq(r->state, "pinned");
+        }
+        g_autoptr(Root) root = root_new(rig->root);
+        g_autofree char *dflt = NULL;
+        ck_assert_int_eq(root_read_line(root, "proc/irq/default_smp_affinity", &dflt), 0);
+        ck_assert_str_eq(dflt, mask);
+        /* Nothing is announced for the IRQs pinned at start. */
+        ck_assert_uint_eq(rig->pinned->len, 0);
+}
+
+START_TEST(test_pin_all_ryzen) {
+        Rig rig = {};
+        rig_prepare(&rig, "ryzen-7700x", "");
+        rig_manager(&rig);
+        assert_all_pinned(&rig, "0,8", "0101");
+        /* The originals are on disk before anything was written. */
+        g_autofree char *saved = g_build_filename(rig.run, "originals", NULL);
+        g_autofree char *text = NULL;
+        ck_assert(g_file_get_contents(saved, &text, NULL, NULL));
+        ck_assert(strstr(text, "proc/irq/default_smp_affinity\tffff\n"));
+        ck_assert(strstr(text, "proc/irq/0/smp_affinity_list\t0-15\n"));
+        rig_stop(&rig);
+}
+END_TEST
+
+START_TEST(test_pin_all_server) {
+        Rig rig = {};
+        rig_prepare(&rig, "server-256", "[Partition]\nHousekeeping=0,128\n[Group audio]\nCPUs=1-127,129-255\n");
+        rig_manager(&rig);
+        assert_all_pinned(&rig, "0,128", "00000000,00000000,00000000,00000001,00000000,00000000,00000000,00000001");
+        rig_stop(&rig);
+}
+END_TEST
+
+START_TEST(test_rule_routes_xhci_to_diretta) {
+        Rig rig = {};
+        rig_prepare(&rig, "ryzen-7700x", "[Irq dac]\nMatch=xhci_hcd\nCPUs=diretta\n");
+        rig_manager(&rig);
+        g_autoptr(GPtrArray) report = manager_irq_report(rig.m);
+        unsigned ruled = 0;
+        for (unsigned i = 0; i < report->len; i++) {
+                const IrqReport *r = report->pdata[i];
+                g_autofree char *have = cpuset_format_list(&r->irq->affinity);
+                if (g_str_equal(r->irq->name, "xhci_hcd")) {
+                        ck_assert_str_eq(have, "1-2,9-10");
+                        ck_assert_str_eq(r->state, "ruled");
+                        ck_assert_str_eq(r->rule, "dac");
+                        ruled++;
+                } else {
+                        ck_assert_str_eq(have, "0,8");
+                }
+        }
+        ck_assert_uint_eq(ruled, 4);
+
+        /* The group moves: its rule's IRQs follow. */
+        g_autoptr(GError) e = NULL;
+        ck_assert_msg(manager_set_group_cpus(rig.m, "diretta", "1,9", &e) == 0, "%s", e ? e->message : "");
+        g_autoptr(GPtrArray) after = manager_irq_report(rig.m);
+        for (unsigned i = 0; i < after->len; i++) {
+                const IrqReport *r = after->pdata[i];
+                if (g_str_equal(r->irq->name, "xhci_hcd")) {
+                        g_autofree char *have = cpuset_format_list(&r->irq->affinity);
+                        ck_assert_str_eq(have, "1,9");
+                }
+        }
+        /* A target that changed is news: IrqPinned for each, not drift. */
+        ck_assert_uint_eq(rig.pinned->len, 4);
+        ck_assert_uint_eq(rig.drift->len, 0);
+        rig_stop(&rig);
+}
+END_TEST
+
+START_TEST(test_unmovable) {
+        Rig rig = {};
+        rig_prepare(&rig, "ryzen-7700x", "");
+        g_autofree char *file = g_build_filename(rig.root, "proc/irq/35/smp_affinity_list", NULL);
+
+        /* An immutable file answers EPERM, as a managed IRQ does since Linux 6.12. */
+        run("chattr +i", file);
+        rig_manager(&rig);
+        g_autofree char *kept = affinity(&rig, 35);
+        ck_assert_str_eq(kept, "0");
+        g_autoptr(GPtrArray) report = manager_irq_report(rig.m);
+        ck_assert_uint_eq(count_state(report, "unmovable"), 1);
+        ck_assert_uint_eq(count_state(report, "pinned"), report->len - 1);
+        const IrqReport *r = NULL;
+        for (unsigned i = 0; i < report->len; i++)
+                if (((IrqReport *) report->pdata[i])->irq->num == 35)
+                        r = report->pdata[i];
+        ck_assert_ptr_nonnull(r);
+        ck_assert_msg(r->reason && strstr(r->reason, "EPERM"), "%s", r->reason);
+        /* A finding, as advice: the daemon keeps working and the partition holds. */
+        ck_assert_int_eq(rig.m->state, MANAGER_DEGRADED); /* the seed's boot line, not the IRQ */
+        bool found = false;
+        for (unsigned i = 0; i < rig.m->findings->len; i++) {
+                const Finding *f = rig.m->findings->pdata[i];
+                if (g_str_equal(f->kind, "irq-unmovable")) {
+                        found = true;
+                        ck_assert(!f->required);
+                        ck_assert_str_eq(f->object, "35 nvme0q1");
+                }
+        }
+        ck_assert(found);
+
+        /* Not retried every pass: writable again, it stays where it is until Apply. */
+        run("chattr -i", file);
+        manager_verify(rig.m);
+        g_autofree char *still = affinity(&rig, 35);
+        ck_assert_str_eq(still, "0");
+        rig_stop(&rig);
+}
+END_TEST
+
+START_TEST(test_drift_new_and_vanished) {
+        Rig rig = {};
+        rig_prepare(&rig, "ryzen-7700x", "");
+        rig_manager(&rig);
+
+        /* Someone else moves an IRQ: the next verify puts it back and reports drift. */
+        set_affinity(&rig, 24, "3-5");
+        manager_verify(rig.m);
+        g_autofree char *back = affinity(&rig, 24);
+        ck_assert_str_eq(back, "0,8");
+        ck_assert_uint_eq(rig.m->drift_corrections, 1);
+        ck_assert_uint_eq(rig.drift->len, 1);
+        ck_assert_str_eq(rig.drift->pdata[0], "irq 24 PCIe PME, aerdrv, pciehp: 3-5 -> 0,8");
+
+        /* A new IRQ (a USB DAC plugged in) is pinned and announced. */
+        fixture_write(rig.root, "proc/irq/200/smp_affinity_list", "0-15\n");
+        fixture_write(rig.root, "proc/irq/200/effective_affinity_list", "5\n");
+        g_autofree char *action = g_build_filename(rig.root, "proc/irq/200/snd_usb_audio", NULL);
+        g_mkdir_with_parents(action, 0755);
+        manager_verify(rig.m);
+        g_autofree char *dac = affinity(&rig, 200);
+        ck_assert_str_eq(dac, "0,8");
+        ck_assert_uint_eq(rig.pinned->len, 1);
+        ck_assert_str_eq(rig.pinned->pdata[0], "200@0,8");
+        ck_assert_uint_eq(rig.m->drift_corrections, 1);
+
+        /* A removed device's IRQ goes away: no error, no finding. */
+        g_autofree char *gone = g_build_filename(rig.root, "proc/irq/200", NULL);
+        fixture_remove(gone);
+        ck_assert_int_eq(manager_verify(rig.m), 0);
+        for (unsigned i = 0; i < rig.m->findings->len; i++)
+                ck_assert(!g_str_has_prefix(((Finding *) rig.m->findings->pdata[i])->object, "200 "));
+        rig_stop(&rig);
+}
+END_TEST
+
+static void assert_same_tree(const char *a, const char *b) {
+        g_autofree char *cmd = g_strdup_printf("diff -r '%s' '%s'", a, b);
+        g_autofree char *out = NULL, *err = NULL;
+        int status;
+        ck_assert(g_spawn_command_line_sync(cmd, &out, &err, &status, NULL));
+        ck_assert_msg(g_spawn_check_wait_status(status, NULL), "trees differ:\n%.2000s%.500s", out, err);
+}
+
+START_TEST(test_revert_after_a_crash) {
+        Rig rig = {};
+        g_autoptr(GError) e = NULL;
+        g_autofree char *pristine = fixture_new_root("ryzen-7700x");
+        rig_prepare(&rig, "ryzen-7700x", "");
+
+        /* A first daemon pins everything and dies without reverting. */
+        rig_manager(&rig);
+        manager_free(g_steal_pointer(&rig.m));
+        /* A second one starts on the pinned machine: the originals on disk stay the
+         * first daemon's, not the values it finds now. */
+        rig_manager(&rig);
+        ck_assert_int_eq(manager_revert(rig.m, &e), 0);
+        ck_assert_int_eq(rig.m->state, MANAGER_REVERTED);
+        assert_same_tree(pristine, rig.root);
+        g_autofree char *saved = g_build_filename(rig.run, "originals", NULL);
+        ck_assert(!g_file_test(saved, G_FILE_TEST_EXISTS));
+        /* Reverted stays reverted: a verify writes nothing. */
+        manager_verify(rig.m);
+        assert_same_tree(pristine, rig.root);
+        fixture_remove(pristine);
+        rig_stop(&rig);
+}
+END_TEST
+
+START_TEST(test_dry_run_writes_nothing) {
+        Rig rig = {};
+        g_autoptr(GError) e = NULL;
+        g_autofree char *pristine = fixture_new_root("ryzen-7700x");
+        rig_prepare(&rig, "ryzen-7700x", "");
+        ManagerOptions o = { .root = rig.root, .config_path = rig.conf, .config_must_exist = true,
+                             .runtime_dir = rig.run, .dry_run = true };
+        ck_assert_int_eq(manager_new(&o, &rig.m, &e), 0);
+        assert_same_tree(pristine, rig.root);
+        ck_assert(!g_file_test(rig.run, G_FILE_TEST_EXISTS));
+        fixture_remove(pristine);
+        rig_stop(&rig);
+}
+END_TEST
+
+int main(void) {
+        static const char *const machines[] = { "ryzen-7700x", "mini-2cpu", "server-256", NULL };
+        Suite *s = suite_create("irq");
+        TCase *pure = tcase_create("pure");
+        TCase *enforcer = tcase_create("enforcer");
+
+        tcase_add_test(pure, test_interrupts_parse);
+        tcase_add_test(pure, test_scan);
+        tcase_add_test(pure, test_rules);
+        tcase_add_test(enforcer, test_pin_all_ryzen);
+        tcase_add_test(enforcer, test_pin_all_server);
+        tcase_add_test(enforcer, test_rule_routes_xhci_to_diretta);
+        tcase_add_test(enforcer, test_unmovable);
+        tcase_add_test(enforcer, test_drift_new_and_vanished);
+        tcase_add_test(enforcer, test_revert_after_a_crash);
+        tcase_add_test(enforcer, test_dry_run_writes_nothing);
+        tcase_set_timeout(enforcer, 120);
+        suite_add_tcase(s, pure);
+        suite_add_tcase(s, enforcer);
+        return test_run(s, machines);
+}

@@ -281,6 +281,41 @@ static int cmd_plan(Ctl *c, char **args) {
         return EXIT_OK;
 }
 
+static int cmd_irqs(Ctl *c, char **args) {
+        static const char *const names[] = { "irqs", NULL };
+        g_autoptr(Value) irqs = NULL;
+        unsigned hot = 0, unmovable = 0, foreign = 0;
+        int r = fetch(c, "GetIrqs", names, &irqs);
+        if (r != EXIT_OK)
+                return r;
+        if (c->json) {
+                print_json(irqs);
+                return EXIT_OK;
+        }
+        g_autoptr(Table) t = table_new("IRQ", "NAME", "CPUS", "EFFECTIVE", "TARGET", "STATE", "ON ISOLATED", NULL);
+        for (unsigned i = 0; i < irqs->items->len; i++) {
+                const Value *q = irqs->items->pdata[i];
+                const char *state = value_get_str(q, "state");
+                uint64_t isolated = value_get_uint(q, "isolated_count");
+                g_autofree char *num = g_strdup_printf("%" PRIu64, value_get_uint(q, "irq"));
+                /* "!": the IRQ has fired on isolated CPUs (since boot): worth a look. */
+                g_autofree char *count = isolated ? g_strdup_printf("%" PRIu64 " !", isolated) : g_strdup("0");
+                g_autofree char *shown_state = g_strdup_printf("%s%s%s",
+                                                               g_str_equal(state, "pinned") || g_str_equal(state, "ruled")
+                                                                       ? paint(c, "ok") : paint(c, "degraded"),
+                                                               state, unpaint(c));
+                hot += isolated > 0;
+                unmovable += g_str_equal(state, "unmovable");
+                foreign += g_str_equal(state, "foreign");
+                table_add_row(t, num, or_dash(value_get_str(q, "name")), value_get_str(q, "cpus"),
+                              or_dash(value_get_str(q, "effective")), value_get_str(q, "target"), shown_state, count);
+        }
+        table_print(t, stdout);
+        printf("\n%u IRQ(s): %u unmovable, %u not on their CPUs, %u counted interrupts on isolated CPUs (!)\n",
+               irqs->items->len, unmovable, foreign, hot);
+        return EXIT_OK;
+}
+
 /* The changes print what the daemon now says, so the user sees the effect. */
 static int after_change(Ctl *c, const char *what) {
         g_autoptr(Value) state = NULL;
@@ -422,6 +457,7 @@ static const Command commands[] = {
         { "boot-params", 0, cmd_boot_params, "", "the kernel command line the partition needs, and what is missing" },
         { "kernel-audit", 0, cmd_kernel_audit, "", "the kernel build options real-time audio needs" },
         { "plan", 0, cmd_plan, "", "a partition proposed for this machine, as a configuration file" },
+        { "irqs", 0, cmd_irqs, "", "every IRQ: where it is, where it belongs, whether it hits isolated CPUs" },
         { "watch", 0, cmd_watch, "", "print isolatord's signals and property changes until interrupted" },
 };
 

@@ -9,6 +9,7 @@
 #include "build-config.h"
 #include "bus-error.h"
 #include "bus.h"
+#include "enforcer-irq.h"
 #include "kconfig.h"
 #include "log.h"
 #include "partition.h"
@@ -84,6 +85,20 @@ void bus_notify_changes(Bus *b) {
 int bus_emit_drift_corrected(Bus *b, const Finding *f) {
         return sd_bus_emit_signal(b->bus, BUS_PATH, BUS_INTERFACE, "DriftCorrected", "ssss",
                                   f->kind, f->object, f->expected, f->actual);
+}
+
+static void on_drift_corrected(const Finding *f, void *userdata) {
+        int r = bus_emit_drift_corrected(userdata, f);
+        if (r < 0)
+                log_warning_errno(r, "cannot send DriftCorrected: %m");
+}
+
+static void on_irq_pinned(unsigned irq, const char *name, const CpuSet *cpus, void *userdata) {
+        Bus *b = userdata;
+        g_autofree char *list = cpuset_format_list(cpus);
+        int r = sd_bus_emit_signal(b->bus, BUS_PATH, BUS_INTERFACE, "IrqPinned", "uss", irq, name, list);
+        if (r < 0)
+                log_warning_errno(r, "cannot send IrqPinned: %m");
 }
 
 /* --- a{sv} helpers --- */
@@ -183,6 +198,24 @@ static int append_audit_item(sd_bus_message *m, const void *item) {
         return r;
 }
 
+static int append_irq(sd_bus_message *m, const void *item) {
+        const IrqReport *rep = item;
+        g_autofree char *cpus = cpuset_format_list(&rep->irq->affinity);
+        g_autofree char *effective = rep->irq->has_effective ? cpuset_format_list(&rep->irq->effective) : g_strdup("");
+        g_autofree char *target = cpuset_format_list(&rep->target);
+        int r = append_sv(m, "irq", "u", rep->irq->num);
+        if (r >= 0) r = append_sv(m, "name", "s", rep->irq->name);
+        if (r >= 0) r = append_sv_strv(m, "actions", rep->irq->actions);
+        if (r >= 0) r = append_sv(m, "cpus", "s", cpus);
+        if (r >= 0) r = append_sv(m, "effective", "s", effective);
+        if (r >= 0) r = append_sv(m, "target", "s", target);
+        if (r >= 0) r = append_sv(m, "state", "s", rep->state);
+        if (r >= 0) r = append_sv(m, "rule", "s", rep->rule ? rep->rule : "");
+        if (r >= 0) r = append_sv(m, "reason", "s", rep->reason ? rep->reason : "");
+        if (r >= 0) r = append_sv(m, "isolated_count", "t", rep->isolated_count);
+        return r;
+}
+
 /* --- properties --- */
 
 static int property_get(sd_bus *bus, const char *path, const char *interface, const char *property,
@@ -271,6 +304,18 @@ static int method_verify(sd_bus_message *msg, void *userdata, sd_bus_error *erro
         r = sd_bus_message_new_method_return(msg, &reply);
         if (r >= 0)
                 r = append_records(reply, b->manager->findings, append_finding);
+        if (r < 0)
+                return r;
+        return sd_bus_send(NULL, reply, NULL);
+}
+
+static int method_get_irqs(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        Bus *b = userdata;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        g_autoptr(GPtrArray) report = manager_irq_report(b->manager);
+        int r = sd_bus_message_new_method_return(msg, &reply);
+        if (r >= 0)
+                r = append_records(reply, report, append_irq);
         if (r < 0)
                 return r;
         return sd_bus_send(NULL, reply, NULL);
@@ -433,7 +478,10 @@ static const sd_bus_vtable isolator_vtable[] = {
                                 method_get_kernel_audit, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("Plan", SD_BUS_NO_ARGS, SD_BUS_RESULT("s", config, "as", notes),
                                 method_plan, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("GetIrqs", SD_BUS_NO_ARGS, SD_BUS_RESULT("aa{sv}", irqs),
+                                method_get_irqs, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_SIGNAL_WITH_ARGS("DriftCorrected", SD_BUS_ARGS("s", kind, "s", object, "s", expected, "s", found), 0),
+        SD_BUS_SIGNAL_WITH_ARGS("IrqPinned", SD_BUS_ARGS("u", irq, "s", name, "s", cpus), 0),
         SD_BUS_VTABLE_END,
 };
 
@@ -448,6 +496,7 @@ int bus_serve(sd_bus *bus, Manager *manager, Bus **out) {
         b->manager = manager;
         b->auth = auth_new(bus);
         b->shown = shown_now(manager);
+        manager_set_events(manager, &(ManagerEvents) { on_drift_corrected, on_irq_pinned, b });
         r = sd_bus_add_object_vtable(bus, &b->slot, BUS_PATH, BUS_INTERFACE, isolator_vtable, b);
         if (r < 0) {
                 bus_free(b);
@@ -460,6 +509,7 @@ int bus_serve(sd_bus *bus, Manager *manager, Bus **out) {
 Bus *bus_free(Bus *b) {
         if (!b)
                 return NULL;
+        manager_set_events(b->manager, &(ManagerEvents) {});
         sd_bus_slot_unref(b->slot);
         auth_free(b->auth);
         sd_bus_unref(b->bus);

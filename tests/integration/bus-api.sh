@@ -50,7 +50,7 @@ for who in root nobody; do
   expect_in "FindingsCount" "u "
   expect_exit 0 "$who reads DriftCorrections" -- "${run[@]}" busctl --system get-property org.rtaudio.Isolator /org/rtaudio/Isolator org.rtaudio.Isolator1 DriftCorrections
   expect_in "DriftCorrections" "t 0"
-  for m in GetStatus Verify GetBootParameters GetKernelAudit Plan; do
+  for m in GetStatus Verify GetBootParameters GetKernelAudit Plan GetIrqs; do
     expect_exit 0 "$who calls $m" -- "${run[@]}" busctl --system call org.rtaudio.Isolator /org/rtaudio/Isolator org.rtaudio.Isolator1 "$m"
   done
   expect_exit 0 "$who introspects" -- "${run[@]}" busctl --system introspect org.rtaudio.Isolator /org/rtaudio/Isolator
@@ -92,6 +92,17 @@ expect_exit 0 "isoctl plan" -- "$ISOCTL" plan
 expect_in "plan is the seed's" "CPUs=1-2,9-10"
 expect_exit 0 "isoctl plan --json" -- "$ISOCTL" plan --json
 expect_exit 0 "isoctl as nobody reads" -- nobody "$ISOCTL" status --json
+
+# --- IRQs: all pinned at start ---
+expect_exit 0 "isoctl irqs" -- "$ISOCTL" irqs
+expect_in "irqs table" "IRQ  NAME"
+expect_in "irqs tally" "40 IRQ(s): 0 unmovable, 0 not on their CPUs"
+expect_exit 0 "isoctl irqs --json" -- "$ISOCTL" irqs --json
+irqs_json=$out
+expect_eq "every IRQ pinned to housekeeping" "40 pinned on 0,8" \
+  "$(json_field 'str(len(d)) + " " + " ".join(sorted(set(q["state"] for q in d))) + " on " + " ".join(sorted(set(q["cpus"] for q in d)))' <<<"$irqs_json")"
+expect_eq "irqs json fields" "True" "$(json_field 'all({"irq","name","cpus","target","state"} <= set(q) for q in d)' <<<"$irqs_json")"
+expect_eq "default_smp_affinity" "0101" "$(cat "$root/proc/irq/default_smp_affinity")"
 
 # --- usage errors ---
 expect_exit 2 "isoctl without a command" -- "$ISOCTL"
@@ -179,12 +190,25 @@ expect_in "revert" "isolatord is reverted"
 expect_eq "State reverted" 's "reverted"' "$(prop State)"
 expect_exit 0 "apply" -- "$ISOCTL" apply
 expect_eq "State after apply" 's "degraded"' "$(prop State)"
+# Drift: another process moves an IRQ; the next verify puts it back and says so.
+echo 3-5 >"$root/proc/irq/24/smp_affinity_list"
+expect_exit 1 "verify repairs" -- "$ISOCTL" verify
+expect_eq "IRQ 24 back on housekeeping" "0,8" "$(cat "$root/proc/irq/24/smp_affinity_list")"
+expect_eq "DriftCorrections counted" "t 1" "$(prop DriftCorrections)"
+# A new IRQ (a USB DAC plugged in; events arrive with the udev work): pinned at the next verify.
+mkdir -p "$root/proc/irq/200/snd_usb_audio"
+echo 0-15 >"$root/proc/irq/200/smp_affinity_list"
+expect_exit 1 "verify pins a new IRQ" -- "$ISOCTL" verify
+expect_eq "IRQ 200 pinned" "0,8" "$(cat "$root/proc/irq/200/smp_affinity_list")"
 sleep 0.3
 kill "$watch_pid" 2>/dev/null; wait "$watch_pid" 2>/dev/null || true
 out=$(cat "$work/watch.out")
 expect_in "watch saw Groups change" 'Groups=[["diretta","1-2,9-10","diretta.slice"],["hqplayer","3-7,11-14","hqplayer.slice"]]'
 expect_in "watch saw reverted" 'State="reverted"'
 expect_in "watch saw degraded again" 'State="degraded"'
+expect_in "watch saw DriftCorrected" 'DriftCorrected "irq" "24 PCIe PME, aerdrv, pciehp" "0,8" "3-5"'
+expect_in "watch saw IrqPinned" 'IrqPinned 200 "snd_usb_audio" "0,8"'
+expect_in "watch saw DriftCorrections change" 'DriftCorrections=1'
 
 expect_daemon_stops "SIGTERM stops the daemon cleanly"
 daemon_start --root "$root" --config "$conf" --runtime-dir "$work/run"

@@ -282,6 +282,8 @@ static int method_get_status(sd_bus_message *msg, void *userdata, sd_bus_error *
         if (r >= 0) r = append_sv(reply, "required_findings", "u", findings_count_required(m->findings));
         if (r >= 0) r = append_sv(reply, "drift_corrections", "t", m->drift_corrections);
         if (r >= 0) r = append_sv(reply, "verify_count", "t", m->verify_count);
+        if (r >= 0) r = append_sv(reply, "event_count", "t", m->event_count);
+        if (r >= 0) r = append_sv(reply, "rescan_count", "t", m->rescan_count);
         if (r >= 0) r = append_sv(reply, "last_verify_usec", "t", m->last_verify_usec);
         if (r >= 0) r = append_sv(reply, "verify_interval_sec", "u", m->config->daemon.verify_interval_sec);
         if (r >= 0) r = append_sv(reply, "root", "s", root_dir(m->root));

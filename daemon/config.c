@@ -32,7 +32,8 @@ static const char default_config[] =
         "ThresholdUs=50\n"
         "\n"
         "[Daemon]\n"
-        "VerifyIntervalSec=10\n";
+        "VerifyIntervalSec=10\n"
+        "UdevMonitor=auto\n";
 
 #define GROUP_PREFIX "Group "
 
@@ -41,7 +42,7 @@ static const char default_config[] =
 static const char *const partition_keys[] = { "Housekeeping", NULL };
 static const char *const group_keys[] = { "CPUs", "Slice", "Match", "SchedPolicy", "SchedPriority", NULL };
 static const char *const sampler_keys[] = { "Enabled", "IntervalUs", "ThresholdUs", NULL };
-static const char *const daemon_keys[] = { "VerifyIntervalSec", NULL };
+static const char *const daemon_keys[] = { "VerifyIntervalSec", "UdevMonitor", NULL };
 static const char *const irq_keys[] = { "Match", "CPUs", "ThreadPriority", NULL };
 
 #define IRQ_PREFIX "Irq "
@@ -107,6 +108,7 @@ Config *config_copy(const Config *c) {
         copy->housekeeping = c->housekeeping;
         copy->sampler = c->sampler;
         copy->daemon = c->daemon;
+        copy->daemon.udev_monitor = g_strdup(c->daemon.udev_monitor);
         g_strfreev(copy->sources);
         copy->sources = g_strdupv(c->sources);
         for (unsigned i = 0; i < c->groups->len; i++)
@@ -124,6 +126,7 @@ void config_free(Config *c) {
         if (c->irq_rules)
                 g_ptr_array_unref(c->irq_rules);
         g_strfreev(c->sources);
+        g_free(c->daemon.udev_monitor);
         g_free(c);
 }
 
@@ -444,6 +447,10 @@ static bool config_from_source(ConfigSource *s, Config **out, GError **error) {
             !get_uint(s, "Sampler", "ThresholdUs", 1, 10000000, &c->sampler.threshold_us, error) ||
             !get_uint(s, "Daemon", "VerifyIntervalSec", 1, 86400, &c->daemon.verify_interval_sec, error))
                 return false;
+        c->daemon.udev_monitor = g_strstrip(g_key_file_get_string(s->merged, "Daemon", "UdevMonitor", NULL));
+        if (!g_strv_contains((const char *const[]) { "auto", "udev", "kernel", NULL }, c->daemon.udev_monitor))
+                return config_fail(error, s, "Daemon", "UdevMonitor", "\"%s\" is not one of auto, udev, kernel",
+                                   c->daemon.udev_monitor);
 
         g_ptr_array_add(s->files, NULL);
         g_strfreev(c->sources);
@@ -624,6 +631,7 @@ char *config_to_text(const Config *c, const char *header) {
         g_string_append_printf(out, "\n[Sampler]\nEnabled=%s\nIntervalUs=%u\nThresholdUs=%u\n",
                                c->sampler.enabled ? "true" : "false", c->sampler.interval_us,
                                c->sampler.threshold_us);
-        g_string_append_printf(out, "\n[Daemon]\nVerifyIntervalSec=%u\n", c->daemon.verify_interval_sec);
+        g_string_append_printf(out, "\n[Daemon]\nVerifyIntervalSec=%u\nUdevMonitor=%s\n", c->daemon.verify_interval_sec,
+                               c->daemon.udev_monitor);
         return g_string_free(out, false);
 }

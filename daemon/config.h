@@ -39,6 +39,7 @@ typedef struct SamplerConfig {
 
 typedef struct DaemonConfig {
         unsigned verify_interval_sec;
+        char *udev_monitor;         /* "auto", "udev" or "kernel" */
 } DaemonConfig;
 
 /* Immutable once loaded: a reload builds a new Config and swaps it only when valid. */

@@ -70,13 +70,30 @@ const char *manager_default_runtime_dir(void) {
         return dir;
 }
 
-GPtrArray *manager_irq_report(Manager *m) {
+static size_t irq_enforcer_index(void) {
         for (size_t i = 0; enforcers[i]; i++)
-                if (enforcers[i] == &enforcer_irq) {
-                        EnforcerContext ctx = manager_context(m, i);
-                        return irq_report(&ctx);
-                }
+                if (enforcers[i] == &enforcer_irq)
+                        return i;
         g_assert_not_reached();
+}
+
+GPtrArray *manager_irq_report(Manager *m) {
+        EnforcerContext ctx = manager_context(m, irq_enforcer_index());
+        return irq_report(&ctx);
+}
+
+void manager_rescan_irqs(Manager *m, unsigned events) {
+        g_autoptr(GPtrArray) changes = findings_new();
+        EnforcerContext ctx = manager_context(m, irq_enforcer_index());
+
+        m->event_count += events;
+        m->rescan_count++;
+        if (m->state != MANAGER_ACTIVE && m->state != MANAGER_DEGRADED)
+                return;
+        int r = enforcer_irq.apply(&ctx, changes);
+        if (r < 0)
+                log_warning_errno(r, "IRQ rescan failed: %m");
+        log_debug("IRQ rescan for %u event(s): %u change(s)", events, changes->len);
 }
 
 static bool partition_ok(const Manager *m) {

@@ -55,6 +55,8 @@ typedef struct Manager {
         void **enforcer_states;     /* parallel to enforcers[] */
         EnforcerHooks hooks;        /* what enforcers call; forwards to events */
         ManagerEvents events;
+        uint64_t event_count;       /* device and link events that asked for a rescan */
+        uint64_t rescan_count;      /* rescans they cost (bursts coalesce) */
 } Manager;
 
 /* Loads the topology and the configuration. An unreadable or malformed configuration
@@ -84,6 +86,9 @@ int manager_set_group_cpus(Manager *m, const char *group, const char *cpus, GErr
 int manager_revert(Manager *m, GError **error);
 
 void manager_set_events(Manager *m, const ManagerEvents *events);
+/* An event source saw something that may have brought or moved IRQs (events: how many
+ * it stands for): the irq domain is applied again, if the partition is applied. */
+void manager_rescan_irqs(Manager *m, unsigned events);
 /* The irq enforcer's view of every IRQ (IrqReport*), for GetIrqs. */
 GPtrArray *manager_irq_report(Manager *m);
 /* $RUNTIME_DIRECTORY (its first entry) or /run/isolatord. */

@@ -10,6 +10,7 @@
 #include "bus.h"
 #include "log.h"
 #include "service.h"
+#include "source-udev.h"
 
 typedef struct Service {
         sd_event *event;
@@ -17,6 +18,7 @@ typedef struct Service {
         Manager *manager;
         Bus *adapter;
         sd_event_source *verify_timer;
+        UdevSource *udev;
 } Service;
 
 static void service_status(Service *s) {
@@ -32,6 +34,12 @@ static int arm_verify_timer(Service *s) {
         if (r < 0)
                 return r;
         return sd_event_source_set_enabled(s->verify_timer, SD_EVENT_ONESHOT);
+}
+
+static void on_udev_rescan(unsigned events, void *userdata) {
+        Service *s = userdata;
+        manager_rescan_irqs(s->manager, events);
+        bus_notify_changes(s->adapter);
 }
 
 /* The backstop for changes that no event announces. */
@@ -88,6 +96,7 @@ static void pin_self(const Manager *m) {
 }
 
 static void service_clear(Service *s) {
+        udev_source_free(s->udev);
         sd_event_source_unref(s->verify_timer);
         bus_free(s->adapter);
         sd_bus_flush_close_unref(s->bus);
@@ -146,6 +155,10 @@ int service_run(const ManagerOptions *o) {
                                        on_verify_timer, &s);
         if (r < 0)
                 return log_error_errno(r, "cannot arm the verify timer: %m"), 1;
+
+        r = udev_source_new(s.event, s.manager->config->daemon.udev_monitor, on_udev_rescan, &s, &s.udev);
+        if (r < 0)
+                return log_error_errno(r, "cannot watch device events: %m"), 1;
 
         log_info("serving %s on the system bus; partition %s under %s", BUS_NAME,
                  manager_state_to_string(s.manager->state), root_dir(s.manager->root));

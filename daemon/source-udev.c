@@ -1,0 +1,118 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <errno.h>
+#include <glib.h>
+#include <libudev.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "source-udev.h"
+
+struct UdevSource {
+        struct udev *udev;
+        struct udev_monitor *monitor;
+        sd_event_source *io;
+        sd_event_source *defer;
+        char *name;
+        unsigned pending;
+        void (*rescan)(unsigned events, void *userdata);
+        void *userdata;
+};
+
+/* A device that comes, changes or binds a driver may have requested IRQs; one that goes
+ * may have freed them. */
+static bool action_matters(const char *action) {
+        static const char *const actions[] = { "add", "change", "bind", "remove", "online", NULL };
+        return action && g_strv_contains(actions, action);
+}
+
+static int on_defer(sd_event_source *source, void *userdata) {
+        UdevSource *s = userdata;
+        unsigned n = s->pending;
+
+        s->pending = 0;
+        s->rescan(n, s->userdata);
+        return 0;
+}
+
+static int on_io(sd_event_source *source, int fd, uint32_t revents, void *userdata) {
+        UdevSource *s = userdata;
+        struct udev_device *dev;
+        unsigned matter = 0;
+
+        /* Drain everything queued: the rescan below covers all of it. */
+        while ((dev = udev_monitor_receive_device(s->monitor))) {
+                const char *action = udev_device_get_action(dev);
+                if (action_matters(action)) {
+                        matter++;
+                        log_debug("uevent %s %s", action, udev_device_get_syspath(dev));
+                }
+                udev_device_unref(dev);
+        }
+        if (matter > 0) {
+                s->pending += matter;
+                sd_event_source_set_enabled(s->defer, SD_EVENT_ONESHOT);
+        }
+        return 0;
+}
+
+/* udevd announces itself with its control socket. */
+static bool udevd_running(void) {
+        return access("/run/udev/control", F_OK) == 0;
+}
+
+int udev_source_new(sd_event *event, const char *name, void (*rescan)(unsigned events, void *userdata),
+                    void *userdata, UdevSource **out) {
+        UdevSource *s = g_new0(UdevSource, 1);
+        int r;
+
+        s->rescan = rescan;
+        s->userdata = userdata;
+        s->name = g_strdup(g_str_equal(name, "auto") ? (udevd_running() ? "udev" : "kernel") : name);
+        s->udev = udev_new();
+        if (!s->udev) {
+                r = -ENOMEM;
+                goto fail;
+        }
+        s->monitor = udev_monitor_new_from_netlink(s->udev, s->name);
+        if (!s->monitor) {
+                r = log_error_errno(errno ? errno : EINVAL, "cannot open the %s udev monitor: %m", s->name);
+                goto fail;
+        }
+        /* A burst (a hub with many devices, a driver reload) must not overflow the socket. */
+        udev_monitor_set_receive_buffer_size(s->monitor, 8 * 1024 * 1024);
+        r = udev_monitor_enable_receiving(s->monitor);
+        if (r < 0) {
+                log_error_errno(r, "cannot receive from the %s udev monitor: %m", s->name);
+                goto fail;
+        }
+        r = sd_event_add_io(event, &s->io, udev_monitor_get_fd(s->monitor), EPOLLIN, on_io, s);
+        if (r < 0)
+                goto fail;
+        r = sd_event_add_defer(event, &s->defer, on_defer, s);
+        if (r < 0)
+                goto fail;
+        sd_event_source_set_enabled(s->defer, SD_EVENT_OFF);
+        log_info("watching %s uevents for devices that bring IRQs", s->name);
+        *out = s;
+        return 0;
+fail:
+        udev_source_free(s);
+        return r;
+}
+
+UdevSource *udev_source_free(UdevSource *s) {
+        if (!s)
+                return NULL;
+        sd_event_source_disable_unref(s->io);
+        sd_event_source_disable_unref(s->defer);
+        udev_monitor_unref(s->monitor);
+        udev_unref(s->udev);
+        g_free(s->name);
+        g_free(s);
+        return NULL;
+}
+
+const char *udev_source_name(const UdevSource *s) {
+        return s->name;
+}

@@ -44,6 +44,7 @@ static const char *const group_keys[] = { "CPUs", "Slice", "Match", "SchedPolicy
 static const char *const sampler_keys[] = { "Enabled", "IntervalUs", "ThresholdUs", NULL };
 static const char *const daemon_keys[] = { "VerifyIntervalSec", "UdevMonitor", NULL };
 static const char *const irq_keys[] = { "Match", "CPUs", "ThreadPriority", NULL };
+static const char *const network_keys[] = { "RpsCpus", "XpsCpus", NULL };
 
 #define IRQ_PREFIX "Irq "
 
@@ -54,6 +55,8 @@ static const char *const *section_keys(const char *section) {
                 return sampler_keys;
         if (STREQ(section, "Daemon"))
                 return daemon_keys;
+        if (STREQ(section, "Network"))
+                return network_keys;
         if (g_str_has_prefix(section, GROUP_PREFIX))
                 return group_keys;
         if (g_str_has_prefix(section, IRQ_PREFIX))
@@ -108,6 +111,7 @@ Config *config_copy(const Config *c) {
         copy->housekeeping = c->housekeeping;
         copy->sampler = c->sampler;
         copy->daemon = c->daemon;
+        copy->network = c->network;
         copy->daemon.udev_monitor = g_strdup(c->daemon.udev_monitor);
         g_strfreev(copy->sources);
         copy->sources = g_strdupv(c->sources);
@@ -206,7 +210,7 @@ static bool merge_keyfile(ConfigSource *s, GKeyFile *kf, const char *name, GErro
 
                 if (!known) {
                         g_set_error(error, ISO_ERROR, ISO_ERROR_INVALID_CONFIG,
-                                    "%s: unknown section [%s] (known: [Partition], [Group NAME], [Irq NAME], [Sampler], [Daemon])",
+                                    "%s: unknown section [%s] (known: [Partition], [Group NAME], [Irq NAME], [Network], [Sampler], [Daemon])",
                                     name, *sec);
                         return false;
                 }
@@ -356,6 +360,24 @@ fail:
         return false;
 }
 
+static bool parse_net_cpus(const ConfigSource *s, const char *key, NetCpusMode *mode, CpuSet *cpus, GError **error) {
+        g_autofree char *v = g_key_file_get_string(s->merged, "Network", key, NULL);
+        g_autoptr(GError) e = NULL;
+
+        if (!v || STREQ(g_strstrip(v), "housekeeping"))
+                *mode = NET_CPUS_HOUSEKEEPING;
+        else if (STREQ(v, "keep"))
+                *mode = NET_CPUS_KEEP;
+        else if (cpuset_parse_list_gerror(key, v, cpus, &e))
+                *mode = NET_CPUS_LIST;
+        else {
+                g_set_error(error, ISO_ERROR, ISO_ERROR_INVALID_CPU_LIST, "%s: [Network] %s; or \"housekeeping\", \"keep\"",
+                            origin_of(s, "Network", key), e->message);
+                return false;
+        }
+        return true;
+}
+
 /* CPUs= of a rule: a group's name (its CPUs, as they change) or a CPU list. */
 static bool parse_irq_rule(const ConfigSource *s, const Config *c, const char *section, IrqRule **out,
                            GError **error) {
@@ -438,6 +460,10 @@ static bool config_from_source(ConfigSource *s, Config **out, GError **error) {
                         return false;
                 g_ptr_array_add(c->irq_rules, rule);
         }
+
+        if (!parse_net_cpus(s, "RpsCpus", &c->network.rps_mode, &c->network.rps, error) ||
+            !parse_net_cpus(s, "XpsCpus", &c->network.xps_mode, &c->network.xps, error))
+                return false;
 
         enabled = g_key_file_get_boolean(s->merged, "Sampler", "Enabled", &e);
         if (e)
@@ -578,6 +604,21 @@ const CpuSet *config_irq_rule_cpus(const Config *c, const IrqRule *rule) {
         return &rule->cpus;
 }
 
+const CpuSet *config_net_cpus(const Config *c, bool rps) {
+        NetCpusMode mode = rps ? c->network.rps_mode : c->network.xps_mode;
+        switch (mode) {
+        case NET_CPUS_HOUSEKEEPING: return &c->housekeeping;
+        case NET_CPUS_LIST: return rps ? &c->network.rps : &c->network.xps;
+        case NET_CPUS_KEEP: break;
+        }
+        return NULL;
+}
+
+static char *net_cpus_text(NetCpusMode mode, const CpuSet *cpus) {
+        return mode == NET_CPUS_HOUSEKEEPING ? g_strdup("housekeeping")
+               : mode == NET_CPUS_KEEP ? g_strdup("keep") : cpuset_format_list(cpus);
+}
+
 void config_isolated_cpus(const Config *c, CpuSet *out) {
         cpuset_zero(out);
         for (unsigned i = 0; i < c->groups->len; i++) {
@@ -628,6 +669,9 @@ char *config_to_text(const Config *c, const char *header) {
                 if (r->thread_priority > 0)
                         g_string_append_printf(out, "ThreadPriority=%d\n", r->thread_priority);
         }
+        g_autofree char *rps = net_cpus_text(c->network.rps_mode, &c->network.rps);
+        g_autofree char *xps = net_cpus_text(c->network.xps_mode, &c->network.xps);
+        g_string_append_printf(out, "\n[Network]\nRpsCpus=%s\nXpsCpus=%s\n", rps, xps);
         g_string_append_printf(out, "\n[Sampler]\nEnabled=%s\nIntervalUs=%u\nThresholdUs=%u\n",
                                c->sampler.enabled ? "true" : "false", c->sampler.interval_us,
                                c->sampler.threshold_us);

@@ -31,6 +31,18 @@ typedef struct IrqRule {
         int thread_priority;        /* 1-99: SCHED_FIFO of the irq/N-name thread; 0 leaves it */
 } IrqRule;
 
+/* [Network] RpsCpus= / XpsCpus=: the CPUs that steer receive and transmit work. */
+typedef enum NetCpusMode {
+        NET_CPUS_HOUSEKEEPING,      /* the default */
+        NET_CPUS_KEEP,              /* leave the kernel's value alone */
+        NET_CPUS_LIST,
+} NetCpusMode;
+
+typedef struct NetworkConfig {
+        NetCpusMode rps_mode, xps_mode;
+        CpuSet rps, xps;
+} NetworkConfig;
+
 typedef struct SamplerConfig {
         bool enabled;
         unsigned interval_us;
@@ -49,6 +61,7 @@ typedef struct Config {
         GPtrArray *irq_rules;       /* IrqRule*, in the order of the files: the first match wins */
         SamplerConfig sampler;
         DaemonConfig daemon;
+        NetworkConfig network;
         char **sources;             /* the files read, in order; empty for the defaults */
 } Config;
 
@@ -74,6 +87,8 @@ int config_load_data(const char *data, const char *name, Config **out, GError **
 const GroupConfig *config_find_group(const Config *c, const char *name);
 /* The CPUs a rule sends its IRQs to: its group's, or its own list. */
 const CpuSet *config_irq_rule_cpus(const Config *c, const IrqRule *rule);
+/* The CPUs for RPS (rps true) or XPS queues, or NULL to leave them alone. */
+const CpuSet *config_net_cpus(const Config *c, bool rps);
 /* Every group's CPUs together: what the boot parameters isolate. */
 void config_isolated_cpus(const Config *c, CpuSet *out);
 

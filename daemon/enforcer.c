@@ -6,6 +6,7 @@ const EnforcerOps *const enforcers[] = {
         &enforcer_boot_params,
         &enforcer_kernel_config,
         &enforcer_irq,
+        &enforcer_netdev,
         NULL,
 };
 

@@ -55,6 +55,7 @@ extern const EnforcerOps *const enforcers[];
 extern const EnforcerOps enforcer_boot_params;
 extern const EnforcerOps enforcer_kernel_config;
 extern const EnforcerOps enforcer_irq;
+extern const EnforcerOps enforcer_netdev;
 
 /* Writes a batch of kernel files: remembers each original first (one flush to disk for
  * the batch), then writes. In a dry run it only logs. results[i] is 0 or the negative

@@ -5,6 +5,7 @@
 #include <time.h>
 
 #include "enforcer-irq.h"
+#include "enforcer-netdev.h"
 #include "enforcer.h"
 #include "error.h"
 #include "finding.h"
@@ -70,21 +71,21 @@ const char *manager_default_runtime_dir(void) {
         return dir;
 }
 
-static size_t irq_enforcer_index(void) {
+static size_t enforcer_index(const EnforcerOps *ops) {
         for (size_t i = 0; enforcers[i]; i++)
-                if (enforcers[i] == &enforcer_irq)
+                if (enforcers[i] == ops)
                         return i;
         g_assert_not_reached();
 }
 
 GPtrArray *manager_irq_report(Manager *m) {
-        EnforcerContext ctx = manager_context(m, irq_enforcer_index());
+        EnforcerContext ctx = manager_context(m, enforcer_index(&enforcer_irq));
         return irq_report(&ctx);
 }
 
 void manager_rescan_irqs(Manager *m, unsigned events) {
         g_autoptr(GPtrArray) changes = findings_new();
-        EnforcerContext ctx = manager_context(m, irq_enforcer_index());
+        EnforcerContext ctx = manager_context(m, enforcer_index(&enforcer_irq));
 
         m->event_count += events;
         m->rescan_count++;
@@ -94,6 +95,19 @@ void manager_rescan_irqs(Manager *m, unsigned events) {
         if (r < 0)
                 log_warning_errno(r, "IRQ rescan failed: %m");
         log_debug("IRQ rescan for %u event(s): %u change(s)", events, changes->len);
+}
+
+void manager_links_up(Manager *m, GPtrArray *ifnames) {
+        g_autoptr(GPtrArray) changes = findings_new();
+        EnforcerContext ctx = manager_context(m, enforcer_index(&enforcer_netdev));
+
+        if (m->state == MANAGER_ACTIVE || m->state == MANAGER_DEGRADED)
+                for (unsigned i = 0; i < ifnames->len; i++) {
+                        log_debug("link %s is up", (char *) ifnames->pdata[i]);
+                        netdev_apply_interface(&ctx, ifnames->pdata[i], changes);
+                }
+        /* Queue IRQs are requested when a link comes up. */
+        manager_rescan_irqs(m, ifnames->len);
 }
 
 static bool partition_ok(const Manager *m) {

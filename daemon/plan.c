@@ -95,6 +95,7 @@ Config *plan_partition(const Topology *t, const Config *tmpl, GPtrArray **notes_
         c->sampler = tmpl->sampler;
         c->daemon = tmpl->daemon;
         c->daemon.udev_monitor = g_strdup(tmpl->daemon.udev_monitor);
+        c->network = tmpl->network;
 
         boot_core = topology_core_of(t, 0);
         cpuset_zero(&c->housekeeping);

@@ -10,6 +10,7 @@
 #include "bus.h"
 #include "log.h"
 #include "service.h"
+#include "source-netlink.h"
 #include "source-udev.h"
 
 typedef struct Service {
@@ -19,6 +20,7 @@ typedef struct Service {
         Bus *adapter;
         sd_event_source *verify_timer;
         UdevSource *udev;
+        NetlinkSource *netlink;
 } Service;
 
 static void service_status(Service *s) {
@@ -39,6 +41,12 @@ static int arm_verify_timer(Service *s) {
 static void on_udev_rescan(unsigned events, void *userdata) {
         Service *s = userdata;
         manager_rescan_irqs(s->manager, events);
+        bus_notify_changes(s->adapter);
+}
+
+static void on_links_up(GPtrArray *ifnames, void *userdata) {
+        Service *s = userdata;
+        manager_links_up(s->manager, ifnames);
         bus_notify_changes(s->adapter);
 }
 
@@ -97,6 +105,7 @@ static void pin_self(const Manager *m) {
 
 static void service_clear(Service *s) {
         udev_source_free(s->udev);
+        netlink_source_free(s->netlink);
         sd_event_source_unref(s->verify_timer);
         bus_free(s->adapter);
         sd_bus_flush_close_unref(s->bus);
@@ -159,6 +168,9 @@ int service_run(const ManagerOptions *o) {
         r = udev_source_new(s.event, s.manager->config->daemon.udev_monitor, on_udev_rescan, &s, &s.udev);
         if (r < 0)
                 return log_error_errno(r, "cannot watch device events: %m"), 1;
+        r = netlink_source_new(s.event, on_links_up, &s, &s.netlink);
+        if (r < 0)
+                return log_error_errno(r, "cannot watch network links: %m"), 1;
 
         log_info("serving %s on the system bus; partition %s under %s", BUS_NAME,
                  manager_state_to_string(s.manager->state), root_dir(s.manager->root));

@@ -1,0 +1,114 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <errno.h>
+#include <linux/if.h>
+#include <netlink/msg.h>
+#include <netlink/netlink.h>
+#include <netlink/route/link.h>
+#include <netlink/socket.h>
+
+#include "log.h"
+#include "source-netlink.h"
+
+struct NetlinkSource {
+        struct nl_sock *sock;
+        sd_event_source *io;
+        sd_event_source *defer;
+        GHashTable *pending; /* interface names seen since the last hand-over */
+        void (*links_up)(GPtrArray *ifnames, void *userdata);
+        void *userdata;
+};
+
+static void on_link_object(struct nl_object *obj, void *arg) {
+        NetlinkSource *s = arg;
+        struct rtnl_link *link = (struct rtnl_link *) obj;
+        const char *name = rtnl_link_get_name(link);
+
+        if (name && (rtnl_link_get_flags(link) & IFF_UP)) {
+                g_hash_table_add(s->pending, g_strdup(name));
+                sd_event_source_set_enabled(s->defer, SD_EVENT_ONESHOT);
+        }
+}
+
+static int on_message(struct nl_msg *msg, void *arg) {
+        /* RTM_NEWLINK for a link that appears and for every flag change (up among them). */
+        if (nlmsg_hdr(msg)->nlmsg_type == RTM_NEWLINK)
+                nl_msg_parse(msg, on_link_object, arg);
+        return NL_OK;
+}
+
+static int on_io(sd_event_source *source, int fd, uint32_t revents, void *userdata) {
+        NetlinkSource *s = userdata;
+        int r;
+        /* Non-blocking: read until the socket is empty. */
+        while ((r = nl_recvmsgs_default(s->sock)) >= 0)
+                ;
+        if (r != -NLE_AGAIN)
+                log_debug("netlink: %s", nl_geterror(r));
+        return 0;
+}
+
+static int on_defer(sd_event_source *source, void *userdata) {
+        NetlinkSource *s = userdata;
+        g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func(g_free);
+        GHashTableIter it;
+        gpointer name;
+
+        g_hash_table_iter_init(&it, s->pending);
+        while (g_hash_table_iter_next(&it, &name, NULL))
+                g_ptr_array_add(names, g_strdup(name));
+        g_hash_table_remove_all(s->pending);
+        s->links_up(names, s->userdata);
+        return 0;
+}
+
+int netlink_source_new(sd_event *event, void (*links_up)(GPtrArray *ifnames, void *userdata), void *userdata,
+                       NetlinkSource **out) {
+        NetlinkSource *s = g_new0(NetlinkSource, 1);
+        int r;
+
+        s->links_up = links_up;
+        s->userdata = userdata;
+        s->pending = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+        s->sock = nl_socket_alloc();
+        if (!s->sock) {
+                r = -ENOMEM;
+                goto fail;
+        }
+        nl_socket_disable_seq_check(s->sock);
+        nl_socket_modify_cb(s->sock, NL_CB_VALID, NL_CB_CUSTOM, on_message, s);
+        r = nl_connect(s->sock, NETLINK_ROUTE);
+        if (r < 0) {
+                r = log_error_errno(EIO, "cannot open a route netlink socket: %s", nl_geterror(r));
+                goto fail;
+        }
+        r = nl_socket_add_membership(s->sock, RTNLGRP_LINK);
+        if (r < 0) {
+                r = log_error_errno(EIO, "cannot subscribe to link events: %s", nl_geterror(r));
+                goto fail;
+        }
+        nl_socket_set_nonblocking(s->sock);
+        r = sd_event_add_io(event, &s->io, nl_socket_get_fd(s->sock), EPOLLIN, on_io, s);
+        if (r < 0)
+                goto fail;
+        r = sd_event_add_defer(event, &s->defer, on_defer, s);
+        if (r < 0)
+                goto fail;
+        sd_event_source_set_enabled(s->defer, SD_EVENT_OFF);
+        *out = s;
+        return 0;
+fail:
+        netlink_source_free(s);
+        return r;
+}
+
+NetlinkSource *netlink_source_free(NetlinkSource *s) {
+        if (!s)
+                return NULL;
+        sd_event_source_disable_unref(s->io);
+        sd_event_source_disable_unref(s->defer);
+        if (s->sock)
+                nl_socket_free(s->sock);
+        g_hash_table_unref(s->pending);
+        g_free(s);
+        return NULL;
+}

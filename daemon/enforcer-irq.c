@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <errno.h>
+#include <sched.h>
 #include <string.h>
 
 #include "enforcer-irq.h"
@@ -79,6 +80,38 @@ static bool default_affinity_ok(const EnforcerContext *ctx, char **current) {
         if (current)
                 *current = g_strdup(g_strstrip(line));
         return cpuset_parse_mask(line, &have, NULL) >= 0 && cpuset_equal(&have, &ctx->config->housekeeping);
+}
+
+/* ThreadPriority=: on PREEMPT_RT each IRQ's handler runs in a kernel thread
+ * "irq/N-name"; a rule can raise its SCHED_FIFO priority, as rtirq does. Only on the
+ * real machine: under a fake root the PIDs would be unrelated real processes. */
+void irq_set_thread_priorities(const EnforcerContext *ctx, const GPtrArray *irqs) {
+        if (!root_is_host(ctx->root))
+                return;
+        for (unsigned i = 0; i < irqs->len; i++) {
+                const Irq *irq = irqs->pdata[i];
+                const IrqRule *rule = irq_match_rule(ctx->config, irq);
+                if (!rule || rule->thread_priority <= 0)
+                        continue;
+                g_autofree char *prefix = g_strdup_printf("irq/%u-", irq->num);
+                g_autoptr(GArray) pids = proc_find_by_comm(ctx->root, prefix);
+                for (unsigned j = 0; j < pids->len; j++) {
+                        pid_t pid = (pid_t) g_array_index(pids, unsigned, j);
+                        struct sched_param have = {}, want = { .sched_priority = rule->thread_priority };
+                        if (sched_getscheduler(pid) == SCHED_FIFO && sched_getparam(pid, &have) >= 0 &&
+                            have.sched_priority == want.sched_priority)
+                                continue;
+                        if (ctx->dry_run)
+                                log_info("dry run: would set IRQ thread %d (%s) to SCHED_FIFO %d", pid, prefix,
+                                         want.sched_priority);
+                        else if (sched_setscheduler(pid, SCHED_FIFO, &want) < 0)
+                                log_warning_errno(errno, "cannot set IRQ thread %d (%s) to SCHED_FIFO %d: %m", pid,
+                                                  prefix, want.sched_priority);
+                        else
+                                log_info("IRQ thread %d (%s%s) now SCHED_FIFO %d", pid, prefix, irq->name,
+                                         want.sched_priority);
+                }
+        }
 }
 
 typedef struct PlannedIrq {
@@ -169,6 +202,7 @@ static int irq_apply(const EnforcerContext *ctx, GPtrArray *changes) {
                         g_ptr_array_add(changes, f);
                 }
         }
+        irq_set_thread_priorities(ctx, irqs);
         if (!st->started && pinned_now > 0)
                 log_info("pinned %u of %u IRQs; %u unmovable", pinned_now, irqs->len, g_hash_table_size(st->unmovable));
         st->started = true;
@@ -190,6 +224,19 @@ static int irq_verify(const EnforcerContext *ctx, GPtrArray *findings) {
                 g_autofree char *mask = default_mask(ctx);
                 g_ptr_array_add(findings, finding_new("irq", "default_smp_affinity", mask, current, true,
                                                       "new IRQs start outside housekeeping"));
+        }
+        /* irqbalance moves IRQs every 10 s by its own rules: the two would fight. */
+        g_autoptr(GArray) balancers = proc_find_by_comm(ctx->root, "irqbalance");
+        if (balancers->len > 0) {
+                CpuSet isolated;
+                config_isolated_cpus(ctx->config, &isolated);
+                g_autofree char *iso = cpuset_format_list(&isolated);
+                g_autofree char *pid = g_strdup_printf("pid %u", g_array_index(balancers, unsigned, 0));
+                g_autofree char *fix = g_strdup_printf(
+                        "irqbalance and isolatord would fight over IRQ affinities: stop it (systemctl disable --now "
+                        "irqbalance), or ban the isolated CPUs with IRQBALANCE_BANNED_CPULIST=%s in "
+                        "/etc/default/irqbalance", iso);
+                g_ptr_array_add(findings, finding_new("irqbalance", pid, "not running", "running", true, fix));
         }
         for (unsigned i = 0; i < irqs->len; i++) {
                 const Irq *irq = irqs->pdata[i];

@@ -38,6 +38,10 @@ const char *root_dir(const Root *root) {
         return root->dir[0] ? root->dir : "/";
 }
 
+bool root_is_host(const Root *root) {
+        return root->dir[0] == '\0';
+}
+
 char *root_path(const Root *root, const char *rel) {
         assert(root);
         assert(rel);

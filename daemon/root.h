@@ -16,6 +16,9 @@ void root_free(Root *root);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(Root, root_free)
 
 const char *root_dir(const Root *root);
+/* The real machine's root ("/"): process IDs read under it are real processes, safe
+ * to act on. Under a fake root they name whatever runs here. */
+bool root_is_host(const Root *root);
 /* rel must not start with '/'. Returns a newly allocated path (g_free). */
 char *root_path(const Root *root, const char *rel);
 char *root_pathf(const Root *root, const char *fmt, ...) G_GNUC_PRINTF(2, 3);

@@ -1,5 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <sched.h>
+#include <signal.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "enforcer-irq.h"
 #include "error.h"
@@ -379,6 +384,63 @@ START_TEST(test_dry_run_writes_nothing) {
 }
 END_TEST
 
+START_TEST(test_irqbalance_is_a_finding) {
+        Rig rig = {};
+        rig_prepare(&rig, "ryzen-7700x", "");
+        fixture_write(rig.root, "proc/4242/comm", "irqbalance\n");
+        fixture_write(rig.root, "proc/4243/comm", "bash\n");
+        rig_manager(&rig);
+        const Finding *found = NULL;
+        for (unsigned i = 0; i < rig.m->findings->len; i++)
+                if (g_str_equal(((Finding *) rig.m->findings->pdata[i])->kind, "irqbalance"))
+                        found = rig.m->findings->pdata[i];
+        ck_assert_ptr_nonnull(found);
+        ck_assert(found->required);
+        ck_assert_str_eq(found->object, "pid 4242");
+        ck_assert_msg(strstr(found->message, "IRQBALANCE_BANNED_CPULIST=1-7,9-15") &&
+                      strstr(found->message, "systemctl disable --now irqbalance"), "%s", found->message);
+        rig_stop(&rig);
+}
+END_TEST
+
+START_TEST(test_thread_priority) {
+        /* A child of the test's own stands for the irq/777-isotest kernel thread. */
+        pid_t child = fork();
+        ck_assert_int_ge(child, 0);
+        if (child == 0) {
+                prctl(PR_SET_NAME, "irq/777-isotest");
+                pause();
+                _exit(0);
+        }
+        g_usleep(50000);
+        g_autoptr(Config) c = NULL;
+        ck_assert_int_eq(config_load_data("[Irq test]\nMatch=isotest\nCPUs=0\nThreadPriority=7\n", "t", &c, NULL), 0);
+        g_autoptr(Root) host = root_new("/");
+        g_autoptr(Root) fake = root_new(fixture_root("ryzen-7700x"));
+        g_autoptr(Topology) t = fixture_topology(fixture_root("ryzen-7700x"));
+        g_autoptr(GPtrArray) irqs = g_ptr_array_new_with_free_func((GDestroyNotify) irq_free);
+        Irq *irq = g_new0(Irq, 1);
+        irq->num = 777;
+        irq->actions = g_strsplit("isotest", ",", -1);
+        irq->name = g_strdup("isotest");
+        g_ptr_array_add(irqs, irq);
+
+        /* Under a fake root nothing is touched, whatever PIDs it lists. */
+        EnforcerContext ctx = { .root = fake, .config = c, .topology = t };
+        irq_set_thread_priorities(&ctx, irqs);
+        ck_assert_int_eq(sched_getscheduler(child), SCHED_OTHER);
+
+        ctx.root = host;
+        irq_set_thread_priorities(&ctx, irqs);
+        struct sched_param p;
+        ck_assert_int_eq(sched_getscheduler(child), SCHED_FIFO);
+        ck_assert_int_eq(sched_getparam(child, &p), 0);
+        ck_assert_int_eq(p.sched_priority, 7);
+        kill(child, SIGKILL);
+        waitpid(child, NULL, 0);
+}
+END_TEST
+
 int main(void) {
         static const char *const machines[] = { "ryzen-7700x", "mini-2cpu", "server-256", NULL };
         Suite *s = suite_create("irq");
@@ -395,6 +457,8 @@ int main(void) {
         tcase_add_test(enforcer, test_drift_new_and_vanished);
         tcase_add_test(enforcer, test_revert_after_a_crash);
         tcase_add_test(enforcer, test_dry_run_writes_nothing);
+        tcase_add_test(enforcer, test_irqbalance_is_a_finding);
+        tcase_add_test(enforcer, test_thread_priority);
         tcase_set_timeout(enforcer, 120);
         suite_add_tcase(s, pure);
         suite_add_tcase(s, enforcer);

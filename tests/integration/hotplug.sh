@@ -10,4 +10,8 @@ trap 'bus_cleanup; rm -rf "$work"' EXIT
 chmod 755 "$work"
 cp -a "$ISOLATORD_FIXTURES/ryzen-7700x" "$work/root"
 bus_start "$work/bus"
-umockdev-wrapper "$HOTPLUG" "$work"
+# umockdev carries uevents over Unix datagram sockets, which queue at most
+# net.unix.max_dgram_qlen messages (10 here) before its sender aborts: a burst needs more.
+# The setting is per network namespace, so a namespace of its own leaves the host's alone;
+# the private bus is a socket path and stays reachable.
+unshare --net sh -c 'sysctl -qw net.unix.max_dgram_qlen=4096 && exec umockdev-wrapper "$0" "$1"' "$HOTPLUG" "$work"

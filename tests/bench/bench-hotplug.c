@@ -1,0 +1,90 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* Hotplug reaction under umockdev, on a private bus (run by hotplug.sh under
+ * umockdev-wrapper): for 200 uevents, the time from sending one to the new IRQ's file
+ * holding its target, beside the time a bare libudev monitor in this process takes to
+ * receive the same uevent (the floor); then a burst of 1000 devices: how many IRQs were
+ * pinned and how long it took. Prints figures, asserts nothing. */
+#include <libudev.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "umockdev-rig.h"
+
+static int compare_double(const void *a, const void *b) {
+        double x = *(const double *) a, y = *(const double *) b;
+        return (x > y) - (x < y);
+}
+
+static void summary(const char *what, double *v, unsigned n, double *median) {
+        qsort(v, n, sizeof *v, compare_double);
+        *median = v[n / 2];
+        printf("%-40s median %7.3f ms  p99 %7.3f ms  max %7.3f ms\n", what, v[n / 2], v[n * 99 / 100], v[n - 1]);
+}
+
+int main(int argc, char *argv[]) {
+        enum { N = 200, BURST = 1000 };
+        Rig rig = {};
+        double floor_ms[N], pin_ms[N], floor_median, pin_median;
+        unsigned measured = 0;
+
+        setvbuf(stdout, NULL, _IOLBF, 0);
+        if (!rig_start(&rig, argv[1], "[Daemon]\nVerifyIntervalSec=3600\nUdevMonitor=kernel\n")) {
+                rig_print_log(&rig);
+                return 1;
+        }
+        struct udev *udev = udev_new();
+        struct udev_monitor *mon = udev_monitor_new_from_netlink(udev, "kernel");
+        udev_monitor_enable_receiving(mon);
+        struct pollfd pfd = { .fd = udev_monitor_get_fd(mon), .events = POLLIN };
+
+        for (unsigned i = 0; i < N; i++) {
+                g_autofree char *name = g_strdup_printf("dac%u", i);
+                g_autofree char *path = rig_irq_path(&rig, 1000 + i);
+                struct udev_device *dev;
+                rig_make_irq(&rig, 1000 + i, "snd_usb_audio");
+                double t0 = rig_now_ms();
+                umockdev_testbed_add_device(rig.tb, "usb", name, NULL, "idVendor", "20b1", NULL, "ID_MODEL", "DAC", NULL);
+                if (poll(&pfd, 1, 5000) <= 0)
+                        continue;
+                double floor_at = rig_now_ms() - t0;
+                while ((dev = udev_monitor_receive_device(mon)))
+                        udev_device_unref(dev);
+                if (rig_wait_file(path, "0,8", 5000) < 0)
+                        continue;
+                floor_ms[measured] = floor_at;
+                pin_ms[measured] = rig_now_ms() - t0;
+                measured++;
+        }
+        printf("hotplug reaction, %u of %u uevents measured:\n", measured, N);
+        summary("  bare libudev monitor receives it", floor_ms, measured, &floor_median);
+        summary("  isolatord has the IRQ on its CPUs", pin_ms, measured, &pin_median);
+        printf("  ratio of medians: %.2f (pinned / received)\n", pin_median / floor_median);
+
+        /* The floor's monitor goes: nothing would drain it during the burst, and umockdev
+         * aborts when a listener's socket is full. */
+        udev_monitor_unref(mon);
+        udev_unref(udev);
+
+        /* The burst: every device's IRQ made first, then 1000 uevents back to back. */
+        uint64_t rescans_before = rig_status_uint(&rig, "rescan_count");
+        for (unsigned i = 0; i < BURST; i++)
+                rig_make_irq(&rig, 5000 + i, "xhci_hcd");
+        double t0 = rig_now_ms();
+        for (unsigned i = 0; i < BURST; i++) {
+                g_autofree char *name = g_strdup_printf("burst%u", i);
+                umockdev_testbed_add_device(rig.tb, "usb", name, NULL, "idVendor", "1d6b", NULL, "ID_MODEL", "HUB", NULL);
+        }
+        double sent = rig_now_ms() - t0;
+        unsigned pinned = 0;
+        for (unsigned i = 0; i < BURST; i++) {
+                g_autofree char *path = rig_irq_path(&rig, 5000 + i);
+                pinned += rig_wait_file(path, "0,8", 30000) >= 0;
+        }
+        double all = rig_now_ms() - t0;
+        printf("burst of %u uevents (sent in %.1f ms): %u of %u new IRQs pinned, all within %.1f ms, in %" G_GUINT64_FORMAT
+               " rescans\n", BURST, sent, pinned, BURST, all, rig_status_uint(&rig, "rescan_count") - rescans_before);
+
+        rig_stop(&rig);
+        return 0;
+}

@@ -311,7 +311,7 @@ static int cmd_irqs(Ctl *c, char **args) {
                               or_dash(value_get_str(q, "effective")), value_get_str(q, "target"), shown_state, count);
         }
         table_print(t, stdout);
-        printf("\n%u IRQ(s): %u unmovable, %u not on their CPUs, %u counted interrupts on isolated CPUs (!)\n",
+        printf("\n%u IRQ(s): %u unmovable, %u not on their CPUs; %u have fired on isolated CPUs since boot (!)\n",
                irqs->items->len, unmovable, foreign, hot);
         return EXIT_OK;
 }

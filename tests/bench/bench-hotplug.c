@@ -44,7 +44,7 @@ int main(int argc, char *argv[]) {
                 struct udev_device *dev;
                 rig_make_irq(&rig, 1000 + i, "snd_usb_audio");
                 double t0 = rig_now_ms();
-                umockdev_testbed_add_device(rig.tb, "usb", name, NULL, "idVendor", "20b1", NULL, "ID_MODEL", "DAC", NULL);
+                g_free(umockdev_testbed_add_device(rig.tb, "usb", name, NULL, "idVendor", "20b1", NULL, "ID_MODEL", "DAC", NULL));
                 if (poll(&pfd, 1, 5000) <= 0)
                         continue;
                 double floor_at = rig_now_ms() - t0;
@@ -73,7 +73,7 @@ int main(int argc, char *argv[]) {
         double t0 = rig_now_ms();
         for (unsigned i = 0; i < BURST; i++) {
                 g_autofree char *name = g_strdup_printf("burst%u", i);
-                umockdev_testbed_add_device(rig.tb, "usb", name, NULL, "idVendor", "1d6b", NULL, "ID_MODEL", "HUB", NULL);
+                g_free(umockdev_testbed_add_device(rig.tb, "usb", name, NULL, "idVendor", "1d6b", NULL, "ID_MODEL", "HUB", NULL));
         }
         double sent = rig_now_ms() - t0;
         unsigned pinned = 0;

@@ -34,8 +34,8 @@ int main(int argc, char *argv[]) {
         /* A USB DAC is plugged in: its IRQ appears, then the uevent. */
         rig_make_irq(&rig, 300, "snd_usb_audio");
         g_autofree char *irq300 = rig_irq_path(&rig, 300);
-        umockdev_testbed_add_device(rig.tb, "usb", "dac0", NULL, "idVendor", "20b1", "idProduct", "3008", NULL,
-                                    "ID_MODEL", "USB_DAC", NULL);
+        g_free(umockdev_testbed_add_device(rig.tb, "usb", "dac0", NULL, "idVendor", "20b1", "idProduct", "3008", NULL,
+                                    "ID_MODEL", "USB_DAC", NULL));
         double took = rig_wait_file(irq300, "0,8", 5000);
         CHECK(took >= 0, "the DAC's IRQ 300 was not pinned within 5 s of its uevent");
         if (took >= 0)
@@ -56,7 +56,7 @@ int main(int argc, char *argv[]) {
         for (unsigned i = 0; i < 50; i++) {
                 g_autofree char *name = g_strdup_printf("hub%u", i);
                 rig_make_irq(&rig, 400 + i, "xhci_hcd");
-                umockdev_testbed_add_device(rig.tb, "usb", name, NULL, "idVendor", "1d6b", NULL, "ID_MODEL", "HUB", NULL);
+                g_free(umockdev_testbed_add_device(rig.tb, "usb", name, NULL, "idVendor", "1d6b", NULL, "ID_MODEL", "HUB", NULL));
         }
         unsigned all = 0;
         for (unsigned i = 0; i < 50; i++) {

@@ -32,7 +32,8 @@ bool rig_start(Rig *rig, const char *work, const char *config) {
         rig->tb = umockdev_testbed_new();
         rig->root = g_build_filename(work, "root", NULL);
         rig->log = g_build_filename(work, "daemon.log", NULL);
-        g_file_set_contents(conf, config, -1, NULL);
+        if (config)
+                g_file_set_contents(conf, config, -1, NULL);
         /* The daemon sees the testbed: UMOCKDEV_DIR is in our environment now, and the
          * preload came with umockdev-wrapper. */
         g_autofree char *shell = g_strdup_printf("exec '%s' --root '%s' --config '%s' --runtime-dir '%s' >'%s' 2>&1",

@@ -18,7 +18,8 @@ typedef struct Rig {
 } Rig;
 
 double rig_now_ms(void);
-/* Starts isolatord on WORK/root with WORK/isolatord.conf (written from config). */
+/* Starts isolatord on WORK/root with WORK/isolatord.conf (written from config, unless
+ * config is NULL). */
 bool rig_start(Rig *rig, const char *work, const char *config);
 /* SIGTERM; true when it exited 0. */
 bool rig_stop(Rig *rig);

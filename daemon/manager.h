@@ -89,7 +89,7 @@ void manager_set_events(Manager *m, const ManagerEvents *events);
 /* An event source saw something that may have brought or moved IRQs (events: how many
  * it stands for): the irq domain is applied again, if the partition is applied. */
 void manager_rescan_irqs(Manager *m, unsigned events);
-/* Links came up or appeared: their queues are steered and IRQs rescanned. */
+/* Links appeared or changed (came up): their queues are steered and IRQs rescanned. */
 void manager_links_up(Manager *m, GPtrArray *ifnames);
 /* The irq enforcer's view of every IRQ (IrqReport*), for GetIrqs. */
 GPtrArray *manager_irq_report(Manager *m);

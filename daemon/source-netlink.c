@@ -23,7 +23,9 @@ static void on_link_object(struct nl_object *obj, void *arg) {
         struct rtnl_link *link = (struct rtnl_link *) obj;
         const char *name = rtnl_link_get_name(link);
 
-        if (name && (rtnl_link_get_flags(link) & IFF_UP)) {
+        /* Appearing or going up: either may bring queues and their IRQs. */
+        if (name) {
+                log_debug("link %s %s", name, rtnl_link_get_flags(link) & IFF_UP ? "up" : "appeared or changed");
                 g_hash_table_add(s->pending, g_strdup(name));
                 sd_event_source_set_enabled(s->defer, SD_EVENT_ONESHOT);
         }

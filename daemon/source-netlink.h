@@ -5,8 +5,8 @@
 #include <systemd/sd-event.h>
 
 /* A libnl-3 route socket subscribed to link events, on the loop. A link that appears
- * or goes up may request queue IRQs and has queues to steer: the interfaces seen are
- * collected and handed over once per loop iteration. */
+ * or goes up may request queue IRQs and has queues to steer: the interfaces named in
+ * RTM_NEWLINK are collected and handed over once per loop iteration. */
 typedef struct NetlinkSource NetlinkSource;
 
 int netlink_source_new(sd_event *event, void (*links_up)(GPtrArray *ifnames, void *userdata), void *userdata,

@@ -41,7 +41,11 @@ for q in rx-0 tx-0; do mkdir -p "$root/sys/class/net/v0/queues/$q"; done
 echo 0000 >"$root/sys/class/net/v0/queues/rx-0/rps_cpus"
 echo 0000 >"$root/sys/class/net/v0/queues/tx-0/xps_cpus"
 rescans_before=$(status_field rescan_count)
+# Appearing is enough: the veth is created down.
 ip netns exec "$ns" ip link add v0 type veth peer name v1
+checks=$((checks + 1))
+wait_file "$root/sys/class/net/v0/queues/rx-0/rps_cpus" 0101 || fail "v0 rx-0 RPS not set when the link appeared"
+echo 0000 >"$root/sys/class/net/v0/queues/rx-0/rps_cpus" # as a driver might reset it at link up
 ip netns exec "$ns" ip link set v0 up
 checks=$((checks + 1))
 wait_file "$root/sys/class/net/v0/queues/rx-0/rps_cpus" 0101 || fail "v0 rx-0 RPS not set after link up: $(cat "$root/sys/class/net/v0/queues/rx-0/rps_cpus")"

@@ -30,7 +30,43 @@ struct Bus {
         Manager *manager;
         Auth *auth;
         Shown shown;
+        GHashTable *exceeded_sent; /* cpu -> ExceededSent */
 };
+
+typedef struct ExceededSent {
+        uint64_t count;            /* the CPU's exceeded count when last signalled */
+        uint64_t at_usec;          /* CLOCK_MONOTONIC */
+} ExceededSent;
+
+void bus_latency_exceeded(Bus *b) {
+        g_autoptr(GPtrArray) stats = NULL;
+        uint64_t now = g_get_monotonic_time();
+
+        if (!b->manager->sampler)
+                return;
+        stats = sampler_stats(b->manager->sampler);
+        for (unsigned i = 0; i < stats->len; i++) {
+                const LatencyStats *l = stats->pdata[i];
+                ExceededSent *sent = g_hash_table_lookup(b->exceeded_sent, GINT_TO_POINTER(l->cpu + 1));
+                if (!l->measured || l->exceeded == 0)
+                        continue;
+                if (!sent) {
+                        sent = g_new0(ExceededSent, 1);
+                        g_hash_table_insert(b->exceeded_sent, GINT_TO_POINTER(l->cpu + 1), sent);
+                } else if (l->exceeded <= sent->count || now - sent->at_usec < G_USEC_PER_SEC) {
+                        if (l->exceeded < sent->count)
+                                sent->count = 0; /* reset meanwhile */
+                        continue;
+                }
+                int r = sd_bus_emit_signal(b->bus, BUS_PATH, BUS_INTERFACE, "LatencyExceeded", "utt", (uint32_t) l->cpu,
+                                           l->last_exceeded_us,
+                                           (uint64_t) sampler_options(b->manager->sampler)->threshold_us);
+                if (r < 0)
+                        log_warning_errno(r, "cannot send LatencyExceeded: %m");
+                sent->count = l->exceeded;
+                sent->at_usec = now;
+        }
+}
 
 static char *groups_text(const Config *c) {
         GString *s = g_string_new(NULL);
@@ -198,6 +234,55 @@ static int append_audit_item(sd_bus_message *m, const void *item) {
         return r;
 }
 
+static int append_latency(sd_bus_message *m, const void *item) {
+        const LatencyStats *l = item;
+        unsigned used = l->hist_max_us;
+        while (used > 0 && l->histogram[used - 1] == 0)
+                used--; /* trailing empty buckets say nothing */
+        int r = append_sv(m, "cpu", "u", (uint32_t) l->cpu);
+        if (r >= 0) r = append_sv(m, "measured", "b", (int) l->measured);
+        if (r >= 0) r = append_sv(m, "samples", "t", l->samples);
+        if (r >= 0) r = append_sv(m, "min_us", "d", l->min_us);
+        if (r >= 0) r = append_sv(m, "avg_us", "d", l->avg_us);
+        if (r >= 0) r = append_sv(m, "max_us", "d", l->max_us);
+        if (r >= 0) r = append_sv(m, "p50_us", "d", l->p50_us);
+        if (r >= 0) r = append_sv(m, "p99_us", "d", l->p99_us);
+        if (r >= 0) r = append_sv(m, "p999_us", "d", l->p999_us);
+        if (r >= 0) r = append_sv(m, "overflows", "t", l->overflows);
+        if (r >= 0) r = append_sv(m, "overruns", "t", l->overruns);
+        if (r >= 0) r = append_sv(m, "exceeded", "t", l->exceeded);
+        if (r >= 0) {
+                r = sd_bus_message_open_container(m, 'e', "sv");
+                if (r >= 0) r = sd_bus_message_append_basic(m, 's', "histogram");
+                if (r >= 0) r = sd_bus_message_open_container(m, 'v', "au");
+                if (r >= 0) r = sd_bus_message_append_array(m, 'u', l->histogram, used * sizeof(uint32_t));
+                if (r >= 0) r = sd_bus_message_close_container(m);
+                if (r >= 0) r = sd_bus_message_close_container(m);
+        }
+        return r;
+}
+
+static int append_noise(sd_bus_message *m, const void *item) {
+        const NoiseCpu *c = item;
+        g_autoptr(GPtrArray) names = g_ptr_array_new();
+        int r = append_sv(m, "cpu", "u", (uint32_t) c->cpu);
+        if (r >= 0) r = append_sv(m, "loc", "d", c->loc);
+        if (r >= 0) r = append_sv(m, "res", "d", c->res);
+        if (r >= 0) r = append_sv(m, "cal", "d", c->cal);
+        if (r >= 0) r = append_sv(m, "tlb", "d", c->tlb);
+        if (r >= 0) r = append_sv(m, "devices", "d", c->devices);
+        if (r >= 0) r = append_sv(m, "switches", "d", c->has_switches ? c->switches : -1.0);
+        for (unsigned i = 0; i < c->sources->len && i < 5; i++) {
+                const NoiseSource *s = c->sources->pdata[i];
+                g_ptr_array_add(names, g_strdup_printf("%s: %.0f/s", s->name, s->rate));
+        }
+        g_ptr_array_add(names, NULL);
+        if (r >= 0) r = append_sv_strv(m, "top_sources", (char **) names->pdata);
+        for (unsigned i = 0; i < names->len; i++)
+                g_free(names->pdata[i]);
+        return r;
+}
+
 static int append_irq(sd_bus_message *m, const void *item) {
         const IrqReport *rep = item;
         g_autofree char *cpus = cpuset_format_list(&rep->irq->affinity);
@@ -283,6 +368,7 @@ static int method_get_status(sd_bus_message *msg, void *userdata, sd_bus_error *
         if (r >= 0) r = append_sv(reply, "drift_corrections", "t", m->drift_corrections);
         if (r >= 0) r = append_sv(reply, "verify_count", "t", m->verify_count);
         if (r >= 0) r = append_sv(reply, "event_count", "t", m->event_count);
+        if (r >= 0) r = append_sv(reply, "sampler_running", "b", (int) (m->sampler != NULL));
         if (r >= 0) r = append_sv(reply, "rescan_count", "t", m->rescan_count);
         if (r >= 0) r = append_sv(reply, "last_verify_usec", "t", m->last_verify_usec);
         if (r >= 0) r = append_sv(reply, "verify_interval_sec", "u", m->config->daemon.verify_interval_sec);
@@ -318,6 +404,58 @@ static int method_get_irqs(sd_bus_message *msg, void *userdata, sd_bus_error *er
         int r = sd_bus_message_new_method_return(msg, &reply);
         if (r >= 0)
                 r = append_records(reply, report, append_irq);
+        if (r < 0)
+                return r;
+        return sd_bus_send(NULL, reply, NULL);
+}
+
+static int method_get_latency(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        Bus *b = userdata;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        g_autoptr(GPtrArray) stats = b->manager->sampler ? sampler_stats(b->manager->sampler)
+                                                         : g_ptr_array_new();
+        int r = sd_bus_message_new_method_return(msg, &reply);
+        if (r >= 0)
+                r = append_records(reply, stats, append_latency);
+        if (r < 0)
+                return r;
+        return sd_bus_send(NULL, reply, NULL);
+}
+
+static int method_get_histogram(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        Bus *b = userdata;
+        uint32_t cpu;
+        int r = sd_bus_message_read(msg, "u", &cpu);
+        if (r < 0)
+                return r;
+        if (!b->manager->sampler)
+                return sd_bus_error_set(error, BUS_ERROR_PREFIX "NotFound", "the sampler is not running (isoctl sampler start)");
+        g_autoptr(GPtrArray) stats = sampler_stats(b->manager->sampler);
+        for (unsigned i = 0; i < stats->len; i++) {
+                const LatencyStats *l = stats->pdata[i];
+                if (l->cpu != (int) cpu || !l->measured)
+                        continue;
+                _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+                r = sd_bus_message_new_method_return(msg, &reply);
+                if (r >= 0) r = sd_bus_message_append(reply, "u", 1u);
+                if (r >= 0) r = sd_bus_message_append_array(reply, 'u', l->histogram, l->hist_max_us * sizeof(uint32_t));
+                if (r >= 0) r = sd_bus_message_append(reply, "t", l->overflows);
+                if (r < 0)
+                        return r;
+                return sd_bus_send(NULL, reply, NULL);
+        }
+        return sd_bus_error_setf(error, BUS_ERROR_PREFIX "NotFound", "CPU %u is not measured", cpu);
+}
+
+static int method_get_noise(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        Bus *b = userdata;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        g_autoptr(GPtrArray) noise = manager_noise(b->manager);
+        if (!noise)
+                return sd_bus_error_set(error, BUS_ERROR_PREFIX "NotFound", "no noise figures yet: they need two readings, a second apart");
+        int r = sd_bus_message_new_method_return(msg, &reply);
+        if (r >= 0)
+                r = append_records(reply, noise, append_noise);
         if (r < 0)
                 return r;
         return sd_bus_send(NULL, reply, NULL);
@@ -443,6 +581,30 @@ static int method_set_group_cpus(sd_bus_message *msg, void *userdata, sd_bus_err
         return reply_after_change(b, msg, r, e, error);
 }
 
+static int method_start_sampler(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        Bus *b = userdata;
+        REQUIRE_AUTH(b, msg, method_start_sampler, error);
+        if (manager_sampler_start(b->manager) < 0)
+                return sd_bus_error_set(error, BUS_ERROR_PREFIX "IOError", "the sampler could not start; see the log");
+        return sd_bus_reply_method_return(msg, NULL);
+}
+
+static int method_stop_sampler(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        Bus *b = userdata;
+        REQUIRE_AUTH(b, msg, method_stop_sampler, error);
+        manager_sampler_stop(b->manager);
+        g_hash_table_remove_all(b->exceeded_sent);
+        return sd_bus_reply_method_return(msg, NULL);
+}
+
+static int method_reset_latency(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        Bus *b = userdata;
+        REQUIRE_AUTH(b, msg, method_reset_latency, error);
+        if (b->manager->sampler)
+                sampler_reset(b->manager->sampler);
+        return sd_bus_reply_method_return(msg, NULL);
+}
+
 static int method_revert(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         Bus *b = userdata;
         g_autoptr(GError) e = NULL;
@@ -482,8 +644,22 @@ static const sd_bus_vtable isolator_vtable[] = {
                                 method_plan, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("GetIrqs", SD_BUS_NO_ARGS, SD_BUS_RESULT("aa{sv}", irqs),
                                 method_get_irqs, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("StartSampler", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT,
+                                method_start_sampler, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("StopSampler", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT,
+                                method_stop_sampler, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("ResetLatency", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT,
+                                method_reset_latency, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("GetLatency", SD_BUS_NO_ARGS, SD_BUS_RESULT("aa{sv}", cpus),
+                                method_get_latency, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("GetHistogram", SD_BUS_ARGS("u", cpu),
+                                SD_BUS_RESULT("u", bucket_us, "au", counts, "t", overflows),
+                                method_get_histogram, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("GetNoise", SD_BUS_NO_ARGS, SD_BUS_RESULT("aa{sv}", cpus),
+                                method_get_noise, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_SIGNAL_WITH_ARGS("DriftCorrected", SD_BUS_ARGS("s", kind, "s", object, "s", expected, "s", found), 0),
         SD_BUS_SIGNAL_WITH_ARGS("IrqPinned", SD_BUS_ARGS("u", irq, "s", name, "s", cpus), 0),
+        SD_BUS_SIGNAL_WITH_ARGS("LatencyExceeded", SD_BUS_ARGS("u", cpu, "t", latency_us, "t", threshold_us), 0),
         SD_BUS_VTABLE_END,
 };
 
@@ -497,6 +673,7 @@ int bus_serve(sd_bus *bus, Manager *manager, Bus **out) {
         b->bus = sd_bus_ref(bus);
         b->manager = manager;
         b->auth = auth_new(bus);
+        b->exceeded_sent = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, g_free);
         b->shown = shown_now(manager);
         manager_set_events(manager, &(ManagerEvents) { on_drift_corrected, on_irq_pinned, b });
         r = sd_bus_add_object_vtable(bus, &b->slot, BUS_PATH, BUS_INTERFACE, isolator_vtable, b);
@@ -514,6 +691,7 @@ Bus *bus_free(Bus *b) {
         manager_set_events(b->manager, &(ManagerEvents) {});
         sd_bus_slot_unref(b->slot);
         auth_free(b->auth);
+        g_hash_table_unref(b->exceeded_sent);
         sd_bus_unref(b->bus);
         shown_clear(&b->shown);
         g_free(b);

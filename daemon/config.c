@@ -30,6 +30,9 @@ static const char default_config[] =
         "Enabled=true\n"
         "IntervalUs=1000\n"
         "ThresholdUs=50\n"
+        "Priority=98\n"
+        "PmQos=false\n"
+        "HistogramMaxUs=1000\n"
         "\n"
         "[Daemon]\n"
         "VerifyIntervalSec=10\n"
@@ -41,7 +44,8 @@ static const char default_config[] =
  * reading it in the parser below. */
 static const char *const partition_keys[] = { "Housekeeping", NULL };
 static const char *const group_keys[] = { "CPUs", "Slice", "Match", "SchedPolicy", "SchedPriority", NULL };
-static const char *const sampler_keys[] = { "Enabled", "IntervalUs", "ThresholdUs", NULL };
+static const char *const sampler_keys[] = { "Enabled", "IntervalUs", "ThresholdUs", "CPUs", "Priority", "PmQos",
+                                            "HistogramMaxUs", NULL };
 static const char *const daemon_keys[] = { "VerifyIntervalSec", "UdevMonitor", NULL };
 static const char *const irq_keys[] = { "Match", "CPUs", "ThreadPriority", NULL };
 static const char *const network_keys[] = { "RpsCpus", "XpsCpus", NULL };
@@ -469,6 +473,20 @@ static bool config_from_source(ConfigSource *s, Config **out, GError **error) {
         if (e)
                 return config_fail(error, s, "Sampler", "Enabled", "expected true or false");
         c->sampler.enabled = enabled;
+        g_clear_error(&e);
+        c->sampler.pm_qos = g_key_file_get_boolean(s->merged, "Sampler", "PmQos", &e);
+        if (e)
+                return config_fail(error, s, "Sampler", "PmQos", "expected true or false");
+        g_autofree char *sampler_cpus = g_key_file_get_string(s->merged, "Sampler", "CPUs", NULL);
+        c->sampler.has_cpus = sampler_cpus && *g_strstrip(sampler_cpus);
+        if (c->sampler.has_cpus && !cpuset_parse_list_gerror("CPUs", sampler_cpus, &c->sampler.cpus, &e)) {
+                g_set_error(error, ISO_ERROR, ISO_ERROR_INVALID_CPU_LIST, "%s: [Sampler] %s",
+                            origin_of(s, "Sampler", "CPUs"), e->message);
+                return false;
+        }
+        if (!get_uint(s, "Sampler", "Priority", 1, 99, &c->sampler.priority, error) ||
+            !get_uint(s, "Sampler", "HistogramMaxUs", 1, 100000, &c->sampler.hist_max_us, error))
+                return false;
         if (!get_uint(s, "Sampler", "IntervalUs", 50, 1000000, &c->sampler.interval_us, error) ||
             !get_uint(s, "Sampler", "ThresholdUs", 1, 10000000, &c->sampler.threshold_us, error) ||
             !get_uint(s, "Daemon", "VerifyIntervalSec", 1, 86400, &c->daemon.verify_interval_sec, error))
@@ -675,6 +693,12 @@ char *config_to_text(const Config *c, const char *header) {
         g_string_append_printf(out, "\n[Sampler]\nEnabled=%s\nIntervalUs=%u\nThresholdUs=%u\n",
                                c->sampler.enabled ? "true" : "false", c->sampler.interval_us,
                                c->sampler.threshold_us);
+        if (c->sampler.has_cpus) {
+                g_autofree char *cpus = cpuset_format_list(&c->sampler.cpus);
+                g_string_append_printf(out, "CPUs=%s\n", cpus);
+        }
+        g_string_append_printf(out, "Priority=%u\nPmQos=%s\nHistogramMaxUs=%u\n", c->sampler.priority,
+                               c->sampler.pm_qos ? "true" : "false", c->sampler.hist_max_us);
         g_string_append_printf(out, "\n[Daemon]\nVerifyIntervalSec=%u\nUdevMonitor=%s\n", c->daemon.verify_interval_sec,
                                c->daemon.udev_monitor);
         return g_string_free(out, false);

@@ -47,6 +47,11 @@ typedef struct SamplerConfig {
         bool enabled;
         unsigned interval_us;
         unsigned threshold_us;
+        bool has_cpus;              /* CPUs= given; else every group CPU */
+        CpuSet cpus;
+        unsigned priority;          /* SCHED_FIFO of the sampler threads */
+        bool pm_qos;
+        unsigned hist_max_us;
 } SamplerConfig;
 
 typedef struct DaemonConfig {

@@ -2,7 +2,9 @@
 #include <assert.h>
 #include <errno.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "enforcer-irq.h"
 #include "enforcer-netdev.h"
@@ -95,6 +97,58 @@ void manager_rescan_irqs(Manager *m, unsigned events) {
         if (r < 0)
                 log_warning_errno(r, "IRQ rescan failed: %m");
         log_debug("IRQ rescan for %u event(s): %u change(s)", events, changes->len);
+}
+
+int manager_sampler_start(Manager *m) {
+        const SamplerConfig *sc = &m->config->sampler;
+        SamplerOptions o = {
+                .interval_us = sc->interval_us,
+                .threshold_us = sc->threshold_us,
+                .priority = (int) sc->priority,
+                .hist_max_us = sc->hist_max_us,
+                .pm_qos = sc->pm_qos,
+                .lock_memory = true,
+                .event_fd = m->sampler_event_fd,
+        };
+
+        if (m->sampler)
+                return 0;
+        if (sc->has_cpus)
+                o.cpus = sc->cpus;
+        else
+                config_isolated_cpus(m->config, &o.cpus);
+        int r = sampler_start(&o, &m->sampler);
+        if (r < 0)
+                return log_error_errno(r, "cannot start the latency sampler: %m");
+        g_autofree char *cpus = cpuset_format_list(&o.cpus);
+        log_info("latency sampler on CPUs %s every %u us (SCHED_FIFO %d)", cpus, o.interval_us, o.priority);
+        return 0;
+}
+
+void manager_sampler_stop(Manager *m) {
+        m->sampler = sampler_stop(m->sampler);
+}
+
+void manager_noise_tick(Manager *m, uint64_t now_ns) {
+        noise_reading_free(m->noise_before);
+        m->noise_before = m->noise_after;
+        m->noise_after = noise_read(m->root, now_ns);
+}
+
+GPtrArray *manager_noise(Manager *m) {
+        g_autoptr(GPtrArray) irqs = NULL;
+        g_autoptr(GHashTable) names = NULL;
+
+        if (!m->noise_before || !m->noise_after)
+                return NULL;
+        /* Names for the device IRQs: a scan only when someone asks. */
+        irqs = irq_scan(m->root);
+        names = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+        for (unsigned i = 0; i < irqs->len; i++) {
+                const Irq *irq = irqs->pdata[i];
+                g_hash_table_insert(names, g_strdup_printf("%u", irq->num), g_strdup(irq->name));
+        }
+        return noise_rates(m->noise_before, m->noise_after, &m->topology->online, names);
 }
 
 void manager_links_up(Manager *m, GPtrArray *ifnames) {
@@ -350,6 +404,8 @@ int manager_new(const ManagerOptions *o, Manager **out, GError **error) {
         g_autoptr(Manager) m = g_new0(Manager, 1);
         int r;
 
+        m->sampler_event_fd = -1;
+
         assert(o);
         assert(out);
 
@@ -369,6 +425,7 @@ int manager_new(const ManagerOptions *o, Manager **out, GError **error) {
                 if (enforcers[i]->state_new)
                         m->enforcer_states[i] = enforcers[i]->state_new();
 
+        m->sampler_event_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
         r = originals_open(m->runtime_dir, &m->originals, error);
         if (r < 0)
                 return r;
@@ -409,6 +466,11 @@ void manager_free(Manager *m) {
                         enforcers[i]->state_free(m->enforcer_states[i]);
         g_free(m->enforcer_states);
         originals_free(m->originals);
+        sampler_stop(m->sampler);
+        if (m->sampler_event_fd >= 0)
+                close(m->sampler_event_fd);
+        noise_reading_free(m->noise_before);
+        noise_reading_free(m->noise_after);
         g_free(m->runtime_dir);
         g_free(m);
 }

@@ -7,8 +7,10 @@
 
 #include "config.h"
 #include "enforcer.h"
+#include "noise.h"
 #include "originals.h"
 #include "root.h"
+#include "sampler.h"
 #include "topology.h"
 
 /* inactive: the partition is invalid for this machine, nothing is applied;
@@ -57,6 +59,9 @@ typedef struct Manager {
         ManagerEvents events;
         uint64_t event_count;       /* device and link events that asked for a rescan */
         uint64_t rescan_count;      /* rescans they cost (bursts coalesce) */
+        Sampler *sampler;           /* NULL when stopped */
+        int sampler_event_fd;       /* poked by sampler threads; outlives restarts */
+        NoiseReading *noise_before, *noise_after;
 } Manager;
 
 /* Loads the topology and the configuration. An unreadable or malformed configuration
@@ -93,6 +98,14 @@ void manager_rescan_irqs(Manager *m, unsigned events);
 void manager_links_up(Manager *m, GPtrArray *ifnames);
 /* The irq enforcer's view of every IRQ (IrqReport*), for GetIrqs. */
 GPtrArray *manager_irq_report(Manager *m);
+/* The sampler on the configured CPUs (every group CPU by default). */
+int manager_sampler_start(Manager *m);
+void manager_sampler_stop(Manager *m);
+/* A new noise reading (the loop takes one a second); rates need two. */
+void manager_noise_tick(Manager *m, uint64_t now_ns);
+/* Rates of the last two readings, for every online CPU (NoiseCpu*); NULL before two. */
+GPtrArray *manager_noise(Manager *m);
+
 /* $RUNTIME_DIRECTORY (its first entry) or /run/isolatord. */
 const char *manager_default_runtime_dir(void);
 

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <errno.h>
+#include <inttypes.h>
 #include <sched.h>
+#include <unistd.h>
 #include <signal.h>
 #include <systemd/sd-bus.h>
 #include <systemd/sd-daemon.h>
@@ -21,6 +23,8 @@ typedef struct Service {
         sd_event_source *verify_timer;
         UdevSource *udev;
         NetlinkSource *netlink;
+        sd_event_source *sampler_io;
+        sd_event_source *noise_timer;
 } Service;
 
 static void service_status(Service *s) {
@@ -48,6 +52,24 @@ static void on_links_up(GPtrArray *ifnames, void *userdata) {
         Service *s = userdata;
         manager_links_up(s->manager, ifnames);
         bus_notify_changes(s->adapter);
+}
+
+/* A sampler thread saw a sample above the threshold. */
+static int on_sampler_event(sd_event_source *source, int fd, uint32_t revents, void *userdata) {
+        Service *s = userdata;
+        uint64_t n;
+        while (read(fd, &n, sizeof n) > 0)
+                ;
+        bus_latency_exceeded(s->adapter);
+        return 0;
+}
+
+/* The noise monitor: a reading a second, on the loop. */
+static int on_noise_timer(sd_event_source *source, uint64_t usec, void *userdata) {
+        Service *s = userdata;
+        manager_noise_tick(s->manager, usec * 1000u);
+        sd_event_source_set_time_relative(source, 1000000u);
+        return sd_event_source_set_enabled(source, SD_EVENT_ONESHOT);
 }
 
 /* The backstop for changes that no event announces. */
@@ -104,6 +126,8 @@ static void pin_self(const Manager *m) {
 }
 
 static void service_clear(Service *s) {
+        sd_event_source_disable_unref(s->sampler_io);
+        sd_event_source_disable_unref(s->noise_timer);
         udev_source_free(s->udev);
         netlink_source_free(s->netlink);
         sd_event_source_unref(s->verify_timer);
@@ -171,6 +195,15 @@ int service_run(const ManagerOptions *o) {
         r = netlink_source_new(s.event, on_links_up, &s, &s.netlink);
         if (r < 0)
                 return log_error_errno(r, "cannot watch network links: %m"), 1;
+
+        r = sd_event_add_io(s.event, &s.sampler_io, s.manager->sampler_event_fd, EPOLLIN, on_sampler_event, &s);
+        if (r < 0)
+                return log_error_errno(r, "cannot watch the sampler: %m"), 1;
+        r = sd_event_add_time_relative(s.event, &s.noise_timer, CLOCK_MONOTONIC, 0, 0, on_noise_timer, &s);
+        if (r < 0)
+                return log_error_errno(r, "cannot arm the noise monitor: %m"), 1;
+        if (s.manager->config->sampler.enabled)
+                manager_sampler_start(s.manager);
 
         log_info("serving %s on the system bus; partition %s under %s", BUS_NAME,
                  manager_state_to_string(s.manager->state), root_dir(s.manager->root));

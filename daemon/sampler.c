@@ -1,0 +1,283 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "root.h"
+#include "sampler.h"
+
+typedef struct SamplerCpu {
+        Sampler *owner;
+        int cpu;
+        bool started;
+        char *not_measured;      /* why, when it is not */
+        pthread_t thread;
+        _Atomic int tid;
+        /* Written by the thread alone. */
+        _Atomic uint64_t samples, overflows, overruns, exceeded, sum_ns, min_ns, max_ns, last_exceeded_us;
+        _Atomic uint32_t *hist;
+        unsigned reset_seen;
+} SamplerCpu;
+
+struct Sampler {
+        SamplerOptions o;
+        GPtrArray *cpus;         /* SamplerCpu* */
+        atomic_bool stop;
+        atomic_uint reset_gen;
+        int qos_fd;
+};
+
+static uint64_t ts_ns(const struct timespec *t) {
+        return (uint64_t) t->tv_sec * 1000000000u + (uint64_t) t->tv_nsec;
+}
+
+static void ts_add_ns(struct timespec *t, uint64_t ns) {
+        uint64_t total = (uint64_t) t->tv_nsec + ns;
+        t->tv_sec += (time_t) (total / 1000000000u);
+        t->tv_nsec = (long) (total % 1000000000u);
+}
+
+static void zero_stats(SamplerCpu *c) {
+        atomic_store_explicit(&c->samples, 0, memory_order_relaxed);
+        atomic_store_explicit(&c->overflows, 0, memory_order_relaxed);
+        atomic_store_explicit(&c->overruns, 0, memory_order_relaxed);
+        atomic_store_explicit(&c->exceeded, 0, memory_order_relaxed);
+        atomic_store_explicit(&c->sum_ns, 0, memory_order_relaxed);
+        atomic_store_explicit(&c->min_ns, UINT64_MAX, memory_order_relaxed);
+        atomic_store_explicit(&c->max_ns, 0, memory_order_relaxed);
+        atomic_store_explicit(&c->last_exceeded_us, 0, memory_order_relaxed);
+        for (unsigned i = 0; i < c->owner->o.hist_max_us; i++)
+                atomic_store_explicit(&c->hist[i], 0, memory_order_relaxed);
+}
+
+/* Single writer: a load and a store, no read-modify-write needed. */
+#define BUMP(field, n) \
+        atomic_store_explicit(&(field), atomic_load_explicit(&(field), memory_order_relaxed) + (n), memory_order_relaxed)
+
+static void *sample_loop(void *p) {
+        SamplerCpu *c = p;
+        Sampler *s = c->owner;
+        const uint64_t interval_ns = (uint64_t) s->o.interval_us * 1000u;
+        struct timespec next, now;
+        uint64_t last_poke = 0;
+        char name[16];
+
+        g_snprintf(name, sizeof name, "iso-lat-%d", c->cpu);
+        pthread_setname_np(pthread_self(), name);
+        atomic_store(&c->tid, gettid());
+        clock_gettime(CLOCK_MONOTONIC, &next);
+
+        while (!atomic_load_explicit(&s->stop, memory_order_relaxed)) {
+                ts_add_ns(&next, interval_ns);
+                while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &next, NULL) == EINTR)
+                        ;
+                clock_gettime(CLOCK_MONOTONIC, &now);
+
+                unsigned gen = atomic_load_explicit(&s->reset_gen, memory_order_relaxed);
+                if (gen != c->reset_seen) {
+                        zero_stats(c);
+                        c->reset_seen = gen;
+                }
+                uint64_t lat = ts_ns(&now) > ts_ns(&next) ? ts_ns(&now) - ts_ns(&next) : 0;
+                uint64_t us = lat / 1000u;
+
+                BUMP(c->samples, 1);
+                BUMP(c->sum_ns, lat);
+                if (lat < atomic_load_explicit(&c->min_ns, memory_order_relaxed))
+                        atomic_store_explicit(&c->min_ns, lat, memory_order_relaxed);
+                if (lat > atomic_load_explicit(&c->max_ns, memory_order_relaxed))
+                        atomic_store_explicit(&c->max_ns, lat, memory_order_relaxed);
+                if (us < s->o.hist_max_us)
+                        BUMP(c->hist[us], 1);
+                else
+                        BUMP(c->overflows, 1);
+                /* A wake-up later than a whole period missed periods: count them and
+                 * skip ahead, rather than firing late ones back to back. */
+                if (lat >= interval_ns) {
+                        uint64_t missed = lat / interval_ns;
+                        BUMP(c->overruns, missed);
+                        ts_add_ns(&next, missed * interval_ns);
+                }
+                if (us > s->o.threshold_us) {
+                        uint64_t one = 1;
+                        BUMP(c->exceeded, 1);
+                        atomic_store_explicit(&c->last_exceeded_us, us, memory_order_relaxed);
+                        /* Wake the loop at most every 100 ms: it rate-limits the signal anyway. */
+                        if (ts_ns(&now) - last_poke >= 100000000u) {
+                                (void) !write(s->o.event_fd, &one, sizeof one);
+                                last_poke = ts_ns(&now);
+                        }
+                }
+        }
+        return NULL;
+}
+
+static int start_thread(Sampler *s, SamplerCpu *c) {
+        pthread_attr_t attr;
+        cpu_set_t set;
+        struct sched_param param = { .sched_priority = s->o.priority };
+        int r;
+
+        pthread_attr_init(&attr);
+        CPU_ZERO(&set);
+        CPU_SET(c->cpu, &set);
+        pthread_attr_setaffinity_np(&attr, sizeof set, &set);
+        pthread_attr_setinheritsched(&attr, PTHREAD_EXPLICIT_SCHED);
+        pthread_attr_setschedpolicy(&attr, SCHED_FIFO);
+        pthread_attr_setschedparam(&attr, &param);
+        r = pthread_create(&c->thread, &attr, sample_loop, c);
+        pthread_attr_destroy(&attr);
+        return -r;
+}
+
+int sampler_start(const SamplerOptions *o, Sampler **out) {
+        g_autoptr(Root) host = NULL;
+        Sampler *s = g_new0(Sampler, 1);
+        CpuSet online;
+
+        s->o = *o;
+        s->o.hist_max_us = MAX(o->hist_max_us, 1u);
+        s->cpus = g_ptr_array_new();
+        s->qos_fd = -1;
+        /* The threads run on this machine's CPUs, whatever --root describes. */
+        host = root_new("/");
+        if (root_read_cpulist(host, "sys/devices/system/cpu/online", &online) < 0)
+                cpuset_zero(&online);
+        if (o->lock_memory) {
+#ifdef __SANITIZE_ADDRESS__
+                /* ASan's shadow memory is terabytes of reserved space: never lock it. */
+                log_debug("not locking memory in a sanitizer build");
+#else
+                if (mlockall(MCL_CURRENT | MCL_FUTURE) < 0)
+                        log_warning_errno(errno, "cannot lock memory for the sampler: %m");
+#endif
+        }
+        if (o->pm_qos) {
+                /* As cyclictest does: no deep C-states while we measure. */
+                int32_t zero = 0;
+                s->qos_fd = open("/dev/cpu_dma_latency", O_WRONLY | O_CLOEXEC);
+                if (s->qos_fd < 0 || write(s->qos_fd, &zero, sizeof zero) != sizeof zero)
+                        log_warning_errno(errno, "cannot hold /dev/cpu_dma_latency at 0: %m");
+        }
+        CPUSET_FOREACH(cpu, &o->cpus) {
+                SamplerCpu *c = g_new0(SamplerCpu, 1);
+                c->owner = s;
+                c->cpu = cpu;
+                c->hist = g_new0(_Atomic uint32_t, s->o.hist_max_us);
+                g_ptr_array_add(s->cpus, c);
+                zero_stats(c);
+                if (!cpuset_has(&online, cpu)) {
+                        c->not_measured = g_strdup("this CPU does not exist on this machine");
+                        continue;
+                }
+                int r = start_thread(s, c);
+                if (r < 0) {
+                        c->not_measured = g_strdup_printf("no SCHED_FIFO thread could be started: %s", g_strerror(-r));
+                        log_warning("CPU %d is not measured: %s", cpu, c->not_measured);
+                        continue;
+                }
+                c->started = true;
+        }
+        *out = s;
+        return 0;
+}
+
+Sampler *sampler_stop(Sampler *s) {
+        if (!s)
+                return NULL;
+        atomic_store(&s->stop, true);
+        for (unsigned i = 0; i < s->cpus->len; i++) {
+                SamplerCpu *c = s->cpus->pdata[i];
+                if (c->started)
+                        pthread_join(c->thread, NULL);
+                g_free((void *) c->hist);
+                g_free(c->not_measured);
+                g_free(c);
+        }
+        g_ptr_array_unref(s->cpus);
+        if (s->qos_fd >= 0)
+                close(s->qos_fd); /* releases the PM QoS request */
+        g_free(s);
+        return NULL;
+}
+
+void sampler_reset(Sampler *s) {
+        atomic_fetch_add(&s->reset_gen, 1);
+}
+
+int sampler_thread_id(Sampler *s, int cpu) {
+        for (unsigned i = 0; i < s->cpus->len; i++) {
+                SamplerCpu *c = s->cpus->pdata[i];
+                if (c->cpu == cpu && c->started)
+                        return atomic_load(&c->tid);
+        }
+        return 0;
+}
+
+const SamplerOptions *sampler_options(const Sampler *s) {
+        return &s->o;
+}
+
+double latency_percentile(const uint32_t *hist, unsigned nbuckets, uint64_t overflows, uint64_t total,
+                          double max_us, double q) {
+        uint64_t want, seen = 0;
+        if (total == 0)
+                return 0;
+        want = (uint64_t) (q * (double) total + 0.999999);
+        if (want == 0)
+                want = 1;
+        for (unsigned i = 0; i < nbuckets; i++) {
+                seen += hist[i];
+                if (seen >= want)
+                        return i + 1; /* the bucket's upper bound, as cyclictest reads its histogram */
+        }
+        (void) overflows;
+        return max_us;
+}
+
+void latency_stats_free(LatencyStats *l) {
+        if (!l)
+                return;
+        g_free(l->histogram);
+        g_free(l);
+}
+
+GPtrArray *sampler_stats(Sampler *s) {
+        GPtrArray *out = g_ptr_array_new_with_free_func((GDestroyNotify) latency_stats_free);
+        for (unsigned i = 0; i < s->cpus->len; i++) {
+                SamplerCpu *c = s->cpus->pdata[i];
+                LatencyStats *l = g_new0(LatencyStats, 1);
+                l->cpu = c->cpu;
+                l->measured = c->started;
+                l->hist_max_us = s->o.hist_max_us;
+                l->histogram = g_new0(uint32_t, l->hist_max_us);
+                for (unsigned b = 0; b < l->hist_max_us; b++)
+                        l->histogram[b] = atomic_load_explicit(&c->hist[b], memory_order_relaxed);
+                l->overflows = atomic_load_explicit(&c->overflows, memory_order_relaxed);
+                /* Samples as the buckets show them, so the histogram always sums up. */
+                for (unsigned b = 0; b < l->hist_max_us; b++)
+                        l->samples += l->histogram[b];
+                l->samples += l->overflows;
+                l->overruns = atomic_load_explicit(&c->overruns, memory_order_relaxed);
+                l->exceeded = atomic_load_explicit(&c->exceeded, memory_order_relaxed);
+                l->last_exceeded_us = atomic_load_explicit(&c->last_exceeded_us, memory_order_relaxed);
+                uint64_t n = atomic_load_explicit(&c->samples, memory_order_relaxed);
+                uint64_t min = atomic_load_explicit(&c->min_ns, memory_order_relaxed);
+                l->min_us = n && min != UINT64_MAX ? min / 1e3 : 0;
+                l->max_us = atomic_load_explicit(&c->max_ns, memory_order_relaxed) / 1e3;
+                l->avg_us = n ? atomic_load_explicit(&c->sum_ns, memory_order_relaxed) / 1e3 / (double) n : 0;
+                l->p50_us = latency_percentile(l->histogram, l->hist_max_us, l->overflows, l->samples, l->max_us, 0.5);
+                l->p99_us = latency_percentile(l->histogram, l->hist_max_us, l->overflows, l->samples, l->max_us, 0.99);
+                l->p999_us = latency_percentile(l->histogram, l->hist_max_us, l->overflows, l->samples, l->max_us, 0.999);
+                g_ptr_array_add(out, l);
+        }
+        return out;
+}

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <errno.h>
 #include <getopt.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -316,6 +317,215 @@ static int cmd_irqs(Ctl *c, char **args) {
         return EXIT_OK;
 }
 
+static int simple_change(Ctl *c, const char *method, const char *what);
+
+static double value_get_double(const Value *obj, const char *key) {
+        const Value *v = value_get(obj, key);
+        return v && v->kind == VALUE_DOUBLE ? v->d : 0;
+}
+
+/* cyclictest -h's output, so that existing plotting scripts read it: one line per 1 us
+ * bucket with a column per CPU, then the totals. */
+static void print_cyclictest(const Value *cpus) {
+        unsigned rows = 0, n = cpus->items->len;
+        for (unsigned c = 0; c < n; c++) {
+                const Value *h = value_get(cpus->items->pdata[c], "histogram");
+                rows = MAX(rows, h ? h->items->len : 0);
+        }
+        printf("# Histogram\n");
+        for (unsigned i = 0; i < rows; i++) {
+                printf("%06u", i);
+                for (unsigned c = 0; c < n; c++) {
+                        const Value *h = value_get(cpus->items->pdata[c], "histogram");
+                        uint64_t count = h && i < h->items->len ? ((Value *) h->items->pdata[i])->u : 0;
+                        printf("\t%06" PRIu64, count);
+                }
+                printf("\n");
+        }
+        static const struct { const char *title, *key; int width; } totals[] = {
+                { "# Total:", "samples", 9 },
+                { "# Min Latencies:", "min_us", 5 },
+                { "# Avg Latencies:", "avg_us", 5 },
+                { "# Max Latencies:", "max_us", 5 },
+                { "# Histogram Overflows:", "overflows", 5 },
+        };
+        for (size_t t = 0; t < G_N_ELEMENTS(totals); t++) {
+                printf("%s", totals[t].title);
+                for (unsigned c = 0; c < n; c++) {
+                        const Value *cpu = cpus->items->pdata[c];
+                        const Value *v = value_get(cpu, totals[t].key);
+                        double d = !v ? 0 : v->kind == VALUE_DOUBLE ? v->d : (double) v->u;
+                        printf(" %0*.0f", totals[t].width, d);
+                }
+                printf("\n");
+        }
+        printf("# Histogram Overflow at cycle number:\n");
+        for (unsigned c = 0; c < n; c++)
+                printf("# Thread %u: (CPU %" PRIu64 ")\n", c, value_get_uint(cpus->items->pdata[c], "cpu"));
+}
+
+/* A terminal bar chart of one CPU's histogram, counts log-scaled so that rare slow
+ * samples still show. */
+static int print_histogram(Ctl *c, const char *cpu_text) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        const uint32_t *counts;
+        size_t size;
+        uint32_t bucket;
+        uint64_t overflows, max = 0, total = 0;
+        guint64 cpu;
+
+        if (!g_ascii_string_to_unsigned(cpu_text, 10, 0, 8191, &cpu, NULL)) {
+                fprintf(stderr, "isoctl: --histogram takes a CPU number, not \"%s\"\n", cpu_text);
+                return EXIT_USAGE;
+        }
+        int r = sd_bus_call_method(c->bus, BUS_NAME, BUS_PATH, BUS_INTERFACE, "GetHistogram", &error, &reply, "u",
+                                   (uint32_t) cpu);
+        if (r < 0)
+                return call_failed(c, "GetHistogram", &error, r);
+        if (sd_bus_message_read(reply, "u", &bucket) < 0 ||
+            sd_bus_message_read_array(reply, 'u', (const void **) &counts, &size) < 0 ||
+            sd_bus_message_read(reply, "t", &overflows) < 0)
+                return EXIT_UNREACHABLE;
+        size_t n = size / sizeof(uint32_t);
+        for (size_t i = 0; i < n; i++) {
+                max = MAX(max, counts[i]);
+                total += counts[i];
+        }
+        max = MAX(max, overflows);
+        printf("Latency histogram of CPU %" G_GUINT64_FORMAT ": %" PRIu64 " samples, %u us buckets, log-scaled\n\n",
+               cpu, total + overflows, bucket);
+        for (size_t i = 0; i < n; i++) {
+                if (!counts[i])
+                        continue;
+                int len = (int) (log10((double) counts[i] + 1) / log10((double) max + 1) * 50 + 0.5);
+                printf("%5zu us |%.*s %u\n", i * bucket, MAX(len, 1),
+                       "##################################################", counts[i]);
+        }
+        if (overflows) {
+                int len = (int) (log10((double) overflows + 1) / log10((double) max + 1) * 50 + 0.5);
+                printf(">%4zu us |%.*s %" PRIu64 "\n", n * bucket, MAX(len, 1),
+                       "##################################################", overflows);
+        }
+        return EXIT_OK;
+}
+
+static int cmd_latency(Ctl *c, char **args) {
+        static const char *const names[] = { "cpus", NULL };
+        g_autoptr(Value) cpus = NULL;
+        bool cyclictest = false;
+        const char *histogram = NULL;
+
+        for (char **a = args; *a; a++) {
+                if (g_str_equal(*a, "--format=cyclictest"))
+                        cyclictest = true;
+                else if (g_str_equal(*a, "--histogram") && a[1])
+                        histogram = *++a;
+                else if (g_str_has_prefix(*a, "--histogram="))
+                        histogram = *a + strlen("--histogram=");
+                else {
+                        fprintf(stderr, "isoctl: latency takes --json, --histogram CPU or --format=cyclictest, not \"%s\"\n", *a);
+                        return EXIT_USAGE;
+                }
+        }
+        if (histogram)
+                return print_histogram(c, histogram);
+        int r = fetch(c, "GetLatency", names, &cpus);
+        if (r != EXIT_OK)
+                return r;
+        if (c->json) {
+                print_json(cpus);
+                return EXIT_OK;
+        }
+        if (cpus->items->len == 0) {
+                printf("The sampler is not running (isoctl sampler start).\n");
+                return EXIT_OK;
+        }
+        g_autoptr(Value) measured = value_new_list();
+        for (unsigned i = 0; i < cpus->items->len; i++) {
+                Value *cpu = cpus->items->pdata[i];
+                if (value_get_bool(cpu, "measured"))
+                        g_ptr_array_add(measured->items, g_steal_pointer(&cpus->items->pdata[i]));
+        }
+        if (cyclictest) {
+                print_cyclictest(measured);
+                return EXIT_OK;
+        }
+        g_autoptr(Table) t = table_new("CPU", "SAMPLES", "MIN", "AVG", "P50", "P99", "P99.9", "MAX", "OVERFLOWS",
+                                       "OVERRUNS", "OVER THRESHOLD", NULL);
+        GString *not_measured = g_string_new(NULL);
+        for (unsigned i = 0; i < cpus->items->len; i++) {
+                const Value *cpu = cpus->items->pdata[i];
+                if (!cpu) /* moved to measured */
+                        continue;
+                g_string_append_printf(not_measured, "%s%" PRIu64, not_measured->len ? "," : "", value_get_uint(cpu, "cpu"));
+        }
+        for (unsigned i = 0; i < measured->items->len; i++) {
+                const Value *cpu = measured->items->pdata[i];
+                g_autofree char *n = g_strdup_printf("%" PRIu64, value_get_uint(cpu, "cpu"));
+                g_autofree char *samples = g_strdup_printf("%" PRIu64, value_get_uint(cpu, "samples"));
+                g_autofree char *mn = g_strdup_printf("%.1f", value_get_double(cpu, "min_us"));
+                g_autofree char *avg = g_strdup_printf("%.1f", value_get_double(cpu, "avg_us"));
+                g_autofree char *p50 = g_strdup_printf("%.0f", value_get_double(cpu, "p50_us"));
+                g_autofree char *p99 = g_strdup_printf("%.0f", value_get_double(cpu, "p99_us"));
+                g_autofree char *p999 = g_strdup_printf("%.0f", value_get_double(cpu, "p999_us"));
+                g_autofree char *mx = g_strdup_printf("%.1f", value_get_double(cpu, "max_us"));
+                g_autofree char *of = g_strdup_printf("%" PRIu64, value_get_uint(cpu, "overflows"));
+                g_autofree char *ov = g_strdup_printf("%" PRIu64, value_get_uint(cpu, "overruns"));
+                g_autofree char *ex = g_strdup_printf("%" PRIu64, value_get_uint(cpu, "exceeded"));
+                table_add_row(t, n, samples, mn, avg, p50, p99, p999, mx, of, ov, ex);
+        }
+        printf("Wake-up latency in microseconds, per measured CPU:\n\n");
+        table_print(t, stdout);
+        if (not_measured->len)
+                printf("\nNot measured (not on this machine, or no real-time thread): CPUs %s\n", not_measured->str);
+        g_string_free(not_measured, true);
+        return EXIT_OK;
+}
+
+static int cmd_noise(Ctl *c, char **args) {
+        static const char *const names[] = { "cpus", NULL };
+        g_autoptr(Value) cpus = NULL;
+        int r = fetch(c, "GetNoise", names, &cpus);
+        if (r != EXIT_OK)
+                return r;
+        if (c->json) {
+                print_json(cpus);
+                return EXIT_OK;
+        }
+        g_autoptr(Table) t = table_new("CPU", "LOC/s", "RES/s", "CAL/s", "TLB/s", "DEVICES/s", "SWITCHES/s",
+                                       "TOP DEVICE IRQS", NULL);
+        for (unsigned i = 0; i < cpus->items->len; i++) {
+                const Value *cpu = cpus->items->pdata[i];
+                g_autofree char *n = g_strdup_printf("%" PRIu64, value_get_uint(cpu, "cpu"));
+                g_autofree char *loc = g_strdup_printf("%.0f", value_get_double(cpu, "loc"));
+                g_autofree char *res = g_strdup_printf("%.0f", value_get_double(cpu, "res"));
+                g_autofree char *cal = g_strdup_printf("%.0f", value_get_double(cpu, "cal"));
+                g_autofree char *tlb = g_strdup_printf("%.0f", value_get_double(cpu, "tlb"));
+                g_autofree char *dev = g_strdup_printf("%.0f", value_get_double(cpu, "devices"));
+                double sw = value_get_double(cpu, "switches");
+                g_autofree char *swt = sw < 0 ? g_strdup("?") : g_strdup_printf("%.0f", sw);
+                g_autofree char *top = value_join(value_get(cpu, "top_sources"), "; ");
+                table_add_row(t, n, loc, res, cal, tlb, dev, swt, or_dash(top));
+        }
+        printf("What still reaches each CPU, per second over the last second:\n\n");
+        table_print(t, stdout);
+        return EXIT_OK;
+}
+
+static int cmd_reset_latency(Ctl *c, char **args) {
+        return simple_change(c, "ResetLatency", "Latency statistics reset");
+}
+
+static int cmd_sampler(Ctl *c, char **args) {
+        if (g_str_equal(args[0], "start"))
+                return simple_change(c, "StartSampler", "Sampler started");
+        if (g_str_equal(args[0], "stop"))
+                return simple_change(c, "StopSampler", "Sampler stopped");
+        fprintf(stderr, "isoctl: sampler takes start or stop, not \"%s\"\n", args[0]);
+        return EXIT_USAGE;
+}
+
 /* The changes print what the daemon now says, so the user sees the effect. */
 static int after_change(Ctl *c, const char *what) {
         g_autoptr(Value) state = NULL;
@@ -458,6 +668,11 @@ static const Command commands[] = {
         { "kernel-audit", 0, cmd_kernel_audit, "", "the kernel build options real-time audio needs" },
         { "plan", 0, cmd_plan, "", "a partition proposed for this machine, as a configuration file" },
         { "irqs", 0, cmd_irqs, "", "every IRQ: where it is, where it belongs, whether it hits isolated CPUs" },
+        { "latency", -1, cmd_latency, " [--histogram CPU|--format=cyclictest]",
+          "wake-up latency per measured CPU; a CPU's histogram; cyclictest -h output" },
+        { "reset-latency", 0, cmd_reset_latency, "", "zero the latency statistics (root or polkit)" },
+        { "sampler", 1, cmd_sampler, " start|stop", "start or stop the latency sampler (root or polkit)" },
+        { "noise", 0, cmd_noise, "", "interrupts and context switches per second that still reach each CPU" },
         { "watch", 0, cmd_watch, "", "print isolatord's signals and property changes until interrupted" },
 };
 
@@ -525,7 +740,7 @@ int main(int argc, char *argv[]) {
                 else
                         args[nargs++] = argv[i];
         }
-        if (nargs != cmd->nargs) {
+        if (cmd->nargs >= 0 && nargs != cmd->nargs) {
                 fprintf(stderr, "isoctl: %s takes %d argument(s):%s\n", cmd->name, cmd->nargs,
                         *cmd->args_help ? cmd->args_help : " none");
                 g_free(args);

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <assert.h>
 #include <errno.h>
+#include <sched.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <time.h>
@@ -109,6 +110,7 @@ int manager_sampler_start(Manager *m) {
                 .pm_qos = sc->pm_qos,
                 .lock_memory = true,
                 .event_fd = m->sampler_event_fd,
+                .host_cpus = m->host_cpus,
         };
 
         if (m->sampler)
@@ -405,6 +407,14 @@ int manager_new(const ManagerOptions *o, Manager **out, GError **error) {
         int r;
 
         m->sampler_event_fd = -1;
+        /* Before isolatord pins itself to housekeeping: the CPUs that exist for it (not
+         * read from /sys, which may be a test's; not --root's, which describes another
+         * machine). */
+        cpu_set_t allowed;
+        if (sched_getaffinity(0, sizeof allowed, &allowed) >= 0)
+                for (int cpu = 0; cpu < CPU_SETSIZE; cpu++)
+                        if (CPU_ISSET(cpu, &allowed))
+                                cpuset_add(&m->host_cpus, (unsigned) cpu);
 
         assert(o);
         assert(out);

@@ -11,7 +11,6 @@
 #include <unistd.h>
 
 #include "log.h"
-#include "root.h"
 #include "sampler.h"
 
 typedef struct SamplerCpu {
@@ -139,18 +138,12 @@ static int start_thread(Sampler *s, SamplerCpu *c) {
 }
 
 int sampler_start(const SamplerOptions *o, Sampler **out) {
-        g_autoptr(Root) host = NULL;
         Sampler *s = g_new0(Sampler, 1);
-        CpuSet online;
 
         s->o = *o;
         s->o.hist_max_us = MAX(o->hist_max_us, 1u);
         s->cpus = g_ptr_array_new();
         s->qos_fd = -1;
-        /* The threads run on this machine's CPUs, whatever --root describes. */
-        host = root_new("/");
-        if (root_read_cpulist(host, "sys/devices/system/cpu/online", &online) < 0)
-                cpuset_zero(&online);
         if (o->lock_memory) {
 #ifdef __SANITIZE_ADDRESS__
                 /* ASan's shadow memory is terabytes of reserved space: never lock it. */
@@ -174,7 +167,8 @@ int sampler_start(const SamplerOptions *o, Sampler **out) {
                 c->hist = g_new0(_Atomic uint32_t, s->o.hist_max_us);
                 g_ptr_array_add(s->cpus, c);
                 zero_stats(c);
-                if (!cpuset_has(&online, cpu)) {
+                /* The threads run on this machine's CPUs, whatever --root describes. */
+                if (!cpuset_has(&o->host_cpus, cpu)) {
                         c->not_measured = g_strdup("this CPU does not exist on this machine");
                         continue;
                 }

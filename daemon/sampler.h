@@ -13,7 +13,8 @@
  * without locks. The sampler shares nothing else with the loop but an eventfd that a
  * thread pokes when a sample crosses the threshold. */
 typedef struct SamplerOptions {
-        CpuSet cpus;             /* CPUs to measure (those that exist here) */
+        CpuSet cpus;             /* CPUs to measure */
+        CpuSet host_cpus;        /* the CPUs of this machine the daemon may run on */
         unsigned interval_us;
         unsigned threshold_us;
         int priority;            /* SCHED_FIFO */

@@ -153,7 +153,13 @@ static int cmd_status(Ctl *c, char **args) {
                 strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S", localtime(&t));
                 printf("; last at %s", when);
         }
-        printf("\nDrift:         %" PRIu64 " correction(s)\n\n", value_get_uint(st, "drift_corrections"));
+        printf("\nDrift:         %" PRIu64 " correction(s)\n", value_get_uint(st, "drift_corrections"));
+        if (value_get_bool(st, "sampler_running"))
+                printf("Latency:       %" PRIu64 " sample(s) above %" PRIu64 " us since the last reset (isoctl latency)\n",
+                       value_get_uint(st, "latency_exceeded"), value_get_uint(st, "latency_threshold_us"));
+        else
+                printf("Latency:       the sampler is not running (isoctl sampler start)\n");
+        printf("\n");
 
         g_autoptr(Table) t = table_new("GROUP", "CPUS", "COUNT", "SLICE", "MATCH", "SCHED", NULL);
         const Value *groups = value_get(st, "groups");

@@ -53,6 +53,10 @@ for cpu in ${measured//,/ }; do
   expect_in "priority 98" "priority: 98"
 done
 
+expect_exit 0 "status counts the samples above the threshold" -- "$ISOCTL" status --json
+expect_eq "latency_exceeded in the status" "True" "$(py 'print(d["latency_exceeded"] > 0 and d["latency_threshold_us"] == 1)' <<<"$out")"
+expect_exit 0 "isoctl status" -- "$ISOCTL" status
+expect_in "status line" "sample(s) above 1 us since the last reset"
 expect_exit 0 "isoctl latency" -- "$ISOCTL" latency
 expect_in "latency table" "CPU  SAMPLES"
 expect_in "not measured named" "Not measured (not on this machine, or no real-time thread): CPUs"

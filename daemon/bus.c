@@ -301,6 +301,17 @@ static int append_irq(sd_bus_message *m, const void *item) {
         return r;
 }
 
+/* A method's whole answer: one aa{sv}. */
+static int reply_records(sd_bus_message *msg, const GPtrArray *items, AppendRecord append) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        int r = sd_bus_message_new_method_return(msg, &reply);
+        if (r >= 0)
+                r = append_records(reply, items, append);
+        if (r < 0)
+                return r;
+        return sd_bus_send(NULL, reply, NULL);
+}
+
 /* --- properties --- */
 
 static int property_get(sd_bus *bus, const char *path, const char *interface, const char *property,
@@ -394,43 +405,25 @@ static int method_get_status(sd_bus_message *msg, void *userdata, sd_bus_error *
 
 static int method_verify(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         Bus *b = userdata;
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
-        int r;
 
-        /* A verify only observes: open to everyone, like every read. */
+        /* Open to everyone, like the periodic verify: it repairs only what the
+         * configuration already says, and observes. */
         manager_verify(b->manager);
         bus_notify_changes(b);
-        r = sd_bus_message_new_method_return(msg, &reply);
-        if (r >= 0)
-                r = append_records(reply, b->manager->findings, append_finding);
-        if (r < 0)
-                return r;
-        return sd_bus_send(NULL, reply, NULL);
+        return reply_records(msg, b->manager->findings, append_finding);
 }
 
 static int method_get_irqs(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         Bus *b = userdata;
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
         g_autoptr(GPtrArray) report = manager_irq_report(b->manager);
-        int r = sd_bus_message_new_method_return(msg, &reply);
-        if (r >= 0)
-                r = append_records(reply, report, append_irq);
-        if (r < 0)
-                return r;
-        return sd_bus_send(NULL, reply, NULL);
+        return reply_records(msg, report, append_irq);
 }
 
 static int method_get_latency(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         Bus *b = userdata;
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
         g_autoptr(GPtrArray) stats = b->manager->sampler ? sampler_stats(b->manager->sampler)
                                                          : g_ptr_array_new();
-        int r = sd_bus_message_new_method_return(msg, &reply);
-        if (r >= 0)
-                r = append_records(reply, stats, append_latency);
-        if (r < 0)
-                return r;
-        return sd_bus_send(NULL, reply, NULL);
+        return reply_records(msg, stats, append_latency);
 }
 
 static int method_get_histogram(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
@@ -460,16 +453,10 @@ static int method_get_histogram(sd_bus_message *msg, void *userdata, sd_bus_erro
 
 static int method_get_noise(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         Bus *b = userdata;
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
         g_autoptr(GPtrArray) noise = manager_noise(b->manager);
         if (!noise)
                 return sd_bus_error_set(error, BUS_ERROR_PREFIX "NotFound", "no noise figures yet: they need two readings, a second apart");
-        int r = sd_bus_message_new_method_return(msg, &reply);
-        if (r >= 0)
-                r = append_records(reply, noise, append_noise);
-        if (r < 0)
-                return r;
-        return sd_bus_send(NULL, reply, NULL);
+        return reply_records(msg, noise, append_noise);
 }
 
 static int method_get_boot_parameters(sd_bus_message *msg, void *userdata, sd_bus_error *error) {

@@ -50,14 +50,19 @@ int main(int argc, char *argv[]) {
         CHECK(kill(rig.pid, 0) == 0, "isolatord died after a device was removed");
         CHECK(rig_status_uint(&rig, "event_count") >= 2, "the removal was not seen");
 
-        /* A burst: 50 devices with an IRQ each. All pinned, in fewer rescans than events. */
+        /* A burst: 50 devices with an IRQ each, sent while the daemon is stopped so that
+         * they are all queued when it reads (how fast a burst arrives is otherwise up to
+         * the machine). All pinned, in one drain and so one rescan, or two if the first
+         * read raced the last send. */
         uint64_t events_before = rig_status_uint(&rig, "event_count");
         uint64_t rescans_before = rig_status_uint(&rig, "rescan_count");
+        kill(rig.pid, SIGSTOP);
         for (unsigned i = 0; i < 50; i++) {
                 g_autofree char *name = g_strdup_printf("hub%u", i);
                 rig_make_irq(&rig, 400 + i, "xhci_hcd");
                 g_free(umockdev_testbed_add_device(rig.tb, "usb", name, NULL, "idVendor", "1d6b", NULL, "ID_MODEL", "HUB", NULL));
         }
+        kill(rig.pid, SIGCONT);
         unsigned all = 0;
         for (unsigned i = 0; i < 50; i++) {
                 g_autofree char *path = rig_irq_path(&rig, 400 + i);
@@ -68,7 +73,7 @@ int main(int argc, char *argv[]) {
         uint64_t events = rig_status_uint(&rig, "event_count") - events_before;
         uint64_t rescans = rig_status_uint(&rig, "rescan_count") - rescans_before;
         CHECK(events == 50, "%" G_GUINT64_FORMAT " of 50 uevents of the burst counted", events);
-        CHECK(rescans < events, "a burst of %" G_GUINT64_FORMAT " uevents cost %" G_GUINT64_FORMAT " rescans", events,
+        CHECK(rescans <= 2, "a burst of %" G_GUINT64_FORMAT " queued uevents cost %" G_GUINT64_FORMAT " rescans", events,
               rescans);
         printf("burst of %" G_GUINT64_FORMAT " uevents: %" G_GUINT64_FORMAT " rescans\n", events, rescans);
 

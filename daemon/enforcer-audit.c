@@ -31,22 +31,51 @@ const EnforcerOps enforcer_boot_params = {
         .verify = boot_params_verify,
 };
 
-static int kernel_config_verify(const EnforcerContext *ctx, GPtrArray *findings) {
-        g_autoptr(GHashTable) kconfig = NULL;
-        g_autoptr(GPtrArray) items = NULL;
-        g_autoptr(GError) e = NULL;
+/* The running kernel's build cannot change before a reboot: it is read and gunzipped
+ * once, not at every verify pass. */
+typedef struct KconfigState {
+        bool loaded;
+        GHashTable *kconfig;   /* NULL when it could not be read */
+        char *error;
+} KconfigState;
 
-        if (kconfig_load(ctx->root, &kconfig, NULL, &e) < 0) {
+static void *kconfig_state_new(void) {
+        return g_new0(KconfigState, 1);
+}
+
+static void kconfig_state_free(void *p) {
+        KconfigState *st = p;
+        if (!st)
+                return;
+        if (st->kconfig)
+                g_hash_table_unref(st->kconfig);
+        g_free(st->error);
+        g_free(st);
+}
+
+static int kernel_config_verify(const EnforcerContext *ctx, GPtrArray *findings) {
+        KconfigState *st = ctx->state;
+        g_autoptr(GPtrArray) items = NULL;
+
+        if (!st->loaded) {
+                g_autoptr(GError) e = NULL;
+                if (kconfig_load(ctx->root, &st->kconfig, NULL, &e) < 0)
+                        st->error = g_strdup(e->message);
+                st->loaded = true;
+        }
+        if (!st->kconfig) {
                 g_ptr_array_add(findings, finding_new("kernel-config", "config", "a readable kernel configuration",
-                                                      "(absent)", false, e->message));
+                                                      "(absent)", false, st->error));
                 return 0;
         }
-        items = kconfig_audit(kconfig);
+        items = kconfig_audit(st->kconfig);
         findings_add_audit(findings, "kernel-config", items);
         return 0;
 }
 
 const EnforcerOps enforcer_kernel_config = {
         .name = "kernel-config",
+        .state_new = kconfig_state_new,
+        .state_free = kconfig_state_free,
         .verify = kernel_config_verify,
 };

@@ -380,15 +380,7 @@ static int method_get_status(sd_bus_message *msg, void *userdata, sd_bus_error *
         if (r >= 0) r = append_sv(reply, "verify_count", "t", m->verify_count);
         if (r >= 0) r = append_sv(reply, "event_count", "t", m->event_count);
         if (r >= 0) r = append_sv(reply, "sampler_running", "b", (int) (m->sampler != NULL));
-        if (r >= 0) {
-                uint64_t exceeded = 0;
-                if (m->sampler) {
-                        g_autoptr(GPtrArray) stats = sampler_stats(m->sampler);
-                        for (unsigned i = 0; i < stats->len; i++)
-                                exceeded += ((LatencyStats *) stats->pdata[i])->exceeded;
-                }
-                r = append_sv(reply, "latency_exceeded", "t", exceeded);
-        }
+        if (r >= 0) r = append_sv(reply, "latency_exceeded", "t", m->sampler ? sampler_exceeded_total(m->sampler) : 0);
         if (r >= 0 && m->sampler)
                 r = append_sv(reply, "latency_threshold_us", "u", sampler_options(m->sampler)->threshold_us);
         if (r >= 0) r = append_sv(reply, "rescan_count", "t", m->rescan_count);

@@ -5,7 +5,6 @@
 #include <sched.h>
 #include <stdatomic.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
@@ -238,6 +237,15 @@ double latency_percentile(const uint32_t *hist, unsigned nbuckets, uint64_t over
         }
         (void) overflows;
         return max_us;
+}
+
+uint64_t sampler_exceeded_total(Sampler *s) {
+        uint64_t total = 0;
+        for (unsigned i = 0; i < s->cpus->len; i++) {
+                SamplerCpu *c = s->cpus->pdata[i];
+                total += atomic_load_explicit(&c->exceeded, memory_order_relaxed);
+        }
+        return total;
 }
 
 void latency_stats_free(LatencyStats *l) {

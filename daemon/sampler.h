@@ -43,6 +43,9 @@ int sampler_start(const SamplerOptions *o, Sampler **out);
 Sampler *sampler_stop(Sampler *s);
 /* Asks every thread to zero its statistics; each does so at its next wake-up. */
 void sampler_reset(Sampler *s);
+/* Samples above the threshold since the last reset, all CPUs together: the counters
+ * only, for the status, without copying histograms. */
+uint64_t sampler_exceeded_total(Sampler *s);
 /* A snapshot per CPU asked for, measured or not (LatencyStats*). */
 GPtrArray *sampler_stats(Sampler *s);
 void latency_stats_free(LatencyStats *l);

@@ -6,13 +6,14 @@
 #include <netlink/route/link.h>
 #include <netlink/socket.h>
 
+#include "coalesce.h"
 #include "log.h"
 #include "source-netlink.h"
 
 struct NetlinkSource {
         struct nl_sock *sock;
         sd_event_source *io;
-        sd_event_source *defer;
+        Coalescer *coalescer;
         GHashTable *pending; /* interface names seen since the last hand-over */
         void (*links_up)(GPtrArray *ifnames, void *userdata);
         void *userdata;
@@ -27,7 +28,7 @@ static void on_link_object(struct nl_object *obj, void *arg) {
         if (name) {
                 log_debug("link %s %s", name, rtnl_link_get_flags(link) & IFF_UP ? "up" : "appeared or changed");
                 g_hash_table_add(s->pending, g_strdup(name));
-                sd_event_source_set_enabled(s->defer, SD_EVENT_ONESHOT);
+                coalescer_poke(s->coalescer);
         }
 }
 
@@ -49,7 +50,7 @@ static int on_io(sd_event_source *source, int fd, uint32_t revents, void *userda
         return 0;
 }
 
-static int on_defer(sd_event_source *source, void *userdata) {
+static void flush(void *userdata) {
         NetlinkSource *s = userdata;
         g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func(g_free);
         GHashTableIter it;
@@ -60,7 +61,6 @@ static int on_defer(sd_event_source *source, void *userdata) {
                 g_ptr_array_add(names, g_strdup(name));
         g_hash_table_remove_all(s->pending);
         s->links_up(names, s->userdata);
-        return 0;
 }
 
 int netlink_source_new(sd_event *event, void (*links_up)(GPtrArray *ifnames, void *userdata), void *userdata,
@@ -92,10 +92,9 @@ int netlink_source_new(sd_event *event, void (*links_up)(GPtrArray *ifnames, voi
         r = sd_event_add_io(event, &s->io, nl_socket_get_fd(s->sock), EPOLLIN, on_io, s);
         if (r < 0)
                 goto fail;
-        r = sd_event_add_defer(event, &s->defer, on_defer, s);
+        r = coalescer_new(event, flush, s, &s->coalescer);
         if (r < 0)
                 goto fail;
-        sd_event_source_set_enabled(s->defer, SD_EVENT_OFF);
         *out = s;
         return 0;
 fail:
@@ -107,7 +106,7 @@ NetlinkSource *netlink_source_free(NetlinkSource *s) {
         if (!s)
                 return NULL;
         sd_event_source_disable_unref(s->io);
-        sd_event_source_disable_unref(s->defer);
+        coalescer_free(s->coalescer);
         if (s->sock)
                 nl_socket_free(s->sock);
         g_hash_table_unref(s->pending);

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "coalesce.h"
 #include "log.h"
 #include "source-udev.h"
 
@@ -12,7 +13,7 @@ struct UdevSource {
         struct udev *udev;
         struct udev_monitor *monitor;
         sd_event_source *io;
-        sd_event_source *defer;
+        Coalescer *coalescer;
         char *name;
         unsigned pending;
         void (*rescan)(unsigned events, void *userdata);
@@ -26,13 +27,12 @@ static bool action_matters(const char *action) {
         return action && g_strv_contains(actions, action);
 }
 
-static int on_defer(sd_event_source *source, void *userdata) {
+static void flush(void *userdata) {
         UdevSource *s = userdata;
         unsigned n = s->pending;
 
         s->pending = 0;
         s->rescan(n, s->userdata);
-        return 0;
 }
 
 static int on_io(sd_event_source *source, int fd, uint32_t revents, void *userdata) {
@@ -51,7 +51,7 @@ static int on_io(sd_event_source *source, int fd, uint32_t revents, void *userda
         }
         if (matter > 0) {
                 s->pending += matter;
-                sd_event_source_set_enabled(s->defer, SD_EVENT_ONESHOT);
+                coalescer_poke(s->coalescer);
         }
         return 0;
 }
@@ -89,10 +89,9 @@ int udev_source_new(sd_event *event, const char *name, void (*rescan)(unsigned e
         r = sd_event_add_io(event, &s->io, udev_monitor_get_fd(s->monitor), EPOLLIN, on_io, s);
         if (r < 0)
                 goto fail;
-        r = sd_event_add_defer(event, &s->defer, on_defer, s);
+        r = coalescer_new(event, flush, s, &s->coalescer);
         if (r < 0)
                 goto fail;
-        sd_event_source_set_enabled(s->defer, SD_EVENT_OFF);
         log_info("watching %s uevents for devices that bring IRQs", s->name);
         *out = s;
         return 0;
@@ -105,7 +104,7 @@ UdevSource *udev_source_free(UdevSource *s) {
         if (!s)
                 return NULL;
         sd_event_source_disable_unref(s->io);
-        sd_event_source_disable_unref(s->defer);
+        coalescer_free(s->coalescer);
         udev_monitor_unref(s->monitor);
         udev_unref(s->udev);
         g_free(s->name);

@@ -9,6 +9,8 @@
 #include "build-config.h"
 #include "bus-error.h"
 #include "bus.h"
+#include "enforcer-workload.h"
+#include "task.h"
 #include "enforcer-irq.h"
 #include "kconfig.h"
 #include "log.h"
@@ -135,6 +137,13 @@ static void on_irq_pinned(unsigned irq, const char *name, const CpuSet *cpus, vo
         int r = sd_bus_emit_signal(b->bus, BUS_PATH, BUS_INTERFACE, "IrqPinned", "uss", irq, name, list);
         if (r < 0)
                 log_warning_errno(r, "cannot send IrqPinned: %m");
+}
+
+static void on_workload_placed(const char *group, pid_t pid, const char *comm, void *userdata) {
+        Bus *b = userdata;
+        int r = sd_bus_emit_signal(b->bus, BUS_PATH, BUS_INTERFACE, "WorkloadPlaced", "sus", group, (uint32_t) pid, comm);
+        if (r < 0)
+                log_warning_errno(r, "cannot send WorkloadPlaced: %m");
 }
 
 /* --- a{sv} helpers --- */
@@ -301,6 +310,19 @@ static int append_irq(sd_bus_message *m, const void *item) {
         return r;
 }
 
+static int append_workload(sd_bus_message *m, const void *item) {
+        const Workload *w = item;
+        g_autofree char *cpus = cpuset_format_list(&w->cpus);
+        int r = append_sv(m, "group", "s", w->group);
+        if (r >= 0) r = append_sv(m, "pid", "u", (uint32_t) w->pid);
+        if (r >= 0) r = append_sv(m, "comm", "s", w->comm);
+        if (r >= 0) r = append_sv(m, "cpus", "s", cpus);
+        if (r >= 0) r = append_sv(m, "policy", "s", w->policy >= 0 ? task_policy_name(w->policy) : "");
+        if (r >= 0) r = append_sv(m, "priority", "i", (int32_t) w->priority);
+        if (r >= 0) r = append_sv(m, "placed_at", "t", w->placed_usec);
+        return r;
+}
+
 /* A method's whole answer: one aa{sv}. */
 static int reply_records(sd_bus_message *msg, const GPtrArray *items, AppendRecord append) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
@@ -409,6 +431,11 @@ static int method_get_irqs(sd_bus_message *msg, void *userdata, sd_bus_error *er
         Bus *b = userdata;
         g_autoptr(GPtrArray) report = manager_irq_report(b->manager);
         return reply_records(msg, report, append_irq);
+}
+
+static int method_get_workloads(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        Bus *b = userdata;
+        return reply_records(msg, manager_workloads(b->manager), append_workload);
 }
 
 static int method_get_latency(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
@@ -634,6 +661,8 @@ static const sd_bus_vtable isolator_vtable[] = {
                                 method_plan, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("GetIrqs", SD_BUS_NO_ARGS, SD_BUS_RESULT("aa{sv}", irqs),
                                 method_get_irqs, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("GetWorkloads", SD_BUS_NO_ARGS, SD_BUS_RESULT("aa{sv}", workloads),
+                                method_get_workloads, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("StartSampler", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT,
                                 method_start_sampler, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("StopSampler", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT,
@@ -649,6 +678,7 @@ static const sd_bus_vtable isolator_vtable[] = {
                                 method_get_noise, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_SIGNAL_WITH_ARGS("DriftCorrected", SD_BUS_ARGS("s", kind, "s", object, "s", expected, "s", found), 0),
         SD_BUS_SIGNAL_WITH_ARGS("IrqPinned", SD_BUS_ARGS("u", irq, "s", name, "s", cpus), 0),
+        SD_BUS_SIGNAL_WITH_ARGS("WorkloadPlaced", SD_BUS_ARGS("s", group, "u", pid, "s", comm), 0),
         SD_BUS_SIGNAL_WITH_ARGS("LatencyExceeded", SD_BUS_ARGS("u", cpu, "t", latency_us, "t", threshold_us), 0),
         SD_BUS_VTABLE_END,
 };
@@ -665,7 +695,7 @@ int bus_serve(sd_bus *bus, Manager *manager, Bus **out) {
         b->auth = auth_new(bus);
         b->exceeded_sent = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, g_free);
         b->shown = shown_now(manager);
-        manager_set_events(manager, &(ManagerEvents) { on_drift_corrected, on_irq_pinned, b });
+        manager_set_events(manager, &(ManagerEvents) { on_drift_corrected, on_irq_pinned, on_workload_placed, b });
         r = sd_bus_add_object_vtable(bus, &b->slot, BUS_PATH, BUS_INTERFACE, isolator_vtable, b);
         if (r < 0) {
                 bus_free(b);

@@ -18,6 +18,7 @@ static const char default_config[] =
         "CPUs=1-2,9-10\n"
         "Slice=diretta.slice\n"
         "Match=syncAlsa*\n"
+        "Governor=performance\n"
         "\n"
         "[Group hqplayer]\n"
         "CPUs=3-7,11-15\n"
@@ -25,6 +26,7 @@ static const char default_config[] =
         "Match=hqplayerd\n"
         "SchedPolicy=rr\n"
         "SchedPriority=99\n"
+        "Governor=performance\n"
         "\n"
         "[Sampler]\n"
         "Enabled=true\n"
@@ -36,17 +38,22 @@ static const char default_config[] =
         "\n"
         "[Daemon]\n"
         "VerifyIntervalSec=10\n"
-        "UdevMonitor=auto\n";
+        "UdevMonitor=auto\n"
+        "CgroupBackend=auto\n"
+        "SystemdAddress=unix:path=/run/systemd/private\n"
+        "RestoreOnExit=false\n";
 
 #define GROUP_PREFIX "Group "
 
 /* The schema: which keys each section takes. Adding a key is adding it here and
  * reading it in the parser below. */
-static const char *const partition_keys[] = { "Housekeeping", NULL };
-static const char *const group_keys[] = { "CPUs", "Slice", "Match", "SchedPolicy", "SchedPriority", NULL };
+static const char *const partition_keys[] = { "Housekeeping", "CpuDmaLatencyUs", NULL };
+static const char *const group_keys[] = { "CPUs", "Slice", "Match", "SchedPolicy", "SchedPriority", "Partition",
+                                          "Governor", NULL };
 static const char *const sampler_keys[] = { "Enabled", "IntervalUs", "ThresholdUs", "CPUs", "Priority", "PmQos",
                                             "HistogramMaxUs", NULL };
-static const char *const daemon_keys[] = { "VerifyIntervalSec", "UdevMonitor", NULL };
+static const char *const daemon_keys[] = { "VerifyIntervalSec", "UdevMonitor", "CgroupBackend", "SystemdAddress",
+                                           "RestoreOnExit", NULL };
 static const char *const irq_keys[] = { "Match", "CPUs", "ThreadPriority", NULL };
 static const char *const network_keys[] = { "RpsCpus", "XpsCpus", NULL };
 
@@ -73,6 +80,7 @@ GroupConfig *group_config_copy(const GroupConfig *g) {
         copy->name = g_strdup(g->name);
         copy->slice = g_strdup(g->slice);
         copy->match = g_strdupv(g->match);
+        copy->governor = g_strdup(g->governor);
         return copy;
 }
 
@@ -82,6 +90,7 @@ void group_config_free(GroupConfig *g) {
         g_free(g->name);
         g_free(g->slice);
         g_strfreev(g->match);
+        g_free(g->governor);
         g_free(g);
 }
 
@@ -107,6 +116,7 @@ Config *config_new_empty(void) {
         c->groups = g_ptr_array_new_with_free_func((GDestroyNotify) group_config_free);
         c->irq_rules = g_ptr_array_new_with_free_func((GDestroyNotify) irq_rule_free);
         c->sources = g_new0(char *, 1);
+        c->cpu_dma_latency_us = -1;
         return c;
 }
 
@@ -116,7 +126,9 @@ Config *config_copy(const Config *c) {
         copy->sampler = c->sampler;
         copy->daemon = c->daemon;
         copy->network = c->network;
+        copy->cpu_dma_latency_us = c->cpu_dma_latency_us;
         copy->daemon.udev_monitor = g_strdup(c->daemon.udev_monitor);
+        copy->daemon.systemd_address = g_strdup(c->daemon.systemd_address);
         g_strfreev(copy->sources);
         copy->sources = g_strdupv(c->sources);
         for (unsigned i = 0; i < c->groups->len; i++)
@@ -135,6 +147,7 @@ void config_free(Config *c) {
                 g_ptr_array_unref(c->irq_rules);
         g_strfreev(c->sources);
         g_free(c->daemon.udev_monitor);
+        g_free(c->daemon.systemd_address);
         g_free(c);
 }
 
@@ -292,7 +305,7 @@ static bool get_uint(const ConfigSource *s, const char *section, const char *key
 static bool parse_group(const ConfigSource *s, const char *section, GroupConfig **out, GError **error) {
         g_autoptr(GError) e = NULL;
         GroupConfig *g = g_new0(GroupConfig, 1);
-        g_autofree char *cpus = NULL, *policy = NULL;
+        g_autofree char *cpus = NULL, *policy = NULL, *partition = NULL;
         unsigned prio = 0;
         bool has_prio;
 
@@ -356,6 +369,25 @@ static bool parse_group(const ConfigSource *s, const char *section, GroupConfig 
                 goto fail;
         }
         g->sched_priority = (int) prio;
+
+        partition = g_key_file_get_string(s->merged, section, "Partition", NULL);
+        if (partition && !STREQ(g_strstrip(partition), "member") && !STREQ(partition, "isolated")) {
+                config_fail(error, s, section, "Partition", "\"%s\" is not one of member, isolated", partition);
+                goto fail;
+        }
+        g->partition_isolated = partition && STREQ(partition, "isolated");
+
+        g->governor = g_key_file_get_string(s->merged, section, "Governor", NULL);
+        if (g->governor && (!*g_strstrip(g->governor) || STREQ(g->governor, "keep")))
+                g_clear_pointer(&g->governor, g_free);
+        else if (g->governor) {
+                for (const char *p = g->governor; *p; p++)
+                        if (!g_ascii_isalnum(*p) && *p != '_' && *p != '-') {
+                                config_fail(error, s, section, "Governor",
+                                            "\"%s\" is not a governor name (such as performance), or keep", g->governor);
+                                goto fail;
+                        }
+        }
 
         *out = g;
         return true;
@@ -491,6 +523,32 @@ static bool config_from_source(ConfigSource *s, Config **out, GError **error) {
             !get_uint(s, "Sampler", "ThresholdUs", 1, 10000000, &c->sampler.threshold_us, error) ||
             !get_uint(s, "Daemon", "VerifyIntervalSec", 1, 86400, &c->daemon.verify_interval_sec, error))
                 return false;
+        g_autofree char *dma = g_key_file_get_string(s->merged, "Partition", "CpuDmaLatencyUs", NULL);
+        c->cpu_dma_latency_us = -1;
+        if (dma && *g_strstrip(dma)) {
+                unsigned us;
+                if (!get_uint(s, "Partition", "CpuDmaLatencyUs", 0, 2000000000, &us, error))
+                        return false;
+                c->cpu_dma_latency_us = (int) us;
+        }
+        g_autofree char *backend = g_strstrip(g_key_file_get_string(s->merged, "Daemon", "CgroupBackend", NULL));
+        if (STREQ(backend, "auto"))
+                c->daemon.cgroup_backend = CGROUP_BACKEND_AUTO;
+        else if (STREQ(backend, "systemd"))
+                c->daemon.cgroup_backend = CGROUP_BACKEND_SYSTEMD;
+        else if (STREQ(backend, "cgroupfs"))
+                c->daemon.cgroup_backend = CGROUP_BACKEND_CGROUPFS;
+        else
+                return config_fail(error, s, "Daemon", "CgroupBackend", "\"%s\" is not one of auto, systemd, cgroupfs",
+                                   backend);
+        c->daemon.systemd_address = g_strstrip(g_key_file_get_string(s->merged, "Daemon", "SystemdAddress", NULL));
+        if (!g_str_has_prefix(c->daemon.systemd_address, "unix:"))
+                return config_fail(error, s, "Daemon", "SystemdAddress",
+                                   "\"%s\" is not a D-Bus address such as unix:path=/run/systemd/private",
+                                   c->daemon.systemd_address);
+        c->daemon.restore_on_exit = g_key_file_get_boolean(s->merged, "Daemon", "RestoreOnExit", &e);
+        if (e)
+                return config_fail(error, s, "Daemon", "RestoreOnExit", "expected true or false");
         c->daemon.udev_monitor = g_strstrip(g_key_file_get_string(s->merged, "Daemon", "UdevMonitor", NULL));
         if (!g_strv_contains((const char *const[]) { "auto", "udev", "kernel", NULL }, c->daemon.udev_monitor))
                 return config_fail(error, s, "Daemon", "UdevMonitor", "\"%s\" is not one of auto, udev, kernel",
@@ -655,6 +713,15 @@ const char *sched_policy_to_string(SchedPolicy p) {
         return NULL;
 }
 
+const char *cgroup_backend_to_string(CgroupBackend b) {
+        switch (b) {
+        case CGROUP_BACKEND_AUTO: return "auto";
+        case CGROUP_BACKEND_SYSTEMD: return "systemd";
+        case CGROUP_BACKEND_CGROUPFS: return "cgroupfs";
+        }
+        return "auto";
+}
+
 char *config_to_text(const Config *c, const char *header) {
         GString *out = g_string_new(NULL);
         g_autofree char *hk = cpuset_format_list(&c->housekeeping);
@@ -666,6 +733,8 @@ char *config_to_text(const Config *c, const char *header) {
                 g_string_append_c(out, '\n');
         }
         g_string_append_printf(out, "[Partition]\nHousekeeping=%s\n", hk);
+        if (c->cpu_dma_latency_us >= 0)
+                g_string_append_printf(out, "CpuDmaLatencyUs=%d\n", c->cpu_dma_latency_us);
         for (unsigned i = 0; i < c->groups->len; i++) {
                 const GroupConfig *g = c->groups->pdata[i];
                 g_autofree char *cpus = cpuset_format_list(&g->cpus);
@@ -678,6 +747,9 @@ char *config_to_text(const Config *c, const char *header) {
                         g_string_append_printf(out, "SchedPolicy=%s\n", sched_policy_to_string(g->sched_policy));
                 if (g->sched_priority > 0)
                         g_string_append_printf(out, "SchedPriority=%d\n", g->sched_priority);
+                if (g->partition_isolated)
+                        g_string_append(out, "Partition=isolated\n");
+                g_string_append_printf(out, "Governor=%s\n", g->governor ? g->governor : "keep");
         }
         for (unsigned i = 0; i < c->irq_rules->len; i++) {
                 const IrqRule *r = c->irq_rules->pdata[i];
@@ -699,7 +771,9 @@ char *config_to_text(const Config *c, const char *header) {
         }
         g_string_append_printf(out, "Priority=%u\nPmQos=%s\nHistogramMaxUs=%u\n", c->sampler.priority,
                                c->sampler.pm_qos ? "true" : "false", c->sampler.hist_max_us);
-        g_string_append_printf(out, "\n[Daemon]\nVerifyIntervalSec=%u\nUdevMonitor=%s\n", c->daemon.verify_interval_sec,
-                               c->daemon.udev_monitor);
+        g_string_append_printf(out, "\n[Daemon]\nVerifyIntervalSec=%u\nUdevMonitor=%s\nCgroupBackend=%s\n"
+                               "SystemdAddress=%s\nRestoreOnExit=%s\n", c->daemon.verify_interval_sec,
+                               c->daemon.udev_monitor, cgroup_backend_to_string(c->daemon.cgroup_backend),
+                               c->daemon.systemd_address, c->daemon.restore_on_exit ? "true" : "false");
         return g_string_free(out, false);
 }

@@ -20,6 +20,8 @@ typedef struct GroupConfig {
         char **match;               /* NULL-terminated globs on comm or executable; may be empty */
         SchedPolicy sched_policy;
         int sched_priority;         /* 1-99 with fifo/rr, 0 otherwise */
+        bool partition_isolated;    /* Partition=isolated: cpuset.cpus.partition of the slice */
+        char *governor;             /* scaling_governor of the group's CPUs; NULL: leave it */
 } GroupConfig;
 
 /* [Irq NAME]: IRQs whose action names match go to CPUs other than housekeeping. */
@@ -54,14 +56,24 @@ typedef struct SamplerConfig {
         unsigned hist_max_us;
 } SamplerConfig;
 
+typedef enum CgroupBackend {
+        CGROUP_BACKEND_AUTO,        /* systemd when its manager answers (and the root is /), else cgroupfs */
+        CGROUP_BACKEND_SYSTEMD,
+        CGROUP_BACKEND_CGROUPFS,
+} CgroupBackend;
+
 typedef struct DaemonConfig {
         unsigned verify_interval_sec;
         char *udev_monitor;         /* "auto", "udev" or "kernel" */
+        CgroupBackend cgroup_backend;
+        char *systemd_address;      /* the manager's private bus */
+        bool restore_on_exit;
 } DaemonConfig;
 
 /* Immutable once loaded: a reload builds a new Config and swaps it only when valid. */
 typedef struct Config {
         CpuSet housekeeping;
+        int cpu_dma_latency_us;     /* [Partition] CpuDmaLatencyUs=: held while running; -1: off */
         GPtrArray *groups;          /* GroupConfig*, in the order of the files */
         GPtrArray *irq_rules;       /* IrqRule*, in the order of the files: the first match wins */
         SamplerConfig sampler;
@@ -98,5 +110,6 @@ const CpuSet *config_net_cpus(const Config *c, bool rps);
 void config_isolated_cpus(const Config *c, CpuSet *out);
 
 const char *sched_policy_to_string(SchedPolicy p);
+const char *cgroup_backend_to_string(CgroupBackend b);
 /* A config file that loads back into an equal Config; header is written as comments. */
 char *config_to_text(const Config *c, const char *header);

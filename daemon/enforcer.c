@@ -1,4 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <errno.h>
+#include <string.h>
+
 #include "enforcer.h"
 #include "log.h"
 
@@ -7,6 +10,11 @@ const EnforcerOps *const enforcers[] = {
         &enforcer_kernel_config,
         &enforcer_irq,
         &enforcer_netdev,
+        &enforcer_cpuset,
+        &enforcer_kthread,
+        &enforcer_cpufreq,
+        &enforcer_pm_qos,
+        &enforcer_workload,
         NULL,
 };
 
@@ -36,4 +44,37 @@ int enforcer_write_batch(const EnforcerContext *ctx, const EnforcerWrite *writes
         for (size_t i = 0; i < n; i++)
                 results[i] = root_write(ctx->root, writes[i].rel, writes[i].value);
         return 0;
+}
+
+static char *original_key(const EnforcerOps *ops, const char *what) {
+        return g_strdup_printf("@%s %s", ops->name, what);
+}
+
+bool enforcer_has_original(const EnforcerContext *ctx, const EnforcerOps *ops, const char *what) {
+        g_autofree char *key = original_key(ops, what);
+        return originals_has(ctx->originals, key);
+}
+
+int enforcer_save_original(const EnforcerContext *ctx, const EnforcerOps *ops, const char *what, const char *value) {
+        g_autofree char *key = original_key(ops, what);
+        g_autoptr(GError) e = NULL;
+
+        if (!originals_remember(ctx->originals, key, value) || ctx->dry_run)
+                return 0;
+        if (originals_flush(ctx->originals, &e) < 0)
+                return log_error_errno(EIO, "%s; not changed", e->message);
+        return 0;
+}
+
+int enforcer_restore(const EnforcerContext *ctx, const char *key, const char *value) {
+        if (key[0] != '@')
+                return root_write(ctx->root, key, value);
+        const char *space = strchr(key, ' ');
+        if (!space)
+                return -EINVAL;
+        for (size_t i = 0; enforcers[i]; i++)
+                if (enforcers[i]->restore && strlen(enforcers[i]->name) == (size_t) (space - key - 1) &&
+                    strncmp(enforcers[i]->name, key + 1, (size_t) (space - key - 1)) == 0)
+                        return enforcers[i]->restore(ctx, space + 1, value);
+        return -EINVAL;
 }

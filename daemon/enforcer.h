@@ -3,7 +3,9 @@
 
 #include <glib.h>
 #include <stdbool.h>
+#include <sys/types.h>
 
+#include "cgroup.h"
 #include "config.h"
 #include "finding.h"
 #include "originals.h"
@@ -16,6 +18,8 @@ typedef struct EnforcerHooks {
         void (*drift_corrected)(const Finding *f, void *userdata);
         /* An IRQ that appeared (or whose target changed) was pinned. */
         void (*irq_pinned)(unsigned irq, const char *name, const CpuSet *cpus, void *userdata);
+        /* A process matched a group and was placed. */
+        void (*workload_placed)(const char *group, pid_t pid, const char *comm, void *userdata);
         void *userdata;
 } EnforcerHooks;
 
@@ -23,6 +27,8 @@ typedef struct EnforcerHooks {
  * its own state, which lives as long as the daemon. */
 typedef struct EnforcerContext {
         const Root *root;
+        const Root *host;           /* "/": where real processes are, whatever root is */
+        Cgroups *cgroups;
         const Config *config;
         const Topology *topology;
         bool dry_run;
@@ -47,6 +53,11 @@ typedef struct EnforcerOps {
         int (*verify)(const EnforcerContext *ctx, GPtrArray *findings);
         int (*apply)(const EnforcerContext *ctx, GPtrArray *changes);
         int (*revert)(const EnforcerContext *ctx);
+        /* Puts back an original that is not a file's value, saved by
+         * enforcer_save_original() under "@NAME what" (a folder it created, a task's
+         * affinity, a systemd property). 0, or a negative errno (-ENOENT: gone, nothing
+         * to restore). */
+        int (*restore)(const EnforcerContext *ctx, const char *what, const char *value);
 } EnforcerOps;
 
 /* NULL-terminated, in the order they run. */
@@ -56,6 +67,19 @@ extern const EnforcerOps enforcer_boot_params;
 extern const EnforcerOps enforcer_kernel_config;
 extern const EnforcerOps enforcer_irq;
 extern const EnforcerOps enforcer_netdev;
+extern const EnforcerOps enforcer_cpuset;
+extern const EnforcerOps enforcer_workload;
+extern const EnforcerOps enforcer_kthread;
+extern const EnforcerOps enforcer_cpufreq;
+extern const EnforcerOps enforcer_pm_qos;
+
+/* Saves an original that is not a file's value, once, under "@OPS->NAME what", and
+ * flushes the store: call it before the change. -EIO when it could not be saved, and
+ * then the change must not be made. */
+int enforcer_save_original(const EnforcerContext *ctx, const EnforcerOps *ops, const char *what, const char *value);
+bool enforcer_has_original(const EnforcerContext *ctx, const EnforcerOps *ops, const char *what);
+/* Restores one saved original (a file's value, or an "@" entry through its enforcer). */
+int enforcer_restore(const EnforcerContext *ctx, const char *key, const char *value);
 
 /* Writes a batch of kernel files: remembers each original first (one flush to disk for
  * the batch), then writes. In a dry run it only logs. results[i] is 0 or the negative

@@ -7,7 +7,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "enforcer-cpuset.h"
 #include "enforcer-irq.h"
+#include "enforcer-workload.h"
 #include "enforcer-netdev.h"
 #include "enforcer.h"
 #include "error.h"
@@ -35,6 +37,8 @@ static uint64_t now_realtime_usec(void) {
 static EnforcerContext manager_context(const Manager *m, size_t i) {
         return (EnforcerContext) {
                 .root = m->root,
+                .host = m->host,
+                .cgroups = m->cgroups,
                 .config = m->config,
                 .topology = m->topology,
                 .dry_run = m->dry_run,
@@ -58,6 +62,12 @@ static void on_irq_pinned(unsigned irq, const char *name, const CpuSet *cpus, vo
         log_info("IRQ %u %s pinned to CPUs %s", irq, name, list);
         if (m->events.irq_pinned)
                 m->events.irq_pinned(irq, name, cpus, m->events.userdata);
+}
+
+static void on_workload_placed(const char *group, pid_t pid, const char *comm, void *userdata) {
+        Manager *m = userdata;
+        if (m->events.workload_placed)
+                m->events.workload_placed(group, pid, comm, m->events.userdata);
 }
 
 void manager_set_events(Manager *m, const ManagerEvents *events) {
@@ -151,6 +161,66 @@ GPtrArray *manager_noise(Manager *m) {
                 g_hash_table_insert(names, g_strdup_printf("%u", irq->num), g_strdup(irq->name));
         }
         return noise_rates(m->noise_before, m->noise_after, &m->topology->online, names);
+}
+
+static bool applied(const Manager *m) {
+        return m->state == MANAGER_ACTIVE || m->state == MANAGER_DEGRADED;
+}
+
+void manager_process_exec(Manager *m, pid_t pid) {
+        EnforcerContext ctx = manager_context(m, enforcer_index(&enforcer_workload));
+        if (applied(m))
+                (void) workload_exec(&ctx, pid);
+}
+
+void manager_process_thread(Manager *m, pid_t tgid, pid_t tid) {
+        EnforcerContext ctx = manager_context(m, enforcer_index(&enforcer_workload));
+        if (applied(m))
+                workload_thread(&ctx, tgid, tid);
+}
+
+void manager_process_exit(Manager *m, pid_t pid) {
+        EnforcerContext ctx = manager_context(m, enforcer_index(&enforcer_workload));
+        workload_exit(&ctx, pid);
+}
+
+void manager_processes_rescan(Manager *m) {
+        g_autoptr(GPtrArray) changes = findings_new();
+        EnforcerContext ctx = manager_context(m, enforcer_index(&enforcer_workload));
+        if (applied(m))
+                (void) enforcer_workload.apply(&ctx, changes);
+}
+
+GPtrArray *manager_workloads(Manager *m) {
+        EnforcerContext ctx = manager_context(m, enforcer_index(&enforcer_workload));
+        return workload_list(&ctx);
+}
+
+void manager_cpusets_changed(Manager *m) {
+        g_autoptr(GPtrArray) changes = findings_new();
+        EnforcerContext ctx = manager_context(m, enforcer_index(&enforcer_cpuset));
+        if (applied(m) && enforcer_cpuset.apply(&ctx, changes) < 0)
+                log_warning("cpusets could not be repaired");
+}
+
+GPtrArray *manager_cpuset_watch_dirs(Manager *m) {
+        EnforcerContext ctx = manager_context(m, enforcer_index(&enforcer_cpuset));
+        GPtrArray *rel = cpuset_watch_dirs(&ctx);
+        for (unsigned i = 0; i < rel->len; i++) {
+                char *abs = root_path(m->root, rel->pdata[i]);
+                g_free(rel->pdata[i]);
+                rel->pdata[i] = abs;
+        }
+        return rel;
+}
+
+void manager_stop(Manager *m) {
+        g_autoptr(GError) e = NULL;
+        if (!m->config->daemon.restore_on_exit || m->state == MANAGER_REVERTED)
+                return;
+        log_info("RestoreOnExit: restoring the originals");
+        if (manager_revert(m, &e) < 0)
+                log_warning("%s", e->message);
 }
 
 void manager_links_up(Manager *m, GPtrArray *ifnames) {
@@ -381,7 +451,8 @@ int manager_revert(Manager *m, GError **error) {
                         log_info("dry run: would restore \"%s\" to %s", value, rel);
                         continue;
                 }
-                int r = root_write(m->root, rel, value);
+                EnforcerContext ctx = manager_context(m, 0);
+                int r = enforcer_restore(&ctx, rel, value);
                 if (r >= 0 || r == -ENOENT) /* gone with its device: nothing to restore */
                         g_hash_table_add(restored, (char *) rel);
                 else {
@@ -420,13 +491,15 @@ int manager_new(const ManagerOptions *o, Manager **out, GError **error) {
         assert(out);
 
         m->root = root_new(o->root);
+        m->host = root_new("/");
+        m->cgroups = cgroups_new();
         m->config_path = g_strdup(o->config_path);
         m->config_must_exist = o->config_must_exist;
         m->dry_run = o->dry_run;
         m->findings = findings_new();
         m->state = MANAGER_INACTIVE;
         m->runtime_dir = g_strdup(o->runtime_dir ? o->runtime_dir : manager_default_runtime_dir());
-        m->hooks = (EnforcerHooks) { on_drift_corrected, on_irq_pinned, m };
+        m->hooks = (EnforcerHooks) { on_drift_corrected, on_irq_pinned, on_workload_placed, m };
         size_t n = 0;
         while (enforcers[n])
                 n++;
@@ -464,6 +537,7 @@ void manager_free(Manager *m) {
         if (!m)
                 return;
         root_free(m->root);
+        root_free(m->host);
         g_free(m->config_path);
         config_free(m->config);
         topology_free(m->topology);
@@ -476,6 +550,7 @@ void manager_free(Manager *m) {
                         enforcers[i]->state_free(m->enforcer_states[i]);
         g_free(m->enforcer_states);
         originals_free(m->originals);
+        cgroups_free(m->cgroups);
         sampler_stop(m->sampler);
         if (m->sampler_event_fd >= 0)
                 close(m->sampler_event_fd);

@@ -35,12 +35,15 @@ typedef struct ManagerOptions {
 typedef struct ManagerEvents {
         void (*drift_corrected)(const Finding *f, void *userdata);
         void (*irq_pinned)(unsigned irq, const char *name, const CpuSet *cpus, void *userdata);
+        void (*workload_placed)(const char *group, pid_t pid, const char *comm, void *userdata);
         void *userdata;
 } ManagerEvents;
 
 /* The daemon's state, without any bus: what the bus adapter and the tests drive. */
 typedef struct Manager {
         Root *root;
+        Root *host;                 /* "/": real processes */
+        Cgroups *cgroups;
         char *config_path;
         bool config_must_exist;
         bool dry_run;
@@ -106,6 +109,21 @@ void manager_sampler_stop(Manager *m);
 void manager_noise_tick(Manager *m, uint64_t now_ns);
 /* Rates of the last two readings, for every online CPU (NoiseCpu*); NULL before two. */
 GPtrArray *manager_noise(Manager *m);
+
+/* Process events (the proc connector): placement at exec, threads, exits. */
+void manager_process_exec(Manager *m, pid_t pid);
+void manager_process_thread(Manager *m, pid_t tgid, pid_t tid);
+void manager_process_exit(Manager *m, pid_t pid);
+/* Events were lost (the socket overflowed): every process is looked at again. */
+void manager_processes_rescan(Manager *m);
+/* The placed processes (Workload*, valid until the next call). */
+GPtrArray *manager_workloads(Manager *m);
+/* A cgroup folder or cpuset file changed: cpusets repaired (while applied). */
+void manager_cpusets_changed(Manager *m);
+/* The folders (absolute) to watch for cpuset changes. */
+GPtrArray *manager_cpuset_watch_dirs(Manager *m);
+/* [Daemon] RestoreOnExit: reverts when the daemon stops. */
+void manager_stop(Manager *m);
 
 /* $RUNTIME_DIRECTORY (its first entry) or /run/isolatord. */
 const char *manager_default_runtime_dir(void);

@@ -95,6 +95,8 @@ Config *plan_partition(const Topology *t, const Config *tmpl, GPtrArray **notes_
         c->sampler = tmpl->sampler;
         c->daemon = tmpl->daemon;
         c->daemon.udev_monitor = g_strdup(tmpl->daemon.udev_monitor);
+        c->daemon.systemd_address = g_strdup(tmpl->daemon.systemd_address);
+        c->cpu_dma_latency_us = tmpl->cpu_dma_latency_us;
         c->network = tmpl->network;
 
         boot_core = topology_core_of(t, 0);

@@ -5,6 +5,8 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdio.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "macro.h"
@@ -158,4 +160,56 @@ int root_read_cpulist(const Root *root, const char *rel, CpuSet *out) {
         }
         r = cpuset_parse_list(line, out, NULL);
         return r < 0 ? -EBADMSG : 0;
+}
+
+static const char *const fake_cgroup_files[] = {
+        "cgroup.procs", "cpuset.cpus", "cpuset.cpus.effective", "cpuset.cpus.partition", "cpuset.mems", NULL,
+};
+
+int root_cgroup_mkdir(const Root *root, const char *rel) {
+        g_autofree char *path = root_path(root, rel);
+        if (mkdir(path, 0755) < 0)
+                return negative_errno();
+        if (root_is_host(root))
+                return 0;
+        g_autofree char *parent = g_path_get_dirname(rel);
+        g_autofree char *effective_rel = g_strconcat(parent, "/cpuset.cpus.effective", NULL), *effective = NULL;
+        if (root_read_line(root, effective_rel, &effective) < 0)
+                effective = g_strdup("");
+        for (size_t i = 0; fake_cgroup_files[i]; i++) {
+                g_autofree char *file = g_build_filename(path, fake_cgroup_files[i], NULL);
+                const char *content = g_str_equal(fake_cgroup_files[i], "cpuset.cpus.effective") ? effective
+                                      : g_str_equal(fake_cgroup_files[i], "cpuset.cpus.partition") ? "member"
+                                      : NULL;
+                g_autofree char *text = content ? g_strconcat(content, "\n", NULL) : g_strdup(
+                        g_str_equal(fake_cgroup_files[i], "cgroup.procs") ? "" : "\n");
+                if (!g_file_set_contents(file, text, -1, NULL))
+                        return -EIO;
+        }
+        return 0;
+}
+
+int root_cgroup_rmdir(const Root *root, const char *rel) {
+        g_autofree char *path = root_path(root, rel);
+        if (!root_is_host(root))
+                for (size_t i = 0; fake_cgroup_files[i]; i++) {
+                        g_autofree char *file = g_build_filename(path, fake_cgroup_files[i], NULL);
+                        (void) unlink(file);
+                }
+        return rmdir(path) < 0 ? negative_errno() : 0;
+}
+
+int root_put_file(const Root *root, const char *rel, const char *content) {
+        g_autofree char *path = root_path(root, rel);
+        g_autofree char *dir = g_path_get_dirname(path);
+        if (g_mkdir_with_parents(dir, 0755) < 0)
+                return negative_errno();
+        if (!g_file_set_contents_full(path, content, -1, G_FILE_SET_CONTENTS_CONSISTENT, 0644, NULL))
+                return -EIO;
+        return 0;
+}
+
+int root_remove(const Root *root, const char *rel) {
+        g_autofree char *path = root_path(root, rel);
+        return remove(path) < 0 ? negative_errno() : 0;
 }

@@ -35,3 +35,15 @@ int root_read_int(const Root *root, const char *rel, long *out);
 int root_write(const Root *root, const char *rel, const char *value);
 /* A cpulist file ("0-3,8\n"); the kernel writes "(null)" in nohz_full when it is unset. */
 int root_read_cpulist(const Root *root, const char *rel, CpuSet *out);
+
+/* A new cgroup folder. cgroupfs fills it with its interface files; on a fake root this
+ * writes the ones isolatord reads (cgroup.procs, cpuset.cpus, cpuset.cpus.effective
+ * from the parent's, cpuset.cpus.partition, cpuset.mems), as the kernel would. */
+int root_cgroup_mkdir(const Root *root, const char *rel);
+/* Removes an (empty) cgroup folder; on a fake root its interface files first. */
+int root_cgroup_rmdir(const Root *root, const char *rel);
+/* A configuration file isolatord owns (a systemd drop-in): created with its folders,
+ * replaced atomically. Not for kernel files. */
+int root_put_file(const Root *root, const char *rel, const char *content);
+/* Removes a file, or an empty folder. */
+int root_remove(const Root *root, const char *rel);

@@ -125,7 +125,7 @@ static void rig_manager(Rig *rig) {
         g_autoptr(GError) e = NULL;
         ManagerOptions o = { .root = rig->root, .config_path = rig->conf, .config_must_exist = true, .runtime_dir = rig->run };
         ck_assert_msg(manager_new(&o, &rig->m, &e) == 0, "%s", e ? e->message : "");
-        ManagerEvents ev = { on_drift, on_pinned, rig };
+        ManagerEvents ev = { .drift_corrected = on_drift, .irq_pinned = on_pinned, .userdata = rig };
         manager_set_events(rig->m, &ev);
 }
 

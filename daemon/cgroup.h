@@ -1,0 +1,41 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#pragma once
+
+#include <glib.h>
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "config.h"
+#include "cpuset.h"
+#include "root.h"
+
+/* Who owns the cgroup tree. On a systemd machine systemd does, and rewrites unit
+ * cpusets on daemon-reload: slice CPUs go through its API (SetUnitProperties
+ * AllowedCPUs) and processes into transient scopes. Without a manager isolatord writes
+ * cgroupfs itself. One Cgroups lives as long as the daemon and keeps the connection to
+ * the manager's private bus. */
+typedef struct Cgroups Cgroups;
+
+Cgroups *cgroups_new(void);
+void cgroups_free(Cgroups *cg);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(Cgroups, cgroups_free)
+
+/* SYSTEMD or CGROUPFS for this configuration: "auto" takes systemd when the root is
+ * the host's and the manager answers at SystemdAddress; a configured "systemd" that
+ * does not answer stays SYSTEMD, and its calls fail (findings say so). */
+CgroupBackend cgroups_backend(Cgroups *cg, const Root *root, const Config *c);
+/* Why the last connection to systemd failed, or NULL. */
+const char *cgroups_systemd_error(const Cgroups *cg);
+
+/* The cgroupfs folder of a unit, relative to the root, as systemd lays slices out:
+ * "a-b.slice" is "sys/fs/cgroup/a.slice/a-b.slice". */
+char *cgroup_unit_rel(const char *unit);
+/* The folders from the top to the unit's own: "a.slice", "a.slice/a-b.slice". */
+GPtrArray *cgroup_unit_chain(const char *unit);
+
+/* systemd: the unit's AllowedCPUs (empty: not set) and its control group path. */
+int cgroups_systemd_get_cpus(Cgroups *cg, const char *unit, CpuSet *out, char **control_group, GError **error);
+/* Runtime only (the manager's system.control/ drop-in); empty resets it. */
+int cgroups_systemd_set_cpus(Cgroups *cg, const char *unit, const CpuSet *cpus, GError **error);
+/* A transient scope NAME in slice holding pid: how a process joins a slice under systemd. */
+int cgroups_systemd_attach(Cgroups *cg, const char *slice, const char *name, pid_t pid, GError **error);

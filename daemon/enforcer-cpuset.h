@@ -1,0 +1,12 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#pragma once
+
+#include "enforcer.h"
+
+/* The folders (relative to the root) whose changes may undo a cpuset: each managed
+ * unit's folder and its parent (a removal shows only there). */
+GPtrArray *cpuset_watch_dirs(const EnforcerContext *ctx);
+/* Whether an inotify event name in one of those folders concerns isolatord. */
+bool cpuset_event_is_relevant(const char *name);
+/* Corrections counted so far (drift repaired) and units backing off now. */
+uint64_t cpuset_drift_total(const EnforcerContext *ctx);

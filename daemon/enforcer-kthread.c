@@ -1,0 +1,122 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "enforcer.h"
+#include "log.h"
+#include "task.h"
+
+/* Kernel threads that may move (kthreadd, whose children inherit its CPUs; rcuo/rcuop
+ * callback threads; other unbound ones) go to housekeeping. Per-CPU threads carry
+ * PF_NO_SETAFFINITY and are left alone, as are unbound workqueue workers, which the
+ * workqueue cpumask steers. A thread that refuses is a finding. */
+
+#define WQ_CPUMASK "sys/devices/virtual/workqueue/cpumask"
+
+typedef struct Kthread {
+        pid_t pid;
+        char comm[64];
+        CpuSet cpus;
+} Kthread;
+
+/* The movable kernel threads not on housekeeping. */
+static GArray *misplaced(const EnforcerContext *ctx) {
+        g_autoptr(GArray) pids = task_list_pids(ctx->root);
+        GArray *out = g_array_new(false, true, sizeof(Kthread));
+
+        for (unsigned i = 0; i < pids->len; i++) {
+                pid_t pid = g_array_index(pids, pid_t, i);
+                TaskStat st;
+                Kthread k = { .pid = pid };
+                if (task_read_stat(ctx->root, pid, 0, &st) < 0 || !(st.flags & TASK_PF_KTHREAD) ||
+                    (st.flags & TASK_PF_NO_SETAFFINITY))
+                        continue;
+                if (task_get_affinity(ctx->root, pid, &k.cpus) < 0 || cpuset_equal(&k.cpus, &ctx->config->housekeeping))
+                        continue;
+                g_strlcpy(k.comm, st.comm, sizeof k.comm);
+                g_array_append_val(out, k);
+        }
+        return out;
+}
+
+static bool workqueue_ok(const EnforcerContext *ctx, char **have) {
+        g_autofree char *line = NULL;
+        CpuSet cur;
+        if (root_read_line(ctx->root, WQ_CPUMASK, &line) < 0)
+                return true; /* no such file: older kernel */
+        *have = g_strdup(g_strstrip(line));
+        return cpuset_parse_mask(line, &cur, NULL) >= 0 && cpuset_equal(&cur, &ctx->config->housekeeping);
+}
+
+static int kthread_apply(const EnforcerContext *ctx, GPtrArray *changes) {
+        g_autoptr(GArray) ks = misplaced(ctx);
+        g_autofree char *hk = cpuset_format_list(&ctx->config->housekeeping), *have = NULL;
+
+        for (unsigned i = 0; i < ks->len; i++) {
+                const Kthread *k = &g_array_index(ks, Kthread, i);
+                g_autofree char *what = g_strdup_printf("affinity %d %s", (int) k->pid, k->comm);
+                g_autofree char *was = cpuset_format_list(&k->cpus);
+                if (enforcer_save_original(ctx, &enforcer_kthread, what, was) < 0)
+                        return -EIO;
+                if (ctx->dry_run) {
+                        log_info("dry run: would pin kernel thread %d %s to %s", (int) k->pid, k->comm, hk);
+                        continue;
+                }
+                int r = task_set_affinity(ctx->root, k->pid, &ctx->config->housekeeping);
+                if (r < 0)
+                        log_debug_errno(r, "kernel thread %d %s keeps CPUs %s: %m", (int) k->pid, k->comm, was);
+                else
+                        g_ptr_array_add(changes, finding_new("kthread", k->comm, hk, was, false, "pinned"));
+        }
+        if (!workqueue_ok(ctx, &have)) {
+                EnforcerWrite w = { (char *) WQ_CPUMASK, cpuset_format_mask(&ctx->config->housekeeping, ctx->topology->nr_cpus) };
+                int result;
+                int r = enforcer_write_batch(ctx, &w, 1, &result);
+                if (r >= 0 && result < 0)
+                        log_warning_errno(result, "the workqueue cpumask refuses %s: %m", w.value);
+                g_free(w.value);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+static int kthread_verify(const EnforcerContext *ctx, GPtrArray *findings) {
+        g_autoptr(GArray) ks = misplaced(ctx);
+        g_autofree char *hk = cpuset_format_list(&ctx->config->housekeeping), *have = NULL;
+
+        for (unsigned i = 0; i < ks->len; i++) {
+                const Kthread *k = &g_array_index(ks, Kthread, i);
+                g_autofree char *was = cpuset_format_list(&k->cpus);
+                g_autofree char *object = g_strdup_printf("%d %s", (int) k->pid, k->comm);
+                g_ptr_array_add(findings, finding_new("kthread", object, hk, was, false,
+                                                      "a movable kernel thread outside housekeeping (it may refuse)"));
+        }
+        if (!workqueue_ok(ctx, &have)) {
+                g_autofree char *mask = cpuset_format_mask(&ctx->config->housekeeping, ctx->topology->nr_cpus);
+                g_ptr_array_add(findings, finding_new("workqueue", "cpumask", mask, have, true,
+                                                      "unbound workqueue work may run on the audio CPUs"));
+        }
+        return 0;
+}
+
+static int kthread_restore(const EnforcerContext *ctx, const char *what, const char *value) {
+        /* "affinity PID COMM": only the same kernel thread, not a process that took its PID. */
+        g_auto(GStrv) f = g_strsplit(what, " ", 3);
+        TaskStat st;
+        CpuSet cpus;
+        if (g_strv_length(f) < 3 || !g_str_equal(f[0], "affinity") || cpuset_parse_list(value, &cpus, NULL) < 0)
+                return -EINVAL;
+        pid_t pid = (pid_t) atoi(f[1]);
+        if (task_read_stat(ctx->root, pid, 0, &st) < 0 || !(st.flags & TASK_PF_KTHREAD) || !g_str_equal(st.comm, f[2]))
+                return -ENOENT;
+        return task_set_affinity(ctx->root, pid, &cpus);
+}
+
+const EnforcerOps enforcer_kthread = {
+        .name = "kthread",
+        .verify = kthread_verify,
+        .apply = kthread_apply,
+        .restore = kthread_restore,
+};

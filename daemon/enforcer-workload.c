@@ -1,0 +1,385 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <errno.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "enforcer-workload.h"
+#include "log.h"
+#include "task.h"
+
+/* Processes are the host's (ctx->host): the proc connector announces real processes
+ * whatever root describes the machine, and the cgroup files are the root's. Placing
+ * saves the process's cgroup, affinity and scheduling first, so a revert puts it back;
+ * a process that ends takes its originals with it. */
+
+#define MAX_UNOWNED_FINDINGS 10
+
+typedef struct WorkloadState {
+        GHashTable *by_pid;       /* pid -> Workload */
+        GPtrArray *list;          /* for workload_list() */
+} WorkloadState;
+
+static void workload_free(Workload *w) {
+        if (!w)
+                return;
+        g_free(w->group);
+        g_free(w->comm);
+        g_free(w);
+}
+
+static void *workload_state_new(void) {
+        WorkloadState *s = g_new0(WorkloadState, 1);
+        s->by_pid = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, (GDestroyNotify) workload_free);
+        return s;
+}
+
+static void workload_state_free(void *p) {
+        WorkloadState *s = p;
+        if (!s)
+                return;
+        g_hash_table_unref(s->by_pid);
+        if (s->list)
+                g_ptr_array_unref(s->list);
+        g_free(s);
+}
+
+static int sched_of(SchedPolicy p) {
+        switch (p) {
+        case SCHED_POLICY_OTHER: return SCHED_OTHER;
+        case SCHED_POLICY_FIFO: return SCHED_FIFO;
+        case SCHED_POLICY_RR: return SCHED_RR;
+        case SCHED_POLICY_UNSET: break;
+        }
+        return -1;
+}
+
+static const GroupConfig *match_group(const Config *c, const char *comm, const char *exe) {
+        g_autofree char *base = exe ? g_path_get_basename(exe) : NULL;
+        for (unsigned i = 0; i < c->groups->len; i++) {
+                const GroupConfig *g = c->groups->pdata[i];
+                for (char **m = g->match; *m; m++)
+                        if (g_pattern_match_simple(*m, comm) || (exe && (g_pattern_match_simple(*m, base) ||
+                                                                         g_pattern_match_simple(*m, exe))))
+                                return g;
+        }
+        return NULL;
+}
+
+static uint64_t now_realtime_usec(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        return (uint64_t) ts.tv_sec * 1000000u + (uint64_t) ts.tv_nsec / 1000u;
+}
+
+/* The group's CPUs that this machine has: a fake root may describe more. */
+static void usable_cpus(const EnforcerContext *ctx, const GroupConfig *g, CpuSet *out) {
+        CpuSet host;
+        if (root_read_cpulist(ctx->host, "sys/devices/system/cpu/online", &host) < 0 || cpuset_is_empty(&host))
+                *out = g->cpus;
+        else
+                cpuset_and(out, &g->cpus, &host);
+}
+
+/* Affinity and scheduling of one thread; true when something had to change. */
+static int set_thread(const EnforcerContext *ctx, const Workload *w, pid_t tid, bool *changed) {
+        CpuSet have;
+        int policy, prio, r = 0;
+
+        if (task_get_affinity(ctx->host, tid, &have) >= 0 && !cpuset_equal(&have, &w->cpus)) {
+                *changed = true;
+                if ((r = task_set_affinity(ctx->host, tid, &w->cpus)) < 0)
+                        return r;
+        }
+        if (w->policy >= 0 && task_get_sched(ctx->host, tid, &policy, &prio) >= 0 &&
+            (policy != w->policy || prio != w->priority)) {
+                *changed = true;
+                r = task_set_sched(ctx->host, tid, w->policy, w->priority);
+        }
+        return r;
+}
+
+static int set_all_threads(const EnforcerContext *ctx, const Workload *w, bool *changed) {
+        g_autoptr(GArray) tids = task_list_threads(ctx->host, w->pid);
+        int first_error = 0;
+        for (unsigned i = 0; i < tids->len; i++) {
+                int r = set_thread(ctx, w, g_array_index(tids, pid_t, i), changed);
+                if (r < 0 && r != -ESRCH && first_error == 0)
+                        first_error = r;
+        }
+        return first_error;
+}
+
+static char *scope_name(const char *group, pid_t pid) {
+        return g_strdup_printf("isolatord-%s-%d.scope", group, (int) pid);
+}
+
+static int move_to_slice(const EnforcerContext *ctx, const GroupConfig *g, pid_t pid) {
+        g_autoptr(GError) e = NULL;
+        if (cgroups_backend(ctx->cgroups, ctx->root, ctx->config) == CGROUP_BACKEND_SYSTEMD) {
+                g_autofree char *scope = scope_name(g->name, pid);
+                int r = cgroups_systemd_attach(ctx->cgroups, g->slice, scope, pid, &e);
+                if (r < 0)
+                        log_warning("%s", e->message);
+                return r;
+        }
+        g_autofree char *dir = cgroup_unit_rel(g->slice);
+        g_autofree char *rel = g_strconcat(dir, "/cgroup.procs", NULL);
+        g_autofree char *text = g_strdup_printf("%d", (int) pid);
+        return root_write(ctx->root, rel, text);
+}
+
+static int place(const EnforcerContext *ctx, const GroupConfig *g, pid_t pid, const char *comm) {
+        WorkloadState *s = ctx->state;
+        Workload *w = g_new0(Workload, 1);
+        g_autofree char *cgroup = NULL;
+        CpuSet was;
+        int policy = SCHED_OTHER, prio = 0, r;
+        bool changed = false;
+
+        w->group = g_strdup(g->name);
+        w->pid = pid;
+        w->comm = g_strdup(comm);
+        w->policy = sched_of(g->sched_policy);
+        w->priority = g->sched_priority;
+        usable_cpus(ctx, g, &w->cpus);
+
+        /* Originals first: where it was, its CPUs, its scheduling. */
+        g_autofree char *what_cg = g_strdup_printf("cgroup %d %s", (int) pid, comm);
+        g_autofree char *what_aff = g_strdup_printf("affinity %d %s", (int) pid, comm);
+        g_autofree char *what_sched = g_strdup_printf("sched %d %s", (int) pid, comm);
+        if (task_read_cgroup(ctx->host, pid, &cgroup) < 0 || task_get_affinity(ctx->host, pid, &was) < 0) {
+                workload_free(w);
+                return -ESRCH; /* gone already */
+        }
+        (void) task_get_sched(ctx->host, pid, &policy, &prio);
+        g_autofree char *was_list = cpuset_format_list(&was);
+        g_autofree char *was_sched = g_strdup_printf("%d %d", policy, prio);
+        if (enforcer_save_original(ctx, &enforcer_workload, what_cg, cgroup) < 0 ||
+            enforcer_save_original(ctx, &enforcer_workload, what_aff, was_list) < 0 ||
+            enforcer_save_original(ctx, &enforcer_workload, what_sched, was_sched) < 0) {
+                workload_free(w);
+                return -EIO;
+        }
+        if (ctx->dry_run) {
+                log_info("dry run: would place %d %s in %s", (int) pid, comm, g->slice);
+                workload_free(w);
+                return 0;
+        }
+        r = move_to_slice(ctx, g, pid);
+        if (r < 0)
+                log_warning_errno(r, "cannot move %d %s into %s: %m", (int) pid, comm, g->slice);
+        if (cpuset_is_empty(&w->cpus))
+                log_warning("%d %s: none of group %s's CPUs exist here; its CPUs are left alone", (int) pid, comm, g->name);
+        else if ((r = set_all_threads(ctx, w, &changed)) < 0)
+                log_warning_errno(r, "cannot set the CPUs or scheduling of %d %s: %m", (int) pid, comm);
+        w->placed_usec = now_realtime_usec();
+        g_hash_table_replace(s->by_pid, GINT_TO_POINTER(pid), w);
+        g_autofree char *cpus = cpuset_format_list(&w->cpus);
+        log_info("placed %d %s in group %s (CPUs %s, %s %d)", (int) pid, comm, g->name, cpus,
+                 w->policy >= 0 ? task_policy_name(w->policy) : "unchanged", w->priority);
+        if (ctx->hooks && ctx->hooks->workload_placed)
+                ctx->hooks->workload_placed(g->name, pid, comm, ctx->hooks->userdata);
+        return 1;
+}
+
+/* A fake root describes another machine: of this one's processes, only those of
+ * isolatord's own session (a test's or the demo's children) are acted on. */
+static bool may_touch(const EnforcerContext *ctx, pid_t pid) {
+        TaskStat st;
+        if (root_is_host(ctx->root))
+                return true;
+        return task_read_stat(ctx->host, pid, 0, &st) >= 0 && st.session == getsid(0);
+}
+
+int workload_exec(const EnforcerContext *ctx, pid_t pid) {
+        WorkloadState *s = ctx->state;
+        g_autofree char *comm = NULL, *exe = NULL;
+
+        if (task_read_comm(ctx->host, pid, &comm) < 0 || !may_touch(ctx, pid))
+                return 0;
+        exe = task_read_exe(ctx->host, pid);
+        const GroupConfig *g = match_group(ctx->config, comm, exe);
+        Workload *w = g_hash_table_lookup(s->by_pid, GINT_TO_POINTER(pid));
+        if (!g) {
+                /* It executed something else: no longer the workload that was placed. */
+                if (w)
+                        g_hash_table_remove(s->by_pid, GINT_TO_POINTER(pid));
+                return 0;
+        }
+        if (w && g_str_equal(w->group, g->name))
+                return 0;
+        return place(ctx, g, pid, comm);
+}
+
+void workload_thread(const EnforcerContext *ctx, pid_t tgid, pid_t tid) {
+        WorkloadState *s = ctx->state;
+        Workload *w = g_hash_table_lookup(s->by_pid, GINT_TO_POINTER(tgid));
+        bool changed = false;
+        if (!w || cpuset_is_empty(&w->cpus))
+                return;
+        int r = set_thread(ctx, w, tid, &changed);
+        if (r < 0 && r != -ESRCH)
+                log_warning_errno(r, "cannot place thread %d of %d %s: %m", (int) tid, (int) tgid, w->comm);
+}
+
+void workload_exit(const EnforcerContext *ctx, pid_t pid) {
+        WorkloadState *s = ctx->state;
+        Workload *w = g_hash_table_lookup(s->by_pid, GINT_TO_POINTER(pid));
+        g_autoptr(GHashTable) gone = NULL;
+        g_autoptr(GError) e = NULL;
+
+        if (!w)
+                return;
+        gone = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+        for (const char *const *kind = (const char *const[]) { "cgroup", "affinity", "sched", NULL }; *kind; kind++)
+                g_hash_table_add(gone, g_strdup_printf("@%s %s %d %s", enforcer_workload.name, *kind, (int) pid, w->comm));
+        log_debug("workload %d %s ended", (int) pid, w->comm);
+        g_hash_table_remove(s->by_pid, GINT_TO_POINTER(pid));
+        if (!ctx->dry_run && originals_forget(ctx->originals, gone, &e) < 0)
+                log_warning("%s", e->message);
+}
+
+GPtrArray *workload_list(const EnforcerContext *ctx) {
+        WorkloadState *s = ctx->state;
+        GHashTableIter it;
+        gpointer value;
+
+        if (s->list)
+                g_ptr_array_unref(s->list);
+        s->list = g_ptr_array_new();
+        g_hash_table_iter_init(&it, s->by_pid);
+        while (g_hash_table_iter_next(&it, NULL, &value))
+                g_ptr_array_add(s->list, value);
+        return s->list;
+}
+
+/* Placed processes still right (repairing drift); processes not yet placed, placed. */
+static int workload_apply(const EnforcerContext *ctx, GPtrArray *changes) {
+        WorkloadState *s = ctx->state;
+        g_autoptr(GArray) pids = task_list_pids(ctx->host);
+        GHashTableIter it;
+        gpointer key, value;
+
+        g_hash_table_iter_init(&it, s->by_pid);
+        while (g_hash_table_iter_next(&it, &key, &value)) {
+                Workload *w = value;
+                const GroupConfig *g = config_find_group(ctx->config, w->group);
+                bool changed = false;
+                TaskStat st;
+                if (!g || task_read_stat(ctx->host, w->pid, 0, &st) < 0) {
+                        g_hash_table_iter_remove(&it); /* gone, or its group is */
+                        continue;
+                }
+                CpuSet cpus;
+                usable_cpus(ctx, g, &cpus);
+                bool reconfigured = !cpuset_equal(&cpus, &w->cpus) || sched_of(g->sched_policy) != w->policy ||
+                                    g->sched_priority != w->priority;
+                w->cpus = cpus;
+                w->policy = sched_of(g->sched_policy);
+                w->priority = g->sched_priority;
+                if (cpuset_is_empty(&w->cpus))
+                        continue;
+                (void) set_all_threads(ctx, w, &changed);
+                if (changed && !reconfigured) {
+                        g_autofree char *list = cpuset_format_list(&w->cpus);
+                        g_autofree char *object = g_strdup_printf("%d %s", (int) w->pid, w->comm);
+                        g_autoptr(Finding) f = finding_new("workload", object, list, "changed", true,
+                                                           "a placed process's CPUs or scheduling changed");
+                        if (ctx->hooks && ctx->hooks->drift_corrected)
+                                ctx->hooks->drift_corrected(f, ctx->hooks->userdata);
+                }
+        }
+        for (unsigned i = 0; i < pids->len; i++) {
+                pid_t pid = g_array_index(pids, pid_t, i);
+                if (!g_hash_table_contains(s->by_pid, GINT_TO_POINTER(pid)) && workload_exec(ctx, pid) > 0) {
+                        Workload *w = g_hash_table_lookup(s->by_pid, GINT_TO_POINTER(pid));
+                        g_autofree char *object = g_strdup_printf("%d %s", (int) pid, w->comm);
+                        g_ptr_array_add(changes, finding_new("workload", object, w->group, "", true, "placed"));
+                }
+        }
+        return 0;
+}
+
+/* Processes that ran last on a group's CPUs and belong to no group. */
+static int workload_verify(const EnforcerContext *ctx, GPtrArray *findings) {
+        WorkloadState *s = ctx->state;
+        g_autoptr(GArray) pids = task_list_pids(ctx->root);
+        CpuSet groups;
+        unsigned unowned = 0;
+
+        config_isolated_cpus(ctx->config, &groups);
+        for (unsigned i = 0; i < pids->len; i++) {
+                pid_t pid = g_array_index(pids, pid_t, i);
+                TaskStat st;
+                if ((root_is_host(ctx->root) && (pid == getpid() || g_hash_table_contains(s->by_pid, GINT_TO_POINTER(pid)))) ||
+                    task_read_stat(ctx->root, pid, 0, &st) < 0 || (st.flags & TASK_PF_KTHREAD) ||
+                    !cpuset_has(&groups, st.processor))
+                        continue;
+                if (++unowned > MAX_UNOWNED_FINDINGS)
+                        continue;
+                g_autofree char *object = g_strdup_printf("%d %s", (int) pid, st.comm);
+                g_autofree char *cpu = g_strdup_printf("CPU %d", st.processor);
+                g_ptr_array_add(findings, finding_new("unowned-process", object, "housekeeping", cpu, false,
+                                                      "runs on a group's CPUs and belongs to no group (Match=)"));
+        }
+        if (unowned > MAX_UNOWNED_FINDINGS) {
+                g_autofree char *more = g_strdup_printf("%u more", unowned - MAX_UNOWNED_FINDINGS);
+                g_ptr_array_add(findings, finding_new("unowned-process", more, "housekeeping", "group CPUs", false,
+                                                      "more processes on group CPUs that belong to no group"));
+        }
+        return 0;
+}
+
+static int workload_revert(const EnforcerContext *ctx) {
+        WorkloadState *s = ctx->state;
+        g_hash_table_remove_all(s->by_pid);
+        return 0;
+}
+
+/* "cgroup|affinity|sched PID COMM": only while the same process (by name) lives. */
+static int workload_restore(const EnforcerContext *ctx, const char *what, const char *value) {
+        g_auto(GStrv) f = g_strsplit(what, " ", 3);
+        g_autofree char *comm = NULL;
+        if (g_strv_length(f) < 3)
+                return -EINVAL;
+        pid_t pid = (pid_t) atoi(f[1]);
+        if (task_read_comm(ctx->host, pid, &comm) < 0 || !g_str_equal(comm, f[2]))
+                return -ENOENT;
+        if (g_str_equal(f[0], "cgroup")) {
+                g_autofree char *rel = g_strdup_printf("sys/fs/cgroup%s/cgroup.procs", value);
+                g_autofree char *text = g_strdup_printf("%d", (int) pid);
+                return root_write(ctx->root, rel, text);
+        }
+        g_autoptr(GArray) tids = task_list_threads(ctx->host, pid);
+        int r = 0;
+        for (unsigned i = 0; i < tids->len; i++) {
+                pid_t tid = g_array_index(tids, pid_t, i);
+                if (g_str_equal(f[0], "affinity")) {
+                        CpuSet cpus;
+                        if (cpuset_parse_list(value, &cpus, NULL) < 0)
+                                return -EINVAL;
+                        r = task_set_affinity(ctx->host, tid, &cpus);
+                } else if (g_str_equal(f[0], "sched")) {
+                        int policy, prio;
+                        if (sscanf(value, "%d %d", &policy, &prio) != 2)
+                                return -EINVAL;
+                        r = task_set_sched(ctx->host, tid, policy, prio);
+                } else
+                        return -EINVAL;
+        }
+        return r == -ESRCH ? -ENOENT : r;
+}
+
+const EnforcerOps enforcer_workload = {
+        .name = "workload",
+        .state_new = workload_state_new,
+        .state_free = workload_state_free,
+        .verify = workload_verify,
+        .apply = workload_apply,
+        .revert = workload_revert,
+        .restore = workload_restore,
+};

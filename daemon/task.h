@@ -1,0 +1,47 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#pragma once
+
+#include <glib.h>
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "cpuset.h"
+#include "root.h"
+
+/* Processes and threads (tasks) as /proc shows them under a root. On the host root the
+ * affinity and scheduling calls are the system calls; on a fake root a task is its
+ * proc/PID/status and proc/PID/stat files, and setting a fake task's affinity rewrites
+ * its Cpus_allowed lines: the one place where a fake root imitates the kernel rather
+ * than mirrors it, so that kernel-thread pinning runs on generated machines. */
+
+#define TASK_PF_KTHREAD 0x00200000u        /* a kernel thread */
+#define TASK_PF_NO_SETAFFINITY 0x04000000u /* bound by the kernel (per-CPU threads, workers) */
+
+typedef struct TaskStat {
+        char comm[64];
+        char state;
+        int session;
+        unsigned long flags;
+        int processor;   /* the CPU it last ran on */
+        int policy;      /* SCHED_OTHER, SCHED_FIFO... */
+        int rt_priority;
+} TaskStat;
+
+/* tid 0: the process (pid) itself. */
+int task_read_stat(const Root *root, pid_t pid, pid_t tid, TaskStat *out);
+/* The processes under root's proc, in no order. */
+GArray *task_list_pids(const Root *root);
+/* The threads of a process (its pid included). */
+GArray *task_list_threads(const Root *root, pid_t pid);
+int task_read_comm(const Root *root, pid_t pid, char **out);
+/* The executable's path, or NULL for a kernel thread or a process gone. */
+char *task_read_exe(const Root *root, pid_t pid);
+/* The cgroup v2 path of a process ("/system.slice/foo.service"). */
+int task_read_cgroup(const Root *root, pid_t pid, char **out);
+
+int task_get_affinity(const Root *root, pid_t tid, CpuSet *out);
+int task_set_affinity(const Root *root, pid_t tid, const CpuSet *cpus);
+/* Host root only (-EOPNOTSUPP on a fake one). */
+int task_get_sched(const Root *root, pid_t tid, int *policy, int *priority);
+int task_set_sched(const Root *root, pid_t tid, int policy, int priority);
+const char *task_policy_name(int policy);

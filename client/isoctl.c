@@ -323,6 +323,34 @@ static int cmd_irqs(Ctl *c, char **args) {
         return EXIT_OK;
 }
 
+static int cmd_workloads(Ctl *c, char **args) {
+        static const char *const names[] = { "workloads", NULL };
+        g_autoptr(Value) ws = NULL;
+        int r = fetch(c, "GetWorkloads", names, &ws);
+        if (r != EXIT_OK)
+                return r;
+        if (c->json) {
+                print_json(ws);
+                return EXIT_OK;
+        }
+        g_autoptr(Table) t = table_new("GROUP", "PID", "COMM", "CPUS", "POLICY", "PLACED", NULL);
+        for (unsigned i = 0; i < ws->items->len; i++) {
+                const Value *w = ws->items->pdata[i];
+                const char *policy = value_get_str(w, "policy");
+                const Value *prio = value_get(w, "priority");
+                g_autofree char *pid = g_strdup_printf("%" PRIu64, value_get_uint(w, "pid"));
+                g_autofree char *sched = *policy ? g_strdup_printf("%s %" PRId64, policy, prio ? prio->i : 0)
+                                                 : g_strdup("-");
+                g_autoptr(GDateTime) at = g_date_time_new_from_unix_local((gint64) (value_get_uint(w, "placed_at") / 1000000u));
+                g_autofree char *when = at ? g_date_time_format(at, "%H:%M:%S") : g_strdup("-");
+                table_add_row(t, value_get_str(w, "group"), pid, value_get_str(w, "comm"), or_dash(value_get_str(w, "cpus")),
+                              sched, when);
+        }
+        table_print(t, stdout);
+        printf("\n%u placed process(es)\n", ws->items->len);
+        return EXIT_OK;
+}
+
 static int simple_change(Ctl *c, const char *method, const char *what);
 
 static double value_get_double(const Value *obj, const char *key) {
@@ -673,6 +701,7 @@ static const Command commands[] = {
         { "boot-params", 0, cmd_boot_params, "", "the kernel command line the partition needs, and what is missing" },
         { "kernel-audit", 0, cmd_kernel_audit, "", "the kernel build options real-time audio needs" },
         { "plan", 0, cmd_plan, "", "a partition proposed for this machine, as a configuration file" },
+        { "workloads", 0, cmd_workloads, "", "the processes placed in their groups: slice, CPUs, scheduling" },
         { "irqs", 0, cmd_irqs, "", "every IRQ: where it is, where it belongs, whether it hits isolated CPUs" },
         { "latency", -1, cmd_latency, " [--histogram CPU|--format=cyclictest]",
           "wake-up latency per measured CPU; a CPU's histogram; cyclictest -h output" },

@@ -13,6 +13,8 @@
 #include "log.h"
 #include "service.h"
 #include "source-netlink.h"
+#include "source-cgroup.h"
+#include "source-proc.h"
 #include "source-udev.h"
 
 typedef struct Service {
@@ -23,6 +25,8 @@ typedef struct Service {
         sd_event_source *verify_timer;
         UdevSource *udev;
         NetlinkSource *netlink;
+        ProcSource *proc;
+        CgroupWatch *cgroup_watch;
         sd_event_source *sampler_io;
         sd_event_source *noise_timer;
 } Service;
@@ -46,6 +50,34 @@ static void on_udev_rescan(unsigned events, void *userdata) {
         Service *s = userdata;
         manager_rescan_irqs(s->manager, events);
         bus_notify_changes(s->adapter);
+}
+
+static void refresh_cgroup_watch(Service *s) {
+        g_autoptr(GPtrArray) dirs = manager_cpuset_watch_dirs(s->manager);
+        cgroup_watch_set(s->cgroup_watch, dirs);
+}
+
+static void on_cgroups_changed(void *userdata) {
+        Service *s = userdata;
+        manager_cpusets_changed(s->manager);
+        refresh_cgroup_watch(s); /* a folder may have been recreated */
+        bus_notify_changes(s->adapter);
+}
+
+static void on_proc_exec(pid_t pid, void *userdata) {
+        manager_process_exec(((Service *) userdata)->manager, pid);
+}
+
+static void on_proc_thread(pid_t tgid, pid_t tid, void *userdata) {
+        manager_process_thread(((Service *) userdata)->manager, tgid, tid);
+}
+
+static void on_proc_exit(pid_t pid, void *userdata) {
+        manager_process_exit(((Service *) userdata)->manager, pid);
+}
+
+static void on_proc_lost(void *userdata) {
+        manager_processes_rescan(((Service *) userdata)->manager);
 }
 
 static void on_links_up(GPtrArray *ifnames, void *userdata) {
@@ -77,6 +109,7 @@ static int on_verify_timer(sd_event_source *source, uint64_t usec, void *userdat
         Service *s = userdata;
 
         manager_verify(s->manager);
+        refresh_cgroup_watch(s);
         bus_notify_changes(s->adapter);
         service_status(s);
         return arm_verify_timer(s);
@@ -130,6 +163,8 @@ static void service_clear(Service *s) {
         sd_event_source_disable_unref(s->noise_timer);
         udev_source_free(s->udev);
         netlink_source_free(s->netlink);
+        proc_source_free(s->proc);
+        cgroup_watch_free(s->cgroup_watch);
         sd_event_source_unref(s->verify_timer);
         bus_free(s->adapter);
         sd_bus_flush_close_unref(s->bus);
@@ -196,6 +231,18 @@ int service_run(const ManagerOptions *o) {
         if (r < 0)
                 return log_error_errno(r, "cannot watch network links: %m"), 1;
 
+        r = cgroup_watch_new(s.event, on_cgroups_changed, &s, &s.cgroup_watch);
+        if (r < 0)
+                return log_error_errno(r, "cannot watch the cgroups: %m"), 1;
+        refresh_cgroup_watch(&s);
+        r = proc_source_new(s.event, &(ProcSourceCallbacks) { on_proc_exec, on_proc_thread, on_proc_exit, on_proc_lost },
+                            &s, &s.proc);
+        if (r < 0)
+                log_warning_errno(r, "no process events (%m): workloads are placed by the verify every %u s instead",
+                                  s.manager->config->daemon.verify_interval_sec);
+        /* Processes that started before the subscription. */
+        manager_processes_rescan(s.manager);
+
         r = sd_event_add_io(s.event, &s.sampler_io, s.manager->sampler_event_fd, EPOLLIN, on_sampler_event, &s);
         if (r < 0)
                 return log_error_errno(r, "cannot watch the sampler: %m"), 1;
@@ -214,6 +261,7 @@ int service_run(const ManagerOptions *o) {
         sd_notify(false, "STOPPING=1");
         if (r < 0)
                 return log_error_errno(r, "event loop failed: %m"), 1;
+        manager_stop(s.manager);
         log_info("stopping");
         return 0;
 }

@@ -74,7 +74,7 @@ expect_eq "json groups" "diretta=1-2,9-10 hqplayer=3-7,11-15" \
   "$(json_field '" ".join(g["name"]+"="+g["cpus"] for g in d["groups"])' <<<"$status_json")"
 expect_exit 0 "isoctl --json before the command" -- "$ISOCTL" --json status
 expect_exit 1 "isoctl verify finds the seed's boot line lacking" -- "$ISOCTL" verify
-expect_in "verify table" "boot-parameter  kthread_cpus   0,8"
+expect_match "verify table" "boot-parameter +kthread_cpus +0,8"
 expect_in "verify tally" "required: the partition does not hold"
 expect_exit 1 "isoctl verify --json" -- "$ISOCTL" verify --json
 expect_eq "verify json objects" "True" "$(json_field 'any(f["object"]=="kthread_cpus" and f["required"] for f in d)' <<<"$out")"

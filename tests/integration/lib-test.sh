@@ -20,6 +20,13 @@ expect_in() {
   grep -qF -- "$2" <<<"$out" || fail "$1: output lacks \"$2\"; output:
 $out"
 }
+# expect_match DESCRIPTION REGEX: a line of $out matches the extended REGEX (for tables,
+# whose column widths follow their widest cell).
+expect_match() {
+  checks=$((checks + 1))
+  grep -qE -- "$2" <<<"$out" || fail "$1: no line matches /$2/; output:
+$out"
+}
 # expect_not_in DESCRIPTION TEXT
 expect_not_in() {
   checks=$((checks + 1))

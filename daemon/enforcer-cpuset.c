@@ -283,11 +283,24 @@ static int systemd_dropin(const EnforcerContext *ctx, const Want *w) {
         if (root_read(ctx->root, rel, &have, NULL) >= 0 && g_str_equal(have, text))
                 return 0;
         if (!have) {
-                g_autofree char *what_dir = g_strconcat("created ", dir, NULL);
-                g_autofree char *what = g_strconcat("created ", rel, NULL);
-                if ((!root_exists(ctx->root, dir) && enforcer_save_original(ctx, &enforcer_cpuset, what_dir, "") < 0) ||
-                    enforcer_save_original(ctx, &enforcer_cpuset, what, "") < 0)
-                        return -EIO;
+                /* Every folder it will create, outermost first: a revert removes them
+                 * innermost first. */
+                g_autoptr(GPtrArray) missing = g_ptr_array_new_with_free_func(g_free);
+                for (char *d = g_strdup(dir); !root_exists(ctx->root, d) && !g_str_equal(d, "."); ) {
+                        char *up = g_path_get_dirname(d);
+                        g_ptr_array_insert(missing, 0, d);
+                        d = up;
+                        if (root_exists(ctx->root, d) || g_str_equal(d, ".")) {
+                                g_free(d);
+                                break;
+                        }
+                }
+                g_ptr_array_add(missing, g_strdup(rel));
+                for (unsigned i = 0; i < missing->len; i++) {
+                        g_autofree char *what = g_strconcat("created ", (char *) missing->pdata[i], NULL);
+                        if (enforcer_save_original(ctx, &enforcer_cpuset, what, "") < 0)
+                                return -EIO;
+                }
         } else {
                 g_autofree char *what = g_strconcat("file ", rel, NULL);
                 if (enforcer_save_original(ctx, &enforcer_cpuset, what, have) < 0)

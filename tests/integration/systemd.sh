@@ -1,0 +1,113 @@
+#!/usr/bin/env bash
+# The systemd backend against a real systemd manager: `systemd --user` in a private mount
+# and PID namespace (the recipe of TESTING.md), isolatord pointed at its private bus.
+# AllowedCPUs= lands on the units (systemctl --user show), drop-ins are written under the
+# fake root, a foreign set-property is repaired, a matching process is placed in a
+# transient scope in its slice, the kernel's effective cpuset is checked (cgroup v1 here:
+# reported as not enforced), and revert resets the units and removes the drop-ins.
+set -euo pipefail
+
+: "${ISOLATORD:?}" "${ISOCTL:?}" "${ISOLATORD_FIXTURES:?}" "${DBUS_POLICY_DIR:?}"
+systemd_bin=/lib/systemd/systemd
+if [ -z "${ISOLATORD_IN_NAMESPACE:-}" ]; then
+  if [ "$(id -u)" != 0 ] || [ ! -x "$systemd_bin" ] || ! unshare --mount --pid --fork true 2>/dev/null; then
+    echo "SKIP: needs root, $systemd_bin and unshare (declared in meson: ISOLATORD_SKIP_DECLARED)"; exit 77
+  fi
+  ISOLATORD_IN_NAMESPACE=1 exec unshare --mount --pid --fork --mount-proc --kill-child "$0" "$@"
+fi
+
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/lib-test.sh"
+. "$here/lib-bus.sh"
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/isolatord-systemd-XXXXXX")
+cgname="isolatord-test-$$-$RANDOM"
+cleanup() {
+  # SIGTERM would make the manager start exit.target; nothing of it needs to stop cleanly.
+  if [ -n "${SD_PID:-}" ]; then kill -KILL "$SD_PID" 2>/dev/null || true; fi
+  bus_cleanup
+  for h in systemd unified; do
+    # The manager's children first; then our own folder (its processes have exited).
+    find "/sys/fs/cgroup/$h/$cgname" -depth -mindepth 1 -type d -exec rmdir {} + 2>/dev/null || true
+    rmdir "/sys/fs/cgroup/$h/$cgname" 2>/dev/null || true
+  done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+chmod 755 "$work"
+
+# A manager of our own: its /run/systemd, its cgroups, its runtime folder.
+mount -t tmpfs tmpfs /run/systemd
+mkdir -p /run/systemd/system
+for h in systemd unified; do mkdir -p "/sys/fs/cgroup/$h/$cgname"; echo $$ >"/sys/fs/cgroup/$h/$cgname/cgroup.procs"; done
+export XDG_RUNTIME_DIR="$work/xdg"
+mkdir -m 700 "$XDG_RUNTIME_DIR"
+"$systemd_bin" --user >"$work/systemd.log" 2>&1 & SD_PID=$!
+for _ in $(seq 100); do [ -S "$XDG_RUNTIME_DIR/systemd/private" ] && break; sleep 0.05; done
+[ -S "$XDG_RUNTIME_DIR/systemd/private" ] || { echo "systemd --user did not start:"; cat "$work/systemd.log"; exit 1; }
+
+root="$work/root"
+pristine="$ISOLATORD_FIXTURES/mini-2cpu"
+cp -a "$pristine" "$root"
+conf="$work/isolatord.conf"
+cat >"$conf" <<CONF
+[Partition]
+Housekeeping=0
+
+[Group audio]
+CPUs=1
+Slice=isotest-audio.slice
+Match=isotest-sd*
+
+[Sampler]
+Enabled=false
+
+[Daemon]
+CgroupBackend=systemd
+SystemdAddress=unix:path=$XDG_RUNTIME_DIR/systemd/private
+CONF
+show() { systemctl --user show "$1" -p "$2" --value; }
+
+bus_start "$work/bus"
+daemon_start --root "$root" --config "$conf" --runtime-dir "$work/run"
+
+for unit in init.scope system.slice user.slice; do
+  expect_eq "$unit AllowedCPUs" "0" "$(show "$unit" AllowedCPUs)"
+done
+expect_eq "the group's slice AllowedCPUs" "1" "$(show isotest-audio.slice AllowedCPUs)"
+dropin="$root/etc/systemd/system/isotest-audio.slice.d/50-isolatord.conf"
+checks=$((checks + 1))
+grep -qx 'AllowedCPUs=1' "$dropin" 2>/dev/null || fail "no drop-in $dropin"
+checks=$((checks + 1))
+grep -qx '\[Scope\]' "$root/etc/systemd/system/init.scope.d/50-isolatord.conf" 2>/dev/null || fail "init.scope's drop-in lacks [Scope]"
+
+expect_exit 1 "verify" -- "$ISOCTL" verify --json
+expect_in "the effective cpuset is checked (no v2 cpuset controller here)" "AllowedCPUs= is not enforced"
+expect_not_in "systemd's AllowedCPUs agree" "systemd's AllowedCPUs= differs"
+
+# --- drift: someone resets the slice; a verify (or the timer) repairs it ---
+systemctl --user set-property --runtime isotest-audio.slice AllowedCPUs=0-1
+expect_exit 1 "verify repairs" -- "$ISOCTL" verify
+expect_eq "AllowedCPUs repaired" "1" "$(show isotest-audio.slice AllowedCPUs)"
+checks=$((checks + 1))
+grep -q "drift repaired: cpuset isotest-audio.slice was 0-1" "$BUS_DIR/daemon.log" || fail "no drift line in the log"
+
+# --- a process placed in a transient scope of its slice (the proc connector says nothing
+# inside a PID namespace: the verify's scan places it) ---
+cp /bin/sleep "$work/isotest-sd"
+"$work/isotest-sd" 60 & sd_child=$!
+expect_exit 1 "verify places" -- "$ISOCTL" verify
+scope="isolatord-audio-$sd_child.scope"
+expect_eq "the scope is in the slice" "isotest-audio.slice" "$(show "$scope" Slice)"
+expect_eq "the scope holds the process" "$sd_child" "$(cat "/sys/fs/cgroup/unified$(show "$scope" ControlGroup)/cgroup.procs" 2>/dev/null)"
+kill "$sd_child"; wait "$sd_child" 2>/dev/null || true
+
+# --- revert: AllowedCPUs reset, drop-ins gone ---
+expect_exit 0 "revert" -- "$ISOCTL" revert
+for unit in init.scope isotest-audio.slice; do
+  expect_eq "$unit AllowedCPUs reset" "" "$(show "$unit" AllowedCPUs)"
+done
+expect_exit 0 "the fake root is pristine again (drop-ins removed)" -- diff -r --no-dereference "$pristine" "$root"
+expect_daemon_stops "stop"
+
+finish

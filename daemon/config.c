@@ -41,7 +41,8 @@ static const char default_config[] =
         "UdevMonitor=auto\n"
         "CgroupBackend=auto\n"
         "SystemdAddress=unix:path=/run/systemd/private\n"
-        "RestoreOnExit=false\n";
+        "RestoreOnExit=false\n"
+        "DriftBurst=5\n";
 
 #define GROUP_PREFIX "Group "
 
@@ -53,7 +54,7 @@ static const char *const group_keys[] = { "CPUs", "Slice", "Match", "SchedPolicy
 static const char *const sampler_keys[] = { "Enabled", "IntervalUs", "ThresholdUs", "CPUs", "Priority", "PmQos",
                                             "HistogramMaxUs", NULL };
 static const char *const daemon_keys[] = { "VerifyIntervalSec", "UdevMonitor", "CgroupBackend", "SystemdAddress",
-                                           "RestoreOnExit", NULL };
+                                           "RestoreOnExit", "DriftBurst", NULL };
 static const char *const irq_keys[] = { "Match", "CPUs", "ThreadPriority", NULL };
 static const char *const network_keys[] = { "RpsCpus", "XpsCpus", NULL };
 
@@ -521,7 +522,8 @@ static bool config_from_source(ConfigSource *s, Config **out, GError **error) {
                 return false;
         if (!get_uint(s, "Sampler", "IntervalUs", 50, 1000000, &c->sampler.interval_us, error) ||
             !get_uint(s, "Sampler", "ThresholdUs", 1, 10000000, &c->sampler.threshold_us, error) ||
-            !get_uint(s, "Daemon", "VerifyIntervalSec", 1, 86400, &c->daemon.verify_interval_sec, error))
+            !get_uint(s, "Daemon", "VerifyIntervalSec", 1, 86400, &c->daemon.verify_interval_sec, error) ||
+            !get_uint(s, "Daemon", "DriftBurst", 1, 1000000, &c->daemon.drift_burst, error))
                 return false;
         g_autofree char *dma = g_key_file_get_string(s->merged, "Partition", "CpuDmaLatencyUs", NULL);
         c->cpu_dma_latency_us = -1;
@@ -772,8 +774,9 @@ char *config_to_text(const Config *c, const char *header) {
         g_string_append_printf(out, "Priority=%u\nPmQos=%s\nHistogramMaxUs=%u\n", c->sampler.priority,
                                c->sampler.pm_qos ? "true" : "false", c->sampler.hist_max_us);
         g_string_append_printf(out, "\n[Daemon]\nVerifyIntervalSec=%u\nUdevMonitor=%s\nCgroupBackend=%s\n"
-                               "SystemdAddress=%s\nRestoreOnExit=%s\n", c->daemon.verify_interval_sec,
+                               "SystemdAddress=%s\nRestoreOnExit=%s\nDriftBurst=%u\n", c->daemon.verify_interval_sec,
                                c->daemon.udev_monitor, cgroup_backend_to_string(c->daemon.cgroup_backend),
-                               c->daemon.systemd_address, c->daemon.restore_on_exit ? "true" : "false");
+                               c->daemon.systemd_address, c->daemon.restore_on_exit ? "true" : "false",
+                               c->daemon.drift_burst);
         return g_string_free(out, false);
 }

@@ -68,6 +68,7 @@ typedef struct DaemonConfig {
         CgroupBackend cgroup_backend;
         char *systemd_address;      /* the manager's private bus */
         bool restore_on_exit;
+        unsigned drift_burst;       /* corrections of one unit within 10 s before backing off */
 } DaemonConfig;
 
 /* Immutable once loaded: a reload builds a new Config and swaps it only when valid. */

@@ -9,11 +9,10 @@
  * housekeeping, each group's slice on its CPUs. Through systemd (AllowedCPUs at runtime,
  * a drop-in for daemon-reload and the next boot, the kernel's effective cpuset checked)
  * or by writing cgroupfs where no manager runs. Someone who rewrites a cpuset again and
- * again is not fought in a loop: after BACKOFF_BURST corrections within BACKOFF_WINDOW
+ * again is not fought in a loop: after [Daemon] DriftBurst= corrections within BACKOFF_WINDOW
  * the unit is left alone for a while, doubling each time, and reported. */
 
 #define BACKOFF_WINDOW_USEC (10 * G_USEC_PER_SEC)
-#define BACKOFF_BURST 5
 #define BACKOFF_FIRST_SEC 2
 #define BACKOFF_MAX_SEC 300
 #define DROPIN_NAME "50-isolatord.conf"
@@ -121,14 +120,14 @@ static bool count_drift(const EnforcerContext *ctx, CpusetState *s, const char *
                 u->window_start = now;
                 u->in_window = 0;
         }
-        if (++u->in_window > BACKOFF_BURST) {
+        if (++u->in_window > ctx->config->daemon.drift_burst) {
                 u->backoff_sec = u->backoff_sec ? MIN(u->backoff_sec * 2, BACKOFF_MAX_SEC) : BACKOFF_FIRST_SEC;
                 u->backoff_until = now + (int64_t) u->backoff_sec * G_USEC_PER_SEC;
                 u->window_start = u->backoff_until;
                 u->in_window = 0;
                 log_warning("%s: its cpuset was rewritten %u times within %d s by something else; isolatord leaves it "
                             "for %u s instead of fighting (see isoctl verify)",
-                            unit, BACKOFF_BURST + 1, (int) (BACKOFF_WINDOW_USEC / G_USEC_PER_SEC), u->backoff_sec);
+                            unit, ctx->config->daemon.drift_burst + 1, (int) (BACKOFF_WINDOW_USEC / G_USEC_PER_SEC), u->backoff_sec);
                 return false;
         }
         u->corrections++;

@@ -158,9 +158,8 @@ static int place(const EnforcerContext *ctx, const GroupConfig *g, pid_t pid, co
         (void) task_get_sched(ctx->host, pid, &policy, &prio);
         g_autofree char *was_list = cpuset_format_list(&was);
         g_autofree char *was_sched = g_strdup_printf("%d %d", policy, prio);
-        if (enforcer_save_original(ctx, &enforcer_workload, what_cg, cgroup) < 0 ||
-            enforcer_save_original(ctx, &enforcer_workload, what_aff, was_list) < 0 ||
-            enforcer_save_original(ctx, &enforcer_workload, what_sched, was_sched) < 0) {
+        if (enforcer_save_originals(ctx, &enforcer_workload, 3, (const char *const[]) { what_cg, what_aff, what_sched },
+                                    (const char *const[]) { cgroup, was_list, was_sched }) < 0) {
                 workload_free(w);
                 return -EIO;
         }

@@ -56,10 +56,19 @@ bool enforcer_has_original(const EnforcerContext *ctx, const EnforcerOps *ops, c
 }
 
 int enforcer_save_original(const EnforcerContext *ctx, const EnforcerOps *ops, const char *what, const char *value) {
-        g_autofree char *key = original_key(ops, what);
-        g_autoptr(GError) e = NULL;
+        return enforcer_save_originals(ctx, ops, 1, &what, &value);
+}
 
-        if (!originals_remember(ctx->originals, key, value) || ctx->dry_run)
+int enforcer_save_originals(const EnforcerContext *ctx, const EnforcerOps *ops, size_t n, const char *const *whats,
+                            const char *const *values) {
+        g_autoptr(GError) e = NULL;
+        bool added = false;
+
+        for (size_t i = 0; i < n; i++) {
+                g_autofree char *key = original_key(ops, whats[i]);
+                added |= originals_remember(ctx->originals, key, values[i]);
+        }
+        if (!added || ctx->dry_run)
                 return 0;
         if (originals_flush(ctx->originals, &e) < 0)
                 return log_error_errno(EIO, "%s; not changed", e->message);

@@ -77,6 +77,9 @@ extern const EnforcerOps enforcer_pm_qos;
  * flushes the store: call it before the change. -EIO when it could not be saved, and
  * then the change must not be made. */
 int enforcer_save_original(const EnforcerContext *ctx, const EnforcerOps *ops, const char *what, const char *value);
+/* The same for n entries, with one write of the store. */
+int enforcer_save_originals(const EnforcerContext *ctx, const EnforcerOps *ops, size_t n, const char *const *whats,
+                            const char *const *values);
 bool enforcer_has_original(const EnforcerContext *ctx, const EnforcerOps *ops, const char *what);
 /* Restores one saved original (a file's value, or an "@" entry through its enforcer). */
 int enforcer_restore(const EnforcerContext *ctx, const char *key, const char *value);

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Figures for the cpuset and workload enforcers of a running isolatord on a private bus:
+# foreign cpuset write -> restored beside bare inotify delivery (fake 7700X), and
+# exec -> placed beside a bare proc-connector receive (fake 2-CPU machine, this
+# machine's CPUs 0-1, the harness's own children). Prints figures, asserts nothing.
+set -euo pipefail
+
+: "${ISOLATORD:?}" "${ISOLATORD_FIXTURES:?}" "${DBUS_POLICY_DIR:?}" "${BENCH_DRIFT:?}" "${BENCH_EXEC:?}"
+here=$(cd "$(dirname "$0")/../integration" && pwd)
+. "$here/lib-bus.sh"
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/isolatord-enforce-bench-XXXXXX")
+# The runtime folder on tmpfs, as /run is: saving originals is part of each placement.
+# The fake roots too: a write to a regular file on the build disk (O_TRUNC) costs
+# ~200 us, ten times a write to cgroupfs, and would be most of what is measured.
+run=$(mktemp -d /dev/shm/isolatord-bench-run-XXXXXX)
+trap 'bus_cleanup; rm -rf "$work" "$run"' EXIT
+chmod 755 "$work"
+bus_start "$work/bus"
+
+# --- cpusets: repairs are the figure, so no back-off in this run ---
+cp -a "$ISOLATORD_FIXTURES/ryzen-7700x" "$run/root"
+printf '[Sampler]\nEnabled=false\n[Daemon]\nCgroupBackend=cgroupfs\nDriftBurst=1000000\n' >"$work/drift.conf"
+daemon_start --root "$run/root" --config "$work/drift.conf" --runtime-dir "$run/drift"
+taskset -c 1 "$BENCH_DRIFT" "$run/root/sys/fs/cgroup/system.slice/cpuset.cpus" 0-15 0,8 300
+daemon_stop
+
+# --- workloads ---
+cp -a "$ISOLATORD_FIXTURES/mini-2cpu" "$run/mini"
+cat >"$work/exec.conf" <<'CONF'
+[Partition]
+Housekeeping=0
+[Group bench]
+CPUs=1
+Match=isobench-hq
+SchedPolicy=fifo
+SchedPriority=10
+[Sampler]
+Enabled=false
+[Daemon]
+CgroupBackend=cgroupfs
+CONF
+cp /bin/sleep "$work/isobench-hq"
+daemon_start --root "$run/mini" --config "$work/exec.conf" --runtime-dir "$run/exec"
+status=0
+# The harness on CPU 1 (where its children go), isolatord on its housekeeping CPU 0.
+taskset -c 1 "$BENCH_EXEC" "$work/isobench-hq" 300 || status=$?
+daemon_stop
+[ "$status" -eq 77 ] && echo "exec -> placed: not measured (needs root in the initial namespaces)"
+exit 0

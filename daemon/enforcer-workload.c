@@ -171,15 +171,21 @@ static int place(const EnforcerContext *ctx, const GroupConfig *g, pid_t pid, co
         r = move_to_slice(ctx, g, pid);
         if (r < 0)
                 log_warning_errno(r, "cannot move %d %s into %s: %m", (int) pid, comm, g->slice);
-        if (cpuset_is_empty(&w->cpus))
-                log_warning("%d %s: none of group %s's CPUs exist here; its CPUs are left alone", (int) pid, comm, g->name);
+        if (cpuset_is_empty(&w->cpus)) {
+                /* Real-time scheduling off the group's CPUs could starve housekeeping. */
+                log_warning("%d %s: none of group %s's CPUs exist here; its CPUs and scheduling are left alone",
+                            (int) pid, comm, g->name);
+                w->policy = -1;
+                w->priority = 0;
+        }
         else if ((r = set_all_threads(ctx, w, &changed)) < 0)
                 log_warning_errno(r, "cannot set the CPUs or scheduling of %d %s: %m", (int) pid, comm);
         w->placed_usec = now_realtime_usec();
         g_hash_table_replace(s->by_pid, GINT_TO_POINTER(pid), w);
         g_autofree char *cpus = cpuset_format_list(&w->cpus);
-        log_info("placed %d %s in group %s (CPUs %s, %s %d)", (int) pid, comm, g->name, cpus,
-                 w->policy >= 0 ? task_policy_name(w->policy) : "unchanged", w->priority);
+        g_autofree char *sched = w->policy >= 0 ? g_strdup_printf("%s %d", task_policy_name(w->policy), w->priority)
+                                                : g_strdup("scheduling unchanged");
+        log_info("placed %d %s in group %s (CPUs %s, %s)", (int) pid, comm, g->name, *cpus ? cpus : "unchanged", sched);
         if (ctx->hooks && ctx->hooks->workload_placed)
                 ctx->hooks->workload_placed(g->name, pid, comm, ctx->hooks->userdata);
         return 1;
@@ -275,13 +281,14 @@ static int workload_apply(const EnforcerContext *ctx, GPtrArray *changes) {
                 }
                 CpuSet cpus;
                 usable_cpus(ctx, g, &cpus);
-                bool reconfigured = !cpuset_equal(&cpus, &w->cpus) || sched_of(g->sched_policy) != w->policy ||
-                                    g->sched_priority != w->priority;
+                bool reconfigured = !cpuset_equal(&cpus, &w->cpus) ||
+                                    (!cpuset_is_empty(&cpus) && (sched_of(g->sched_policy) != w->policy ||
+                                                                 g->sched_priority != w->priority));
                 w->cpus = cpus;
-                w->policy = sched_of(g->sched_policy);
-                w->priority = g->sched_priority;
                 if (cpuset_is_empty(&w->cpus))
                         continue;
+                w->policy = sched_of(g->sched_policy);
+                w->priority = g->sched_priority;
                 (void) set_all_threads(ctx, w, &changed);
                 if (changed && !reconfigured) {
                         g_autofree char *list = cpuset_format_list(&w->cpus);

@@ -28,13 +28,9 @@ static char *task_rel(pid_t pid, pid_t tid, const char *file) {
         return g_strdup_printf("proc/%d/%s", (int) pid, file);
 }
 
-int task_read_stat(const Root *root, pid_t pid, pid_t tid, TaskStat *out) {
-        g_autofree char *rel = task_rel(pid, tid, "stat"), *data = NULL;
-        int r = root_read(root, rel, &data, NULL);
-        if (r < 0)
-                return r;
+int task_parse_stat(const char *data, TaskStat *out) {
         /* "PID (COMM) S ppid ...": the name may hold spaces and parentheses. */
-        char *open = strchr(data, '('), *close = strrchr(data, ')');
+        const char *open = strchr(data, '('), *close = strrchr(data, ')');
         if (!open || !close || close < open || close[1] != ' ')
                 return -EBADMSG;
         memset(out, 0, sizeof *out);
@@ -50,6 +46,12 @@ int task_read_stat(const Root *root, pid_t pid, pid_t tid, TaskStat *out) {
         out->rt_priority = atoi(f[40 - 3]);
         out->policy = atoi(f[41 - 3]);
         return 0;
+}
+
+int task_read_stat(const Root *root, pid_t pid, pid_t tid, TaskStat *out) {
+        g_autofree char *rel = task_rel(pid, tid, "stat"), *data = NULL;
+        int r = root_read(root, rel, &data, NULL);
+        return r < 0 ? r : task_parse_stat(data, out);
 }
 
 static GArray *list_numeric(const Root *root, const char *rel) {

@@ -27,6 +27,8 @@ typedef struct TaskStat {
         int rt_priority;
 } TaskStat;
 
+/* One /proc/PID/stat line; -EBADMSG when it is not one. */
+int task_parse_stat(const char *text, TaskStat *out);
 /* tid 0: the process (pid) itself. */
 int task_read_stat(const Root *root, pid_t pid, pid_t tid, TaskStat *out);
 /* The processes under root's proc, in no order. */

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* One fuzz target for every parser that reads text from outside: CPU lists and masks
  * (also what a stranger sends over the bus), configuration files, the kernel command
- * line, a kernel .config, /proc/interrupts and /proc/schedstat. What parses must format
+ * line, a kernel .config, /proc/interrupts, /proc/schedstat and /proc/PID/stat. What parses must format
  * back and parse to the same value. Built for libFuzzer with -Dfuzzing=true (clang);
  * always built as a corpus replay (fuzz-main.c) that tools/check runs. */
 #include <assert.h>
@@ -15,6 +15,7 @@
 #include "kconfig.h"
 #include "log.h"
 #include "noise.h"
+#include "task.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -49,5 +50,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         g_hash_table_unref(kconfig_parse(text));
         interrupt_table_free(interrupts_parse(text));
         g_hash_table_unref(schedstat_parse(text));
+        TaskStat st;
+        if (task_parse_stat(text, &st) == 0)
+                assert(st.comm[sizeof st.comm - 1] == '\0');
         return 0;
 }

@@ -36,6 +36,12 @@ static void assert_seed_partition(const Config *c) {
         ck_assert_str_eq(h->match[0], "hqplayerd");
         ck_assert_int_eq(h->sched_policy, SCHED_POLICY_RR);
         ck_assert_int_eq(h->sched_priority, 99);
+        ck_assert_str_eq(h->governor, "performance");
+        ck_assert(!h->partition_isolated);
+        ck_assert_int_eq(c->cpu_dma_latency_us, -1);
+        ck_assert_int_eq(c->daemon.cgroup_backend, CGROUP_BACKEND_AUTO);
+        ck_assert(!c->daemon.restore_on_exit);
+        ck_assert_uint_eq(c->daemon.drift_burst, 5);
 }
 
 START_TEST(test_defaults) {
@@ -115,6 +121,13 @@ START_TEST(test_malformed) {
         assert_rejected("[Sampler]\nIntervalUs=10\n", ISO_ERROR_INVALID_CONFIG, "from 50 to 1000000");
         assert_rejected("[Sampler]\nThresholdUs=-1\n", ISO_ERROR_INVALID_CONFIG, "ThresholdUs");
         assert_rejected("[Daemon]\nVerifyIntervalSec=0\n", ISO_ERROR_INVALID_CONFIG, "VerifyIntervalSec");
+        assert_rejected("[Group x]\nCPUs=1\nPartition=root\n", ISO_ERROR_INVALID_CONFIG, "not one of member, isolated");
+        assert_rejected("[Group x]\nCPUs=1\nGovernor=perf ormance\n", ISO_ERROR_INVALID_CONFIG, "not a governor name");
+        assert_rejected("[Partition]\nCpuDmaLatencyUs=-5\n", ISO_ERROR_INVALID_CONFIG, "CpuDmaLatencyUs");
+        assert_rejected("[Daemon]\nCgroupBackend=cgroupv1\n", ISO_ERROR_INVALID_CONFIG, "not one of auto, systemd, cgroupfs");
+        assert_rejected("[Daemon]\nSystemdAddress=/run/systemd/private\n", ISO_ERROR_INVALID_CONFIG, "not a D-Bus address");
+        assert_rejected("[Daemon]\nRestoreOnExit=sometimes\n", ISO_ERROR_INVALID_CONFIG, "[Daemon] RestoreOnExit=: expected true or false");
+        assert_rejected("[Daemon]\nDriftBurst=0\n", ISO_ERROR_INVALID_CONFIG, "DriftBurst");
         assert_rejected("not a key file\n", ISO_ERROR_INVALID_CONFIG, "test.conf:");
 }
 END_TEST

@@ -1,0 +1,228 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* The pieces under the cpuset, kthread and cpufreq enforcers on the fake machines:
+ * /proc task files, systemd's slice layout, fake-root task affinity, and each enforcer's
+ * apply, verify and restore through a manager on a private root. */
+#include <string.h>
+#include <unistd.h>
+
+#include "cgroup.h"
+#include "config.h"
+#include "manager.h"
+#include "task.h"
+#include "testlib.h"
+
+START_TEST(test_slice_layout) {
+        g_autofree char *top = cgroup_unit_rel("system.slice");
+        g_autofree char *nested = cgroup_unit_rel("audio-hq-main.slice");
+        g_autofree char *scope = cgroup_unit_rel("init.scope");
+        ck_assert_str_eq(top, "sys/fs/cgroup/system.slice");
+        ck_assert_str_eq(nested, "sys/fs/cgroup/audio.slice/audio-hq.slice/audio-hq-main.slice");
+        ck_assert_str_eq(scope, "sys/fs/cgroup/init.scope");
+        g_autoptr(GPtrArray) chain = cgroup_unit_chain("a-b.slice");
+        ck_assert_uint_eq(chain->len, 2);
+        ck_assert_str_eq(chain->pdata[0], "a.slice");
+        ck_assert_str_eq(chain->pdata[1], "a.slice/a-b.slice");
+}
+END_TEST
+
+START_TEST(test_task_stat) {
+        g_autofree char *dir = fixture_tmpdir();
+        g_autoptr(Root) root = root_new(dir);
+        TaskStat st;
+        /* A name with spaces and parentheses: the kernel does not escape it. */
+        g_autoptr(GString) line = g_string_new("42 (a) b (c) S 1 42 42 0 -1 2097216");
+        for (int f = 10; f <= 38; f++)
+                g_string_append(line, " 0");
+        g_string_append(line, " 7 50 2 0 0 0 0 0 0 0 0 0 0 0\n");
+        fixture_write(dir, "proc/42/stat", line->str);
+        ck_assert_int_eq(task_read_stat(root, 42, 0, &st), 0);
+        ck_assert_str_eq(st.comm, "a) b (c");
+        ck_assert_int_eq(st.state, 'S');
+        ck_assert_int_eq(st.session, 42);
+        ck_assert_uint_eq(st.flags, 2097216);
+        ck_assert(st.flags & TASK_PF_KTHREAD);
+        ck_assert_int_eq(st.processor, 7);
+        ck_assert_int_eq(st.rt_priority, 50);
+        ck_assert_int_eq(st.policy, 2);
+        fixture_write(dir, "proc/43/stat", "43 (short) S 1\n");
+        ck_assert_int_lt(task_read_stat(root, 43, 0, &st), 0);
+        fixture_write(dir, "proc/44/stat", "44 no parentheses\n");
+        ck_assert_int_lt(task_read_stat(root, 44, 0, &st), 0);
+        fixture_remove(dir);
+}
+END_TEST
+
+START_TEST(test_fake_affinity_roundtrip) {
+        g_autofree char *dir = fixture_new_root("ryzen-7700x");
+        g_autoptr(Root) root = root_new(dir);
+        g_autofree char *before = NULL, *after = NULL;
+        CpuSet cpus;
+        ck_assert_int_eq(root_read(root, "proc/2/status", &before, NULL), 0);
+        ck_assert_int_eq(task_get_affinity(root, 2, &cpus), 0);
+        ck_assert_cpus(&cpus, "0-15");
+        CpuSet hk = cs("0,8");
+        ck_assert_int_eq(task_set_affinity(root, 2, &hk), 0);
+        ck_assert_int_eq(task_get_affinity(root, 2, &cpus), 0);
+        ck_assert_cpus(&cpus, "0,8");
+        g_autofree char *mid = NULL;
+        ck_assert_int_eq(root_read(root, "proc/2/status", &mid, NULL), 0);
+        ck_assert_msg(strstr(mid, "Cpus_allowed:\t0101\n"), "%s", mid);
+        CpuSet all = cs("0-15");
+        ck_assert_int_eq(task_set_affinity(root, 2, &all), 0);
+        ck_assert_int_eq(root_read(root, "proc/2/status", &after, NULL), 0);
+        ck_assert_str_eq(before, after);
+        ck_assert_int_lt(task_set_affinity(root, 99999, &all), 0);
+        ck_assert_int_eq(task_get_sched(root, 2, &(int) { 0 }, &(int) { 0 }), -EOPNOTSUPP);
+        fixture_remove(dir);
+}
+END_TEST
+
+typedef struct Rig {
+        char *dir, *conf, *run;
+        Manager *m;
+} Rig;
+
+static void rig_start(Rig *rig, const char *machine, const char *config) {
+        g_autoptr(GError) e = NULL;
+        rig->dir = fixture_new_root(machine);
+        rig->conf = g_build_filename(rig->dir, "isolatord.conf", NULL);
+        rig->run = g_build_filename(rig->dir, "run", NULL);
+        g_file_set_contents(rig->conf, config, -1, NULL);
+        ManagerOptions o = { .root = rig->dir, .config_path = rig->conf, .config_must_exist = true, .runtime_dir = rig->run };
+        ck_assert_msg(manager_new(&o, &rig->m, &e) == 0, "%s", e ? e->message : "");
+}
+
+static void rig_stop(Rig *rig) {
+        manager_free(rig->m);
+        fixture_remove(rig->dir);
+        g_free(rig->dir);
+        g_free(rig->conf);
+        g_free(rig->run);
+}
+
+static char *slurp(const Rig *rig, const char *rel) {
+        g_autofree char *path = g_build_filename(rig->dir, rel, NULL);
+        char *text = NULL;
+        if (!g_file_get_contents(path, &text, NULL, NULL))
+                return g_strdup("(absent)");
+        g_strchomp(text);
+        return text;
+}
+
+static const Finding *find(const GPtrArray *findings, const char *kind, const char *object) {
+        for (unsigned i = 0; i < findings->len; i++) {
+                const Finding *f = findings->pdata[i];
+                if (g_str_equal(f->kind, kind) && (!object || g_str_equal(f->object, object)))
+                        return f;
+        }
+        return NULL;
+}
+
+#define RIG_CONF "[Sampler]\nEnabled=false\n[Daemon]\nCgroupBackend=cgroupfs\n"
+
+START_TEST(test_kthreads_and_governors) {
+        Rig rig = {};
+        rig_start(&rig, "ryzen-7700x", RIG_CONF);
+        g_autofree char *kthreadd = slurp(&rig, "proc/2/status");
+        ck_assert_msg(strstr(kthreadd, "Cpus_allowed_list:\t0,8"), "%s", kthreadd);
+        /* ksoftirqd/3 is per-CPU (PF_NO_SETAFFINITY): left alone. */
+        g_autofree char *ksoftirqd = slurp(&rig, "proc/24/status");
+        ck_assert_msg(strstr(ksoftirqd, "Name:\tksoftirqd/3") && strstr(ksoftirqd, "Cpus_allowed_list:\t3"), "%s", ksoftirqd);
+        g_autofree char *wq = slurp(&rig, "sys/devices/virtual/workqueue/cpumask");
+        ck_assert_str_eq(wq, "0101");
+        g_autofree char *gov3 = slurp(&rig, "sys/devices/system/cpu/cpu3/cpufreq/scaling_governor");
+        g_autofree char *gov8 = slurp(&rig, "sys/devices/system/cpu/cpu8/cpufreq/scaling_governor");
+        ck_assert_str_eq(gov3, "performance");
+        ck_assert_str_eq(gov8, "powersave");
+        ck_assert_ptr_null(find(rig.m->findings, "kthread", NULL));
+        ck_assert_ptr_null(find(rig.m->findings, "workqueue", NULL));
+        ck_assert_ptr_nonnull(find(rig.m->findings, "unowned-process", NULL));
+
+        /* A kernel thread that exited and whose PID went to a user process is not
+         * "restored": the saved name must match. */
+        fixture_write(rig.dir, "proc/2/stat", "2 (bash) S 1 2 2 0 -1 4194304 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0\n");
+        g_autoptr(GError) e = NULL;
+        ck_assert_int_eq(manager_revert(rig.m, &e), 0);
+        g_autofree char *after = slurp(&rig, "proc/2/status");
+        ck_assert_msg(strstr(after, "Cpus_allowed_list:\t0,8"), "%s", after);
+        g_autofree char *gov_back = slurp(&rig, "sys/devices/system/cpu/cpu3/cpufreq/scaling_governor");
+        ck_assert_str_eq(gov_back, "powersave");
+        rig_stop(&rig);
+}
+END_TEST
+
+START_TEST(test_cpusets_cgroupfs) {
+        Rig rig = {};
+        rig_start(&rig, "ryzen-7700x", RIG_CONF "[Group hq]\nCPUs=3-7\nSlice=audio-hq.slice\nPartition=isolated\n");
+        g_autofree char *init = slurp(&rig, "sys/fs/cgroup/init.scope/cpuset.cpus");
+        g_autofree char *hq = slurp(&rig, "sys/fs/cgroup/audio.slice/audio-hq.slice/cpuset.cpus");
+        g_autofree char *part = slurp(&rig, "sys/fs/cgroup/audio.slice/audio-hq.slice/cpuset.cpus.partition");
+        ck_assert_str_eq(init, "0,8");
+        ck_assert_str_eq(hq, "3-7");
+        ck_assert_str_eq(part, "isolated");
+        ck_assert_ptr_null(find(rig.m->findings, "cpuset", NULL));
+
+        /* Drift through the periodic verify: repaired and counted once. */
+        fixture_write(rig.dir, "sys/fs/cgroup/user.slice/cpuset.cpus", "0-15\n");
+        uint64_t before = rig.m->drift_corrections;
+        manager_verify(rig.m);
+        g_autofree char *user = slurp(&rig, "sys/fs/cgroup/user.slice/cpuset.cpus");
+        ck_assert_str_eq(user, "0,8");
+        ck_assert_uint_eq(rig.m->drift_corrections, before + 1);
+
+        /* A group that moves is not drift. */
+        g_autoptr(GError) e = NULL;
+        ck_assert_msg(manager_set_group_cpus(rig.m, "hq", "3-6", &e) == 0, "%s", e ? e->message : "");
+        g_autofree char *moved = slurp(&rig, "sys/fs/cgroup/audio.slice/audio-hq.slice/cpuset.cpus");
+        ck_assert_str_eq(moved, "3-6");
+        ck_assert_uint_eq(rig.m->drift_corrections, before + 1);
+
+        /* Revert removes what it created, innermost first. */
+        ck_assert_int_eq(manager_revert(rig.m, &e), 0);
+        g_autofree char *gone = slurp(&rig, "sys/fs/cgroup/audio.slice/audio-hq.slice/cpuset.cpus");
+        ck_assert_str_eq(gone, "(absent)");
+        g_autofree char *audio = g_build_filename(rig.dir, "sys/fs/cgroup/audio.slice", NULL);
+        ck_assert(!g_file_test(audio, G_FILE_TEST_EXISTS));
+        rig_stop(&rig);
+}
+END_TEST
+
+START_TEST(test_no_cpuset_controller_is_a_finding) {
+        g_autofree char *dir = NULL;
+        /* A machine whose system.slice has no cpuset files (controller not enabled). */
+        dir = fixture_new_root("mini-2cpu");
+        g_autofree char *f = g_build_filename(dir, "sys/fs/cgroup/system.slice/cpuset.cpus", NULL);
+        unlink(f);
+        g_autofree char *conf = g_build_filename(dir, "c.conf", NULL);
+        g_autofree char *run = g_build_filename(dir, "run", NULL);
+        g_file_set_contents(conf, "[Partition]\nHousekeeping=0\n[Group a]\nCPUs=1\n" RIG_CONF, -1, NULL);
+        ManagerOptions o = { .root = dir, .config_path = conf, .config_must_exist = true, .runtime_dir = run };
+        g_autoptr(GError) e = NULL;
+        Manager *m = NULL;
+        ck_assert_msg(manager_new(&o, &m, &e) == 0, "%s", e ? e->message : "");
+        const Finding *nf = find(m->findings, "cpuset", "system.slice");
+        ck_assert_ptr_nonnull(nf);
+        ck_assert(nf->required);
+        ck_assert_msg(strstr(nf->message, "cpuset controller"), "%s", nf->message);
+        ck_assert_int_eq(m->state, MANAGER_DEGRADED);
+        manager_free(m);
+        fixture_remove(dir);
+}
+END_TEST
+
+int main(void) {
+        static const char *const machines[] = { "ryzen-7700x", "mini-2cpu", NULL };
+        Suite *s = suite_create("enforcers");
+        TCase *pure = tcase_create("pure");
+        TCase *live = tcase_create("on fake roots");
+        tcase_add_test(pure, test_slice_layout);
+        tcase_add_test(pure, test_task_stat);
+        tcase_add_test(live, test_fake_affinity_roundtrip);
+        tcase_add_test(live, test_kthreads_and_governors);
+        tcase_add_test(live, test_cpusets_cgroupfs);
+        tcase_add_test(live, test_no_cpuset_controller_is_a_finding);
+        tcase_set_timeout(live, 120);
+        suite_add_tcase(s, pure);
+        suite_add_tcase(s, live);
+        return test_run(s, machines);
+}

@@ -51,8 +51,12 @@ static int on_message(struct nl_msg *msg, void *arg) {
         struct cn_msg *cn = nlmsg_data(h);
 
         if (nlmsg_datalen(h) >= (int) (sizeof *cn + sizeof(struct proc_event)) && cn->id.idx == CN_IDX_PROC &&
-            cn->id.val == CN_VAL_PROC)
-                dispatch(arg, (const struct proc_event *) cn->data);
+            cn->id.val == CN_VAL_PROC) {
+                /* cn->data sits 20 bytes in: copied out for the event's 8-byte alignment. */
+                struct proc_event ev;
+                memcpy(&ev, cn->data, sizeof ev);
+                dispatch(arg, &ev);
+        }
         return NL_SKIP;
 }
 

@@ -64,10 +64,11 @@ static uint64_t wait_exec(int s, pid_t pid, uint64_t *received) {
                         return 0;
                 for (struct nlmsghdr *h = (struct nlmsghdr *) buf; NLMSG_OK(h, (size_t) n); h = NLMSG_NEXT(h, n)) {
                         struct cn_msg *cn = NLMSG_DATA(h);
-                        struct proc_event *ev = (struct proc_event *) cn->data;
-                        if (ev->what == PROC_EVENT_EXEC && ev->event_data.exec.process_tgid == pid) {
+                        struct proc_event ev; /* cn->data is not 8-byte aligned */
+                        memcpy(&ev, cn->data, sizeof ev);
+                        if (ev.what == PROC_EVENT_EXEC && ev.event_data.exec.process_tgid == pid) {
                                 *received = t;
-                                return ev->timestamp_ns;
+                                return ev.timestamp_ns;
                         }
                 }
         }

@@ -210,6 +210,32 @@ START_TEST(test_no_cpuset_controller_is_a_finding) {
 }
 END_TEST
 
+START_TEST(test_pm_qos_held) {
+        /* Without the device, a finding; with it, the value written and the file held. */
+        Rig rig = {};
+        rig_start(&rig, "mini-2cpu", "[Partition]\nHousekeeping=0\nCpuDmaLatencyUs=7\n[Group a]\nCPUs=1\n" RIG_CONF);
+        ck_assert_ptr_nonnull(find(rig.m->findings, "pm-qos", "cpu_dma_latency"));
+        rig_stop(&rig);
+
+        rig_start(&rig, "mini-2cpu", "[Partition]\nHousekeeping=0\n[Group a]\nCPUs=1\n" RIG_CONF);
+        manager_free(rig.m);
+        fixture_write(rig.dir, "dev/cpu_dma_latency", "");
+        g_file_set_contents(rig.conf, "[Partition]\nHousekeeping=0\nCpuDmaLatencyUs=7\n[Group a]\nCPUs=1\n" RIG_CONF, -1, NULL);
+        g_autoptr(GError) e = NULL;
+        ManagerOptions o = { .root = rig.dir, .config_path = rig.conf, .config_must_exist = true, .runtime_dir = rig.run };
+        ck_assert_msg(manager_new(&o, &rig.m, &e) == 0, "%s", e ? e->message : "");
+        ck_assert_ptr_null(find(rig.m->findings, "pm-qos", NULL));
+        g_autofree char *path = g_build_filename(rig.dir, "dev/cpu_dma_latency", NULL), *data = NULL;
+        gsize len;
+        ck_assert(g_file_get_contents(path, &data, &len, NULL));
+        ck_assert_uint_eq(len, 4);
+        int32_t v;
+        memcpy(&v, data, 4);
+        ck_assert_int_eq(v, 7);
+        rig_stop(&rig);
+}
+END_TEST
+
 int main(void) {
         static const char *const machines[] = { "ryzen-7700x", "mini-2cpu", NULL };
         Suite *s = suite_create("enforcers");
@@ -221,6 +247,7 @@ int main(void) {
         tcase_add_test(live, test_kthreads_and_governors);
         tcase_add_test(live, test_cpusets_cgroupfs);
         tcase_add_test(live, test_no_cpuset_controller_is_a_finding);
+        tcase_add_test(live, test_pm_qos_held);
         tcase_set_timeout(live, 120);
         suite_add_tcase(s, pure);
         suite_add_tcase(s, live);

@@ -31,10 +31,6 @@ void cgroups_free(Cgroups *cg) {
         g_free(cg);
 }
 
-const char *cgroups_systemd_error(const Cgroups *cg) {
-        return cg->error;
-}
-
 /* The manager's private socket speaks D-Bus peer to peer, as systemctl does as root. */
 static int systemd_connect(Cgroups *cg, const char *address) {
         sd_bus *bus = NULL;

@@ -24,8 +24,6 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(Cgroups, cgroups_free)
  * the host's and the manager answers at SystemdAddress; a configured "systemd" that
  * does not answer stays SYSTEMD, and its calls fail (findings say so). */
 CgroupBackend cgroups_backend(Cgroups *cg, const Root *root, const Config *c);
-/* Why the last connection to systemd failed, or NULL. */
-const char *cgroups_systemd_error(const Cgroups *cg);
 
 /* The cgroupfs folder of a unit, relative to the root, as systemd lays slices out:
  * "a-b.slice" is "sys/fs/cgroup/a.slice/a-b.slice". */

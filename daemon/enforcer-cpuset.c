@@ -26,12 +26,10 @@ typedef struct UnitState {
         unsigned in_window;
         int64_t backoff_until;
         unsigned backoff_sec;
-        uint64_t corrections;
 } UnitState;
 
 typedef struct CpusetState {
         GHashTable *units;         /* unit name -> UnitState */
-        uint64_t corrections;
 } CpusetState;
 
 typedef struct Want {
@@ -83,10 +81,6 @@ bool cpuset_event_is_relevant(const char *name) {
                g_str_has_suffix(name, ".slice") || g_str_has_suffix(name, ".scope");
 }
 
-uint64_t cpuset_drift_total(const EnforcerContext *ctx) {
-        return ((CpusetState *) ctx->state)->corrections;
-}
-
 GPtrArray *cpuset_watch_dirs(const EnforcerContext *ctx) {
         g_autoptr(GArray) want = wanted(ctx->config);
         GPtrArray *dirs = g_ptr_array_new_with_free_func(g_free);
@@ -108,7 +102,7 @@ GPtrArray *cpuset_watch_dirs(const EnforcerContext *ctx) {
 }
 
 /* true: correct it now; false: backing off. */
-static bool count_drift(const EnforcerContext *ctx, CpusetState *s, const char *unit, UnitState *u,
+static bool count_drift(const EnforcerContext *ctx, const char *unit, UnitState *u,
                         const char *expected, const char *actual) {
         int64_t now = g_get_monotonic_time();
 
@@ -130,8 +124,6 @@ static bool count_drift(const EnforcerContext *ctx, CpusetState *s, const char *
                             unit, ctx->config->daemon.drift_burst + 1, (int) (BACKOFF_WINDOW_USEC / G_USEC_PER_SEC), u->backoff_sec);
                 return false;
         }
-        u->corrections++;
-        s->corrections++;
         g_autoptr(Finding) f = finding_new("cpuset", unit, expected, actual, true, "cpuset changed by something else");
         if (ctx->hooks && ctx->hooks->drift_corrected)
                 ctx->hooks->drift_corrected(f, ctx->hooks->userdata);
@@ -192,7 +184,7 @@ static int cgroupfs_apply_one(const EnforcerContext *ctx, CpusetState *s, const 
         if (!drift && cpuset_parse_list(have, &cur, NULL) >= 0 && *have && cpuset_equal(&cur, &w->cpus))
                 goto partition;
         if (u->applied && cpuset_equal(&u->want, &w->cpus) &&
-            !count_drift(ctx, s, w->unit, u, want, drift ? "removed" : have))
+            !count_drift(ctx, w->unit, u, want, drift ? "removed" : have))
                 return 0;
         EnforcerWrite write = { cpus_rel, want };
         int result;
@@ -329,7 +321,7 @@ static void systemd_apply_one(const EnforcerContext *ctx, CpusetState *s, const 
         if (!cpuset_equal(&have, &w->cpus)) {
                 g_autofree char *what = g_strconcat("systemd ", w->unit, NULL);
                 if (u->applied && cpuset_equal(&u->want, &w->cpus) &&
-                    !count_drift(ctx, s, w->unit, u, want, *have_text ? have_text : "(all)"))
+                    !count_drift(ctx, w->unit, u, want, *have_text ? have_text : "(all)"))
                         return;
                 if (enforcer_save_original(ctx, &enforcer_cpuset, what, have_text) < 0)
                         return;

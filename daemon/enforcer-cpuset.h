@@ -8,5 +8,3 @@
 GPtrArray *cpuset_watch_dirs(const EnforcerContext *ctx);
 /* Whether an inotify event name in one of those folders concerns isolatord. */
 bool cpuset_event_is_relevant(const char *name);
-/* Corrections counted so far (drift repaired) and units backing off now. */
-uint64_t cpuset_drift_total(const EnforcerContext *ctx);

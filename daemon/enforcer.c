@@ -50,11 +50,6 @@ static char *original_key(const EnforcerOps *ops, const char *what) {
         return g_strdup_printf("@%s %s", ops->name, what);
 }
 
-bool enforcer_has_original(const EnforcerContext *ctx, const EnforcerOps *ops, const char *what) {
-        g_autofree char *key = original_key(ops, what);
-        return originals_has(ctx->originals, key);
-}
-
 int enforcer_save_original(const EnforcerContext *ctx, const EnforcerOps *ops, const char *what, const char *value) {
         return enforcer_save_originals(ctx, ops, 1, &what, &value);
 }

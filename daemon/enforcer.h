@@ -80,7 +80,6 @@ int enforcer_save_original(const EnforcerContext *ctx, const EnforcerOps *ops, c
 /* The same for n entries, with one write of the store. */
 int enforcer_save_originals(const EnforcerContext *ctx, const EnforcerOps *ops, size_t n, const char *const *whats,
                             const char *const *values);
-bool enforcer_has_original(const EnforcerContext *ctx, const EnforcerOps *ops, const char *what);
 /* Restores one saved original (a file's value, or an "@" entry through its enforcer). */
 int enforcer_restore(const EnforcerContext *ctx, const char *key, const char *value);
 

@@ -84,30 +84,42 @@ const char *manager_default_runtime_dir(void) {
         return dir;
 }
 
-static size_t enforcer_index(const EnforcerOps *ops) {
+/* One enforcer's view, for the calls that concern a single domain. */
+static EnforcerContext context_of(const Manager *m, const EnforcerOps *ops) {
         for (size_t i = 0; enforcers[i]; i++)
                 if (enforcers[i] == ops)
-                        return i;
+                        return manager_context(m, i);
         g_assert_not_reached();
 }
 
+static bool applied(const Manager *m) {
+        return m->state == MANAGER_ACTIVE || m->state == MANAGER_DEGRADED;
+}
+
+/* An event concerns one domain: it alone is applied again, if the partition is. Returns
+ * how many changes it made. */
+static unsigned apply_domain(Manager *m, const EnforcerOps *ops) {
+        g_autoptr(GPtrArray) changes = findings_new();
+        EnforcerContext ctx = context_of(m, ops);
+
+        if (!applied(m))
+                return 0;
+        int r = ops->apply(&ctx, changes);
+        if (r < 0)
+                log_warning_errno(r, "enforcer %s could not apply: %m", ops->name);
+        return changes->len;
+}
+
 GPtrArray *manager_irq_report(Manager *m) {
-        EnforcerContext ctx = manager_context(m, enforcer_index(&enforcer_irq));
+        EnforcerContext ctx = context_of(m, &enforcer_irq);
         return irq_report(&ctx);
 }
 
 void manager_rescan_irqs(Manager *m, unsigned events) {
-        g_autoptr(GPtrArray) changes = findings_new();
-        EnforcerContext ctx = manager_context(m, enforcer_index(&enforcer_irq));
-
         m->event_count += events;
         m->rescan_count++;
-        if (m->state != MANAGER_ACTIVE && m->state != MANAGER_DEGRADED)
-                return;
-        int r = enforcer_irq.apply(&ctx, changes);
-        if (r < 0)
-                log_warning_errno(r, "IRQ rescan failed: %m");
-        log_debug("IRQ rescan for %u event(s): %u change(s)", events, changes->len);
+        unsigned changes = apply_domain(m, &enforcer_irq);
+        log_debug("IRQ rescan for %u event(s): %u change(s)", events, changes);
 }
 
 int manager_sampler_start(Manager *m) {
@@ -163,48 +175,38 @@ GPtrArray *manager_noise(Manager *m) {
         return noise_rates(m->noise_before, m->noise_after, &m->topology->online, names);
 }
 
-static bool applied(const Manager *m) {
-        return m->state == MANAGER_ACTIVE || m->state == MANAGER_DEGRADED;
-}
-
 void manager_process_exec(Manager *m, pid_t pid) {
-        EnforcerContext ctx = manager_context(m, enforcer_index(&enforcer_workload));
+        EnforcerContext ctx = context_of(m, &enforcer_workload);
         if (applied(m))
                 (void) workload_exec(&ctx, pid);
 }
 
 void manager_process_thread(Manager *m, pid_t tgid, pid_t tid) {
-        EnforcerContext ctx = manager_context(m, enforcer_index(&enforcer_workload));
+        EnforcerContext ctx = context_of(m, &enforcer_workload);
         if (applied(m))
                 workload_thread(&ctx, tgid, tid);
 }
 
 void manager_process_exit(Manager *m, pid_t pid) {
-        EnforcerContext ctx = manager_context(m, enforcer_index(&enforcer_workload));
+        EnforcerContext ctx = context_of(m, &enforcer_workload);
         workload_exit(&ctx, pid);
 }
 
 void manager_processes_rescan(Manager *m) {
-        g_autoptr(GPtrArray) changes = findings_new();
-        EnforcerContext ctx = manager_context(m, enforcer_index(&enforcer_workload));
-        if (applied(m))
-                (void) enforcer_workload.apply(&ctx, changes);
+        apply_domain(m, &enforcer_workload);
 }
 
 GPtrArray *manager_workloads(Manager *m) {
-        EnforcerContext ctx = manager_context(m, enforcer_index(&enforcer_workload));
+        EnforcerContext ctx = context_of(m, &enforcer_workload);
         return workload_list(&ctx);
 }
 
 void manager_cpusets_changed(Manager *m) {
-        g_autoptr(GPtrArray) changes = findings_new();
-        EnforcerContext ctx = manager_context(m, enforcer_index(&enforcer_cpuset));
-        if (applied(m) && enforcer_cpuset.apply(&ctx, changes) < 0)
-                log_warning("cpusets could not be repaired");
+        apply_domain(m, &enforcer_cpuset);
 }
 
 GPtrArray *manager_cpuset_watch_dirs(Manager *m) {
-        EnforcerContext ctx = manager_context(m, enforcer_index(&enforcer_cpuset));
+        EnforcerContext ctx = context_of(m, &enforcer_cpuset);
         GPtrArray *rel = cpuset_watch_dirs(&ctx);
         for (unsigned i = 0; i < rel->len; i++) {
                 char *abs = root_path(m->root, rel->pdata[i]);
@@ -225,9 +227,9 @@ void manager_stop(Manager *m) {
 
 void manager_links_up(Manager *m, GPtrArray *ifnames) {
         g_autoptr(GPtrArray) changes = findings_new();
-        EnforcerContext ctx = manager_context(m, enforcer_index(&enforcer_netdev));
+        EnforcerContext ctx = context_of(m, &enforcer_netdev);
 
-        if (m->state == MANAGER_ACTIVE || m->state == MANAGER_DEGRADED)
+        if (applied(m))
                 for (unsigned i = 0; i < ifnames->len; i++) {
                         log_debug("link %s is up", (char *) ifnames->pdata[i]);
                         netdev_apply_interface(&ctx, ifnames->pdata[i], changes);
@@ -272,7 +274,7 @@ int manager_verify(Manager *m) {
 
         assert(m);
 
-        if (m->state == MANAGER_ACTIVE || m->state == MANAGER_DEGRADED)
+        if (applied(m))
                 apply_all(m);
         add_partition_findings(m, findings);
         for (size_t i = 0; enforcers[i]; i++) {

@@ -57,6 +57,14 @@ static int sched_of(SchedPolicy p) {
         return -1;
 }
 
+/* Every exec on the machine comes here: without a Match= anywhere there is nothing to read. */
+static bool any_match(const Config *c) {
+        for (unsigned i = 0; i < c->groups->len; i++)
+                if (((const GroupConfig *) c->groups->pdata[i])->match[0])
+                        return true;
+        return false;
+}
+
 static const GroupConfig *match_group(const Config *c, const char *comm, const char *exe) {
         g_autofree char *base = exe ? g_path_get_basename(exe) : NULL;
         for (unsigned i = 0; i < c->groups->len; i++) {
@@ -204,7 +212,7 @@ int workload_exec(const EnforcerContext *ctx, pid_t pid) {
         WorkloadState *s = ctx->state;
         g_autofree char *comm = NULL, *exe = NULL;
 
-        if (task_read_comm(ctx->host, pid, &comm) < 0 || !may_touch(ctx, pid))
+        if (!any_match(ctx->config) || task_read_comm(ctx->host, pid, &comm) < 0 || !may_touch(ctx, pid))
                 return 0;
         exe = task_read_exe(ctx->host, pid);
         const GroupConfig *g = match_group(ctx->config, comm, exe);
@@ -265,7 +273,7 @@ GPtrArray *workload_list(const EnforcerContext *ctx) {
 /* Placed processes still right (repairing drift); processes not yet placed, placed. */
 static int workload_apply(const EnforcerContext *ctx, GPtrArray *changes) {
         WorkloadState *s = ctx->state;
-        g_autoptr(GArray) pids = task_list_pids(ctx->host);
+        g_autoptr(GArray) pids = NULL;
         GHashTableIter it;
         gpointer key, value;
 
@@ -299,6 +307,9 @@ static int workload_apply(const EnforcerContext *ctx, GPtrArray *changes) {
                                 ctx->hooks->drift_corrected(f, ctx->hooks->userdata);
                 }
         }
+        if (!any_match(ctx->config))
+                return 0;
+        pids = task_list_pids(ctx->host);
         for (unsigned i = 0; i < pids->len; i++) {
                 pid_t pid = g_array_index(pids, pid_t, i);
                 if (!g_hash_table_contains(s->by_pid, GINT_TO_POINTER(pid)) && workload_exec(ctx, pid) > 0) {

@@ -277,14 +277,11 @@ static int systemd_dropin(const EnforcerContext *ctx, const Want *w) {
                 /* Every folder it will create, outermost first: a revert removes them
                  * innermost first. */
                 g_autoptr(GPtrArray) missing = g_ptr_array_new_with_free_func(g_free);
-                for (char *d = g_strdup(dir); !root_exists(ctx->root, d) && !g_str_equal(d, "."); ) {
+                g_autofree char *d = g_strdup(dir);
+                while (!g_str_equal(d, ".") && !root_exists(ctx->root, d)) {
                         char *up = g_path_get_dirname(d);
-                        g_ptr_array_insert(missing, 0, d);
+                        g_ptr_array_insert(missing, 0, g_steal_pointer(&d));
                         d = up;
-                        if (root_exists(ctx->root, d) || g_str_equal(d, ".")) {
-                                g_free(d);
-                                break;
-                        }
                 }
                 g_ptr_array_add(missing, g_strdup(rel));
                 for (unsigned i = 0; i < missing->len; i++) {

@@ -162,8 +162,17 @@ int root_read_cpulist(const Root *root, const char *rel, CpuSet *out) {
         return r < 0 ? -EBADMSG : 0;
 }
 
-static const char *const fake_cgroup_files[] = {
-        "cgroup.procs", "cpuset.cpus", "cpuset.cpus.effective", "cpuset.cpus.partition", "cpuset.mems", NULL,
+/* The interface files of a new cgroup that isolatord reads, with what the kernel puts
+ * in them; NULL: the parent's cpuset.cpus.effective. */
+static const struct {
+        const char *name;
+        const char *content;
+} fake_cgroup_files[] = {
+        { "cgroup.procs", "" },
+        { "cpuset.cpus", "\n" },
+        { "cpuset.cpus.effective", NULL },
+        { "cpuset.cpus.partition", "member\n" },
+        { "cpuset.mems", "\n" },
 };
 
 int root_cgroup_mkdir(const Root *root, const char *rel) {
@@ -176,14 +185,11 @@ int root_cgroup_mkdir(const Root *root, const char *rel) {
         g_autofree char *effective_rel = g_strconcat(parent, "/cpuset.cpus.effective", NULL), *effective = NULL;
         if (root_read_line(root, effective_rel, &effective) < 0)
                 effective = g_strdup("");
-        for (size_t i = 0; fake_cgroup_files[i]; i++) {
-                g_autofree char *file = g_build_filename(path, fake_cgroup_files[i], NULL);
-                const char *content = g_str_equal(fake_cgroup_files[i], "cpuset.cpus.effective") ? effective
-                                      : g_str_equal(fake_cgroup_files[i], "cpuset.cpus.partition") ? "member"
-                                      : NULL;
-                g_autofree char *text = content ? g_strconcat(content, "\n", NULL) : g_strdup(
-                        g_str_equal(fake_cgroup_files[i], "cgroup.procs") ? "" : "\n");
-                if (!g_file_set_contents(file, text, -1, NULL))
+        g_autofree char *effective_text = g_strconcat(effective, "\n", NULL);
+        for (size_t i = 0; i < G_N_ELEMENTS(fake_cgroup_files); i++) {
+                g_autofree char *file = g_build_filename(path, fake_cgroup_files[i].name, NULL);
+                const char *content = fake_cgroup_files[i].content ? fake_cgroup_files[i].content : effective_text;
+                if (!g_file_set_contents(file, content, -1, NULL))
                         return -EIO;
         }
         return 0;
@@ -192,8 +198,8 @@ int root_cgroup_mkdir(const Root *root, const char *rel) {
 int root_cgroup_rmdir(const Root *root, const char *rel) {
         g_autofree char *path = root_path(root, rel);
         if (!root_is_host(root))
-                for (size_t i = 0; fake_cgroup_files[i]; i++) {
-                        g_autofree char *file = g_build_filename(path, fake_cgroup_files[i], NULL);
+                for (size_t i = 0; i < G_N_ELEMENTS(fake_cgroup_files); i++) {
+                        g_autofree char *file = g_build_filename(path, fake_cgroup_files[i].name, NULL);
                         (void) unlink(file);
                 }
         return rmdir(path) < 0 ? negative_errno() : 0;

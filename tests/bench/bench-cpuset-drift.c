@@ -15,21 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
-static uint64_t now_ns(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * 1000000000u + (uint64_t) ts.tv_nsec;
-}
-
-static int cmp_u64(const void *a, const void *b) {
-        uint64_t x = *(const uint64_t *) a, y = *(const uint64_t *) b;
-        return x < y ? -1 : x > y;
-}
-
-static double pct(uint64_t *v, int n, double p) {
-        qsort(v, (size_t) n, sizeof *v, cmp_u64);
-        return (double) v[(int) (p * (n - 1))] / 1000.0;
-}
+#include "bench.h"
 
 static int holds(const char *file, const char *want) {
         char buf[256];
@@ -83,8 +69,10 @@ int main(int argc, char **argv) {
                 restored[i] = now_ns() - t0;
                 usleep(20000);
         }
-        double bm = pct(bare, n, 0.5), b99 = pct(bare, n, 0.99);
-        double rm = pct(restored, n, 0.5), r99 = pct(restored, n, 0.99);
+        bench_sort(bare, (size_t) n);
+        bench_sort(restored, (size_t) n);
+        double bm = bench_quantile_us(bare, (size_t) n, 0.5), b99 = bench_quantile_us(bare, (size_t) n, 0.99);
+        double rm = bench_quantile_us(restored, (size_t) n, 0.5), r99 = bench_quantile_us(restored, (size_t) n, 0.99);
         printf("foreign cpuset write -> restored: median %.0f us, p99 %.0f us (%d rounds, %d not restored within 2 s)\n",
                rm, r99, n, lost);
         printf("bare inotify delivery of the write: median %.0f us, p99 %.0f us\n", bm, b99);

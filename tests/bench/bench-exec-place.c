@@ -19,21 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
-static uint64_t now_ns(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * 1000000000u + (uint64_t) ts.tv_nsec;
-}
-
-static int cmp_u64(const void *a, const void *b) {
-        uint64_t x = *(const uint64_t *) a, y = *(const uint64_t *) b;
-        return x < y ? -1 : x > y;
-}
-
-static double pct(uint64_t *v, int n, double p) {
-        qsort(v, (size_t) n, sizeof *v, cmp_u64);
-        return (double) v[(int) (p * (n - 1))] / 1000.0;
-}
+#include "bench.h"
 
 static int listen_proc(void) {
         int s = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_CONNECTOR);
@@ -105,8 +91,10 @@ int main(int argc, char **argv) {
                 waitpid(pid, NULL, 0);
                 usleep(10000);
         }
-        double bm = pct(bare, n, 0.5), b99 = pct(bare, n, 0.99);
-        double pm = pct(placed, n, 0.5), p99 = pct(placed, n, 0.99);
+        bench_sort(bare, (size_t) n);
+        bench_sort(placed, (size_t) n);
+        double bm = bench_quantile_us(bare, (size_t) n, 0.5), b99 = bench_quantile_us(bare, (size_t) n, 0.99);
+        double pm = bench_quantile_us(placed, (size_t) n, 0.5), p99 = bench_quantile_us(placed, (size_t) n, 0.99);
         printf("exec -> placed (slice, CPUs, SCHED_FIFO): median %.0f us, p99 %.0f us (%d execs, %d not placed within 2 s)\n",
                pm, p99, n, missed);
         printf("bare proc-connector receive: median %.0f us, p99 %.0f us\n", bm, b99);

@@ -8,16 +8,7 @@
 #include <systemd/sd-bus.h>
 #include <time.h>
 
-static uint64_t now_ns(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * 1000000000u + (uint64_t) ts.tv_nsec;
-}
-
-static int compare_u64(const void *a, const void *b) {
-        uint64_t x = *(const uint64_t *) a, y = *(const uint64_t *) b;
-        return (x > y) - (x < y);
-}
+#include "bench.h"
 
 static int call_once(sd_bus *bus) {
         sd_bus_error error = SD_BUS_ERROR_NULL;
@@ -51,7 +42,7 @@ int main(int argc, char *argv[]) {
                 lat[i] = now_ns() - t;
         }
         uint64_t total = now_ns() - start;
-        qsort(lat, n, sizeof *lat, compare_u64);
+        bench_sort(lat, n);
         printf("GetStatus: %u calls in %.3f s: %.0f calls/s\n", n, total / 1e9, n / (total / 1e9));
         printf("GetStatus latency (us): p50 %.1f  p90 %.1f  p99 %.1f  p99.9 %.1f  max %.1f\n",
                lat[n / 2] / 1e3, lat[n * 9 / 10] / 1e3, lat[n * 99 / 100] / 1e3, lat[n * 999 / 1000] / 1e3,

@@ -367,7 +367,10 @@ static int workload_restore(const EnforcerContext *ctx, const char *what, const 
         if (task_read_comm(ctx->host, pid, &comm) < 0 || !g_str_equal(comm, f[2]))
                 return -ENOENT;
         if (g_str_equal(f[0], "cgroup")) {
-                g_autofree char *rel = g_strdup_printf("sys/fs/cgroup%s/cgroup.procs", value);
+                /* The saved cgroup is a path as /proc/PID/cgroup shows it; "/" is the root. */
+                if (value[0] != '/')
+                        return -EINVAL;
+                g_autofree char *rel = g_strdup_printf("sys/fs/cgroup%s/cgroup.procs", value[1] ? value : "");
                 g_autofree char *text = g_strdup_printf("%d", (int) pid);
                 return root_write(ctx->root, rel, text);
         }

@@ -6,7 +6,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <stdio.h>
+#include <linux/magic.h>
+#include <linux/openat2.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "macro.h"
@@ -14,6 +18,7 @@
 
 struct Root {
         char *dir; /* without a trailing slash; "" for the real root */
+        int fd;    /* O_PATH of dir: every write is resolved beneath it; -1 if dir was missing */
 };
 
 Root *root_new(const char *dir) {
@@ -25,12 +30,15 @@ Root *root_new(const char *dir) {
         while (len > 0 && dir[len - 1] == '/')
                 len--;
         root->dir = g_strndup(dir, len);
+        root->fd = open(root_dir(root), O_PATH | O_DIRECTORY | O_CLOEXEC);
         return root;
 }
 
 void root_free(Root *root) {
         if (!root)
                 return;
+        if (root->fd >= 0)
+                close(root->fd);
         g_free(root->dir);
         g_free(root);
 }
@@ -122,31 +130,194 @@ int root_read_int(const Root *root, const char *rel, long *out) {
         return 0;
 }
 
-int root_write(const Root *root, const char *rel, const char *value) {
-        g_autofree char *path = root_path(root, rel);
-        g_autofree char *line = g_strconcat(value, "\n", NULL);
-        size_t len = strlen(line), done = 0;
-        int fd;
+/* --- writes: beneath the root's fd, through no symlink but the kernel's own --- */
 
-        /* O_TRUNC matters for the regular files of a fake root; procfs and sysfs ignore it. */
-        fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC | O_NOCTTY);
-        if (fd < 0)
-                return negative_errno();
+bool root_rel_valid(const char *rel) {
+        if (!rel || !*rel || rel[0] == '/' || strlen(rel) >= 4096)
+                return false;
+        g_auto(GStrv) parts = g_strsplit(rel, "/", -1);
+        for (char **p = parts; *p; p++)
+                if (!**p || g_str_equal(*p, ".") || g_str_equal(*p, ".."))
+                        return false;
+        return true;
+}
+
+/* The root's fd, or (the folder did not exist at root_new) a new one in *owned. */
+static int anchor(const Root *root, int *owned) {
+        *owned = -1;
+        if (root->fd >= 0)
+                return root->fd;
+        *owned = open(root_dir(root), O_PATH | O_DIRECTORY | O_CLOEXEC);
+        return *owned >= 0 ? *owned : negative_errno();
+}
+
+static int openat2_beneath(int dirfd, const char *rel, int flags, mode_t mode) {
+        struct open_how how = {
+                .flags = (uint64_t) (flags | O_CLOEXEC | O_NOCTTY),
+                .mode = (flags & O_CREAT) ? mode : 0,
+                .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
+        };
+        long fd = syscall(SYS_openat2, dirfd, rel, &how, sizeof how);
+        return fd < 0 ? negative_errno() : (int) fd;
+}
+
+static void close_all(GArray *fds) {
+        for (unsigned i = 0; i < fds->len; i++)
+                close(g_array_index(fds, int, i));
+        g_array_set_size(fds, 0);
+}
+
+/* The folder of rel (an O_PATH fd) and its last name, found one folder at a time
+ * from the root. A symlink is followed only where the kernel made it: in sysfs
+ * (/sys/class/net/eth0, cpuN/cpufreq), relative, and staying inside the root's sys/.
+ * Any other symlink, a fake root's included, is -ELOOP: a write never lands elsewhere. */
+static int resolve_parent(const Root *root, const char *rel, int *out_fd, char **out_name) {
+        g_autoptr(GArray) fds = g_array_new(false, false, sizeof(int)); /* one per folder below the root */
+        g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func(g_free); /* parallel to fds */
+        g_autoptr(GQueue) todo = g_queue_new();
+        const char *slash = strrchr(rel, '/');
+        unsigned links = 0;
+        int owned, top, r;
+
+        if (!root_rel_valid(rel))
+                return -EINVAL;
+        top = anchor(root, &owned);
+        if (top < 0)
+                return top;
+        if (slash) {
+                g_autofree char *dir = g_strndup(rel, (size_t) (slash - rel));
+                g_auto(GStrv) parts = g_strsplit(dir, "/", -1);
+                for (char **p = parts; *p; p++)
+                        g_queue_push_tail(todo, g_strdup(*p));
+        }
+        r = 0;
+        while (r == 0 && !g_queue_is_empty(todo)) {
+                g_autofree char *name = g_queue_pop_head(todo);
+                int here = fds->len ? g_array_index(fds, int, fds->len - 1) : top;
+                struct stat st;
+
+                if (!*name || g_str_equal(name, "."))
+                        continue;
+                if (g_str_equal(name, "..")) { /* only from a followed sysfs link */
+                        if (fds->len == 0)
+                                r = -EXDEV;
+                        else {
+                                close(here);
+                                g_array_set_size(fds, fds->len - 1);
+                                g_ptr_array_set_size(names, names->len - 1);
+                        }
+                        continue;
+                }
+                if (fstatat(here, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+                        r = negative_errno();
+                        continue;
+                }
+                if (S_ISLNK(st.st_mode)) {
+                        struct statfs fs;
+                        char target[4096];
+                        ssize_t n;
+                        if (fstatfs(here, &fs) < 0 || fs.f_type != SYSFS_MAGIC || ++links > 32) {
+                                r = -ELOOP;
+                                continue;
+                        }
+                        n = readlinkat(here, name, target, sizeof target - 1);
+                        if (n <= 0 || target[0] == '/') {
+                                r = -ELOOP;
+                                continue;
+                        }
+                        target[n] = '\0';
+                        g_auto(GStrv) parts = g_strsplit(target, "/", -1);
+                        for (guint i = g_strv_length(parts); i-- > 0;)
+                                g_queue_push_head(todo, g_strdup(parts[i]));
+                        continue;
+                }
+                int next = openat(here, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                if (next < 0) {
+                        r = negative_errno();
+                        continue;
+                }
+                g_array_append_val(fds, next);
+                g_ptr_array_add(names, g_steal_pointer(&name));
+        }
+        /* A followed link must have kept to sys/. */
+        if (r == 0 && links > 0 && (names->len == 0 || !g_str_equal(names->pdata[0], "sys")))
+                r = -ELOOP;
+        if (r == 0) {
+                *out_fd = fds->len ? g_array_index(fds, int, fds->len - 1)
+                                   : fcntl(top, F_DUPFD_CLOEXEC, 3);
+                if (fds->len)
+                        g_array_set_size(fds, fds->len - 1);
+                if (*out_fd < 0)
+                        r = negative_errno();
+                else
+                        *out_name = g_strdup(slash ? slash + 1 : rel);
+        }
+        close_all(fds);
+        if (owned >= 0)
+                close(owned);
+        return r;
+}
+
+/* Opens rel beneath the root: openat2 in one call, the walk where it refuses a
+ * symlink (the kernel's, in sysfs) or does not exist (before Linux 5.6). */
+static int open_beneath(const Root *root, const char *rel, int flags, mode_t mode) {
+        g_autofree char *name = NULL;
+        int owned, top, fd, dirfd;
+
+        if (!root_rel_valid(rel))
+                return -EINVAL;
+        top = anchor(root, &owned);
+        if (top < 0)
+                return top;
+        fd = openat2_beneath(top, rel, flags, mode);
+        if (owned >= 0)
+                close(owned);
+        if (fd != -ELOOP && fd != -ENOSYS && fd != -EXDEV)
+                return fd;
+        int r = resolve_parent(root, rel, &dirfd, &name);
+        if (r < 0)
+                return r;
+        fd = openat(dirfd, name, flags | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, mode);
+        r = fd < 0 ? negative_errno() : fd;
+        close(dirfd);
+        return r;
+}
+
+static int write_all(int fd, const char *data, size_t len) {
+        size_t done = 0;
         while (done < len) {
-                ssize_t n = write(fd, line + done, len - done);
+                ssize_t n = write(fd, data + done, len - done);
                 if (n < 0) {
                         if (errno == EINTR)
                                 continue;
-                        int r = negative_errno();
-                        close(fd);
-                        return r;
+                        return negative_errno();
                 }
                 done += (size_t) n;
         }
-        /* sysfs may report a refused value only at close. */
-        if (close(fd) < 0)
-                return negative_errno();
         return 0;
+}
+
+int root_write(const Root *root, const char *rel, const char *value) {
+        g_autofree char *line = g_strconcat(value, "\n", NULL);
+        int fd, r;
+
+        /* O_TRUNC matters for the regular files of a fake root; procfs and sysfs ignore it. */
+        fd = open_beneath(root, rel, O_WRONLY | O_TRUNC, 0);
+        if (fd < 0)
+                return fd;
+        r = write_all(fd, line, strlen(line));
+        /* sysfs may report a refused value only at close. */
+        if (close(fd) < 0 && r == 0)
+                r = negative_errno();
+        return r;
+}
+
+/* A file created beneath the root (a fake cgroup's interface file). */
+static int create_file_at(int dirfd, const char *name, const char *content) {
+        _cleanup_close_ int fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+        if (fd < 0)
+                return negative_errno();
+        return write_all(fd, content, strlen(content));
 }
 
 int root_read_cpulist(const Root *root, const char *rel, CpuSet *out) {
@@ -176,8 +347,12 @@ static const struct {
 };
 
 int root_cgroup_mkdir(const Root *root, const char *rel) {
-        g_autofree char *path = root_path(root, rel);
-        if (mkdir(path, 0755) < 0)
+        g_autofree char *name = NULL;
+        _cleanup_close_ int dirfd = -1, newfd = -1;
+        int r = resolve_parent(root, rel, &dirfd, &name);
+        if (r < 0)
+                return r;
+        if (mkdirat(dirfd, name, 0755) < 0)
                 return negative_errno();
         if (root_is_host(root))
                 return 0;
@@ -186,36 +361,86 @@ int root_cgroup_mkdir(const Root *root, const char *rel) {
         if (root_read_line(root, effective_rel, &effective) < 0)
                 effective = g_strdup("");
         g_autofree char *effective_text = g_strconcat(effective, "\n", NULL);
+        newfd = openat(dirfd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (newfd < 0)
+                return negative_errno();
         for (size_t i = 0; i < G_N_ELEMENTS(fake_cgroup_files); i++) {
-                g_autofree char *file = g_build_filename(path, fake_cgroup_files[i].name, NULL);
                 const char *content = fake_cgroup_files[i].content ? fake_cgroup_files[i].content : effective_text;
-                if (!g_file_set_contents(file, content, -1, NULL))
-                        return -EIO;
+                if ((r = create_file_at(newfd, fake_cgroup_files[i].name, content)) < 0)
+                        return r;
         }
         return 0;
 }
 
 int root_cgroup_rmdir(const Root *root, const char *rel) {
-        g_autofree char *path = root_path(root, rel);
-        if (!root_is_host(root))
-                for (size_t i = 0; i < G_N_ELEMENTS(fake_cgroup_files); i++) {
-                        g_autofree char *file = g_build_filename(path, fake_cgroup_files[i].name, NULL);
-                        (void) unlink(file);
-                }
-        return rmdir(path) < 0 ? negative_errno() : 0;
+        g_autofree char *name = NULL;
+        _cleanup_close_ int dirfd = -1;
+        int r = resolve_parent(root, rel, &dirfd, &name);
+        if (r < 0)
+                return r;
+        if (!root_is_host(root)) {
+                _cleanup_close_ int fd = openat(dirfd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                for (size_t i = 0; fd >= 0 && i < G_N_ELEMENTS(fake_cgroup_files); i++)
+                        (void) unlinkat(fd, fake_cgroup_files[i].name, 0);
+        }
+        return unlinkat(dirfd, name, AT_REMOVEDIR) < 0 ? negative_errno() : 0;
 }
 
-int root_put_file(const Root *root, const char *rel, const char *content) {
-        g_autofree char *path = root_path(root, rel);
-        g_autofree char *dir = g_path_get_dirname(path);
-        if (g_mkdir_with_parents(dir, 0755) < 0)
-                return negative_errno();
-        if (!g_file_set_contents_full(path, content, -1, G_FILE_SET_CONTENTS_CONSISTENT, 0644, NULL))
-                return -EIO;
+/* Each missing folder of reldir, made beneath the root. */
+static int mkdir_parents(const Root *root, const char *reldir) {
+        g_auto(GStrv) parts = g_strsplit(reldir, "/", -1);
+        g_autoptr(GString) path = g_string_new(NULL);
+        for (char **p = parts; *p; p++) {
+                g_autofree char *name = NULL;
+                _cleanup_close_ int dirfd = -1;
+                g_string_append_printf(path, "%s%s", path->len ? "/" : "", *p);
+                int r = resolve_parent(root, path->str, &dirfd, &name);
+                if (r < 0)
+                        return r;
+                if (mkdirat(dirfd, name, 0755) < 0 && errno != EEXIST)
+                        return negative_errno();
+        }
         return 0;
 }
 
+int root_put_file(const Root *root, const char *rel, const char *content) {
+        g_autofree char *name = NULL, *dir = g_path_get_dirname(rel);
+        g_autofree char *tmp = NULL;
+        _cleanup_close_ int dirfd = -1, fd = -1;
+        int r;
+
+        if (!root_rel_valid(rel))
+                return -EINVAL;
+        if (!g_str_equal(dir, ".") && (r = mkdir_parents(root, dir)) < 0)
+                return r;
+        if ((r = resolve_parent(root, rel, &dirfd, &name)) < 0)
+                return r;
+        /* A new file renamed over the old: a crash leaves one or the other. */
+        tmp = g_strdup_printf(".#%s.%08x", name, g_random_int());
+        fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+        if (fd < 0)
+                return negative_errno();
+        r = write_all(fd, content, strlen(content));
+        if (r == 0 && fsync(fd) < 0)
+                r = negative_errno();
+        if (r == 0 && renameat(dirfd, tmp, dirfd, name) < 0)
+                r = negative_errno();
+        if (r < 0)
+                (void) unlinkat(dirfd, tmp, 0);
+        return r;
+}
+
 int root_remove(const Root *root, const char *rel) {
-        g_autofree char *path = root_path(root, rel);
-        return remove(path) < 0 ? negative_errno() : 0;
+        g_autofree char *name = NULL;
+        _cleanup_close_ int dirfd = -1;
+        int r = resolve_parent(root, rel, &dirfd, &name);
+        if (r < 0)
+                return r;
+        if (unlinkat(dirfd, name, 0) < 0) {
+                if (errno != EISDIR && errno != EPERM)
+                        return negative_errno();
+                if (unlinkat(dirfd, name, AT_REMOVEDIR) < 0)
+                        return negative_errno();
+        }
+        return 0;
 }

@@ -29,6 +29,11 @@ int root_read(const Root *root, const char *rel, char **out, size_t *len);
 /* First line without its newline. */
 int root_read_line(const Root *root, const char *rel, char **out);
 int root_read_int(const Root *root, const char *rel, long *out);
+/* The writes below resolve rel beneath the root's folder, opened once (openat2 with
+ * RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS): a rel that is absolute, empty or holds ".."
+ * is -EINVAL, and a symlink on the way is -ELOOP, except the kernel's own in sysfs,
+ * followed while they stay in the root's sys/. */
+bool root_rel_valid(const char *rel);
 /* Writes value (a newline is added) to an existing file: never creates one in a kernel
  * folder. Returns 0 or the negative errno the kernel gave at open, write or close (a
  * managed IRQ answers EIO, or EPERM since Linux 6.12; an immutable file EPERM). */

@@ -410,6 +410,42 @@ static int cpuset_revert(const EnforcerContext *ctx) {
         return 0;
 }
 
+static bool unit_name_valid(const char *unit) {
+        size_t len = strlen(unit);
+        if (len < 3 || len > 255 || !strchr(unit, '.') || unit[0] == '.' || unit[0] == '-')
+                return false;
+        for (const char *p = unit; *p; p++)
+                if (!g_ascii_isalnum(*p) && !strchr(":-_.\\@", *p))
+                        return false;
+        return true;
+}
+
+static char *cpuset_check_original(const char *what, const char *value) {
+        const char *rel = strchr(what, ' ') ? strchr(what, ' ') + 1 : "";
+        bool ok;
+        CpuSet cpus;
+
+        if (g_str_has_prefix(what, "mkdir "))
+                ok = g_str_has_prefix(rel, "sys/fs/cgroup/");
+        else if (g_str_has_prefix(what, "created "))
+                /* A drop-in, and the folders above it that a bare root lacked. */
+                return g_str_equal(rel, "etc") || g_str_equal(rel, "etc/systemd") || g_str_equal(rel, "etc/systemd/system") ||
+                                       (enforcer_path_writable(rel) && (g_str_has_prefix(rel, "etc/systemd/system/") ||
+                                                                        g_str_has_prefix(rel, "sys/fs/cgroup/")))
+                               ? NULL
+                               : g_strdup("the path is not one the cpuset enforcer creates");
+        else if (g_str_has_prefix(what, "file "))
+                ok = g_str_has_prefix(rel, "etc/systemd/system/");
+        else if (g_str_has_prefix(what, "systemd "))
+                return unit_name_valid(rel) && cpuset_parse_list(value, &cpus, NULL) >= 0
+                               ? NULL
+                               : g_strdup("not a unit name with a CPU list");
+        else
+                return g_strdup("not a cpuset entry (mkdir, created, file, systemd)");
+        return ok && enforcer_path_writable(rel) ? NULL
+                                                 : g_strdup("the path is not one the cpuset enforcer creates or writes");
+}
+
 static int cpuset_restore(const EnforcerContext *ctx, const char *what, const char *value) {
         if (g_str_has_prefix(what, "mkdir "))
                 return root_cgroup_rmdir(ctx->root, what + strlen("mkdir "));
@@ -449,4 +485,5 @@ const EnforcerOps enforcer_cpuset = {
         .apply = cpuset_apply,
         .revert = cpuset_revert,
         .restore = cpuset_restore,
+        .check_original = cpuset_check_original,
 };

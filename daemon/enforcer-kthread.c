@@ -101,15 +101,25 @@ static int kthread_verify(const EnforcerContext *ctx, GPtrArray *findings) {
         return 0;
 }
 
+static char *kthread_check_original(const char *what, const char *value) {
+        g_autofree char *kind = NULL;
+        CpuSet cpus;
+        if (!enforcer_parse_task_entry(what, &kind, NULL, NULL) || !g_str_equal(kind, "affinity"))
+                return g_strdup("not \"affinity PID NAME\"");
+        if (cpuset_parse_list(value, &cpus, NULL) < 0)
+                return g_strdup("the saved CPUs are not a CPU list");
+        return NULL;
+}
+
 static int kthread_restore(const EnforcerContext *ctx, const char *what, const char *value) {
         /* "affinity PID COMM": only the same kernel thread, not a process that took its PID. */
-        g_auto(GStrv) f = g_strsplit(what, " ", 3);
+        g_autofree char *comm = NULL;
         TaskStat st;
         CpuSet cpus;
-        if (g_strv_length(f) < 3 || !g_str_equal(f[0], "affinity") || cpuset_parse_list(value, &cpus, NULL) < 0)
+        pid_t pid;
+        if (!enforcer_parse_task_entry(what, NULL, &pid, &comm) || cpuset_parse_list(value, &cpus, NULL) < 0)
                 return -EINVAL;
-        pid_t pid = (pid_t) atoi(f[1]);
-        if (task_read_stat(ctx->root, pid, 0, &st) < 0 || !(st.flags & TASK_PF_KTHREAD) || !g_str_equal(st.comm, f[2]))
+        if (task_read_stat(ctx->root, pid, 0, &st) < 0 || !(st.flags & TASK_PF_KTHREAD) || !g_str_equal(st.comm, comm))
                 return -ENOENT;
         return task_set_affinity(ctx->root, pid, &cpus);
 }
@@ -119,4 +129,5 @@ const EnforcerOps enforcer_kthread = {
         .verify = kthread_verify,
         .apply = kthread_apply,
         .restore = kthread_restore,
+        .check_original = kthread_check_original,
 };

@@ -357,35 +357,60 @@ static int workload_revert(const EnforcerContext *ctx) {
         return 0;
 }
 
+/* The cgroup.procs of a saved cgroup path ("/" or "/system.slice/x.service"), or NULL. */
+static char *cgroup_procs_rel(const char *path) {
+        g_autofree char *rel = g_strdup_printf("sys/fs/cgroup%s/cgroup.procs", g_str_equal(path, "/") ? "" : path);
+        return path[0] == '/' && enforcer_path_writable(rel) ? g_steal_pointer(&rel) : NULL;
+}
+
+static bool sched_valid(const char *value, int *policy, int *prio) {
+        return sscanf(value, "%d %d", policy, prio) == 2 && *prio >= 0 && *prio <= 99 &&
+               (*policy == SCHED_OTHER || *policy == SCHED_FIFO || *policy == SCHED_RR || *policy == SCHED_BATCH ||
+                *policy == SCHED_IDLE) &&
+               ((*policy == SCHED_FIFO || *policy == SCHED_RR) == (*prio > 0));
+}
+
+static char *workload_check_original(const char *what, const char *value) {
+        g_autofree char *kind = NULL, *rel = NULL;
+        int policy, prio;
+        CpuSet cpus;
+
+        if (!enforcer_parse_task_entry(what, &kind, NULL, NULL))
+                return g_strdup("not \"KIND PID NAME\"");
+        if (g_str_equal(kind, "cgroup"))
+                return (rel = cgroup_procs_rel(value)) ? NULL : g_strdup("the saved cgroup is not a path in the cgroup tree");
+        if (g_str_equal(kind, "affinity"))
+                return cpuset_parse_list(value, &cpus, NULL) >= 0 ? NULL : g_strdup("the saved CPUs are not a CPU list");
+        if (g_str_equal(kind, "sched"))
+                return sched_valid(value, &policy, &prio) ? NULL : g_strdup("the saved scheduling is not a policy and priority");
+        return g_strdup("not a workload entry (cgroup, affinity, sched)");
+}
+
 /* "cgroup|affinity|sched PID COMM": only while the same process (by name) lives. */
 static int workload_restore(const EnforcerContext *ctx, const char *what, const char *value) {
-        g_auto(GStrv) f = g_strsplit(what, " ", 3);
-        g_autofree char *comm = NULL;
-        if (g_strv_length(f) < 3)
+        g_autofree char *kind = NULL, *want_comm = NULL, *comm = NULL;
+        pid_t pid;
+        if (!enforcer_parse_task_entry(what, &kind, &pid, &want_comm))
                 return -EINVAL;
-        pid_t pid = (pid_t) atoi(f[1]);
-        if (task_read_comm(ctx->host, pid, &comm) < 0 || !g_str_equal(comm, f[2]))
+        if (task_read_comm(ctx->host, pid, &comm) < 0 || !g_str_equal(comm, want_comm))
                 return -ENOENT;
-        if (g_str_equal(f[0], "cgroup")) {
-                /* The saved cgroup is a path as /proc/PID/cgroup shows it; "/" is the root. */
-                if (value[0] != '/')
-                        return -EINVAL;
-                g_autofree char *rel = g_strdup_printf("sys/fs/cgroup%s/cgroup.procs", value[1] ? value : "");
+        if (g_str_equal(kind, "cgroup")) {
+                g_autofree char *rel = cgroup_procs_rel(value);
                 g_autofree char *text = g_strdup_printf("%d", (int) pid);
-                return root_write(ctx->root, rel, text);
+                return rel ? root_write(ctx->root, rel, text) : -EINVAL;
         }
         g_autoptr(GArray) tids = task_list_threads(ctx->host, pid);
         int r = 0;
         for (unsigned i = 0; i < tids->len; i++) {
                 pid_t tid = g_array_index(tids, pid_t, i);
-                if (g_str_equal(f[0], "affinity")) {
+                if (g_str_equal(kind, "affinity")) {
                         CpuSet cpus;
                         if (cpuset_parse_list(value, &cpus, NULL) < 0)
                                 return -EINVAL;
                         r = task_set_affinity(ctx->host, tid, &cpus);
-                } else if (g_str_equal(f[0], "sched")) {
+                } else if (g_str_equal(kind, "sched")) {
                         int policy, prio;
-                        if (sscanf(value, "%d %d", &policy, &prio) != 2)
+                        if (!sched_valid(value, &policy, &prio))
                                 return -EINVAL;
                         r = task_set_sched(ctx->host, tid, policy, prio);
                 } else
@@ -402,4 +427,5 @@ const EnforcerOps enforcer_workload = {
         .apply = workload_apply,
         .revert = workload_revert,
         .restore = workload_restore,
+        .check_original = workload_check_original,
 };

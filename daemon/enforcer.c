@@ -70,15 +70,71 @@ int enforcer_save_originals(const EnforcerContext *ctx, const EnforcerOps *ops, 
         return 0;
 }
 
-int enforcer_restore(const EnforcerContext *ctx, const char *key, const char *value) {
-        if (key[0] != '@')
-                return root_write(ctx->root, key, value);
+/* The enforcer of an "@NAME what" entry, and where what starts. */
+static const EnforcerOps *entry_owner(const char *key, const char **what) {
         const char *space = strchr(key, ' ');
-        if (!space)
-                return -EINVAL;
+        if (key[0] != '@' || !space)
+                return NULL;
         for (size_t i = 0; enforcers[i]; i++)
                 if (enforcers[i]->restore && strlen(enforcers[i]->name) == (size_t) (space - key - 1) &&
-                    strncmp(enforcers[i]->name, key + 1, (size_t) (space - key - 1)) == 0)
-                        return enforcers[i]->restore(ctx, space + 1, value);
-        return -EINVAL;
+                    strncmp(enforcers[i]->name, key + 1, (size_t) (space - key - 1)) == 0) {
+                        *what = space + 1;
+                        return enforcers[i];
+                }
+        return NULL;
+}
+
+/* The kernel and systemd files isolatord writes: nothing else is ever restored. */
+static const char *const written_prefixes[] = { "proc/irq/", "proc/sys/", "sys/", "etc/systemd/system/" };
+
+bool enforcer_path_writable(const char *rel) {
+        if (!root_rel_valid(rel))
+                return false;
+        for (size_t i = 0; i < G_N_ELEMENTS(written_prefixes); i++)
+                if (g_str_has_prefix(rel, written_prefixes[i]))
+                        return true;
+        return false;
+}
+
+char *enforcer_check_original(const char *key, const char *value, void *unused) {
+        const EnforcerOps *ops;
+        const char *what;
+
+        if (!g_utf8_validate(key, -1, NULL) || !g_utf8_validate(value, -1, NULL))
+                return g_strdup("not UTF-8");
+        if (key[0] != '@')
+                return enforcer_path_writable(key) ? NULL
+                                                   : g_strdup("not a relative path under proc/irq/, proc/sys/, sys/ "
+                                                              "or etc/systemd/system/ without \"..\"");
+        ops = entry_owner(key, &what);
+        if (!ops)
+                return g_strdup("no enforcer saves such an entry");
+        return ops->check_original ? ops->check_original(what, value) : NULL;
+}
+
+bool enforcer_parse_task_entry(const char *what, char **kind, pid_t *pid, char **comm) {
+        g_auto(GStrv) f = g_strsplit(what, " ", 3);
+        guint64 n;
+        if (g_strv_length(f) < 3 || !g_ascii_string_to_unsigned(f[1], 10, 1, G_MAXINT32, &n, NULL))
+                return false;
+        if (kind)
+                *kind = g_strdup(f[0]);
+        if (pid)
+                *pid = (pid_t) n;
+        if (comm)
+                *comm = g_strdup(f[2]);
+        return true;
+}
+
+int enforcer_restore(const EnforcerContext *ctx, const char *key, const char *value) {
+        const EnforcerOps *ops;
+        const char *what;
+        g_autofree char *why = enforcer_check_original(key, value, NULL);
+
+        if (why)
+                return -EINVAL;
+        if (key[0] != '@')
+                return root_write(ctx->root, key, value);
+        ops = entry_owner(key, &what);
+        return ops->restore(ctx, what, value);
 }

@@ -58,6 +58,10 @@ typedef struct EnforcerOps {
          * affinity, a systemd property). 0, or a negative errno (-ENOENT: gone, nothing
          * to restore). */
         int (*restore)(const EnforcerContext *ctx, const char *what, const char *value);
+        /* NULL when "@NAME what" = value is an entry restore could have saved; else why
+         * not (g_free). The saved file is root's but is read back after a crash: an entry
+         * naming a path outside what the enforcer writes is never restored. */
+        char *(*check_original)(const char *what, const char *value);
 } EnforcerOps;
 
 /* NULL-terminated, in the order they run. */
@@ -80,6 +84,13 @@ int enforcer_save_original(const EnforcerContext *ctx, const EnforcerOps *ops, c
 /* The same for n entries, with one write of the store. */
 int enforcer_save_originals(const EnforcerContext *ctx, const EnforcerOps *ops, size_t n, const char *const *whats,
                             const char *const *values);
+/* NULL when a saved original (a file's value, or an "@" entry) is one isolatord could
+ * have saved; else why not (g_free). An OriginalsCheck. */
+char *enforcer_check_original(const char *key, const char *value, void *unused);
+/* "KIND PID COMM", the shape of a task's saved entry; false when what is not one. */
+bool enforcer_parse_task_entry(const char *what, char **kind, pid_t *pid, char **comm);
+/* A relative path, without "..", under the folders isolatord writes. */
+bool enforcer_path_writable(const char *rel);
 /* Restores one saved original (a file's value, or an "@" entry through its enforcer). */
 int enforcer_restore(const EnforcerContext *ctx, const char *key, const char *value);
 

@@ -218,8 +218,12 @@ GPtrArray *manager_cpuset_watch_dirs(Manager *m) {
 
 void manager_stop(Manager *m) {
         g_autoptr(GError) e = NULL;
-        if (!m->config->daemon.restore_on_exit || m->state == MANAGER_REVERTED)
+        if (!m->config->daemon.restore_on_exit || m->state == MANAGER_REVERTED) {
+                /* What the next start needs, without the lines of ended processes. */
+                if (!m->dry_run && originals_compact(m->originals, &e) < 0)
+                        log_warning("%s", e->message);
                 return;
+        }
         log_info("RestoreOnExit: restoring the originals");
         if (manager_revert(m, &e) < 0)
                 log_warning("%s", e->message);
@@ -277,6 +281,10 @@ int manager_verify(Manager *m) {
         if (applied(m))
                 apply_all(m);
         add_partition_findings(m, findings);
+        for (unsigned i = 0; i < m->originals_findings->len; i++) {
+                const Finding *f = m->originals_findings->pdata[i];
+                g_ptr_array_add(findings, finding_new(f->kind, f->object, f->expected, f->actual, f->required, f->message));
+        }
         for (size_t i = 0; enforcers[i]; i++) {
                 EnforcerContext ctx = manager_context(m, i);
                 int r = enforcers[i]->verify(&ctx, findings);
@@ -462,7 +470,8 @@ int manager_revert(Manager *m, GError **error) {
                         failures++;
                 }
         }
-        if (!m->dry_run && originals_forget(m->originals, restored, error) < 0)
+        if (!m->dry_run && (originals_forget(m->originals, restored, error) < 0 ||
+                            originals_compact(m->originals, error) < 0))
                 return -EIO;
         log_info("reverted: %u original(s) restored", g_hash_table_size(restored));
         m->state = MANAGER_REVERTED;
@@ -472,6 +481,43 @@ int manager_revert(Manager *m, GError **error) {
                             "%u file(s) could not be restored and keep their saved originals; see the log", failures);
                 return -EIO;
         }
+        return 0;
+}
+
+/* The machine the originals belong to: this root, this boot. */
+static char *machine_identity(const Root *root) {
+        g_autofree char *boot = NULL;
+        if (root_read_line(root, "proc/sys/kernel/random/boot_id", &boot) < 0 || !*g_strstrip(boot))
+                g_free(g_steal_pointer(&boot)), boot = g_strdup("unknown");
+        return g_strdup_printf("root=%s boot=%s", root_dir(root), boot);
+}
+
+/* Loads the saved originals, and sets aside what cannot be this machine's: a file of
+ * another root or boot, and entries no enforcer could have saved. Each is a finding
+ * and a warning, never a write and never a reason to stop. */
+static int open_originals(Manager *m, GError **error) {
+        g_autofree char *identity = machine_identity(m->root);
+        g_autoptr(GPtrArray) rejected = g_ptr_array_new_with_free_func(g_free);
+        g_autoptr(GError) e = NULL;
+        int r = originals_open(m->runtime_dir, identity, &m->originals, error);
+        if (r < 0)
+                return r;
+        m->originals_findings = findings_new();
+        if (originals_set_aside(m->originals)) {
+                log_warning("saved originals set aside, never applied here: %s", originals_set_aside(m->originals));
+                g_ptr_array_add(m->originals_findings,
+                                finding_new("originals", originals_set_aside(m->originals), identity, "another machine",
+                                            false, "saved originals of another root or boot were set aside, not restored"));
+        }
+        originals_filter(m->originals, enforcer_check_original, NULL, rejected);
+        for (unsigned i = 0; i < rejected->len; i++) {
+                log_warning("saved original refused, never restored: %s", (char *) rejected->pdata[i]);
+                g_ptr_array_add(m->originals_findings,
+                                finding_new("originals", rejected->pdata[i], "an entry isolatord writes", "refused", false,
+                                            "an entry of the saved originals was refused and dropped"));
+        }
+        if (rejected->len > 0 && !m->dry_run && originals_compact(m->originals, &e) < 0)
+                log_warning("%s", e->message);
         return 0;
 }
 
@@ -511,7 +557,7 @@ int manager_new(const ManagerOptions *o, Manager **out, GError **error) {
                         m->enforcer_states[i] = enforcers[i]->state_new();
 
         m->sampler_event_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-        r = originals_open(m->runtime_dir, &m->originals, error);
+        r = open_originals(m, error);
         if (r < 0)
                 return r;
 
@@ -552,6 +598,8 @@ void manager_free(Manager *m) {
                         enforcers[i]->state_free(m->enforcer_states[i]);
         g_free(m->enforcer_states);
         originals_free(m->originals);
+        if (m->originals_findings)
+                g_ptr_array_unref(m->originals_findings);
         cgroups_free(m->cgroups);
         sampler_stop(m->sampler);
         if (m->sampler_event_fd >= 0)

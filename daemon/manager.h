@@ -57,6 +57,7 @@ typedef struct Manager {
         uint64_t last_verify_usec;  /* CLOCK_REALTIME */
         char *runtime_dir;
         Originals *originals;
+        GPtrArray *originals_findings; /* Finding*: saved originals set aside or refused at start */
         void **enforcer_states;     /* parallel to enforcers[] */
         EnforcerHooks hooks;        /* what enforcers call; forwards to events */
         ManagerEvents events;

@@ -1,19 +1,40 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <assert.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <glib/gstdio.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "error.h"
+#include "macro.h"
 #include "originals.h"
+
+/* The file is a journal, appended to and replayed in order:
+ *   isolatord-originals 2
+ *   identity <escaped identity>
+ *   +<TAB><escaped key><TAB><escaped value>     an original saved
+ *   -<TAB><escaped key>                         an original forgotten
+ * A placement appends three lines instead of rewriting the whole file (which made
+ * 2000 placements quadratic); the file is rewritten only to compact it. A last line
+ * cut short by a crash has no newline and is ignored. */
+#define MAGIC "isolatord-originals 2"
+/* Forgotten entries tolerated before a rewrite, beyond one per live entry. */
+#define COMPACT_SLACK 256
 
 struct Originals {
         char *dir;
         char *file;
+        char *identity;
+        char *set_aside;    /* where a file of another root or boot went, or NULL */
         GPtrArray *paths;   /* char*, in order */
         GPtrArray *values;  /* char*, parallel to paths */
         GHashTable *index;  /* path -> nothing, for originals_has() */
-        bool dirty;
+        guint on_disk;      /* paths[0..on_disk) are in the file */
+        GPtrArray *forgotten; /* keys forgotten since the last append */
+        guint dead_lines;   /* lines in the file that no longer count */
+        bool rewrite;       /* the file must be written anew (compaction, filter) */
 };
 
 static void add(Originals *o, const char *rel, const char *value) {
@@ -22,36 +43,99 @@ static void add(Originals *o, const char *rel, const char *value) {
         g_hash_table_add(o->index, o->paths->pdata[o->paths->len - 1]);
 }
 
-int originals_open(const char *dir, Originals **out, GError **error) {
+static void remove_index(Originals *o, guint i) {
+        g_hash_table_remove(o->index, o->paths->pdata[i]);
+        g_ptr_array_remove_index(o->paths, i);
+        g_ptr_array_remove_index(o->values, i);
+        if (i < o->on_disk)
+                o->on_disk--;
+}
+
+static guint find(const Originals *o, const char *rel) {
+        for (guint i = 0; i < o->paths->len; i++)
+                if (g_str_equal(o->paths->pdata[i], rel))
+                        return i;
+        return G_MAXUINT;
+}
+
+/* Replays a journal; false when it is not one of ours for this identity. */
+static bool replay(Originals *o, char *data, const char **why) {
+        g_auto(GStrv) lines = g_strsplit(data, "\n", -1);
+        guint n = g_strv_length(lines);
+
+        if (n < 3 || !g_str_equal(lines[0], MAGIC) || !g_str_has_prefix(lines[1], "identity ")) {
+                *why = "it is not a journal of this isolatord version";
+                return false;
+        }
+        g_autofree char *identity = g_strcompress(lines[1] + strlen("identity "));
+        if (!g_str_equal(identity, o->identity)) {
+                *why = "it was written for another root or another boot";
+                return false;
+        }
+        /* lines[n - 1] follows the last newline: empty, or a line a crash cut short. */
+        for (guint i = 2; i + 1 < n; i++) {
+                g_auto(GStrv) f = g_strsplit(lines[i], "\t", 3);
+                guint fields = g_strv_length(f);
+                if (fields == 3 && g_str_equal(f[0], "+")) {
+                        g_autofree char *rel = g_strcompress(f[1]);
+                        g_autofree char *value = g_strcompress(f[2]);
+                        if (!g_hash_table_contains(o->index, rel))
+                                add(o, rel, value);
+                        else
+                                o->dead_lines++;
+                } else if (fields == 2 && g_str_equal(f[0], "-")) {
+                        g_autofree char *rel = g_strcompress(f[1]);
+                        guint at = find(o, rel);
+                        if (at != G_MAXUINT)
+                                remove_index(o, at);
+                        o->dead_lines += 2;
+                } else
+                        o->dead_lines++; /* unreadable: dropped at the next rewrite */
+        }
+        o->on_disk = o->paths->len;
+        return true;
+}
+
+int originals_open(const char *dir, const char *identity, Originals **out, GError **error) {
         g_autoptr(Originals) o = g_new0(Originals, 1);
         g_autofree char *data = NULL;
         g_autoptr(GError) e = NULL;
+        size_t len;
 
         assert(dir);
+        assert(identity);
         o->dir = g_strdup(dir);
         o->file = g_build_filename(dir, "originals", NULL);
+        o->identity = g_strdup(identity);
         o->paths = g_ptr_array_new_with_free_func(g_free);
         o->values = g_ptr_array_new_with_free_func(g_free);
         o->index = g_hash_table_new(g_str_hash, g_str_equal);
+        o->forgotten = g_ptr_array_new_with_free_func(g_free);
 
-        if (!g_file_get_contents(o->file, &data, NULL, &e)) {
+        if (!g_file_get_contents(o->file, &data, &len, &e)) {
                 if (!g_error_matches(e, G_FILE_ERROR, G_FILE_ERROR_NOENT)) {
                         g_set_error(error, ISO_ERROR, ISO_ERROR_IO, "cannot read the saved originals %s: %s",
                                     o->file, e->message);
                         return -EIO;
                 }
         } else {
-                /* One entry a line: escaped path, a tab, escaped value. */
-                g_auto(GStrv) lines = g_strsplit(data, "\n", -1);
-                for (char **l = lines; *l; l++) {
-                        char *tab = strchr(*l, '\t');
-                        if (!**l || !tab)
-                                continue;
-                        *tab = '\0';
-                        g_autofree char *rel = g_strcompress(*l);
-                        g_autofree char *value = g_strcompress(tab + 1);
-                        if (!g_hash_table_contains(o->index, rel))
-                                add(o, rel, value);
+                const char *why = NULL;
+                if (memchr(data, '\0', len))
+                        why = "it holds a NUL byte";
+                if (why || !replay(o, data, &why)) {
+                        /* Never applied here: kept aside for a person to read. */
+                        g_ptr_array_set_size(o->paths, 0);
+                        g_ptr_array_set_size(o->values, 0);
+                        g_hash_table_remove_all(o->index);
+                        o->on_disk = o->dead_lines = 0;
+                        g_autofree char *aside = g_strdup_printf("%s.foreign-%lld", o->file, (long long) time(NULL));
+                        if (g_rename(o->file, aside) < 0) {
+                                g_set_error(error, ISO_ERROR, ISO_ERROR_IO,
+                                            "the saved originals %s are not this machine's (%s) and cannot be moved aside: %s",
+                                            o->file, why, g_strerror(errno));
+                                return -EIO;
+                        }
+                        o->set_aside = g_strdup_printf("%s: %s", aside, why);
                 }
         }
         *out = g_steal_pointer(&o);
@@ -64,16 +148,22 @@ void originals_free(Originals *o) {
         g_hash_table_unref(o->index);
         g_ptr_array_unref(o->paths);
         g_ptr_array_unref(o->values);
+        g_ptr_array_unref(o->forgotten);
         g_free(o->dir);
         g_free(o->file);
+        g_free(o->identity);
+        g_free(o->set_aside);
         g_free(o);
+}
+
+const char *originals_set_aside(const Originals *o) {
+        return o->set_aside;
 }
 
 bool originals_remember(Originals *o, const char *rel, const char *value) {
         if (g_hash_table_contains(o->index, rel))
                 return false;
         add(o, rel, value);
-        o->dirty = true;
         return true;
 }
 
@@ -81,36 +171,85 @@ bool originals_has(const Originals *o, const char *rel) {
         return g_hash_table_contains(o->index, rel);
 }
 
-int originals_flush(Originals *o, GError **error) {
+static void append_entry(GString *s, const char *rel, const char *value) {
+        g_autofree char *k = g_strescape(rel, NULL);
+        if (value) {
+                g_autofree char *v = g_strescape(value, NULL);
+                g_string_append_printf(s, "+\t%s\t%s\n", k, v);
+        } else
+                g_string_append_printf(s, "-\t%s\n", k);
+}
+
+static void append_header(const Originals *o, GString *s) {
+        g_autofree char *id = g_strescape(o->identity, NULL);
+        g_string_append_printf(s, MAGIC "\nidentity %s\n", id);
+}
+
+static int fail_io(const Originals *o, GError **error, const char *what, int err) {
+        g_set_error(error, ISO_ERROR, ISO_ERROR_IO, "cannot %s the originals in %s: %s", what, o->file, g_strerror(err));
+        return -err;
+}
+
+/* The whole file anew, atomically: what is remembered, nothing forgotten. */
+static int rewrite(Originals *o, GError **error) {
         g_autoptr(GString) data = g_string_new(NULL);
         g_autoptr(GError) e = NULL;
 
-        if (!o->dirty)
-                return 0;
         if (o->paths->len == 0) {
-                if (g_unlink(o->file) < 0 && errno != ENOENT) {
-                        g_set_error(error, ISO_ERROR, ISO_ERROR_IO, "cannot remove %s: %s", o->file, g_strerror(errno));
-                        return -errno;
+                if (g_unlink(o->file) < 0 && errno != ENOENT)
+                        return fail_io(o, error, "remove", errno);
+        } else {
+                append_header(o, data);
+                for (guint i = 0; i < o->paths->len; i++)
+                        append_entry(data, o->paths->pdata[i], o->values->pdata[i]);
+                if (!g_file_set_contents_full(o->file, data->str, (gssize) data->len, G_FILE_SET_CONTENTS_CONSISTENT,
+                                              0600, &e)) {
+                        g_set_error(error, ISO_ERROR, ISO_ERROR_IO, "cannot save the originals to %s: %s", o->file,
+                                    e->message);
+                        return -EIO;
                 }
-                o->dirty = false;
+        }
+        o->on_disk = o->paths->len;
+        o->dead_lines = 0;
+        o->rewrite = false;
+        g_ptr_array_set_size(o->forgotten, 0);
+        return 0;
+}
+
+int originals_flush(Originals *o, GError **error) {
+        g_autoptr(GString) data = g_string_new(NULL);
+        _cleanup_close_ int fd = -1;
+        struct stat st;
+
+        if (g_mkdir_with_parents(o->dir, 0755) < 0)
+                return fail_io(o, error, "create the folder of", errno);
+        if (o->rewrite || o->dead_lines > o->paths->len + COMPACT_SLACK)
+                return rewrite(o, error);
+        if (o->on_disk == o->paths->len && o->forgotten->len == 0)
                 return 0;
+        if (o->paths->len == 0) /* nothing left to restore: no file */
+                return rewrite(o, error);
+        fd = open(o->file, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (fd < 0 || fstat(fd, &st) < 0)
+                return fail_io(o, error, "open", errno);
+        if (st.st_size == 0)
+                append_header(o, data);
+        for (guint i = 0; i < o->forgotten->len; i++)
+                append_entry(data, o->forgotten->pdata[i], NULL);
+        for (guint i = o->on_disk; i < o->paths->len; i++)
+                append_entry(data, o->paths->pdata[i], o->values->pdata[i]);
+        for (size_t done = 0; done < data->len;) {
+                ssize_t n = write(fd, data->str + done, data->len - done);
+                if (n < 0 && errno != EINTR)
+                        return fail_io(o, error, "append to", errno);
+                done += n > 0 ? (size_t) n : 0;
         }
-        for (guint i = 0; i < o->paths->len; i++) {
-                g_autofree char *rel = g_strescape(o->paths->pdata[i], NULL);
-                g_autofree char *value = g_strescape(o->values->pdata[i], NULL);
-                g_string_append_printf(data, "%s\t%s\n", rel, value);
-        }
-        if (g_mkdir_with_parents(o->dir, 0755) < 0) {
-                g_set_error(error, ISO_ERROR, ISO_ERROR_IO, "cannot create %s: %s", o->dir, g_strerror(errno));
-                return -EIO;
-        }
-        /* Written to a new file and renamed over the old: a crash leaves one or the other. */
-        if (!g_file_set_contents_full(o->file, data->str, (gssize) data->len, G_FILE_SET_CONTENTS_CONSISTENT,
-                                      0644, &e)) {
-                g_set_error(error, ISO_ERROR, ISO_ERROR_IO, "cannot save the originals to %s: %s", o->file, e->message);
-                return -EIO;
-        }
-        o->dirty = false;
+        /* On disk before the write it stands for. */
+        if (fdatasync(fd) < 0)
+                return fail_io(o, error, "sync", errno);
+        o->dead_lines += 2 * o->forgotten->len;
+        g_ptr_array_set_size(o->forgotten, 0);
+        o->on_disk = o->paths->len;
         return 0;
 }
 
@@ -130,14 +269,34 @@ const char *originals_file(const Originals *o) {
         return o->file;
 }
 
+static void forget_index(Originals *o, guint i) {
+        if (i < o->on_disk)
+                g_ptr_array_add(o->forgotten, g_strdup(o->paths->pdata[i]));
+        remove_index(o, i);
+}
+
 int originals_forget(Originals *o, GHashTable *restored, GError **error) {
-        for (guint i = o->paths->len; i-- > 0;) {
-                if (!g_hash_table_contains(restored, o->paths->pdata[i]))
-                        continue;
-                g_hash_table_remove(o->index, o->paths->pdata[i]);
-                g_ptr_array_remove_index(o->paths, i);
-                g_ptr_array_remove_index(o->values, i);
-                o->dirty = true;
-        }
+        for (guint i = o->paths->len; i-- > 0;)
+                if (g_hash_table_contains(restored, o->paths->pdata[i]))
+                        forget_index(o, i);
         return originals_flush(o, error);
+}
+
+int originals_compact(Originals *o, GError **error) {
+        o->rewrite = true;
+        return originals_flush(o, error);
+}
+
+void originals_filter(Originals *o, OriginalsCheck check, void *userdata, GPtrArray *rejected) {
+        for (guint i = 0; i < o->paths->len;) {
+                g_autofree char *why = check(o->paths->pdata[i], o->values->pdata[i], userdata);
+                if (!why) {
+                        i++;
+                        continue;
+                }
+                g_autofree char *key = g_strescape(o->paths->pdata[i], NULL);
+                g_ptr_array_add(rejected, g_strdup_printf("%s: %s", key, why));
+                remove_index(o, i);
+                o->rewrite = true;
+        }
 }

@@ -10,16 +10,20 @@
  * same path is ignored, so a restarted daemon never takes its own values for originals. */
 typedef struct Originals Originals;
 
-/* Loads dir/originals when it exists; dir is created on the first flush. */
-int originals_open(const char *dir, Originals **out, GError **error);
+/* Loads dir/originals when it exists; dir is created on the first flush. identity names
+ * the machine the originals belong to (the root and its boot): a file written for
+ * another is never loaded but moved aside (originals_set_aside() says where and why). */
+int originals_open(const char *dir, const char *identity, Originals **out, GError **error);
 void originals_free(Originals *o);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(Originals, originals_free)
 
 /* Remembers rel's original value unless one is known; true when it was new. */
 bool originals_remember(Originals *o, const char *rel, const char *value);
 bool originals_has(const Originals *o, const char *rel);
-/* Writes what is remembered to disk, atomically, when anything is new. Call it after
- * remembering a batch and before writing any of its files. */
+/* Appends what was remembered or forgotten since the last flush to the journal on disk,
+ * synced, with one write; compacts it (a new file renamed over the old) when forgotten
+ * lines outnumber the live ones. Call it after remembering a batch and before writing
+ * any of its files. */
 int originals_flush(Originals *o, GError **error);
 
 /* Paths in the order they were saved, and their values. */
@@ -30,3 +34,12 @@ const char *originals_value(const Originals *o, guint i);
  * file is removed when nothing is left. */
 int originals_forget(Originals *o, GHashTable *restored, GError **error);
 const char *originals_file(const Originals *o);
+/* "FILE.foreign-TIME: why" when the file found at open was moved aside, else NULL. */
+const char *originals_set_aside(const Originals *o);
+/* Rewrites the file with only the live entries (after a revert, at exit). */
+int originals_compact(Originals *o, GError **error);
+/* NULL when a saved entry is one isolatord could have written; else why not (g_free). */
+typedef char *(*OriginalsCheck)(const char *rel, const char *value, void *userdata);
+/* Drops every entry check refuses, adding "key: why" to rejected (char*); the file is
+ * rewritten without them at the next flush. */
+void originals_filter(Originals *o, OriginalsCheck check, void *userdata, GPtrArray *rejected);

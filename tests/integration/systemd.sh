@@ -31,7 +31,7 @@ cleanup() {
     find "/sys/fs/cgroup/$h/$cgname" -depth -mindepth 1 -type d -exec rmdir {} + 2>/dev/null || true
     rmdir "/sys/fs/cgroup/$h/$cgname" 2>/dev/null || true
   done
-  rm -rf "$work"
+  [ -n "${KEEP_WORK:-}" ] || rm -rf "$work"
 }
 trap cleanup EXIT
 chmod 755 "$work"

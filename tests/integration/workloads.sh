@@ -100,7 +100,9 @@ expect_match "the thread on CPU 1 at SCHED_FIFO 10" "^[0-9]+ \[1\] 1 10$"
 kill "$hq"; wait "$hq" 2>/dev/null || true
 wait_for "an ended process is no longer listed" sh -c "! '$ISOCTL' workloads | grep -q ' $hq '"
 checks=$((checks + 1))
-! grep -q " $hq isotest-hq" "$work/run/originals" || fail "the originals of an ended process were kept"
+# The journal forgets with a "-" line after the "+" one (compacted at revert and exit).
+last=$(grep -F " $hq isotest-hq" "$work/run/originals" | tail -n 1)
+case $last in ""|-*) ;; *) fail "the originals of an ended process were kept: $last";; esac
 
 # --- revert: CPUs and scheduling back ---
 expect_exit 0 "revert" -- "$ISOCTL" revert

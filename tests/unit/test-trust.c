@@ -4,10 +4,13 @@
  * machine or with hostile entries, and executables a user could have written. */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "enforcer.h"
+#include "originals.h"
 #include "root.h"
 #include "testlib.h"
 
@@ -79,12 +82,139 @@ START_TEST(test_put_file_and_remove) {
 }
 END_TEST
 
+static Originals *open_store(const char *dir, const char *identity) {
+        Originals *o = NULL;
+        g_autoptr(GError) e = NULL;
+        ck_assert_msg(originals_open(dir, identity, &o, &e) == 0, "%s", e ? e->message : "");
+        return o;
+}
+
+START_TEST(test_journal_round_trip) {
+        g_autofree char *dir = fixture_tmpdir();
+        g_autofree char *file = g_build_filename(dir, "originals", NULL);
+        g_autoptr(GHashTable) gone = g_hash_table_new(g_str_hash, g_str_equal);
+        {
+                g_autoptr(Originals) o = open_store(dir, "root=/x boot=1");
+                ck_assert(originals_remember(o, "proc/irq/24/smp_affinity_list", "0-15"));
+                ck_assert(!originals_remember(o, "proc/irq/24/smp_affinity_list", "0"));
+                ck_assert(originals_remember(o, "@workload sched 42 hq", "0 0"));
+                ck_assert_int_eq(originals_flush(o, NULL), 0);
+                g_hash_table_add(gone, (char *) "@workload sched 42 hq");
+                ck_assert_int_eq(originals_forget(o, gone, NULL), 0);
+        }
+        /* Appended, not rewritten: the forgotten entry is a "-" line after its "+". */
+        g_autofree char *text = NULL;
+        ck_assert(g_file_get_contents(file, &text, NULL, NULL));
+        ck_assert_msg(strstr(text, "+\t@workload sched 42 hq\t0 0\n-\t@workload sched 42 hq\n"), "%s", text);
+        /* A last line cut short by a crash is ignored. */
+        FILE *f = fopen(file, "a");
+        fputs("+\tproc/irq/25/smp_affinity_list\t0-", f);
+        fclose(f);
+        {
+                g_autoptr(Originals) o = open_store(dir, "root=/x boot=1");
+                ck_assert_uint_eq(originals_count(o), 1);
+                ck_assert_str_eq(originals_path(o, 0), "proc/irq/24/smp_affinity_list");
+                ck_assert_str_eq(originals_value(o, 0), "0-15");
+                ck_assert_ptr_null(originals_set_aside(o));
+                ck_assert_int_eq(originals_compact(o, NULL), 0);
+        }
+        g_free(text);
+        ck_assert(g_file_get_contents(file, &text, NULL, NULL));
+        ck_assert_msg(!strstr(text, "@workload") && !strstr(text, "irq/25"), "not compacted: %s", text);
+        fixture_remove(dir);
+}
+END_TEST
+
+START_TEST(test_other_machine_set_aside) {
+        g_autofree char *dir = fixture_tmpdir();
+        {
+                g_autoptr(Originals) o = open_store(dir, "root=/machines/two boot=1");
+                originals_remember(o, "proc/irq/24/smp_affinity_list", "0-1");
+                ck_assert_int_eq(originals_flush(o, NULL), 0);
+        }
+        /* Another root, then another boot: nothing loaded, the file moved aside. */
+        for (int i = 0; i < 2; i++) {
+                const char *id = i == 0 ? "root=/machines/thirtytwo boot=1" : "root=/machines/two boot=2";
+                g_autoptr(Originals) o = open_store(dir, id);
+                ck_assert_uint_eq(originals_count(o), 0);
+                if (i == 0) {
+                        ck_assert_ptr_nonnull(originals_set_aside(o));
+                        ck_assert_msg(strstr(originals_set_aside(o), "another root or another boot"), "%s",
+                                      originals_set_aside(o));
+                }
+        }
+        /* A file of an older version (no identity) is set aside too. */
+        fixture_write(dir, "originals", "proc/irq/24/smp_affinity_list\t0-1\n");
+        g_autoptr(Originals) o = open_store(dir, "root=/machines/two boot=1");
+        ck_assert_uint_eq(originals_count(o), 0);
+        ck_assert_ptr_nonnull(originals_set_aside(o));
+        fixture_remove(dir);
+}
+END_TEST
+
+START_TEST(test_hostile_entries_refused) {
+        static const struct {
+                const char *key, *value;
+                bool valid;
+        } cases[] = {
+                { "proc/irq/24/smp_affinity_list", "0-15", true },
+                { "sys/fs/cgroup/system.slice/cpuset.cpus", "", true },
+                { "proc/irq/0/../../../../x", "0", false },
+                { "/etc/shadow", "x", false },
+                { "etc/passwd", "x", false },
+                { "home/user/.bashrc", "x", false },
+                { "@cpuset created ../x", "", false },
+                { "@cpuset created etc/systemd/system/system.slice.d", "", true },
+                { "@cpuset created etc", "", true },
+                { "@cpuset created usr/lib", "", false },
+                { "@cpuset mkdir sys/fs/cgroup/../../x", "", false },
+                { "@cpuset file etc/systemd/system/x.slice.d/50-isolatord.conf", "[Slice]", true },
+                { "@cpuset file etc/cron.d/evil", "* * * * * root sh", false },
+                { "@cpuset systemd system.slice", "0,8", true },
+                { "@cpuset systemd ../x", "0", false },
+                { "@workload cgroup 42 hq", "/system.slice/x.service", true },
+                { "@workload cgroup 42 hq", "/", true },
+                { "@workload cgroup 42 hq", "/../../../etc", false },
+                { "@workload cgroup 42 hq", "relative", false },
+                { "@workload sched 42 hq", "1 99", true },
+                { "@workload sched 42 hq", "1 0", false },
+                { "@workload sched 42 hq", "7 5", false },
+                { "@workload affinity 42 hq", "0-3", true },
+                { "@workload affinity x hq", "0-3", false },
+                { "@kthread affinity 7 rcu_preempt", "0-15", true },
+                { "@nobody anything", "", false },
+                { "@kthread", "", false },
+        };
+        for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+                g_autofree char *why = enforcer_check_original(cases[i].key, cases[i].value, NULL);
+                ck_assert_msg((why == NULL) == cases[i].valid, "%s = %s: %s", cases[i].key, cases[i].value,
+                              why ? why : "accepted");
+        }
+        /* Filtered out of a store, each with its reason. */
+        g_autofree char *dir = fixture_tmpdir();
+        g_autoptr(Originals) o = open_store(dir, "root=/ boot=1");
+        for (size_t i = 0; i < G_N_ELEMENTS(cases); i++)
+                originals_remember(o, cases[i].key, cases[i].value);
+        g_autoptr(GPtrArray) rejected = g_ptr_array_new_with_free_func(g_free);
+        originals_filter(o, enforcer_check_original, NULL, rejected);
+        /* 22 distinct keys (a repeated key keeps its first value), 10 of them valid. */
+        ck_assert_uint_eq(originals_count(o), 10);
+        ck_assert_uint_eq(rejected->len, 12);
+        fixture_remove(dir);
+}
+END_TEST
+
 static Suite *trust_suite(void) {
         Suite *s = suite_create("trust");
         TCase *tc = tcase_create("root");
         tcase_add_test(tc, test_rel_valid);
         tcase_add_test(tc, test_write_stays_beneath);
         tcase_add_test(tc, test_put_file_and_remove);
+        suite_add_tcase(s, tc);
+        tc = tcase_create("originals");
+        tcase_add_test(tc, test_journal_round_trip);
+        tcase_add_test(tc, test_other_machine_set_aside);
+        tcase_add_test(tc, test_hostile_entries_refused);
         suite_add_tcase(s, tc);
         return s;
 }

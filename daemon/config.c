@@ -208,14 +208,17 @@ static bool valid_group_name(const char *name) {
         return valid_name(name) && !STREQ(name, "housekeeping");
 }
 
+/* As systemd takes a slice's name: '-' nests (a-b.slice is inside a.slice), so a name
+ * that starts or ends with '-' or holds "--" names no slice, and "-.slice" is the root
+ * slice itself, which no group may take. */
 static bool valid_slice_name(const char *slice) {
-        size_t len = strlen(slice);
+        size_t len = strlen(slice), stem = len - strlen(".slice");
         if (len <= strlen(".slice") || len > 255 || !g_str_has_suffix(slice, ".slice"))
                 return false;
         for (const char *p = slice; *p; p++)
                 if (!g_ascii_isalnum(*p) && !strchr(":-_.\\", *p))
                         return false;
-        return slice[0] != '-' && slice[0] != '.';
+        return slice[0] != '-' && slice[0] != '.' && slice[stem - 1] != '-' && !strstr(slice, "--");
 }
 
 /* Adds one file's keys over what is merged so far; checks sections and keys. */
@@ -256,6 +259,12 @@ static bool merge_keyfile(ConfigSource *s, GKeyFile *kf, const char *name, GErro
                                 return false;
                         }
                         g_autofree char *value = g_key_file_get_value(kf, *sec, *key, NULL);
+                        /* Never a silent default: g_key_file_get_string() would answer NULL. */
+                        if (!value || !g_utf8_validate(value, -1, NULL)) {
+                                g_set_error(error, ISO_ERROR, ISO_ERROR_INVALID_CONFIG,
+                                            "%s: [%s] %s=: the value is not valid UTF-8", name, *sec, *key);
+                                return false;
+                        }
                         g_key_file_set_value(s->merged, *sec, *key, value);
                         g_hash_table_replace(s->origin, g_strconcat(*sec, "\n", *key, NULL), g_strdup(name));
                 }
@@ -263,10 +272,47 @@ static bool merge_keyfile(ConfigSource *s, GKeyFile *kf, const char *name, GErro
         return true;
 }
 
+/* "line N, [Section] Key=" for a byte of a file's text, as far as the text says. */
+static char *locate(const char *data, const char *at) {
+        g_autofree char *section = NULL;
+        const char *line_start = data;
+        unsigned line = 1;
+
+        for (const char *p = data; p < at; p++)
+                if (p == data || p[-1] == '\n') {
+                        line += p != data;
+                        line_start = p;
+                        if (*line_start == '[') {
+                                const char *close = memchr(line_start, ']', (size_t) (at - line_start));
+                                if (close) {
+                                        g_free(section);
+                                        section = g_strndup(line_start, (size_t) (close - line_start + 1));
+                                }
+                        }
+                }
+        const char *eq = memchr(line_start, '=', (size_t) (at - line_start));
+        g_autofree char *key = eq ? g_strstrip(g_strndup(line_start, (size_t) (eq - line_start))) : NULL;
+        g_autoptr(GString) out = g_string_new(NULL);
+        g_string_append_printf(out, "line %u", line);
+        if (section)
+                g_string_append_printf(out, ", %s", section);
+        if (key && g_utf8_validate(key, -1, NULL))
+                g_string_append_printf(out, " %s=", key);
+        return g_string_free(g_steal_pointer(&out), false);
+}
+
 static bool merge_data(ConfigSource *s, const char *data, size_t len, const char *name, GError **error) {
         g_autoptr(GKeyFile) kf = g_key_file_new();
         g_autoptr(GError) e = NULL;
+        const char *nul = memchr(data, '\0', len);
 
+        /* GKeyFile would end the value, or the file, at a NUL byte without a word. */
+        if (nul) {
+                g_autofree char *where = locate(data, nul);
+                g_set_error(error, ISO_ERROR, ISO_ERROR_INVALID_CONFIG, "%s: %s: a NUL byte; a configuration file is text",
+                            name, where);
+                return false;
+        }
         if (!g_key_file_load_from_data(kf, data, len, G_KEY_FILE_NONE, &e)) {
                 g_set_error(error, ISO_ERROR, ISO_ERROR_INVALID_CONFIG, "%s: %s", name, e->message);
                 return false;
@@ -324,11 +370,19 @@ static bool parse_group(const ConfigSource *s, const char *section, GroupConfig 
         }
 
         g->slice = g_key_file_get_string(s->merged, section, "Slice", NULL);
-        if (!g->slice)
+        if (!g->slice) {
                 g->slice = g_strconcat(g->name, ".slice", NULL);
-        else if (!valid_slice_name(g->slice)) {
+                if (!valid_slice_name(g->slice)) {
+                        config_fail(error, s, section, NULL,
+                                    "the group's slice would be %s, which systemd does not take as a slice of its own "
+                                    "(a name may not start or end with '-' or hold \"--\"): rename the group or set Slice=",
+                                    g->slice);
+                        goto fail;
+                }
+        } else if (!valid_slice_name(g->slice)) {
                 config_fail(error, s, section, "Slice",
-                            "\"%s\" is not a slice unit name (letters, digits, \":-_.\\\", ending in .slice)", g->slice);
+                            "\"%s\" is not a slice unit name (letters, digits, \":-_.\\\", ending in .slice, "
+                            "not starting or ending with '-', no \"--\")", g->slice);
                 goto fail;
         }
 
@@ -652,12 +706,17 @@ finish:
 }
 
 int config_load_data(const char *data, const char *name, Config **out, GError **error) {
+        assert(data);
+        return config_load_bytes(data, strlen(data), name, out, error);
+}
+
+int config_load_bytes(const char *data, size_t len, const char *name, Config **out, GError **error) {
         ConfigSource s;
         int r = -EINVAL;
 
         assert(data);
         config_source_init(&s);
-        if (merge_data(&s, data, strlen(data), name, error))
+        if (merge_data(&s, data, len, name, error))
                 r = config_finish(&s, out, error);
         config_source_clear(&s);
         return r;

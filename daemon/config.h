@@ -101,6 +101,8 @@ Config *config_new_default(void);
 int config_load(const char *path, bool must_exist, Config **out, GError **error);
 /* The same rules for one text; name is used in messages. */
 int config_load_data(const char *data, const char *name, Config **out, GError **error);
+/* The same for len bytes, which may hold NUL (an error naming its line, as invalid UTF-8 is). */
+int config_load_bytes(const char *data, size_t len, const char *name, Config **out, GError **error);
 
 const GroupConfig *config_find_group(const Config *c, const char *name);
 /* The CPUs a rule sends its IRQs to: its group's, or its own list. */

@@ -132,6 +132,31 @@ START_TEST(test_malformed) {
 }
 END_TEST
 
+/* Names systemd would take for another unit, and text that is not text. */
+START_TEST(test_hostile_values) {
+        assert_rejected("[Group -]\nCPUs=1\n", ISO_ERROR_INVALID_CONFIG, "-.slice");
+        assert_rejected("[Group a-]\nCPUs=1\n", ISO_ERROR_INVALID_CONFIG, "a-.slice");
+        assert_rejected("[Group a]\nCPUs=1\nSlice=a--b.slice\n", ISO_ERROR_INVALID_CONFIG, "[Group a] Slice=");
+        assert_rejected("[Group a]\nCPUs=1\nSlice=-.slice\n", ISO_ERROR_INVALID_CONFIG, "[Group a] Slice=");
+        assert_rejected("[Group a]\nCPUs=1\nSlice=\xff\xfe.slice\n", ISO_ERROR_INVALID_CONFIG,
+                        "[Group a] Slice=: the value is not valid UTF-8");
+        assert_rejected("[Group a]\nCPUs=1\nMatch=hq\xc3\n", ISO_ERROR_INVALID_CONFIG, "[Group a] Match=");
+
+        static const char nul[] = "[Group a]\nCPUs=1\nSlice=a\0b.slice\n";
+        g_autoptr(GError) e = NULL;
+        Config *c = NULL;
+        ck_assert_int_lt(config_load_bytes(nul, sizeof nul - 1, "test.conf", &c, &e), 0);
+        ck_assert_ptr_null(c);
+        ck_assert_msg(strstr(e->message, "test.conf: line 3, [Group a] Slice=: a NUL byte"), "%s", e->message);
+        g_clear_error(&e);
+        ck_assert_int_lt(config_load_bytes("\0", 1, "test.conf", &c, &e), 0);
+        ck_assert_msg(strstr(e->message, "line 1: a NUL byte"), "%s", e->message);
+        /* A name that nests is fine: hq-main.slice is inside hq.slice. */
+        g_autoptr(Config) ok = load_ok("[Group hq-main]\nCPUs=1\n");
+        ck_assert_str_eq(((GroupConfig *) ok->groups->pdata[0])->slice, "hq-main.slice");
+}
+END_TEST
+
 START_TEST(test_files_and_dropins) {
         g_autofree char *dir = fixture_tmpdir();
         g_autofree char *path = g_build_filename(dir, "isolatord.conf", NULL);
@@ -209,6 +234,7 @@ int main(void) {
         tcase_add_test(tc, test_user_groups_replace_defaults);
         tcase_add_test(tc, test_malformed);
         tcase_add_test(tc, test_files_and_dropins);
+        tcase_add_test(tc, test_hostile_values);
         tcase_add_test(tc, test_to_text_roundtrip);
         tcase_add_test(tc, test_shipped_file_is_the_default);
         suite_add_tcase(s, tc);

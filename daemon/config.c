@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "trust.h"
 #include "error.h"
 #include "log.h"
 #include "macro.h"
@@ -49,8 +50,8 @@ static const char default_config[] =
 /* The schema: which keys each section takes. Adding a key is adding it here and
  * reading it in the parser below. */
 static const char *const partition_keys[] = { "Housekeeping", "CpuDmaLatencyUs", NULL };
-static const char *const group_keys[] = { "CPUs", "Slice", "Match", "SchedPolicy", "SchedPriority", "Partition",
-                                          "Governor", NULL };
+static const char *const group_keys[] = { "CPUs", "Slice", "Match", "User", "Unit", "SchedPolicy", "SchedPriority",
+                                          "Partition", "Governor", NULL };
 static const char *const sampler_keys[] = { "Enabled", "IntervalUs", "ThresholdUs", "CPUs", "Priority", "PmQos",
                                             "HistogramMaxUs", NULL };
 static const char *const daemon_keys[] = { "VerifyIntervalSec", "UdevMonitor", "CgroupBackend", "SystemdAddress",
@@ -81,6 +82,8 @@ GroupConfig *group_config_copy(const GroupConfig *g) {
         copy->name = g_strdup(g->name);
         copy->slice = g_strdup(g->slice);
         copy->match = g_strdupv(g->match);
+        copy->users = g_strdupv(g->users);
+        copy->units = g_strdupv(g->units);
         copy->governor = g_strdup(g->governor);
         return copy;
 }
@@ -91,6 +94,8 @@ void group_config_free(GroupConfig *g) {
         g_free(g->name);
         g_free(g->slice);
         g_strfreev(g->match);
+        g_strfreev(g->users);
+        g_strfreev(g->units);
         g_free(g->governor);
         g_free(g);
 }
@@ -349,6 +354,32 @@ static bool get_uint(const ConfigSource *s, const char *section, const char *key
         return true;
 }
 
+static bool unit_entry_valid(const char *unit) {
+        static const char *const suffixes[] = { ".service", ".scope", ".socket", ".slice" };
+        size_t len = strlen(unit);
+        bool suffix = false;
+        for (size_t i = 0; i < G_N_ELEMENTS(suffixes); i++)
+                suffix |= g_str_has_suffix(unit, suffixes[i]) && len > strlen(suffixes[i]);
+        if (!suffix || len > 255 || unit[0] == '-' || unit[0] == '.')
+                return false;
+        for (const char *p = unit; *p; p++)
+                if (!g_ascii_isalnum(*p) && !strchr(":-_.\\@", *p))
+                        return false;
+        return true;
+}
+
+/* A ';'-separated list whose every entry valid() accepts; an empty list when absent. */
+static bool get_list(const ConfigSource *s, const char *section, const char *key, bool (*valid)(const char *),
+                     const char *what, char ***out, GError **error) {
+        *out = g_key_file_get_string_list(s->merged, section, key, NULL, NULL);
+        if (!*out)
+                *out = g_new0(char *, 1);
+        for (char **e = *out; *e; e++)
+                if (!valid(g_strstrip(*e)))
+                        return config_fail(error, s, section, key, "\"%s\" is not %s", *e, what);
+        return true;
+}
+
 static bool parse_group(const ConfigSource *s, const char *section, GroupConfig **out, GError **error) {
         g_autoptr(GError) e = NULL;
         GroupConfig *g = g_new0(GroupConfig, 1);
@@ -396,6 +427,11 @@ static bool parse_group(const ConfigSource *s, const char *section, GroupConfig 
                         goto fail;
                 }
         }
+
+        if (!get_list(s, section, "User", trust_user_entry_valid, "a user name or a number", &g->users, error) ||
+            !get_list(s, section, "Unit", unit_entry_valid, "a systemd unit name such as hqplayerd.service", &g->units,
+                      error))
+                goto fail;
 
         policy = g_key_file_get_string(s->merged, section, "SchedPolicy", NULL);
         if (!policy)
@@ -803,6 +839,14 @@ char *config_to_text(const Config *c, const char *header) {
                 if (g->match[0]) {
                         g_autofree char *m = g_strjoinv(";", g->match);
                         g_string_append_printf(out, "Match=%s\n", m);
+                }
+                if (g->users[0]) {
+                        g_autofree char *u = g_strjoinv(";", g->users);
+                        g_string_append_printf(out, "User=%s\n", u);
+                }
+                if (g->units[0]) {
+                        g_autofree char *u = g_strjoinv(";", g->units);
+                        g_string_append_printf(out, "Unit=%s\n", u);
                 }
                 if (g->sched_policy != SCHED_POLICY_UNSET)
                         g_string_append_printf(out, "SchedPolicy=%s\n", sched_policy_to_string(g->sched_policy));

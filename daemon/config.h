@@ -17,7 +17,9 @@ typedef struct GroupConfig {
         char *name;
         CpuSet cpus;
         char *slice;
-        char **match;               /* NULL-terminated globs on comm or executable; may be empty */
+        char **match;               /* globs on a trusted executable's path or file name; may be empty */
+        char **users;               /* User=: names or uids whose processes may be placed; empty: any */
+        char **units;               /* Unit=: systemd units whose processes belong to the group */
         SchedPolicy sched_policy;
         int sched_priority;         /* 1-99 with fifo/rr, 0 otherwise */
         bool partition_isolated;    /* Partition=isolated: cpuset.cpus.partition of the slice */

@@ -5,6 +5,7 @@
 
 #include "enforcer-irq.h"
 #include "log.h"
+#include "task.h"
 
 typedef struct IrqState {
         GHashTable *unmovable; /* irq -> reason: refused once, not retried */
@@ -94,9 +95,9 @@ void irq_set_thread_priorities(const EnforcerContext *ctx, const GPtrArray *irqs
                 if (!rule || rule->thread_priority <= 0)
                         continue;
                 g_autofree char *prefix = g_strdup_printf("irq/%u-", irq->num);
-                g_autoptr(GArray) pids = proc_find_by_comm(ctx->root, prefix);
+                g_autoptr(GArray) pids = task_find_kthreads(ctx->root, prefix);
                 for (unsigned j = 0; j < pids->len; j++) {
-                        pid_t pid = (pid_t) g_array_index(pids, unsigned, j);
+                        pid_t pid = g_array_index(pids, pid_t, j);
                         struct sched_param have = {}, want = { .sched_priority = rule->thread_priority };
                         if (sched_getscheduler(pid) == SCHED_FIFO && sched_getparam(pid, &have) >= 0 &&
                             have.sched_priority == want.sched_priority)
@@ -226,12 +227,12 @@ static int irq_verify(const EnforcerContext *ctx, GPtrArray *findings) {
                                                       "new IRQs start outside housekeeping"));
         }
         /* irqbalance moves IRQs every 10 s by its own rules: the two would fight. */
-        g_autoptr(GArray) balancers = proc_find_by_comm(ctx->root, "irqbalance");
+        g_autoptr(GArray) balancers = task_find_by_exe(ctx->root, "irqbalance");
         if (balancers->len > 0) {
                 CpuSet isolated;
                 config_isolated_cpus(ctx->config, &isolated);
                 g_autofree char *iso = cpuset_format_list(&isolated);
-                g_autofree char *pid = g_strdup_printf("pid %u", g_array_index(balancers, unsigned, 0));
+                g_autofree char *pid = g_strdup_printf("pid %d", (int) g_array_index(balancers, pid_t, 0));
                 g_autofree char *fix = g_strdup_printf(
                         "irqbalance and isolatord would fight over IRQ affinities: stop it (systemctl disable --now "
                         "irqbalance), or ban the isolated CPUs with IRQBALANCE_BANNED_CPULIST=%s in "

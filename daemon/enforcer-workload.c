@@ -10,6 +10,7 @@
 #include "enforcer-workload.h"
 #include "log.h"
 #include "task.h"
+#include "trust.h"
 
 /* Processes are the host's (ctx->host): the proc connector announces real processes
  * whatever root describes the machine, and the cgroup files are the root's. Placing
@@ -18,8 +19,15 @@
 
 #define MAX_UNOWNED_FINDINGS 10
 
+static int restore_task(const EnforcerContext *ctx, const char *kind, pid_t pid, const char *value);
+
+/* Processes refused a placement that are still remembered as findings. */
+#define MAX_UNTRUSTED 64
+
 typedef struct WorkloadState {
         GHashTable *by_pid;       /* pid -> Workload */
+        GHashTable *inherited;    /* pid -> group name: forked by a placed process, not placed itself */
+        GHashTable *untrusted;    /* pid -> Finding: looked like a workload, refused */
         GPtrArray *list;          /* for workload_list() */
 } WorkloadState;
 
@@ -34,6 +42,8 @@ static void workload_free(Workload *w) {
 static void *workload_state_new(void) {
         WorkloadState *s = g_new0(WorkloadState, 1);
         s->by_pid = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, (GDestroyNotify) workload_free);
+        s->inherited = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, g_free);
+        s->untrusted = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, (GDestroyNotify) finding_free);
         return s;
 }
 
@@ -42,6 +52,8 @@ static void workload_state_free(void *p) {
         if (!s)
                 return;
         g_hash_table_unref(s->by_pid);
+        g_hash_table_unref(s->inherited);
+        g_hash_table_unref(s->untrusted);
         if (s->list)
                 g_ptr_array_unref(s->list);
         g_free(s);
@@ -57,24 +69,117 @@ static int sched_of(SchedPolicy p) {
         return -1;
 }
 
-/* Every exec on the machine comes here: without a Match= anywhere there is nothing to read. */
+/* Every exec on the machine comes here: without a Match= or Unit= anywhere there is
+ * nothing to read. */
 static bool any_match(const Config *c) {
+        for (unsigned i = 0; i < c->groups->len; i++) {
+                const GroupConfig *g = c->groups->pdata[i];
+                if (g->match[0] || g->units[0])
+                        return true;
+        }
+        return false;
+}
+
+static bool any_unit(const Config *c) {
         for (unsigned i = 0; i < c->groups->len; i++)
-                if (((const GroupConfig *) c->groups->pdata[i])->match[0])
+                if (((const GroupConfig *) c->groups->pdata[i])->units[0])
                         return true;
         return false;
 }
 
-static const GroupConfig *match_group(const Config *c, const char *comm, const char *exe) {
-        g_autofree char *base = exe ? g_path_get_basename(exe) : NULL;
-        for (unsigned i = 0; i < c->groups->len; i++) {
+static bool globs_match(char *const *globs, const char *text) {
+        for (char *const *m = globs; text && *m; m++)
+                if (g_pattern_match_simple(*m, text))
+                        return true;
+        return false;
+}
+
+/* Match= names an executable by its path or its file name. */
+static bool exe_matches(const GroupConfig *g, const char *path) {
+        g_autofree char *base = path ? g_path_get_basename(path) : NULL;
+        return path && (globs_match(g->match, path) || globs_match(g->match, base));
+}
+
+/* What a process is to the groups: one to place it in, or (refused) why not. */
+typedef struct Verdict {
+        const GroupConfig *group;  /* NULL: it concerns no group */
+        bool place;
+        bool by_unit;              /* it runs in one of the group's Unit= */
+        char *why;                 /* when not placed: what a person should know */
+        char *exe;
+        uid_t uid;
+} Verdict;
+
+static void verdict_clear(Verdict *v) {
+        g_free(v->why);
+        g_free(v->exe);
+}
+
+/* The trust rule (README, "Security"): a process belongs to a group when it runs in one
+ * of the group's Unit= (root wrote the unit), or when the executable the kernel runs for
+ * it matches Match= and only root could have put it there; and, with User=, when it runs
+ * as one of those users. A name alone (comm, prctl(PR_SET_NAME), a symlink, a user's
+ * copy) is never enough: it is a finding. */
+static void classify(const EnforcerContext *ctx, pid_t pid, const char *comm, Verdict *v) {
+        g_autofree char *cgroup = NULL, *path = task_read_exe(ctx->host, pid);
+        const Config *c = ctx->config;
+
+        *v = (Verdict) { .uid = (uid_t) -1 };
+        if (any_unit(c) && task_read_cgroup(ctx->host, pid, &cgroup) < 0)
+                g_clear_pointer(&cgroup, g_free);
+        for (unsigned i = 0; i < c->groups->len && !v->group; i++) {
                 const GroupConfig *g = c->groups->pdata[i];
-                for (char **m = g->match; *m; m++)
-                        if (g_pattern_match_simple(*m, comm) || (exe && (g_pattern_match_simple(*m, base) ||
-                                                                         g_pattern_match_simple(*m, exe))))
-                                return g;
+                bool by_unit = cgroup && g->units[0] && trust_cgroup_in_units(cgroup, g->units);
+                bool by_exe = g->match[0] && exe_matches(g, path);
+                if (!by_unit && !by_exe && !(g->match[0] && globs_match(g->match, comm)))
+                        continue;
+                v->group = g;
+                v->exe = g_strdup(path ? path : "(none)");
+                uid_t ruid, euid;
+                if (trust_read_uids(ctx->host, pid, &ruid, &euid) < 0) {
+                        v->why = g_strdup("its user cannot be read");
+                        break;
+                }
+                v->uid = euid;
+                if (!by_unit && !by_exe) {
+                        v->why = g_strdup_printf("it is named %s, but its executable %s is not named by Match=", comm,
+                                                 v->exe);
+                        break;
+                }
+                if (!by_unit) {
+                        TrustedExe t;
+                        int r = trust_check_exe(ctx->host, pid, &t);
+                        if (r < 0)
+                                v->why = g_strdup_printf("its executable cannot be checked: %s", g_strerror(-r));
+                        else if (!t.trusted)
+                                v->why = g_strdup_printf("its executable %s is not trusted: %s", t.path, t.why);
+                        else if (!exe_matches(g, t.path)) /* it executed again meanwhile */
+                                v->why = g_strdup_printf("its executable is now %s", t.path);
+                        trusted_exe_clear(&t);
+                        if (v->why)
+                                break;
+                }
+                if (g->users[0] && (!trust_user_listed(g->users, ruid) || !trust_user_listed(g->users, euid))) {
+                        v->why = g_strdup_printf("it runs as uid %u, not a User= of group %s", (unsigned) euid, g->name);
+                        break;
+                }
+                v->place = true;
+                v->by_unit = by_unit;
         }
-        return NULL;
+}
+
+/* A refused process is remembered while it lives, as a finding of verify; said once. */
+static void note_untrusted(const EnforcerContext *ctx, pid_t pid, const char *comm, const Verdict *v) {
+        WorkloadState *s = ctx->state;
+        g_autofree char *object = g_strdup_printf("%d %s uid %d %s", (int) pid, comm, (int) v->uid, v->exe);
+        const Finding *known = g_hash_table_lookup(s->untrusted, GINT_TO_POINTER(pid));
+        if ((known && g_str_equal(known->object, object)) || (!known && g_hash_table_size(s->untrusted) >= MAX_UNTRUSTED))
+                return;
+        g_autofree char *message = g_strdup_printf("not placed in group %s: %s", v->group->name, v->why);
+        log_notice("process %s %s", object, message);
+        g_hash_table_insert(s->untrusted, GINT_TO_POINTER(pid),
+                            finding_new("untrusted-workload", object, "a trusted executable, Unit= or User=", "refused",
+                                        false, message));
 }
 
 static uint64_t now_realtime_usec(void) {
@@ -140,7 +245,7 @@ static int move_to_slice(const EnforcerContext *ctx, const GroupConfig *g, pid_t
         return root_write(ctx->root, rel, text);
 }
 
-static int place(const EnforcerContext *ctx, const GroupConfig *g, pid_t pid, const char *comm) {
+static int place(const EnforcerContext *ctx, const GroupConfig *g, pid_t pid, const char *comm, bool in_unit) {
         WorkloadState *s = ctx->state;
         Workload *w = g_new0(Workload, 1);
         g_autofree char *cgroup = NULL;
@@ -176,7 +281,12 @@ static int place(const EnforcerContext *ctx, const GroupConfig *g, pid_t pid, co
                 workload_free(w);
                 return 0;
         }
-        r = move_to_slice(ctx, g, pid);
+        /* Under systemd a unit's process stays in its unit, or systemd would lose track of
+         * it (systemctl stop): the unit's Slice= puts it in the group's slice. */
+        if (in_unit && cgroups_backend(ctx->cgroups, ctx->root, ctx->config) == CGROUP_BACKEND_SYSTEMD)
+                r = 0;
+        else
+                r = move_to_slice(ctx, g, pid);
         if (r < 0)
                 log_warning_errno(r, "cannot move %d %s into %s: %m", (int) pid, comm, g->slice);
         if (cpuset_is_empty(&w->cpus)) {
@@ -200,32 +310,94 @@ static int place(const EnforcerContext *ctx, const GroupConfig *g, pid_t pid, co
 }
 
 /* A fake root describes another machine: of this one's processes, only those of
- * isolatord's own session (a test's or the demo's children) are acted on. */
+ * isolatord's own session (a test's or the demo's children), or in the top cgroup
+ * folder isolatord runs in when that is not the root cgroup (a test's own folder, where
+ * its private systemd manager starts units in sessions of their own), are acted on. */
 static bool may_touch(const EnforcerContext *ctx, pid_t pid) {
+        g_autofree char *own = NULL, *theirs = NULL;
         TaskStat st;
         if (root_is_host(ctx->root))
                 return true;
-        return task_read_stat(ctx->host, pid, 0, &st) >= 0 && st.session == getsid(0);
+        if (task_read_stat(ctx->host, pid, 0, &st) >= 0 && st.session == getsid(0))
+                return true;
+        if (task_read_cgroup(ctx->host, getpid(), &own) < 0 || own[0] != '/' || !own[1] ||
+            task_read_cgroup(ctx->host, pid, &theirs) < 0)
+                return false;
+        own[1 + strcspn(own + 1, "/")] = '\0';
+        return g_str_has_prefix(theirs, own) && theirs[strlen(own)] == '/';
+}
+
+/* A placed process that no longer belongs (it executed something else): its saved
+ * cgroup, CPUs and scheduling back, its originals forgotten. */
+static void withdraw(const EnforcerContext *ctx, Workload *w) {
+        g_autoptr(GHashTable) gone = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+        g_autoptr(GError) e = NULL;
+        for (const char *const *kind = (const char *const[]) { "cgroup", "affinity", "sched", NULL }; *kind; kind++) {
+                g_autofree char *key = g_strdup_printf("@%s %s %d %s", enforcer_workload.name, *kind, (int) w->pid, w->comm);
+                const char *value = originals_get(ctx->originals, key);
+                if (value && !ctx->dry_run) {
+                        int r = restore_task(ctx, *kind, w->pid, value);
+                        if (r < 0 && r != -ENOENT)
+                                log_warning_errno(r, "cannot give %d its %s back: %m", (int) w->pid, *kind);
+                }
+                g_hash_table_add(gone, g_steal_pointer(&key));
+        }
+        log_notice("process %d (was %s) executed another program: no longer in group %s", (int) w->pid, w->comm, w->group);
+        if (!ctx->dry_run && originals_forget(ctx->originals, gone, &e) < 0)
+                log_warning("%s", e->message);
+}
+
+/* A child of a placed process that executed a program of its own, which is no match:
+ * it keeps the slice its parent started it in, but not real-time scheduling. */
+static void drop_inherited_realtime(const EnforcerContext *ctx, pid_t pid, const char *group) {
+        g_autoptr(GArray) tids = task_list_threads(ctx->host, pid);
+        for (unsigned i = 0; i < tids->len; i++) {
+                pid_t tid = g_array_index(tids, pid_t, i);
+                int policy, prio;
+                if (task_get_sched(ctx->host, tid, &policy, &prio) < 0 || (policy != SCHED_FIFO && policy != SCHED_RR))
+                        continue;
+                int r = ctx->dry_run ? 0 : task_set_sched(ctx->host, tid, SCHED_OTHER, 0);
+                if (r < 0 && r != -ESRCH)
+                        log_warning_errno(r, "cannot take real-time scheduling from %d: %m", (int) tid);
+                else if (tid == pid)
+                        log_notice("process %d, started by group %s, executed another program: real-time scheduling withdrawn",
+                                   (int) pid, group);
+        }
 }
 
 int workload_exec(const EnforcerContext *ctx, pid_t pid) {
         WorkloadState *s = ctx->state;
-        g_autofree char *comm = NULL, *exe = NULL;
+        g_autofree char *comm = NULL, *inherited = NULL;
+        Verdict v;
+        int r = 0;
 
         if (!any_match(ctx->config) || task_read_comm(ctx->host, pid, &comm) < 0 || !may_touch(ctx, pid))
                 return 0;
-        exe = task_read_exe(ctx->host, pid);
-        const GroupConfig *g = match_group(ctx->config, comm, exe);
+        g_hash_table_steal_extended(s->inherited, GINT_TO_POINTER(pid), NULL, (gpointer *) &inherited);
+        classify(ctx, pid, comm, &v);
         Workload *w = g_hash_table_lookup(s->by_pid, GINT_TO_POINTER(pid));
-        if (!g) {
-                /* It executed something else: no longer the workload that was placed. */
-                if (w)
+        if (v.group && !v.place)
+                note_untrusted(ctx, pid, comm, &v);
+        else
+                g_hash_table_remove(s->untrusted, GINT_TO_POINTER(pid));
+        if (!v.place) {
+                if (w) {
+                        withdraw(ctx, w);
                         g_hash_table_remove(s->by_pid, GINT_TO_POINTER(pid));
-                return 0;
-        }
-        if (w && g_str_equal(w->group, g->name))
-                return 0;
-        return place(ctx, g, pid, comm);
+                } else if (inherited)
+                        drop_inherited_realtime(ctx, pid, inherited);
+        } else if (!w || !g_str_equal(w->group, v.group->name))
+                r = place(ctx, v.group, pid, comm, v.by_unit);
+        verdict_clear(&v);
+        return r;
+}
+
+void workload_child(const EnforcerContext *ctx, pid_t parent, pid_t pid) {
+        WorkloadState *s = ctx->state;
+        Workload *w = g_hash_table_lookup(s->by_pid, GINT_TO_POINTER(parent));
+        const char *group = w ? w->group : g_hash_table_lookup(s->inherited, GINT_TO_POINTER(parent));
+        if (group)
+                g_hash_table_insert(s->inherited, GINT_TO_POINTER(pid), g_strdup(group));
 }
 
 void workload_thread(const EnforcerContext *ctx, pid_t tgid, pid_t tid) {
@@ -245,6 +417,8 @@ void workload_exit(const EnforcerContext *ctx, pid_t pid) {
         g_autoptr(GHashTable) gone = NULL;
         g_autoptr(GError) e = NULL;
 
+        g_hash_table_remove(s->inherited, GINT_TO_POINTER(pid));
+        g_hash_table_remove(s->untrusted, GINT_TO_POINTER(pid));
         if (!w)
                 return;
         gone = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
@@ -312,7 +486,8 @@ static int workload_apply(const EnforcerContext *ctx, GPtrArray *changes) {
         pids = task_list_pids(ctx->host);
         for (unsigned i = 0; i < pids->len; i++) {
                 pid_t pid = g_array_index(pids, pid_t, i);
-                if (!g_hash_table_contains(s->by_pid, GINT_TO_POINTER(pid)) && workload_exec(ctx, pid) > 0) {
+                if (!g_hash_table_contains(s->by_pid, GINT_TO_POINTER(pid)) &&
+                    !g_hash_table_contains(s->untrusted, GINT_TO_POINTER(pid)) && workload_exec(ctx, pid) > 0) {
                         Workload *w = g_hash_table_lookup(s->by_pid, GINT_TO_POINTER(pid));
                         g_autofree char *object = g_strdup_printf("%d %s", (int) pid, w->comm);
                         g_ptr_array_add(changes, finding_new("workload", object, w->group, "", true, "placed"));
@@ -328,6 +503,18 @@ static int workload_verify(const EnforcerContext *ctx, GPtrArray *findings) {
         CpuSet groups;
         unsigned unowned = 0;
 
+        GHashTableIter it;
+        gpointer key, value;
+        g_hash_table_iter_init(&it, s->untrusted);
+        while (g_hash_table_iter_next(&it, &key, &value)) {
+                const Finding *f = value;
+                TaskStat st;
+                if (task_read_stat(ctx->host, GPOINTER_TO_INT(key), 0, &st) < 0) {
+                        g_hash_table_iter_remove(&it); /* gone */
+                        continue;
+                }
+                g_ptr_array_add(findings, finding_new(f->kind, f->object, f->expected, f->actual, f->required, f->message));
+        }
         config_isolated_cpus(ctx->config, &groups);
         for (unsigned i = 0; i < pids->len; i++) {
                 pid_t pid = g_array_index(pids, pid_t, i);
@@ -354,6 +541,7 @@ static int workload_verify(const EnforcerContext *ctx, GPtrArray *findings) {
 static int workload_revert(const EnforcerContext *ctx) {
         WorkloadState *s = ctx->state;
         g_hash_table_remove_all(s->by_pid);
+        g_hash_table_remove_all(s->inherited);
         return 0;
 }
 
@@ -394,6 +582,10 @@ static int workload_restore(const EnforcerContext *ctx, const char *what, const 
                 return -EINVAL;
         if (task_read_comm(ctx->host, pid, &comm) < 0 || !g_str_equal(comm, want_comm))
                 return -ENOENT;
+        return restore_task(ctx, kind, pid, value);
+}
+
+static int restore_task(const EnforcerContext *ctx, const char *kind, pid_t pid, const char *value) {
         if (g_str_equal(kind, "cgroup")) {
                 g_autofree char *rel = cgroup_procs_rel(value);
                 g_autofree char *text = g_strdup_printf("%d", (int) pid);

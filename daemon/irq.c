@@ -113,24 +113,6 @@ const CpuSet *irq_target(const Config *c, const Irq *irq, const IrqRule **rule_o
         return rule ? config_irq_rule_cpus(c, rule) : &c->housekeeping;
 }
 
-GArray *proc_find_by_comm(const Root *root, const char *prefix) {
-        GArray *pids = g_array_new(false, false, sizeof(unsigned));
-        g_autofree char *proc = root_path(root, "proc");
-        g_autoptr(GDir) dir = g_dir_open(proc, 0, NULL);
-        const char *entry;
-
-        while (dir && (entry = g_dir_read_name(dir))) {
-                g_autofree char *comm = NULL, *rel = NULL;
-                unsigned pid;
-                if (!parse_uint(entry, &pid))
-                        continue;
-                rel = g_strdup_printf("proc/%u/comm", pid);
-                if (root_read_line(root, rel, &comm) >= 0 && g_str_has_prefix(comm, prefix))
-                        g_array_append_val(pids, pid);
-        }
-        return pids;
-}
-
 void interrupt_table_free(InterruptTable *t) {
         if (!t)
                 return;

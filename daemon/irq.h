@@ -29,10 +29,6 @@ const IrqRule *irq_match_rule(const Config *c, const Irq *irq);
 /* Where the IRQ belongs: its rule's CPUs, else housekeeping. */
 const CpuSet *irq_target(const Config *c, const Irq *irq, const IrqRule **rule);
 
-/* Processes whose comm starts with prefix ("irqbalance", "irq/35-"), as PIDs read from
- * proc under the root. */
-GArray *proc_find_by_comm(const Root *root, const char *prefix);
-
 /* /proc/interrupts as numbers: the CPU of each column, and per row (an IRQ number or
  * "LOC", "RES"...) its counts. */
 typedef struct InterruptTable {

@@ -187,6 +187,12 @@ void manager_process_thread(Manager *m, pid_t tgid, pid_t tid) {
                 workload_thread(&ctx, tgid, tid);
 }
 
+void manager_process_child(Manager *m, pid_t parent, pid_t pid) {
+        EnforcerContext ctx = context_of(m, &enforcer_workload);
+        if (applied(m))
+                workload_child(&ctx, parent, pid);
+}
+
 void manager_process_exit(Manager *m, pid_t pid) {
         EnforcerContext ctx = context_of(m, &enforcer_workload);
         workload_exit(&ctx, pid);

@@ -114,6 +114,7 @@ GPtrArray *manager_noise(Manager *m);
 /* Process events (the proc connector): placement at exec, threads, exits. */
 void manager_process_exec(Manager *m, pid_t pid);
 void manager_process_thread(Manager *m, pid_t tgid, pid_t tid);
+void manager_process_child(Manager *m, pid_t parent, pid_t pid);
 void manager_process_exit(Manager *m, pid_t pid);
 /* Events were lost (the socket overflowed): every process is looked at again. */
 void manager_processes_rescan(Manager *m);

@@ -167,6 +167,11 @@ bool originals_remember(Originals *o, const char *rel, const char *value) {
         return true;
 }
 
+const char *originals_get(const Originals *o, const char *rel) {
+        guint at = find(o, rel);
+        return at == G_MAXUINT ? NULL : o->values->pdata[at];
+}
+
 bool originals_has(const Originals *o, const char *rel) {
         return g_hash_table_contains(o->index, rel);
 }

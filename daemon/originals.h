@@ -20,6 +20,8 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(Originals, originals_free)
 /* Remembers rel's original value unless one is known; true when it was new. */
 bool originals_remember(Originals *o, const char *rel, const char *value);
 bool originals_has(const Originals *o, const char *rel);
+/* The value saved for rel, or NULL. */
+const char *originals_get(const Originals *o, const char *rel);
 /* Appends what was remembered or forgotten since the last flush to the journal on disk,
  * synced, with one write; compacts it (a new file renamed over the old) when forgotten
  * lines outnumber the live ones. Call it after remembering a batch and before writing

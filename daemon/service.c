@@ -72,6 +72,10 @@ static void on_proc_thread(pid_t tgid, pid_t tid, void *userdata) {
         manager_process_thread(((Service *) userdata)->manager, tgid, tid);
 }
 
+static void on_proc_child(pid_t parent, pid_t pid, void *userdata) {
+        manager_process_child(((Service *) userdata)->manager, parent, pid);
+}
+
 static void on_proc_exit(pid_t pid, void *userdata) {
         manager_process_exit(((Service *) userdata)->manager, pid);
 }
@@ -235,7 +239,7 @@ int service_run(const ManagerOptions *o) {
         if (r < 0)
                 return log_error_errno(r, "cannot watch the cgroups: %m"), 1;
         refresh_cgroup_watch(&s);
-        r = proc_source_new(s.event, &(ProcSourceCallbacks) { on_proc_exec, on_proc_thread, on_proc_exit, on_proc_lost },
+        r = proc_source_new(s.event, &(ProcSourceCallbacks) { on_proc_exec, on_proc_thread, on_proc_child, on_proc_exit, on_proc_lost },
                             &s, &s.proc);
         if (r < 0)
                 log_warning_errno(r, "no process events (%m): workloads are placed by the verify every %u s instead",

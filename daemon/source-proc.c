@@ -27,13 +27,13 @@ static void dispatch(ProcSource *s, const struct proc_event *ev) {
         case PROC_EVENT_EXEC:
                 s->cb.exec(ev->event_data.exec.process_tgid, s->userdata);
                 break;
-        case PROC_EVENT_COMM:
-                if (ev->event_data.comm.process_pid == ev->event_data.comm.process_tgid)
-                        s->cb.exec(ev->event_data.comm.process_tgid, s->userdata);
-                break;
+        /* No PROC_EVENT_COMM: a process's name is its own to choose (prctl), and earns
+         * nothing. */
         case PROC_EVENT_FORK:
                 if (ev->event_data.fork.child_pid != ev->event_data.fork.child_tgid)
                         s->cb.thread(ev->event_data.fork.child_tgid, ev->event_data.fork.child_pid, s->userdata);
+                else
+                        s->cb.child(ev->event_data.fork.parent_tgid, ev->event_data.fork.child_tgid, s->userdata);
                 break;
         case PROC_EVENT_EXIT:
                 if (ev->event_data.exit.process_pid == ev->event_data.exit.process_tgid)

@@ -9,8 +9,9 @@
  * is placed before it gets far. Root in the initial network and PID namespaces only;
  * elsewhere proc_source_new fails and placement falls back to the periodic scan. */
 typedef struct ProcSourceCallbacks {
-        void (*exec)(pid_t pid, void *userdata);             /* also a process renaming itself */
+        void (*exec)(pid_t pid, void *userdata);
         void (*thread)(pid_t tgid, pid_t tid, void *userdata);
+        void (*child)(pid_t parent, pid_t pid, void *userdata); /* a new process */
         void (*exit)(pid_t pid, void *userdata);
         void (*lost)(void *userdata);                         /* events were dropped: rescan */
 } ProcSourceCallbacks;

@@ -8,6 +8,7 @@
 
 #include "macro.h"
 #include "task.h"
+#include "trust.h"
 
 static bool parse_pid(const char *s, pid_t *out) {
         char *end;
@@ -215,4 +216,38 @@ const char *task_policy_name(int policy) {
         case SCHED_IDLE: return "idle";
         default: return "unknown";
         }
+}
+
+GArray *task_find_kthreads(const Root *root, const char *prefix) {
+        g_autoptr(GArray) pids = task_list_pids(root);
+        GArray *out = g_array_new(false, false, sizeof(pid_t));
+        for (unsigned i = 0; i < pids->len; i++) {
+                pid_t pid = g_array_index(pids, pid_t, i);
+                TaskStat st;
+                if (task_read_stat(root, pid, 0, &st) >= 0 && (st.flags & TASK_PF_KTHREAD) &&
+                    g_str_has_prefix(st.comm, prefix))
+                        g_array_append_val(out, pid);
+        }
+        return out;
+}
+
+GArray *task_find_by_exe(const Root *root, const char *name) {
+        g_autoptr(GArray) pids = task_list_pids(root);
+        GArray *out = g_array_new(false, false, sizeof(pid_t));
+        for (unsigned i = 0; i < pids->len; i++) {
+                pid_t pid = g_array_index(pids, pid_t, i);
+                g_autofree char *exe = task_read_exe(root, pid);
+                g_autofree char *base = exe ? g_path_get_basename(exe) : NULL;
+                if (!base || !g_str_equal(base, name))
+                        continue;
+                if (root_is_host(root)) {
+                        TrustedExe t;
+                        bool trusted = trust_check_exe(root, pid, &t) >= 0 && t.trusted;
+                        trusted_exe_clear(&t);
+                        if (!trusted)
+                                continue;
+                }
+                g_array_append_val(out, pid);
+        }
+        return out;
 }

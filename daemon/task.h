@@ -41,6 +41,14 @@ char *task_read_exe(const Root *root, pid_t pid);
 /* The cgroup v2 path of a process ("/system.slice/foo.service"). */
 int task_read_cgroup(const Root *root, pid_t pid, char **out);
 
+/* Kernel threads whose name starts with prefix ("irq/24-"): PF_KTHREAD, which no process
+ * can give itself, not the name, which any process can. */
+GArray *task_find_kthreads(const Root *root, const char *prefix);
+/* Processes whose executable's file name is name ("irqbalance"); on the host root only
+ * those whose executable is trusted (trust.h), so that a user's copy or a rename is not
+ * taken for the real program. */
+GArray *task_find_by_exe(const Root *root, const char *name);
+
 int task_get_affinity(const Root *root, pid_t tid, CpuSet *out);
 int task_set_affinity(const Root *root, pid_t tid, const CpuSet *cpus);
 /* Host root only (-EOPNOTSUPP on a fake one). */

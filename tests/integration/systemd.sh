@@ -58,6 +58,7 @@ Housekeeping=0
 CPUs=1
 Slice=isotest-audio.slice
 Match=isotest-sd*
+Unit=isotest-unit.service
 
 [Sampler]
 Enabled=false
@@ -101,6 +102,23 @@ scope="isolatord-audio-$sd_child.scope"
 expect_eq "the scope is in the slice" "isotest-audio.slice" "$(show "$scope" Slice)"
 expect_eq "the scope holds the process" "$sd_child" "$(cat "/sys/fs/cgroup/unified$(show "$scope" ControlGroup)/cgroup.procs" 2>/dev/null)"
 kill "$sd_child"; wait "$sd_child" 2>/dev/null || true
+
+# --- the trust rule through systemd: a user's symlink named like the workload gets no scope ---
+mkdir -m 755 "$work/home"; chown 65534:65534 "$work/home"
+setpriv --reuid=65534 --regid=65534 --clear-groups ln -s /bin/sleep "$work/home/isotest-sd-link"
+setpriv --reuid=65534 --regid=65534 --clear-groups "$work/home/isotest-sd-link" 60 & trick=$!
+expect_exit 1 "verify refuses it" -- "$ISOCTL" verify --json
+expect_in "an untrusted-workload finding" "\"kind\":\"untrusted-workload\",\"object\":\"$trick isotest-sd-link uid 65534 /usr/bin/sleep\""
+expect_eq "no scope for it" "not-found" "$(show "isolatord-audio-$trick.scope" LoadState)"
+kill "$trick"; wait "$trick" 2>/dev/null || true
+
+# --- a Unit= process, whatever its name: its CPUs set, left in its unit for systemd ---
+systemd-run --user --quiet --unit=isotest-unit.service /bin/sleep 60
+unit_pid=$(show isotest-unit.service MainPID)
+expect_exit 1 "verify places it" -- "$ISOCTL" verify
+expect_eq "on the group's CPUs" "Cpus_allowed_list:	1" "$(grep Cpus_allowed_list "/proc/$unit_pid/status")"
+expect_eq "still in its unit" "isotest-unit.service" "$(basename "$(grep '^0::' "/proc/$unit_pid/cgroup")")"
+systemctl --user stop isotest-unit.service
 
 # --- revert: AllowedCPUs reset, drop-ins gone ---
 expect_exit 0 "revert" -- "$ISOCTL" revert

@@ -50,7 +50,7 @@ CONF
 bin="$work/bin"; mkdir -p "$bin"
 cp /bin/sleep "$bin/isotest-hq"
 cp /bin/sleep "$bin/isotest-hqearly"
-ln -s "$("$py" -c 'import os,sys; print(os.path.realpath(sys.executable))')" "$bin/isotest-hqpy"
+cp "$(readlink -f /usr/bin/python3)" "$bin/isotest-hqpy"
 
 sched_of() { "$py" -c 'import os,sys; p=int(sys.argv[1]); print(sorted(os.sched_getaffinity(p)), os.sched_getscheduler(p), os.sched_getparam(p).sched_priority)' "$1"; }
 placed() { [ "$(sched_of "$1" 2>/dev/null)" = "[1] 1 10" ]; }

@@ -12,6 +12,8 @@
 #include "enforcer.h"
 #include "originals.h"
 #include "root.h"
+#include "task.h"
+#include "trust.h"
 #include "testlib.h"
 
 static char *read_text(const char *path) {
@@ -204,6 +206,83 @@ START_TEST(test_hostile_entries_refused) {
 }
 END_TEST
 
+static void fake_task(const char *dir, int pid, const char *comm, unsigned long flags) {
+        g_autoptr(GString) line = g_string_new(NULL);
+        g_string_append_printf(line, "%d (%s) S 2 0 0 0 -1 %lu", pid, comm, flags);
+        for (int f = 10; f <= 38; f++)
+                g_string_append(line, " 0");
+        g_string_append(line, " 1 0 0 0 0 0 0 0 0 0 0 0 0 0\n");
+        g_autofree char *rel = g_strdup_printf("proc/%d/stat", pid);
+        fixture_write(dir, rel, line->str);
+}
+
+/* IRQ threads are kernel threads: PF_KTHREAD, which no process can give itself. */
+START_TEST(test_kthreads_by_flag_not_name) {
+        g_autofree char *dir = fixture_tmpdir();
+        g_autoptr(Root) root = root_new(dir);
+        fake_task(dir, 50, "irq/24-xhci_hcd", TASK_PF_KTHREAD);
+        fake_task(dir, 51, "irq/24-xhci_hcd", 0x400000);
+        fake_task(dir, 52, "irq/25-snd_hda", TASK_PF_KTHREAD);
+        g_autoptr(GArray) found = task_find_kthreads(root, "irq/24-");
+        ck_assert_uint_eq(found->len, 1);
+        ck_assert_int_eq(g_array_index(found, pid_t, 0), 50);
+        fixture_remove(dir);
+}
+END_TEST
+
+/* The executable checks on this machine's own files: the system's programs are
+ * trusted; a file a user owns, or one in a folder a user may write, is not. */
+START_TEST(test_exe_paths) {
+        g_autofree char *dir = fixture_tmpdir();
+        g_autofree char *why = NULL;
+        ck_assert_msg(trust_check_path("/usr/bin/sleep", &why), "%s", why);
+        g_autofree char *user_dir = g_build_filename(dir, "home", NULL);
+        g_autofree char *copy = g_build_filename(user_dir, "hqplayerd", NULL);
+        g_mkdir_with_parents(user_dir, 0755);
+        fixture_write(user_dir, "hqplayerd", "#!/bin/sh\n");
+        ck_assert_int_eq(chmod(dir, 0755), 0);
+        ck_assert_msg(trust_check_path(copy, &why), "%s", why); /* root's file, root's folders */
+        ck_assert_int_eq(chown(copy, 65534, 65534), 0);
+        ck_assert(!trust_check_path(copy, &why));
+        ck_assert_str_eq(why, "it is not owned by root");
+        g_clear_pointer(&why, g_free);
+        ck_assert_int_eq(chown(copy, 0, 0), 0);
+        ck_assert_int_eq(chown(user_dir, 65534, 65534), 0);
+        ck_assert(!trust_check_path(copy, &why));
+        ck_assert_str_eq(why, "a folder above it is not owned by root");
+        g_clear_pointer(&why, g_free);
+        /* A world-writable folder: only its sticky bit keeps root's entry root's. */
+        ck_assert_int_eq(chown(user_dir, 0, 0), 0);
+        ck_assert_int_eq(chmod(user_dir, 0777), 0);
+        ck_assert(!trust_check_path(copy, &why));
+        ck_assert_str_eq(why, "a folder above it is writable by others than root");
+        g_clear_pointer(&why, g_free);
+        ck_assert_int_eq(chmod(user_dir, 01777), 0);
+        ck_assert_msg(trust_check_path(copy, &why), "%s", why);
+        ck_assert_int_eq(chmod(copy, 0666), 0);
+        ck_assert(!trust_check_path(copy, &why));
+        ck_assert_str_eq(why, "it is writable by others than root");
+        fixture_remove(dir);
+}
+END_TEST
+
+START_TEST(test_users_and_units) {
+        char *users[] = { (char *) "root", (char *) "65534", NULL };
+        ck_assert(trust_user_listed(users, 0));
+        ck_assert(trust_user_listed(users, 65534));
+        ck_assert(!trust_user_listed(users, 1000));
+        ck_assert(trust_user_entry_valid("audio_user"));
+        ck_assert(trust_user_entry_valid("1000"));
+        ck_assert(!trust_user_entry_valid("../x"));
+        ck_assert(!trust_user_entry_valid(""));
+        char *units[] = { (char *) "hqplayerd.service", NULL };
+        ck_assert(trust_cgroup_in_units("/system.slice/hqplayerd.service", units));
+        ck_assert(trust_cgroup_in_units("/system.slice/hqplayerd.service/worker", units));
+        ck_assert(!trust_cgroup_in_units("/user.slice/user-1000.slice/hqplayerd.service.fake", units));
+        ck_assert(!trust_cgroup_in_units("/", units));
+}
+END_TEST
+
 static Suite *trust_suite(void) {
         Suite *s = suite_create("trust");
         TCase *tc = tcase_create("root");
@@ -215,6 +294,11 @@ static Suite *trust_suite(void) {
         tcase_add_test(tc, test_journal_round_trip);
         tcase_add_test(tc, test_other_machine_set_aside);
         tcase_add_test(tc, test_hostile_entries_refused);
+        suite_add_tcase(s, tc);
+        tc = tcase_create("processes");
+        tcase_add_test(tc, test_kthreads_by_flag_not_name);
+        tcase_add_test(tc, test_exe_paths);
+        tcase_add_test(tc, test_users_and_units);
         suite_add_tcase(s, tc);
         return s;
 }

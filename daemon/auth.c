@@ -8,10 +8,17 @@
 #include "log.h"
 #include "macro.h"
 
+/* polkit is asked at most this many times at once for one caller; more is refused. */
+#define AUTH_MAX_PENDING_PER_SENDER 4
+/* How long polkit may take: a person typing a password, or polkit answering at all. */
+#define AUTH_TIMEOUT_INTERACTIVE_USEC (120 * G_USEC_PER_SEC)
+#define AUTH_TIMEOUT_USEC (25 * G_USEC_PER_SEC)
+
 struct Auth {
         sd_bus *bus;
         GHashTable *pending;  /* sd_bus_message* (ref) -> PendingAuth*: asked, waiting */
         GHashTable *granted;  /* sd_bus_message*: polkit said yes, being dispatched again */
+        sd_bus_slot *gone;    /* NameOwnerChanged: a caller left, its checks are dropped */
 };
 
 typedef struct PendingAuth {
@@ -20,6 +27,7 @@ typedef struct PendingAuth {
         sd_bus_message_handler_t handler;
         void *userdata;
         sd_bus_slot *slot;
+        uint64_t timeout_usec;
 } PendingAuth;
 
 static void pending_free(PendingAuth *p) {
@@ -30,11 +38,45 @@ static void pending_free(PendingAuth *p) {
         g_free(p);
 }
 
+static unsigned pending_of(const Auth *a, const char *sender) {
+        GHashTableIter it;
+        gpointer key;
+        unsigned n = 0;
+        g_hash_table_iter_init(&it, a->pending);
+        while (g_hash_table_iter_next(&it, &key, NULL))
+                n += g_strcmp0(sd_bus_message_get_sender(key), sender) == 0;
+        return n;
+}
+
+/* A caller that left will read no answer: its pending checks are dropped (unreffing a
+ * call's slot cancels it), so that polkit's answers do not pile up for nobody. */
+static int on_name_owner_changed(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
+        Auth *a = userdata;
+        const char *name, *old_owner, *new_owner;
+        GHashTableIter it;
+        gpointer key;
+
+        if (sd_bus_message_read(m, "sss", &name, &old_owner, &new_owner) < 0 || name[0] != ':' || *new_owner)
+                return 0;
+        g_hash_table_iter_init(&it, a->pending);
+        while (g_hash_table_iter_next(&it, &key, NULL))
+                if (g_strcmp0(sd_bus_message_get_sender(key), name) == 0) {
+                        log_debug("%s left the bus: its authorization check is dropped", name);
+                        g_hash_table_iter_remove(&it);
+                }
+        return 0;
+}
+
 Auth *auth_new(sd_bus *bus) {
         Auth *a = g_new0(Auth, 1);
         a->bus = sd_bus_ref(bus);
         a->pending = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, (GDestroyNotify) pending_free);
         a->granted = g_hash_table_new(g_direct_hash, g_direct_equal);
+        /* Asynchronous: a bus without a daemon (a test's socket pair) simply sends none. */
+        int r = sd_bus_match_signal_async(bus, &a->gone, "org.freedesktop.DBus", "/org/freedesktop/DBus",
+                                          "org.freedesktop.DBus", "NameOwnerChanged", on_name_owner_changed, NULL, a);
+        if (r < 0)
+                log_debug_errno(r, "cannot watch callers leaving the bus: %m");
         return a;
 }
 
@@ -43,6 +85,7 @@ Auth *auth_free(Auth *a) {
                 return NULL;
         g_hash_table_unref(a->pending);
         g_hash_table_unref(a->granted);
+        sd_bus_slot_unref(a->gone);
         sd_bus_unref(a->bus);
         g_free(a);
         return NULL;
@@ -65,6 +108,10 @@ static int polkit_reply(sd_bus_message *reply, void *userdata, sd_bus_error *ret
         sd_bus_message *m = sd_bus_message_ref(p->message);
         int authorized = 0, challenge = 0, r;
         bool polkit_failed = sd_bus_message_is_method_error(reply, NULL);
+        bool timed_out = sd_bus_message_is_method_error(reply, SD_BUS_ERROR_TIMEOUT) ||
+                         sd_bus_message_is_method_error(reply, SD_BUS_ERROR_NO_REPLY);
+        g_autofree char *late = g_strdup_printf("polkit did not answer within %u s",
+                                                (unsigned) (p->timeout_usec / G_USEC_PER_SEC));
 
         if (polkit_failed) {
                 const sd_bus_error *e = sd_bus_message_get_error(reply);
@@ -92,7 +139,8 @@ static int polkit_reply(sd_bus_message *reply, void *userdata, sd_bus_error *ret
                                 sd_bus_reply_method_errno(m, r, NULL);
                 }
         } else {
-                refuse(&error, polkit_failed ? "polkit is not running on this bus, so only root may"
+                refuse(&error, timed_out ? late
+                               : polkit_failed ? "polkit is not running on this bus, so only root may"
                                : challenge ? "polkit wants the caller to authenticate, which this call did not allow "
                                              "(busctl --allow-interactive-authorization=yes)"
                                : "polkit refused");
@@ -100,6 +148,15 @@ static int polkit_reply(sd_bus_message *reply, void *userdata, sd_bus_error *ret
         }
         sd_bus_message_unref(m);
         return 0;
+}
+
+bool auth_caller_is_root(sd_bus_message *m) {
+        _cleanup_(sd_bus_creds_unrefp) sd_bus_creds *creds = NULL;
+        uid_t euid;
+        /* The EUID the bus daemon vouches for; AUGMENT would fill gaps from /proc, which
+         * is racy, so only a bus-provided EUID counts. */
+        return sd_bus_query_sender_creds(m, SD_BUS_CREDS_EUID, &creds) >= 0 &&
+               sd_bus_creds_get_euid(creds, &euid) >= 0 && euid == 0;
 }
 
 int auth_check(Auth *a, sd_bus_message *m, sd_bus_message_handler_t handler, void *userdata,
@@ -132,6 +189,10 @@ int auth_check(Auth *a, sd_bus_message *m, sd_bus_message_handler_t handler, voi
         sender = sd_bus_message_get_sender(m);
         if (!sender)
                 return refuse(error, "the caller has no bus name");
+        if (pending_of(a, sender) >= AUTH_MAX_PENDING_PER_SENDER)
+                return sd_bus_error_setf(error, BUS_ERROR_PREFIX "Busy",
+                                         "%u authorizations of %s are pending already; wait for their answers",
+                                         AUTH_MAX_PENDING_PER_SENDER, sender);
 
         r = sd_bus_message_new_method_call(a->bus, &call, "org.freedesktop.PolicyKit1",
                                            "/org/freedesktop/PolicyKit1/Authority",
@@ -149,8 +210,10 @@ int auth_check(Auth *a, sd_bus_message *m, sd_bus_message_handler_t handler, voi
         p->message = sd_bus_message_ref(m);
         p->handler = handler;
         p->userdata = userdata;
-        /* polkit may wait for a person to type a password: no timeout of our own. */
-        r = sd_bus_call_async(a->bus, &p->slot, call, polkit_reply, p, UINT64_MAX);
+        /* polkit may wait for a person to type a password, but not for ever. */
+        p->timeout_usec = sd_bus_message_get_allow_interactive_authorization(m) ? AUTH_TIMEOUT_INTERACTIVE_USEC
+                                                                                 : AUTH_TIMEOUT_USEC;
+        r = sd_bus_call_async(a->bus, &p->slot, call, polkit_reply, p, p->timeout_usec);
         if (r < 0) {
                 pending_free(p);
                 return refuse(error, "polkit could not be asked");

@@ -33,6 +33,9 @@ struct Bus {
         Auth *auth;
         Shown shown;
         GHashTable *exceeded_sent; /* cpu -> ExceededSent */
+        sd_event_source *verify_pass; /* deferred: one pass for every Verify waiting */
+        GPtrArray *verify_waiting;    /* sd_bus_message* (ref) */
+        bool verify_repair;           /* a root caller waits: the pass repairs */
 };
 
 typedef struct ExceededSent {
@@ -417,14 +420,52 @@ static int method_get_status(sd_bus_message *msg, void *userdata, sd_bus_error *
         return sd_bus_send(NULL, reply, NULL);
 }
 
+/* Verify observes and reports; for root it repairs too, as the periodic pass does. A
+ * pass scans every IRQ, process and cgroup (a tenth of a second on a 256-CPU machine),
+ * so callers share passes: every Verify that arrives before the pass runs (it runs
+ * after the bus's queued messages) gets its answer, and an unprivileged caller within a
+ * second of the last pass gets that pass's findings. A flood of Verify calls from users
+ * costs at most one pass a second, and GetStatus keeps answering between them. */
+static void message_unref(void *m) {
+        sd_bus_message_unref(m);
+}
+
+static int on_verify_pass(sd_event_source *source, void *userdata) {
+        Bus *b = userdata;
+        g_autoptr(GPtrArray) waiting = g_steal_pointer(&b->verify_waiting);
+        bool repair = b->verify_repair;
+
+        b->verify_waiting = g_ptr_array_new_with_free_func(message_unref);
+        b->verify_repair = false;
+        if (repair)
+                manager_verify(b->manager);
+        else
+                manager_observe(b->manager);
+        bus_notify_changes(b);
+        for (unsigned i = 0; i < waiting->len; i++) {
+                int r = reply_records(waiting->pdata[i], b->manager->findings, append_finding);
+                if (r < 0)
+                        log_debug_errno(r, "cannot answer a Verify: %m");
+        }
+        return 0;
+}
+
 static int method_verify(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         Bus *b = userdata;
+        bool root = auth_caller_is_root(msg);
 
-        /* Open to everyone, like the periodic verify: it repairs only what the
-         * configuration already says, and observes. */
-        manager_verify(b->manager);
-        bus_notify_changes(b);
-        return reply_records(msg, b->manager->findings, append_finding);
+        if (!root && manager_pass_fresh(b->manager, false))
+                return reply_records(msg, b->manager->findings, append_finding);
+        if (!b->verify_pass) { /* no loop (an in-process test bus): a pass now */
+                b->verify_repair = root;
+                g_ptr_array_add(b->verify_waiting, sd_bus_message_ref(msg));
+                on_verify_pass(NULL, b);
+                return 1;
+        }
+        g_ptr_array_add(b->verify_waiting, sd_bus_message_ref(msg));
+        b->verify_repair |= root;
+        int r = sd_event_source_set_enabled(b->verify_pass, SD_EVENT_ONESHOT);
+        return r < 0 ? r : 1;
 }
 
 static int method_get_irqs(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
@@ -695,6 +736,19 @@ int bus_serve(sd_bus *bus, Manager *manager, Bus **out) {
         b->auth = auth_new(bus);
         b->exceeded_sent = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, g_free);
         b->shown = shown_now(manager);
+        b->verify_waiting = g_ptr_array_new_with_free_func(message_unref);
+        sd_event *event = sd_bus_get_event(bus);
+        if (event) {
+                r = sd_event_add_defer(event, &b->verify_pass, on_verify_pass, b);
+                if (r >= 0)
+                        r = sd_event_source_set_priority(b->verify_pass, SD_EVENT_PRIORITY_NORMAL + 10);
+                if (r >= 0)
+                        r = sd_event_source_set_enabled(b->verify_pass, SD_EVENT_OFF);
+                if (r < 0) {
+                        bus_free(b);
+                        return log_error_errno(r, "cannot set up the shared verify pass: %m");
+                }
+        }
         manager_set_events(manager, &(ManagerEvents) { on_drift_corrected, on_irq_pinned, on_workload_placed, b });
         r = sd_bus_add_object_vtable(bus, &b->slot, BUS_PATH, BUS_INTERFACE, isolator_vtable, b);
         if (r < 0) {
@@ -710,6 +764,9 @@ Bus *bus_free(Bus *b) {
                 return NULL;
         manager_set_events(b->manager, &(ManagerEvents) {});
         sd_bus_slot_unref(b->slot);
+        sd_event_source_disable_unref(b->verify_pass);
+        if (b->verify_waiting)
+                g_ptr_array_unref(b->verify_waiting);
         auth_free(b->auth);
         g_hash_table_unref(b->exceeded_sent);
         sd_bus_unref(b->bus);

@@ -279,12 +279,14 @@ static void apply_all(Manager *m) {
         }
 }
 
-int manager_verify(Manager *m) {
+/* One pass over every domain: repaired first when asked and applied, then observed. */
+static int pass(Manager *m, bool repair) {
         g_autoptr(GPtrArray) findings = findings_new();
 
         assert(m);
 
-        if (applied(m))
+        repair = repair && applied(m);
+        if (repair)
                 apply_all(m);
         add_partition_findings(m, findings);
         for (unsigned i = 0; i < m->originals_findings->len; i++) {
@@ -301,12 +303,27 @@ int manager_verify(Manager *m) {
         m->findings = g_steal_pointer(&findings);
         m->verify_count++;
         m->last_verify_usec = now_realtime_usec();
+        m->last_pass_mono_usec = g_get_monotonic_time();
+        m->last_pass_repaired = repair;
 
         if (!partition_ok(m))
                 m->state = MANAGER_INACTIVE;
         else if (m->state != MANAGER_REVERTED && m->state != MANAGER_INACTIVE)
                 m->state = findings_count_required(m->findings) > 0 ? MANAGER_DEGRADED : MANAGER_ACTIVE;
         return 0;
+}
+
+int manager_verify(Manager *m) {
+        return pass(m, true);
+}
+
+int manager_observe(Manager *m) {
+        return pass(m, false);
+}
+
+bool manager_pass_fresh(const Manager *m, bool repaired) {
+        return m->verify_count > 0 && g_get_monotonic_time() - m->last_pass_mono_usec < G_USEC_PER_SEC &&
+               (!repaired || m->last_pass_repaired);
 }
 
 int manager_apply(Manager *m, GError **error) {

@@ -55,6 +55,8 @@ typedef struct Manager {
         uint64_t drift_corrections;
         uint64_t verify_count;
         uint64_t last_verify_usec;  /* CLOCK_REALTIME */
+        int64_t last_pass_mono_usec; /* CLOCK_MONOTONIC, of the last verify or observe */
+        bool last_pass_repaired;
         char *runtime_dir;
         Originals *originals;
         GPtrArray *originals_findings; /* Finding*: saved originals set aside or refused at start */
@@ -80,6 +82,11 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(Manager, manager_free)
  * counted and reported as drift); then observes every domain and recomputes findings
  * and state. Reverted or inactive: observes only. */
 int manager_verify(Manager *m);
+/* The same pass without the repair: observes and reports, changes nothing. */
+int manager_observe(Manager *m);
+/* A pass (one that repaired, with repaired) ended less than a second ago: callers may
+ * share its findings instead of starting another. */
+bool manager_pass_fresh(const Manager *m, bool repaired);
 /* Applies every domain, then verifies. ISO_ERROR_INVALID_PARTITION when the partition
  * is invalid for this machine. */
 int manager_apply(Manager *m, GError **error);

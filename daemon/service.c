@@ -112,7 +112,9 @@ static int on_noise_timer(sd_event_source *source, uint64_t usec, void *userdata
 static int on_verify_timer(sd_event_source *source, uint64_t usec, void *userdata) {
         Service *s = userdata;
 
-        manager_verify(s->manager);
+        /* A Verify answered a second ago already did this pass's work. */
+        if (!manager_pass_fresh(s->manager, true))
+                manager_verify(s->manager);
         refresh_cgroup_watch(s);
         bus_notify_changes(s->adapter);
         service_status(s);
@@ -211,6 +213,9 @@ int service_run(const ManagerOptions *o) {
         r = sd_bus_open_system(&s.bus);
         if (r < 0)
                 return log_error_errno(r, "cannot connect to the system bus: %m"), 1;
+        r = sd_bus_attach_event(s.bus, s.event, SD_EVENT_PRIORITY_NORMAL);
+        if (r < 0)
+                return log_error_errno(r, "cannot attach the bus to the event loop: %m"), 1;
         r = bus_serve(s.bus, s.manager, &s.adapter);
         if (r < 0)
                 return 1;
@@ -218,9 +223,6 @@ int service_run(const ManagerOptions *o) {
         if (r < 0)
                 return log_error_errno(r, "cannot own %s on the system bus (is another isolatord running, "
                                           "and does the bus policy let this user own it?): %m", BUS_NAME), 1;
-        r = sd_bus_attach_event(s.bus, s.event, SD_EVENT_PRIORITY_NORMAL);
-        if (r < 0)
-                return log_error_errno(r, "cannot attach the bus to the event loop: %m"), 1;
 
         r = sd_event_add_time_relative(s.event, &s.verify_timer, CLOCK_MONOTONIC,
                                        (uint64_t) s.manager->config->daemon.verify_interval_sec * 1000000u, 0,

@@ -20,7 +20,7 @@ fi
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/isolatord-polkit-XXXXXX")
 mock_pid=
-trap '[ -n "$mock_pid" ] && kill "$mock_pid" 2>/dev/null; bus_cleanup; rm -rf "$work"' EXIT
+trap '[ -n "$mock_pid" ] && kill "$mock_pid" 2>/dev/null; bus_cleanup; [ -n "${KEEP_WORK:-}" ] || rm -rf "$work"' EXIT
 chmod 755 "$work"
 mkdir -p "$work/etc"
 conf="$work/etc/isolatord.conf"
@@ -38,7 +38,7 @@ for _ in $(seq 200); do bus_has_owner org.freedesktop.PolicyKit1 && break; sleep
 bus_has_owner org.freedesktop.PolicyKit1 || { cat "$work/mock.log" >&2; exit 1; }
 
 cp -a "$ISOLATORD_FIXTURES/ryzen-7700x" "$work/root"
-daemon_start --root "$work/root" --config "$conf" --runtime-dir "$work/run"
+daemon_start --root "$work/root" --config "$conf" --runtime-dir "$work/run" -v -v
 groups_before=$(prop Groups)
 
 # polkit says no.
@@ -70,6 +70,36 @@ checks=$((checks + 1))
 [ "$read_ms" -lt 1200 ] || fail "a read waited ${read_ms} ms behind polkit: the loop blocked"
 checks=$((checks + 1))
 wait "$slow" || fail "the delayed Apply failed"
+
+# One caller may have a few checks pending, not more; a caller that leaves has its
+# checks dropped (the daemon logs it at -v).
+cat >"$work/flood.py" <<'PY'
+import sys, dbus
+from dbus.mainloop.glib import DBusGMainLoop
+from gi.repository import GLib
+DBusGMainLoop(set_as_default=True)
+bus = dbus.SystemBus()
+obj = bus.get_object("org.rtaudio.Isolator", "/org/rtaudio/Isolator")
+n, results, loop = int(sys.argv[1]), [], GLib.MainLoop()
+def done(err=None):
+    results.append(err.get_dbus_name() if err else "ok")
+    if len(results) == n:
+        loop.quit()
+for _ in range(n):
+    obj.Apply(dbus_interface="org.rtaudio.Isolator1", timeout=30,
+              reply_handler=lambda: done(), error_handler=lambda e: done(e))
+if sys.argv[2] == "leave":
+    bus.flush(); GLib.timeout_add(300, loop.quit); loop.run(); sys.exit(0)   # gone before polkit answers
+loop.run()
+print(" ".join(sorted(results)))
+PY
+expect_exit 0 "six Apply calls at once from one caller" -- nobody "$mock_python" "$work/flood.py" 6 wait
+expect_eq "four asked polkit, two were refused at once" \
+  "ok ok ok ok org.rtaudio.Isolator1.Error.Busy org.rtaudio.Isolator1.Error.Busy" "$out"
+expect_exit 0 "a caller that leaves" -- nobody "$mock_python" "$work/flood.py" 2 leave
+sleep 0.3
+checks=$((checks + 1))
+grep -q "left the bus: its authorization check is dropped" "$BUS_DIR/daemon.log" || fail "the checks of a caller that left were kept"
 mock SetDelay d 0 >/dev/null
 
 # No polkit on the bus: only root.

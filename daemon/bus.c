@@ -34,6 +34,7 @@ struct Bus {
         Shown shown;
         GHashTable *exceeded_sent; /* cpu -> ExceededSent */
         sd_event_source *verify_pass; /* deferred: one pass for every Verify waiting */
+        sd_event_source *verify_next; /* a second after the last pass: users' next one */
         GPtrArray *verify_waiting;    /* sd_bus_message* (ref) */
         bool verify_repair;           /* a root caller waits: the pass repairs */
 };
@@ -422,10 +423,11 @@ static int method_get_status(sd_bus_message *msg, void *userdata, sd_bus_error *
 
 /* Verify observes and reports; for root it repairs too, as the periodic pass does. A
  * pass scans every IRQ, process and cgroup (a tenth of a second on a 256-CPU machine),
- * so callers share passes: every Verify that arrives before the pass runs (it runs
- * after the bus's queued messages) gets its answer, and an unprivileged caller within a
- * second of the last pass gets that pass's findings. A flood of Verify calls from users
- * costs at most one pass a second, and GetStatus keeps answering between them. */
+ * so callers share passes: every Verify waiting when a pass runs (it runs after the
+ * bus's queued messages) gets that pass's answer. Root's calls get a pass at once;
+ * users' at most one a second: a user's Verify within a second of the last pass waits
+ * for the next. A flood of Verify calls from users costs one pass and one answer per
+ * caller a second, and GetStatus keeps answering between them. */
 static void message_unref(void *m) {
         sd_bus_message_unref(m);
 }
@@ -450,21 +452,30 @@ static int on_verify_pass(sd_event_source *source, void *userdata) {
         return 0;
 }
 
+static int on_verify_next(sd_event_source *source, uint64_t usec, void *userdata) {
+        Bus *b = userdata;
+        return sd_event_source_set_enabled(b->verify_pass, SD_EVENT_ONESHOT);
+}
+
 static int method_verify(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         Bus *b = userdata;
         bool root = auth_caller_is_root(msg);
+        int r;
 
-        if (!root && manager_pass_fresh(b->manager, false))
-                return reply_records(msg, b->manager->findings, append_finding);
+        g_ptr_array_add(b->verify_waiting, sd_bus_message_ref(msg));
+        b->verify_repair |= root;
         if (!b->verify_pass) { /* no loop (an in-process test bus): a pass now */
-                b->verify_repair = root;
-                g_ptr_array_add(b->verify_waiting, sd_bus_message_ref(msg));
                 on_verify_pass(NULL, b);
                 return 1;
         }
-        g_ptr_array_add(b->verify_waiting, sd_bus_message_ref(msg));
-        b->verify_repair |= root;
-        int r = sd_event_source_set_enabled(b->verify_pass, SD_EVENT_ONESHOT);
+        if (root || !manager_pass_fresh(b->manager, false))
+                r = sd_event_source_set_enabled(b->verify_pass, SD_EVENT_ONESHOT);
+        else {
+                r = sd_event_source_set_time(b->verify_next,
+                                             (uint64_t) b->manager->last_pass_mono_usec + G_USEC_PER_SEC);
+                if (r >= 0)
+                        r = sd_event_source_set_enabled(b->verify_next, SD_EVENT_ONESHOT);
+        }
         return r < 0 ? r : 1;
 }
 
@@ -741,6 +752,10 @@ int bus_serve(sd_bus *bus, Manager *manager, Bus **out) {
         if (event) {
                 r = sd_event_add_defer(event, &b->verify_pass, on_verify_pass, b);
                 if (r >= 0)
+                        r = sd_event_add_time(event, &b->verify_next, CLOCK_MONOTONIC, 0, 0, on_verify_next, b);
+                if (r >= 0)
+                        r = sd_event_source_set_enabled(b->verify_next, SD_EVENT_OFF);
+                if (r >= 0)
                         r = sd_event_source_set_priority(b->verify_pass, SD_EVENT_PRIORITY_NORMAL + 10);
                 if (r >= 0)
                         r = sd_event_source_set_enabled(b->verify_pass, SD_EVENT_OFF);
@@ -765,6 +780,7 @@ Bus *bus_free(Bus *b) {
         manager_set_events(b->manager, &(ManagerEvents) {});
         sd_bus_slot_unref(b->slot);
         sd_event_source_disable_unref(b->verify_pass);
+        sd_event_source_disable_unref(b->verify_next);
         if (b->verify_waiting)
                 g_ptr_array_unref(b->verify_waiting);
         auth_free(b->auth);

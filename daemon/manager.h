@@ -85,7 +85,7 @@ int manager_verify(Manager *m);
 /* The same pass without the repair: observes and reports, changes nothing. */
 int manager_observe(Manager *m);
 /* A pass (one that repaired, with repaired) ended less than a second ago: callers may
- * share its findings instead of starting another. */
+ * wait for the next one instead of starting another now. */
 bool manager_pass_fresh(const Manager *m, bool repaired);
 /* Applies every domain, then verifies. ISO_ERROR_INVALID_PARTITION when the partition
  * is invalid for this machine. */

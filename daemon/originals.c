@@ -23,39 +23,66 @@
 /* Forgotten entries tolerated before a rewrite, beyond one per live entry. */
 #define COMPACT_SLACK 256
 
+typedef struct Entry {
+        char *rel;
+        char *value;
+        bool on_disk;       /* its "+" line is in the file */
+} Entry;
+
 struct Originals {
         char *dir;
         char *file;
         char *identity;
         char *set_aside;    /* where a file of another root or boot went, or NULL */
-        GPtrArray *paths;   /* char*, in order */
-        GPtrArray *values;  /* char*, parallel to paths */
-        GHashTable *index;  /* path -> nothing, for originals_has() */
-        guint on_disk;      /* paths[0..on_disk) are in the file */
-        GPtrArray *forgotten; /* keys forgotten since the last append */
+        GQueue order;       /* Entry*, oldest first */
+        GHashTable *index;  /* rel -> GList* link in order */
+        GPtrArray *snapshot; /* Entry* in order, for originals_path(i); NULL when stale */
+        GPtrArray *forgotten; /* rels forgotten since the last append whose "+" is on disk */
         guint dead_lines;   /* lines in the file that no longer count */
         bool rewrite;       /* the file must be written anew (compaction, filter) */
+        int fd;             /* the journal, open for appends; -1 until needed */
 };
 
-static void add(Originals *o, const char *rel, const char *value) {
-        g_ptr_array_add(o->paths, g_strdup(rel));
-        g_ptr_array_add(o->values, g_strdup(value));
-        g_hash_table_add(o->index, o->paths->pdata[o->paths->len - 1]);
+static void entry_free(Entry *e) {
+        g_free(e->rel);
+        g_free(e->value);
+        g_free(e);
 }
 
-static void remove_index(Originals *o, guint i) {
-        g_hash_table_remove(o->index, o->paths->pdata[i]);
-        g_ptr_array_remove_index(o->paths, i);
-        g_ptr_array_remove_index(o->values, i);
-        if (i < o->on_disk)
-                o->on_disk--;
+static void add(Originals *o, const char *rel, const char *value, bool on_disk) {
+        Entry *e = g_new0(Entry, 1);
+        e->rel = g_strdup(rel);
+        e->value = g_strdup(value);
+        e->on_disk = on_disk;
+        g_queue_push_tail(&o->order, e);
+        g_hash_table_insert(o->index, e->rel, o->order.tail);
+        g_clear_pointer(&o->snapshot, g_ptr_array_unref);
 }
 
-static guint find(const Originals *o, const char *rel) {
-        for (guint i = 0; i < o->paths->len; i++)
-                if (g_str_equal(o->paths->pdata[i], rel))
-                        return i;
-        return G_MAXUINT;
+/* Drops an entry; a tombstone is owed when its "+" line is on disk. */
+static void drop(Originals *o, GList *link, bool tombstone) {
+        Entry *e = link->data;
+        if (tombstone && e->on_disk)
+                g_ptr_array_add(o->forgotten, g_strdup(e->rel));
+        g_hash_table_remove(o->index, e->rel);
+        g_queue_delete_link(&o->order, link);
+        entry_free(e);
+        g_clear_pointer(&o->snapshot, g_ptr_array_unref);
+}
+
+static void drop_all(Originals *o) {
+        g_hash_table_remove_all(o->index);
+        g_queue_clear_full(&o->order, (GDestroyNotify) entry_free);
+        g_clear_pointer(&o->snapshot, g_ptr_array_unref);
+}
+
+static const Entry *nth(Originals *o, guint i) {
+        if (!o->snapshot) {
+                o->snapshot = g_ptr_array_sized_new(o->order.length);
+                for (GList *l = o->order.head; l; l = l->next)
+                        g_ptr_array_add(o->snapshot, l->data);
+        }
+        return o->snapshot->pdata[i];
 }
 
 /* Replays a journal; false when it is not one of ours for this identity. */
@@ -80,19 +107,18 @@ static bool replay(Originals *o, char *data, const char **why) {
                         g_autofree char *rel = g_strcompress(f[1]);
                         g_autofree char *value = g_strcompress(f[2]);
                         if (!g_hash_table_contains(o->index, rel))
-                                add(o, rel, value);
+                                add(o, rel, value, true);
                         else
                                 o->dead_lines++;
                 } else if (fields == 2 && g_str_equal(f[0], "-")) {
                         g_autofree char *rel = g_strcompress(f[1]);
-                        guint at = find(o, rel);
-                        if (at != G_MAXUINT)
-                                remove_index(o, at);
+                        GList *link = g_hash_table_lookup(o->index, rel);
+                        if (link)
+                                drop(o, link, false);
                         o->dead_lines += 2;
                 } else
                         o->dead_lines++; /* unreadable: dropped at the next rewrite */
         }
-        o->on_disk = o->paths->len;
         return true;
 }
 
@@ -107,10 +133,10 @@ int originals_open(const char *dir, const char *identity, Originals **out, GErro
         o->dir = g_strdup(dir);
         o->file = g_build_filename(dir, "originals", NULL);
         o->identity = g_strdup(identity);
-        o->paths = g_ptr_array_new_with_free_func(g_free);
-        o->values = g_ptr_array_new_with_free_func(g_free);
+        g_queue_init(&o->order);
         o->index = g_hash_table_new(g_str_hash, g_str_equal);
         o->forgotten = g_ptr_array_new_with_free_func(g_free);
+        o->fd = -1;
 
         if (!g_file_get_contents(o->file, &data, &len, &e)) {
                 if (!g_error_matches(e, G_FILE_ERROR, G_FILE_ERROR_NOENT)) {
@@ -124,10 +150,8 @@ int originals_open(const char *dir, const char *identity, Originals **out, GErro
                         why = "it holds a NUL byte";
                 if (why || !replay(o, data, &why)) {
                         /* Never applied here: kept aside for a person to read. */
-                        g_ptr_array_set_size(o->paths, 0);
-                        g_ptr_array_set_size(o->values, 0);
-                        g_hash_table_remove_all(o->index);
-                        o->on_disk = o->dead_lines = 0;
+                        drop_all(o);
+                        o->dead_lines = 0;
                         g_autofree char *aside = g_strdup_printf("%s.foreign-%lld", o->file, (long long) time(NULL));
                         if (g_rename(o->file, aside) < 0) {
                                 g_set_error(error, ISO_ERROR, ISO_ERROR_IO,
@@ -145,10 +169,11 @@ int originals_open(const char *dir, const char *identity, Originals **out, GErro
 void originals_free(Originals *o) {
         if (!o)
                 return;
+        drop_all(o);
         g_hash_table_unref(o->index);
-        g_ptr_array_unref(o->paths);
-        g_ptr_array_unref(o->values);
         g_ptr_array_unref(o->forgotten);
+        if (o->fd >= 0)
+                close(o->fd);
         g_free(o->dir);
         g_free(o->file);
         g_free(o->identity);
@@ -163,13 +188,13 @@ const char *originals_set_aside(const Originals *o) {
 bool originals_remember(Originals *o, const char *rel, const char *value) {
         if (g_hash_table_contains(o->index, rel))
                 return false;
-        add(o, rel, value);
+        add(o, rel, value, false);
         return true;
 }
 
 const char *originals_get(const Originals *o, const char *rel) {
-        guint at = find(o, rel);
-        return at == G_MAXUINT ? NULL : o->values->pdata[at];
+        GList *link = g_hash_table_lookup(o->index, rel);
+        return link ? ((Entry *) link->data)->value : NULL;
 }
 
 bool originals_has(const Originals *o, const char *rel) {
@@ -195,18 +220,25 @@ static int fail_io(const Originals *o, GError **error, const char *what, int err
         return -err;
 }
 
+static void close_journal(Originals *o) {
+        if (o->fd >= 0)
+                close(o->fd);
+        o->fd = -1;
+}
+
 /* The whole file anew, atomically: what is remembered, nothing forgotten. */
 static int rewrite(Originals *o, GError **error) {
         g_autoptr(GString) data = g_string_new(NULL);
         g_autoptr(GError) e = NULL;
 
-        if (o->paths->len == 0) {
+        close_journal(o); /* the rename replaces the file it has open */
+        if (o->order.length == 0) {
                 if (g_unlink(o->file) < 0 && errno != ENOENT)
                         return fail_io(o, error, "remove", errno);
         } else {
                 append_header(o, data);
-                for (guint i = 0; i < o->paths->len; i++)
-                        append_entry(data, o->paths->pdata[i], o->values->pdata[i]);
+                for (GList *l = o->order.head; l; l = l->next)
+                        append_entry(data, ((Entry *) l->data)->rel, ((Entry *) l->data)->value);
                 if (!g_file_set_contents_full(o->file, data->str, (gssize) data->len, G_FILE_SET_CONTENTS_CONSISTENT,
                                               0600, &e)) {
                         g_set_error(error, ISO_ERROR, ISO_ERROR_IO, "cannot save the originals to %s: %s", o->file,
@@ -214,7 +246,8 @@ static int rewrite(Originals *o, GError **error) {
                         return -EIO;
                 }
         }
-        o->on_disk = o->paths->len;
+        for (GList *l = o->order.head; l; l = l->next)
+                ((Entry *) l->data)->on_disk = true;
         o->dead_lines = 0;
         o->rewrite = false;
         g_ptr_array_set_size(o->forgotten, 0);
@@ -223,67 +256,72 @@ static int rewrite(Originals *o, GError **error) {
 
 int originals_flush(Originals *o, GError **error) {
         g_autoptr(GString) data = g_string_new(NULL);
-        _cleanup_close_ int fd = -1;
+        GList *first_new = NULL;
         struct stat st;
 
+        /* New entries are at the tail, after the last one on disk. */
+        for (GList *l = o->order.tail; l && !((Entry *) l->data)->on_disk; l = l->prev)
+                first_new = l;
+        if (!o->rewrite && !first_new && o->forgotten->len == 0)
+                return 0;
         if (g_mkdir_with_parents(o->dir, 0755) < 0)
                 return fail_io(o, error, "create the folder of", errno);
-        if (o->rewrite || o->dead_lines > o->paths->len + COMPACT_SLACK)
-                return rewrite(o, error);
-        if (o->on_disk == o->paths->len && o->forgotten->len == 0)
-                return 0;
-        if (o->paths->len == 0) /* nothing left to restore: no file */
-                return rewrite(o, error);
-        fd = open(o->file, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
-        if (fd < 0 || fstat(fd, &st) < 0)
+        if (o->rewrite || o->dead_lines > o->order.length + COMPACT_SLACK || o->order.length == 0)
+                return rewrite(o, error); /* nothing left to restore: no file */
+        if (o->fd < 0) {
+                o->fd = open(o->file, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+                if (o->fd < 0)
+                        return fail_io(o, error, "open", errno);
+        }
+        if (fstat(o->fd, &st) < 0)
                 return fail_io(o, error, "open", errno);
         if (st.st_size == 0)
                 append_header(o, data);
         for (guint i = 0; i < o->forgotten->len; i++)
                 append_entry(data, o->forgotten->pdata[i], NULL);
-        for (guint i = o->on_disk; i < o->paths->len; i++)
-                append_entry(data, o->paths->pdata[i], o->values->pdata[i]);
+        for (GList *l = first_new; l; l = l->next)
+                append_entry(data, ((Entry *) l->data)->rel, ((Entry *) l->data)->value);
         for (size_t done = 0; done < data->len;) {
-                ssize_t n = write(fd, data->str + done, data->len - done);
+                ssize_t n = write(o->fd, data->str + done, data->len - done);
                 if (n < 0 && errno != EINTR)
                         return fail_io(o, error, "append to", errno);
                 done += n > 0 ? (size_t) n : 0;
         }
         /* On disk before the write it stands for. */
-        if (fdatasync(fd) < 0)
+        if (fdatasync(o->fd) < 0)
                 return fail_io(o, error, "sync", errno);
         o->dead_lines += 2 * o->forgotten->len;
         g_ptr_array_set_size(o->forgotten, 0);
-        o->on_disk = o->paths->len;
+        for (GList *l = first_new; l; l = l->next)
+                ((Entry *) l->data)->on_disk = true;
         return 0;
 }
 
 guint originals_count(const Originals *o) {
-        return o->paths->len;
+        return o->order.length;
 }
 
-const char *originals_path(const Originals *o, guint i) {
-        return o->paths->pdata[i];
+const char *originals_path(Originals *o, guint i) {
+        return nth(o, i)->rel;
 }
 
-const char *originals_value(const Originals *o, guint i) {
-        return o->values->pdata[i];
+const char *originals_value(Originals *o, guint i) {
+        return nth(o, i)->value;
 }
 
 const char *originals_file(const Originals *o) {
         return o->file;
 }
 
-static void forget_index(Originals *o, guint i) {
-        if (i < o->on_disk)
-                g_ptr_array_add(o->forgotten, g_strdup(o->paths->pdata[i]));
-        remove_index(o, i);
-}
-
 int originals_forget(Originals *o, GHashTable *restored, GError **error) {
-        for (guint i = o->paths->len; i-- > 0;)
-                if (g_hash_table_contains(restored, o->paths->pdata[i]))
-                        forget_index(o, i);
+        GHashTableIter it;
+        gpointer key;
+        g_hash_table_iter_init(&it, restored);
+        while (g_hash_table_iter_next(&it, &key, NULL)) {
+                GList *link = g_hash_table_lookup(o->index, key);
+                if (link)
+                        drop(o, link, true);
+        }
         return originals_flush(o, error);
 }
 
@@ -293,15 +331,15 @@ int originals_compact(Originals *o, GError **error) {
 }
 
 void originals_filter(Originals *o, OriginalsCheck check, void *userdata, GPtrArray *rejected) {
-        for (guint i = 0; i < o->paths->len;) {
-                g_autofree char *why = check(o->paths->pdata[i], o->values->pdata[i], userdata);
-                if (!why) {
-                        i++;
+        for (GList *l = o->order.head, *next; l; l = next) {
+                Entry *e = l->data;
+                next = l->next;
+                g_autofree char *why = check(e->rel, e->value, userdata);
+                if (!why)
                         continue;
-                }
-                g_autofree char *key = g_strescape(o->paths->pdata[i], NULL);
+                g_autofree char *key = g_strescape(e->rel, NULL);
                 g_ptr_array_add(rejected, g_strdup_printf("%s: %s", key, why));
-                remove_index(o, i);
+                drop(o, l, false);
                 o->rewrite = true;
         }
 }

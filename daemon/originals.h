@@ -28,10 +28,10 @@ const char *originals_get(const Originals *o, const char *rel);
  * any of its files. */
 int originals_flush(Originals *o, GError **error);
 
-/* Paths in the order they were saved, and their values. */
+/* Paths in the order they were saved, and their values (valid until the next change). */
 guint originals_count(const Originals *o);
-const char *originals_path(const Originals *o, guint i);
-const char *originals_value(const Originals *o, guint i);
+const char *originals_path(Originals *o, guint i);
+const char *originals_value(Originals *o, guint i);
 /* Drops every entry whose path is in restored (a GHashTable set), then flushes; the
  * file is removed when nothing is left. */
 int originals_forget(Originals *o, GHashTable *restored, GError **error);

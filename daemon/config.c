@@ -819,6 +819,23 @@ const char *cgroup_backend_to_string(CgroupBackend b) {
         return "auto";
 }
 
+/* A value as GKeyFile reads it back unchanged ('\\', leading spaces, ';' in lists...). */
+static char *escaped(const char *value) {
+        g_autoptr(GKeyFile) kf = g_key_file_new();
+        g_key_file_set_string(kf, "x", "k", value);
+        return g_key_file_get_value(kf, "x", "k", NULL);
+}
+
+static char *escaped_list(char **values) {
+        g_autoptr(GKeyFile) kf = g_key_file_new();
+        g_key_file_set_string_list(kf, "x", "k", (const char *const *) values, g_strv_length(values));
+        g_autofree char *v = g_key_file_get_value(kf, "x", "k", NULL);
+        /* GKeyFile ends a list with ';'; the files here do not. */
+        if (g_str_has_suffix(v, ";") && !g_str_has_suffix(v, "\\;"))
+                v[strlen(v) - 1] = '\0';
+        return g_steal_pointer(&v);
+}
+
 char *config_to_text(const Config *c, const char *header) {
         GString *out = g_string_new(NULL);
         g_autofree char *hk = cpuset_format_list(&c->housekeeping);
@@ -835,17 +852,18 @@ char *config_to_text(const Config *c, const char *header) {
         for (unsigned i = 0; i < c->groups->len; i++) {
                 const GroupConfig *g = c->groups->pdata[i];
                 g_autofree char *cpus = cpuset_format_list(&g->cpus);
-                g_string_append_printf(out, "\n[Group %s]\nCPUs=%s\nSlice=%s\n", g->name, cpus, g->slice);
+                g_autofree char *slice = escaped(g->slice);
+                g_string_append_printf(out, "\n[Group %s]\nCPUs=%s\nSlice=%s\n", g->name, cpus, slice);
                 if (g->match[0]) {
-                        g_autofree char *m = g_strjoinv(";", g->match);
+                        g_autofree char *m = escaped_list(g->match);
                         g_string_append_printf(out, "Match=%s\n", m);
                 }
                 if (g->users[0]) {
-                        g_autofree char *u = g_strjoinv(";", g->users);
+                        g_autofree char *u = escaped_list(g->users);
                         g_string_append_printf(out, "User=%s\n", u);
                 }
                 if (g->units[0]) {
-                        g_autofree char *u = g_strjoinv(";", g->units);
+                        g_autofree char *u = escaped_list(g->units);
                         g_string_append_printf(out, "Unit=%s\n", u);
                 }
                 if (g->sched_policy != SCHED_POLICY_UNSET)
@@ -858,7 +876,7 @@ char *config_to_text(const Config *c, const char *header) {
         }
         for (unsigned i = 0; i < c->irq_rules->len; i++) {
                 const IrqRule *r = c->irq_rules->pdata[i];
-                g_autofree char *m = g_strjoinv(";", r->match);
+                g_autofree char *m = escaped_list(r->match);
                 g_autofree char *cpus = r->group ? g_strdup(r->group) : cpuset_format_list(&r->cpus);
                 g_string_append_printf(out, "\n[Irq %s]\nMatch=%s\nCPUs=%s\n", r->name, m, cpus);
                 if (r->thread_priority > 0)

@@ -171,12 +171,13 @@ static void classify(const EnforcerContext *ctx, pid_t pid, const char *comm, Ve
 /* A refused process is remembered while it lives, as a finding of verify; said once. */
 static void note_untrusted(const EnforcerContext *ctx, pid_t pid, const char *comm, const Verdict *v) {
         WorkloadState *s = ctx->state;
-        g_autofree char *object = g_strdup_printf("%d %s uid %d %s", (int) pid, comm, (int) v->uid, v->exe);
+        /* Not the name: mid-exec it still says the old program's while the file is the new. */
+        g_autofree char *object = g_strdup_printf("%d uid %d %s", (int) pid, (int) v->uid, v->exe);
         const Finding *known = g_hash_table_lookup(s->untrusted, GINT_TO_POINTER(pid));
         if ((known && g_str_equal(known->object, object)) || (!known && g_hash_table_size(s->untrusted) >= MAX_UNTRUSTED))
                 return;
-        g_autofree char *message = g_strdup_printf("not placed in group %s: %s", v->group->name, v->why);
-        log_notice("process %s %s", object, message);
+        g_autofree char *message = g_strdup_printf("%s not placed in group %s: %s", comm, v->group->name, v->why);
+        log_notice("process %s: %s", object, message);
         g_hash_table_insert(s->untrusted, GINT_TO_POINTER(pid),
                             finding_new("untrusted-workload", object, "a trusted executable, Unit= or User=", "refused",
                                         false, message));
@@ -327,22 +328,24 @@ static bool may_touch(const EnforcerContext *ctx, pid_t pid) {
         return g_str_has_prefix(theirs, own) && theirs[strlen(own)] == '/';
 }
 
-/* A placed process that no longer belongs (it executed something else): its saved
- * cgroup, CPUs and scheduling back, its originals forgotten. */
-static void withdraw(const EnforcerContext *ctx, Workload *w) {
+static const char *const saved_kinds[] = { "cgroup", "affinity", "sched" };
+
+/* Forgets the originals saved when w was placed; with give_back, restores them first
+ * (the process lives on, no longer a workload). */
+static void forget_placement(const EnforcerContext *ctx, const Workload *w, bool give_back) {
         g_autoptr(GHashTable) gone = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
         g_autoptr(GError) e = NULL;
-        for (const char *const *kind = (const char *const[]) { "cgroup", "affinity", "sched", NULL }; *kind; kind++) {
-                g_autofree char *key = g_strdup_printf("@%s %s %d %s", enforcer_workload.name, *kind, (int) w->pid, w->comm);
+        for (size_t i = 0; i < G_N_ELEMENTS(saved_kinds); i++) {
+                g_autofree char *key = g_strdup_printf("@%s %s %d %s", enforcer_workload.name, saved_kinds[i],
+                                                       (int) w->pid, w->comm);
                 const char *value = originals_get(ctx->originals, key);
-                if (value && !ctx->dry_run) {
-                        int r = restore_task(ctx, *kind, w->pid, value);
+                if (give_back && value && !ctx->dry_run) {
+                        int r = restore_task(ctx, saved_kinds[i], w->pid, value);
                         if (r < 0 && r != -ENOENT)
-                                log_warning_errno(r, "cannot give %d its %s back: %m", (int) w->pid, *kind);
+                                log_warning_errno(r, "cannot give %d its %s back: %m", (int) w->pid, saved_kinds[i]);
                 }
                 g_hash_table_add(gone, g_steal_pointer(&key));
         }
-        log_notice("process %d (was %s) executed another program: no longer in group %s", (int) w->pid, w->comm, w->group);
         if (!ctx->dry_run && originals_forget(ctx->originals, gone, &e) < 0)
                 log_warning("%s", e->message);
 }
@@ -382,7 +385,9 @@ int workload_exec(const EnforcerContext *ctx, pid_t pid) {
                 g_hash_table_remove(s->untrusted, GINT_TO_POINTER(pid));
         if (!v.place) {
                 if (w) {
-                        withdraw(ctx, w);
+                        log_notice("process %d (was %s) executed another program: no longer in group %s", (int) pid,
+                                   w->comm, w->group);
+                        forget_placement(ctx, w, true);
                         g_hash_table_remove(s->by_pid, GINT_TO_POINTER(pid));
                 } else if (inherited)
                         drop_inherited_realtime(ctx, pid, inherited);
@@ -414,20 +419,14 @@ void workload_thread(const EnforcerContext *ctx, pid_t tgid, pid_t tid) {
 void workload_exit(const EnforcerContext *ctx, pid_t pid) {
         WorkloadState *s = ctx->state;
         Workload *w = g_hash_table_lookup(s->by_pid, GINT_TO_POINTER(pid));
-        g_autoptr(GHashTable) gone = NULL;
-        g_autoptr(GError) e = NULL;
 
         g_hash_table_remove(s->inherited, GINT_TO_POINTER(pid));
         g_hash_table_remove(s->untrusted, GINT_TO_POINTER(pid));
         if (!w)
                 return;
-        gone = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
-        for (const char *const *kind = (const char *const[]) { "cgroup", "affinity", "sched", NULL }; *kind; kind++)
-                g_hash_table_add(gone, g_strdup_printf("@%s %s %d %s", enforcer_workload.name, *kind, (int) pid, w->comm));
         log_debug("workload %d %s ended", (int) pid, w->comm);
+        forget_placement(ctx, w, false);
         g_hash_table_remove(s->by_pid, GINT_TO_POINTER(pid));
-        if (!ctx->dry_run && originals_forget(ctx->originals, gone, &e) < 0)
-                log_warning("%s", e->message);
 }
 
 GPtrArray *workload_list(const EnforcerContext *ctx) {

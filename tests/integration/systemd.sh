@@ -108,7 +108,7 @@ mkdir -m 755 "$work/home"; chown 65534:65534 "$work/home"
 setpriv --reuid=65534 --regid=65534 --clear-groups ln -s /bin/sleep "$work/home/isotest-sd-link"
 setpriv --reuid=65534 --regid=65534 --clear-groups "$work/home/isotest-sd-link" 60 & trick=$!
 expect_exit 1 "verify refuses it" -- "$ISOCTL" verify --json
-expect_in "an untrusted-workload finding" "\"kind\":\"untrusted-workload\",\"object\":\"$trick isotest-sd-link uid 65534 /usr/bin/sleep\""
+expect_in "an untrusted-workload finding" "\"kind\":\"untrusted-workload\",\"object\":\"$trick uid 65534 /usr/bin/sleep\""
 expect_eq "no scope for it" "not-found" "$(show "isolatord-audio-$trick.scope" LoadState)"
 kill "$trick"; wait "$trick" 2>/dev/null || true
 

@@ -254,6 +254,7 @@ static int append_latency(sd_bus_message *m, const void *item) {
                 used--; /* trailing empty buckets say nothing */
         int r = append_sv(m, "cpu", "u", (uint32_t) l->cpu);
         if (r >= 0) r = append_sv(m, "measured", "b", (int) l->measured);
+        if (r >= 0) r = append_sv(m, "memory_locked", "b", (int) l->memory_locked);
         if (r >= 0) r = append_sv(m, "samples", "t", l->samples);
         if (r >= 0) r = append_sv(m, "min_us", "d", l->min_us);
         if (r >= 0) r = append_sv(m, "avg_us", "d", l->avg_us);
@@ -409,6 +410,9 @@ static int method_get_status(sd_bus_message *msg, void *userdata, sd_bus_error *
         if (r >= 0) r = append_sv(reply, "latency_exceeded", "t", m->sampler ? sampler_exceeded_total(m->sampler) : 0);
         if (r >= 0 && m->sampler)
                 r = append_sv(reply, "latency_threshold_us", "u", sampler_options(m->sampler)->threshold_us);
+        if (r >= 0 && m->sampler)
+                r = append_sv(reply, "sampler_memory", "s",
+                              sampler_memory_not_locked(m->sampler) ? sampler_memory_not_locked(m->sampler) : "locked");
         if (r >= 0) r = append_sv(reply, "rescan_count", "t", m->rescan_count);
         if (r >= 0) r = append_sv(reply, "last_verify_usec", "t", m->last_verify_usec);
         if (r >= 0) r = append_sv(reply, "verify_interval_sec", "u", m->config->daemon.verify_interval_sec);

@@ -4,6 +4,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <time.h>
@@ -12,12 +13,16 @@
 #include "log.h"
 #include "sampler.h"
 
+static void *sample_loop(void *p);
+#define sample_loop_entry sample_loop
+
 typedef struct SamplerCpu {
         Sampler *owner;
         int cpu;
         bool started;
         char *not_measured;      /* why, when it is not */
         pthread_t thread;
+        void *stack;             /* mapped by us, locked when memory is */
         _Atomic int tid;
         /* Written by the thread alone. */
         _Atomic uint64_t samples, overflows, overruns, exceeded, sum_ns, min_ns, max_ns, last_exceeded_us;
@@ -31,7 +36,35 @@ struct Sampler {
         atomic_bool stop;
         atomic_uint reset_gen;
         int qos_fd;
+        char *not_locked;        /* why memory is not locked, or NULL */
 };
+
+/* The sampler threads' stacks: the loop needs a few hundred bytes, libc's calls a few
+ * KiB; a default 8 MiB stack is not needed and not locked. */
+#define STACK_SIZE (64 * 1024)
+
+/* Locks the pages of [p, p + len) in memory: what a sampler thread touches on every
+ * wake-up must not fault. Only these, not mlockall(): that made every page of every
+ * library resident (10 MB) for a few pages of statistics, stack and code. */
+static int lock_range(const void *p, size_t len) {
+        uintptr_t page = (uintptr_t) sysconf(_SC_PAGESIZE);
+        uintptr_t start = (uintptr_t) p & ~(page - 1);
+        return mlock((const void *) start, ((uintptr_t) p + len - start + page - 1) & ~(page - 1)) < 0 ? -errno : 0;
+}
+
+/* The code the loop runs each wake-up: its own function and the libc calls it makes
+ * (clock_gettime goes to the vDSO, which is always resident). Two pages from each entry
+ * point cover a function that crosses a page. */
+static int lock_code(void) {
+        const void *entries[] = { (const void *) sample_loop_entry, (const void *) clock_nanosleep,
+                                  (const void *) clock_gettime, (const void *) write };
+        for (size_t i = 0; i < G_N_ELEMENTS(entries); i++) {
+                int r = lock_range(entries[i], 2 * (size_t) sysconf(_SC_PAGESIZE));
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
 
 static uint64_t ts_ns(const struct timespec *t) {
         return (uint64_t) t->tv_sec * 1000000000u + (uint64_t) t->tv_nsec;
@@ -124,10 +157,15 @@ static int start_thread(Sampler *s, SamplerCpu *c) {
         struct sched_param param = { .sched_priority = s->o.priority };
         int r;
 
+        c->stack = mmap(NULL, STACK_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+        if (c->stack == MAP_FAILED) {
+                c->stack = NULL;
+                return -errno;
+        }
+        if (s->o.lock_memory && !s->not_locked && (r = lock_range(c->stack, STACK_SIZE)) < 0)
+                s->not_locked = g_strdup_printf("its stack cannot be locked: %s", g_strerror(-r));
         pthread_attr_init(&attr);
-        /* With the memory locked, a default 8 MiB stack would all be resident; the loop
-         * needs a few hundred bytes. */
-        pthread_attr_setstacksize(&attr, 128 * 1024);
+        pthread_attr_setstack(&attr, c->stack, STACK_SIZE);
         CPU_ZERO(&set);
         CPU_SET(c->cpu, &set);
         pthread_attr_setaffinity_np(&attr, sizeof set, &set);
@@ -147,14 +185,11 @@ int sampler_start(const SamplerOptions *o, Sampler **out) {
         s->cpus = g_ptr_array_new();
         s->qos_fd = -1;
         if (o->lock_memory) {
-#ifdef __SANITIZE_ADDRESS__
-                /* ASan's shadow memory is terabytes of reserved space: never lock it. */
-                log_debug("not locking memory in a sanitizer build");
-#else
-                if (mlockall(MCL_CURRENT | MCL_FUTURE) < 0)
-                        log_warning_errno(errno, "cannot lock memory for the sampler: %m");
-#endif
-        }
+                int r = lock_code();
+                if (r < 0)
+                        s->not_locked = g_strdup_printf("its code cannot be locked: %s", g_strerror(-r));
+        } else
+                s->not_locked = g_strdup("not asked to");
         if (o->pm_qos) {
                 /* As cyclictest does: no deep C-states while we measure. */
                 int32_t zero = 0;
@@ -169,6 +204,13 @@ int sampler_start(const SamplerOptions *o, Sampler **out) {
                 c->hist = g_new0(_Atomic uint32_t, s->o.hist_max_us);
                 g_ptr_array_add(s->cpus, c);
                 zero_stats(c);
+                if (!s->not_locked) {
+                        int r = lock_range(c, sizeof *c);
+                        if (r >= 0)
+                                r = lock_range((const void *) c->hist, s->o.hist_max_us * sizeof *c->hist);
+                        if (r < 0)
+                                s->not_locked = g_strdup_printf("its statistics cannot be locked: %s", g_strerror(-r));
+                }
                 /* The threads run on this machine's CPUs, whatever --root describes. */
                 if (!cpuset_has(&o->host_cpus, cpu)) {
                         c->not_measured = g_strdup("this CPU does not exist on this machine");
@@ -182,8 +224,15 @@ int sampler_start(const SamplerOptions *o, Sampler **out) {
                 }
                 c->started = true;
         }
+        if (s->not_locked && o->lock_memory)
+                log_warning("the sampler's memory is not locked (%s): a page fault can add to what it measures",
+                            s->not_locked);
         *out = s;
         return 0;
+}
+
+const char *sampler_memory_not_locked(const Sampler *s) {
+        return s->not_locked;
 }
 
 Sampler *sampler_stop(Sampler *s) {
@@ -194,6 +243,8 @@ Sampler *sampler_stop(Sampler *s) {
                 SamplerCpu *c = s->cpus->pdata[i];
                 if (c->started)
                         pthread_join(c->thread, NULL);
+                if (c->stack)
+                        munmap(c->stack, STACK_SIZE);
                 g_free((void *) c->hist);
                 g_free(c->not_measured);
                 g_free(c);
@@ -201,6 +252,7 @@ Sampler *sampler_stop(Sampler *s) {
         g_ptr_array_unref(s->cpus);
         if (s->qos_fd >= 0)
                 close(s->qos_fd); /* releases the PM QoS request */
+        g_free(s->not_locked);
         g_free(s);
         return NULL;
 }
@@ -262,6 +314,7 @@ GPtrArray *sampler_stats(Sampler *s) {
                 LatencyStats *l = g_new0(LatencyStats, 1);
                 l->cpu = c->cpu;
                 l->measured = c->started;
+                l->memory_locked = c->started && !s->not_locked;
                 l->hist_max_us = s->o.hist_max_us;
                 l->histogram = g_new0(uint32_t, l->hist_max_us);
                 for (unsigned b = 0; b < l->hist_max_us; b++)

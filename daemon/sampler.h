@@ -20,13 +20,14 @@ typedef struct SamplerOptions {
         int priority;            /* SCHED_FIFO */
         unsigned hist_max_us;    /* buckets of 1 us below this; above: overflow */
         bool pm_qos;             /* hold /dev/cpu_dma_latency at 0 while running */
-        bool lock_memory;        /* mlockall */
+        bool lock_memory;        /* lock what the threads touch: stacks, statistics, code */
         int event_fd;            /* the caller's eventfd, poked on a sample above the threshold */
 } SamplerOptions;
 
 typedef struct LatencyStats {
         int cpu;
         bool measured;
+        bool memory_locked;      /* its thread's stack, statistics and code cannot fault */
         uint64_t samples, overflows, overruns, exceeded;
         double min_us, avg_us, max_us, p50_us, p99_us, p999_us;
         uint64_t last_exceeded_us;
@@ -53,6 +54,8 @@ void latency_stats_free(LatencyStats *l);
 /* The thread ID measuring cpu, or 0. */
 int sampler_thread_id(Sampler *s, int cpu);
 const SamplerOptions *sampler_options(const Sampler *s);
+/* Why the threads' memory is not locked (no CAP_IPC_LOCK, RLIMIT_MEMLOCK), or NULL. */
+const char *sampler_memory_not_locked(const Sampler *s);
 /* Percentile (0-1) from a histogram with overflow; the overflow reports max_us. */
 double latency_percentile(const uint32_t *hist, unsigned nbuckets, uint64_t overflows, uint64_t total,
                           double max_us, double q);

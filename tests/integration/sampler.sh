@@ -36,6 +36,9 @@ elapsed_ms=$(( ($(date +%s%N) - start) / 1000000 ))
 expect_eq "measured CPUs" "$measured" "$(py 'print(",".join(str(c["cpu"]) for c in d if c["measured"]))' <<<"$json")"
 expect_eq "the others are reported, not measured" "14" "$(py 'print(len(d))' <<<"$json")"
 expect_eq "json fields" "True" "$(py 'print(all({"cpu","samples","min_us","avg_us","max_us","p99_us","overflows","histogram"} <= set(c) for c in d))' <<<"$json")"
+# Root here has CAP_IPC_LOCK: the measured CPUs' threads run from locked memory.
+expect_eq "memory locked for the measured CPUs" "True" "$(py 'print(all(c["memory_locked"] == c["measured"] for c in d))' <<<"$json")"
+expect_eq "the status says so" "locked" "$("$ISOCTL" status --json | py 'print(d["sampler_memory"])')"
 expect_eq "samples match duration x rate (within 40%)" "True" \
   "$(py "print(all(0.6*$elapsed_ms <= c['samples'] + c['overruns'] <= 1.1*$elapsed_ms for c in d if c['measured']))" <<<"$json")"
 expect_eq "histogram sums to the samples" "True" \

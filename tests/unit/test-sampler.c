@@ -58,6 +58,9 @@ START_TEST(test_counts_histogram_threads) {
         const LatencyStats *l = stats_of(all, cpu);
         /* 1 s at 1 kHz: about 1000 samples; a loaded VM loses some to overruns. */
         ck_assert_msg(l->measured, "CPU %d not measured", cpu);
+        /* Not asked to lock: said so, per CPU and for the sampler. */
+        ck_assert(!l->memory_locked);
+        ck_assert_str_eq(sampler_memory_not_locked(s), "not asked to");
         ck_assert_msg(l->samples + l->overruns >= 800 && l->samples <= 1100, "%" G_GUINT64_FORMAT " samples, %"
                       G_GUINT64_FORMAT " overruns in 1 s", l->samples, l->overruns);
         uint64_t sum = l->overflows;

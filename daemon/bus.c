@@ -5,7 +5,6 @@
 #include <string.h>
 
 #include "auth.h"
-#include "bootparams.h"
 #include "build-config.h"
 #include "bus-error.h"
 #include "bus.h"
@@ -536,24 +535,16 @@ static int method_get_noise(sd_bus_message *msg, void *userdata, sd_bus_error *e
 
 static int method_get_boot_parameters(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         Bus *b = userdata;
-        const Manager *m = b->manager;
+        const Audits *a = b->manager->audits;
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
-        g_autoptr(GPtrArray) params = bootparams_plan(m->config);
-        g_autoptr(GPtrArray) live = bootparams_compare_live(m->config, m->root);
-        g_autofree char *cmdline = NULL, *required = NULL, *all = NULL;
+        g_autoptr(GPtrArray) items = g_ptr_array_new();
         int r;
 
-        if (root_read_line(m->root, "proc/cmdline", &cmdline) < 0)
-                cmdline = g_strdup("");
-        bootparams_compare(params, cmdline);
-        /* The lines to paste hold parameters only, not the live sysfs checks. */
-        required = bootparams_line(params, false);
-        all = bootparams_line(params, true);
-        g_ptr_array_extend_and_steal(params, g_steal_pointer(&live));
-
+        g_ptr_array_extend(items, a->boot_params, NULL, NULL);
+        g_ptr_array_extend(items, a->live, NULL, NULL);
         r = sd_bus_message_new_method_return(msg, &reply);
-        if (r >= 0) r = append_records(reply, params, append_audit_item);
-        if (r >= 0) r = sd_bus_message_append(reply, "ss", required, all);
+        if (r >= 0) r = append_records(reply, items, append_audit_item);
+        if (r >= 0) r = sd_bus_message_append(reply, "ss", a->required_line, a->full_line);
         if (r < 0)
                 return r;
         return sd_bus_send(NULL, reply, NULL);
@@ -561,19 +552,16 @@ static int method_get_boot_parameters(sd_bus_message *msg, void *userdata, sd_bu
 
 static int method_get_kernel_audit(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         Bus *b = userdata;
+        const Audits *a = b->manager->audits;
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
-        g_autoptr(GHashTable) kconfig = NULL;
-        g_autoptr(GPtrArray) items = NULL;
-        g_autoptr(GError) e = NULL;
-        g_autofree char *source = NULL, *fragment = kconfig_fragment();
+        g_autofree char *fragment = kconfig_fragment();
         int r;
 
-        if (kconfig_load(b->manager->root, &kconfig, &source, &e) < 0)
-                return bus_error_set_gerror(error, e);
-        items = kconfig_audit(kconfig);
+        if (!a->kernel_config)
+                return sd_bus_error_set(error, BUS_ERROR_PREFIX "NotFound", a->kconfig_error);
         r = sd_bus_message_new_method_return(msg, &reply);
-        if (r >= 0) r = sd_bus_message_append(reply, "s", source);
-        if (r >= 0) r = append_records(reply, items, append_audit_item);
+        if (r >= 0) r = sd_bus_message_append(reply, "s", a->kconfig_source);
+        if (r >= 0) r = append_records(reply, a->kernel_config, append_audit_item);
         if (r >= 0) r = sd_bus_message_append(reply, "s", fragment);
         if (r < 0)
                 return r;

@@ -25,12 +25,15 @@ typedef struct EnforcerHooks {
 
 /* What an enforcer sees: the machine, the desired partition, the store of originals and
  * its own state, which lives as long as the daemon. */
+typedef struct Audits Audits;
+
 typedef struct EnforcerContext {
         const Root *root;
         const Root *host;           /* "/": where real processes are, whatever root is */
         Cgroups *cgroups;
         const Config *config;
         const Topology *topology;
+        const Audits *audits;       /* boot parameters and kernel build, once per configuration */
         bool dry_run;
         Originals *originals;
         void *state;

@@ -11,6 +11,7 @@
 #include "enforcer-irq.h"
 #include "enforcer-workload.h"
 #include "enforcer-netdev.h"
+#include "audits.h"
 #include "enforcer.h"
 #include "error.h"
 #include "finding.h"
@@ -41,6 +42,7 @@ static EnforcerContext manager_context(const Manager *m, size_t i) {
                 .cgroups = m->cgroups,
                 .config = m->config,
                 .topology = m->topology,
+                .audits = m->audits,
                 .dry_run = m->dry_run,
                 .originals = m->originals,
                 .state = m->enforcer_states[i],
@@ -360,6 +362,8 @@ static bool check_partition(const Manager *m, const Config *c, GPtrArray **diags
 static int manager_swap_config(Manager *m, Config *c, GPtrArray *diags, GError **error) {
         config_free(m->config);
         m->config = c;
+        audits_free(m->audits);
+        m->audits = audits_new(m->config, m->root);
         g_ptr_array_unref(m->diagnostics);
         m->diagnostics = diags;
         if (m->state == MANAGER_REVERTED)
@@ -591,6 +595,7 @@ int manager_new(const ManagerOptions *o, Manager **out, GError **error) {
         if (r < 0)
                 return r;
         m->diagnostics = partition_validate(m->config, m->topology);
+        m->audits = audits_new(m->config, m->root);
         if (partition_ok(m)) {
                 r = manager_apply(m, error);
                 if (r < 0)
@@ -611,6 +616,7 @@ void manager_free(Manager *m) {
         root_free(m->host);
         g_free(m->config_path);
         config_free(m->config);
+        audits_free(m->audits);
         topology_free(m->topology);
         if (m->diagnostics)
                 g_ptr_array_unref(m->diagnostics);

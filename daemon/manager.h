@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "audits.h"
 #include "config.h"
 #include "enforcer.h"
 #include "noise.h"
@@ -48,6 +49,7 @@ typedef struct Manager {
         bool config_must_exist;
         bool dry_run;
         Config *config;
+        Audits *audits;             /* of config: recomputed when it changes */
         Topology *topology;
         GPtrArray *diagnostics;     /* partition_validate() of config */
         GPtrArray *findings;        /* Finding*, of the last verify, partition diagnostics first */

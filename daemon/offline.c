@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <assert.h>
 
+#include "audits.h"
 #include "bootparams.h"
 #include "config.h"
 #include "kconfig.h"
@@ -157,11 +158,12 @@ static void add_audit_rows(Table *t, const GPtrArray *items) {
 
 int offline_boot_params(const OfflineOptions *o, FILE *out) {
         _cleanup_(machine_clear) Machine m = {};
-        g_autoptr(GPtrArray) diags = NULL, params = NULL, live = NULL;
+        g_autoptr(GPtrArray) diags = NULL;
+        g_autoptr(Audits) audits = NULL;
+        const GPtrArray *params, *live;
         g_autoptr(Table) t = NULL;
-        g_autofree char *cmdline = NULL, *required = NULL, *all = NULL, *hk = NULL, *iso = NULL;
+        g_autofree char *hk = NULL, *iso = NULL;
         CpuSet isolated;
-        int r;
 
         if (!machine_load(o, &m))
                 return 1;
@@ -173,13 +175,11 @@ int offline_boot_params(const OfflineOptions *o, FILE *out) {
                 return 1;
         }
 
-        params = bootparams_plan(m.config);
-        r = root_read_line(m.root, "proc/cmdline", &cmdline);
-        if (r < 0)
-                log_warning_errno(r, "cannot read the kernel command line under %s: %m; comparing with an empty one",
-                                  root_dir(m.root));
-        bootparams_compare(params, cmdline ? cmdline : "");
-        live = bootparams_compare_live(m.config, m.root);
+        audits = audits_new(m.config, m.root);
+        if (audits->cmdline_error)
+                log_warning("%s; comparing with an empty one", audits->cmdline_error);
+        params = audits->boot_params;
+        live = audits->live;
 
         hk = cpuset_format_list(&m.config->housekeeping);
         config_isolated_cpus(m.config, &isolated);
@@ -198,29 +198,25 @@ int offline_boot_params(const OfflineOptions *o, FILE *out) {
                 print_audit_reasons(params, out);
                 print_audit_reasons(live, out);
         }
-        required = bootparams_line(params, false);
-        all = bootparams_line(params, true);
         fprintf(out, "\nAdd to GRUB_CMDLINE_LINUX in /etc/default/grub (remove older isolcpus=, nohz_full=,\n"
                      "rcu_nocbs=, irqaffinity=, kthread_cpus=), run update-grub and reboot:\n  %s\n"
-                     "With the recommended ones:\n  %s\n", required, all);
+                     "With the recommended ones:\n  %s\n", audits->required_line, audits->full_line);
         fprintf(out, "\n%u required setting%s missing or different.\n", problems, problems == 1 ? "" : "s");
         return problems > 0 ? 1 : 0;
 }
 
 int offline_kernel_audit(const OfflineOptions *o, FILE *out) {
         g_autoptr(Root) root = root_new(o->root);
-        g_autoptr(GHashTable) kconfig = NULL;
-        g_autoptr(GPtrArray) items = NULL;
-        g_autoptr(GError) e = NULL;
+        g_autoptr(Config) defaults = config_new_default(); /* the kernel build does not depend on it */
+        g_autoptr(Audits) audits = audits_new(defaults, root);
         g_autoptr(Table) t = NULL;
-        g_autofree char *source = NULL;
+        const GPtrArray *items = audits->kernel_config;
 
-        if (kconfig_load(root, &kconfig, &source, &e) < 0) {
-                log_error("%s", e->message);
+        if (!items) {
+                log_error("%s", audits->kconfig_error);
                 return 1;
         }
-        items = kconfig_audit(kconfig);
-        fprintf(out, "Kernel configuration: %s\n\n", source);
+        fprintf(out, "Kernel configuration: %s\n\n", audits->kconfig_source);
         t = table_new("OPTION", "WANTED", "RUNNING", "STATE", "LEVEL", NULL);
         add_audit_rows(t, items);
         table_print(t, out);

@@ -854,10 +854,9 @@ char *config_to_text(const Config *c, const char *header) {
                 g_autofree char *cpus = cpuset_format_list(&g->cpus);
                 g_autofree char *slice = escaped(g->slice);
                 g_string_append_printf(out, "\n[Group %s]\nCPUs=%s\nSlice=%s\n", g->name, cpus, slice);
-                if (g->match[0]) {
-                        g_autofree char *m = escaped_list(g->match);
-                        g_string_append_printf(out, "Match=%s\n", m);
-                }
+                /* Always, even empty: an empty Match= overrides a default group's. */
+                g_autofree char *m = g->match[0] ? escaped_list(g->match) : g_strdup("");
+                g_string_append_printf(out, "Match=%s\n", m);
                 if (g->users[0]) {
                         g_autofree char *u = escaped_list(g->users);
                         g_string_append_printf(out, "User=%s\n", u);

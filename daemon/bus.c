@@ -31,47 +31,11 @@ struct Bus {
         Manager *manager;
         Auth *auth;
         Shown shown;
-        GHashTable *exceeded_sent; /* cpu -> ExceededSent */
         sd_event_source *verify_pass; /* deferred: one pass for every Verify waiting */
         sd_event_source *verify_next; /* a second after the last pass: users' next one */
         GPtrArray *verify_waiting;    /* sd_bus_message* (ref) */
         bool verify_repair;           /* a root caller waits: the pass repairs */
 };
-
-typedef struct ExceededSent {
-        uint64_t count;            /* the CPU's exceeded count when last signalled */
-        uint64_t at_usec;          /* CLOCK_MONOTONIC */
-} ExceededSent;
-
-void bus_latency_exceeded(Bus *b) {
-        g_autoptr(GPtrArray) stats = NULL;
-        uint64_t now = g_get_monotonic_time();
-
-        if (!b->manager->sampler)
-                return;
-        stats = sampler_stats(b->manager->sampler);
-        for (unsigned i = 0; i < stats->len; i++) {
-                const LatencyStats *l = stats->pdata[i];
-                ExceededSent *sent = g_hash_table_lookup(b->exceeded_sent, GINT_TO_POINTER(l->cpu + 1));
-                if (!l->measured || l->exceeded == 0)
-                        continue;
-                if (!sent) {
-                        sent = g_new0(ExceededSent, 1);
-                        g_hash_table_insert(b->exceeded_sent, GINT_TO_POINTER(l->cpu + 1), sent);
-                } else if (l->exceeded <= sent->count || now - sent->at_usec < G_USEC_PER_SEC) {
-                        if (l->exceeded < sent->count)
-                                sent->count = 0; /* reset meanwhile */
-                        continue;
-                }
-                int r = sd_bus_emit_signal(b->bus, BUS_PATH, BUS_INTERFACE, "LatencyExceeded", "utt", (uint32_t) l->cpu,
-                                           l->last_exceeded_us,
-                                           (uint64_t) sampler_options(b->manager->sampler)->threshold_us);
-                if (r < 0)
-                        log_warning_errno(r, "cannot send LatencyExceeded: %m");
-                sent->count = l->exceeded;
-                sent->at_usec = now;
-        }
-}
 
 static char *groups_text(const Config *c) {
         GString *s = g_string_new(NULL);
@@ -123,30 +87,37 @@ void bus_notify_changes(Bus *b) {
         }
 }
 
-int bus_emit_drift_corrected(Bus *b, const Finding *f) {
-        return sd_bus_emit_signal(b->bus, BUS_PATH, BUS_INTERFACE, "DriftCorrected", "ssss",
-                                  f->kind, f->object, f->expected, f->actual);
-}
 
-static void on_drift_corrected(const Finding *f, void *userdata) {
-        int r = bus_emit_drift_corrected(userdata, f);
-        if (r < 0)
-                log_warning_errno(r, "cannot send DriftCorrected: %m");
-}
-
-static void on_irq_pinned(unsigned irq, const char *name, const CpuSet *cpus, void *userdata) {
+/* Every event the manager reports, as a signal. */
+static void on_event(const Event *e, void *userdata) {
         Bus *b = userdata;
-        g_autofree char *list = cpuset_format_list(cpus);
-        int r = sd_bus_emit_signal(b->bus, BUS_PATH, BUS_INTERFACE, "IrqPinned", "uss", irq, name, list);
-        if (r < 0)
-                log_warning_errno(r, "cannot send IrqPinned: %m");
-}
+        g_autofree char *list = e->cpus ? cpuset_format_list(e->cpus) : NULL;
+        const char *member = NULL;
+        int r = 0;
 
-static void on_workload_placed(const char *group, pid_t pid, const char *comm, void *userdata) {
-        Bus *b = userdata;
-        int r = sd_bus_emit_signal(b->bus, BUS_PATH, BUS_INTERFACE, "WorkloadPlaced", "sus", group, (uint32_t) pid, comm);
+        switch (e->kind) {
+        case EVENT_DRIFT_CORRECTED:
+                member = "DriftCorrected";
+                r = sd_bus_emit_signal(b->bus, BUS_PATH, BUS_INTERFACE, member, "ssss", e->finding->kind,
+                                       e->finding->object, e->finding->expected, e->finding->actual);
+                break;
+        case EVENT_IRQ_PINNED:
+                member = "IrqPinned";
+                r = sd_bus_emit_signal(b->bus, BUS_PATH, BUS_INTERFACE, member, "uss", e->irq, e->name, list);
+                break;
+        case EVENT_WORKLOAD_PLACED:
+                member = "WorkloadPlaced";
+                r = sd_bus_emit_signal(b->bus, BUS_PATH, BUS_INTERFACE, member, "sus", e->group, (uint32_t) e->pid,
+                                       e->comm);
+                break;
+        case EVENT_LATENCY_EXCEEDED:
+                member = "LatencyExceeded";
+                r = sd_bus_emit_signal(b->bus, BUS_PATH, BUS_INTERFACE, member, "utt", (uint32_t) e->cpu,
+                                       e->latency_us, e->threshold_us);
+                break;
+        }
         if (r < 0)
-                log_warning_errno(r, "cannot send WorkloadPlaced: %m");
+                log_warning_errno(r, "cannot send %s: %m", member);
 }
 
 /* --- a{sv} helpers --- */
@@ -654,7 +625,6 @@ static int method_stop_sampler(sd_bus_message *msg, void *userdata, sd_bus_error
         Bus *b = userdata;
         REQUIRE_AUTH(b, msg, method_stop_sampler, error);
         manager_sampler_stop(b->manager);
-        g_hash_table_remove_all(b->exceeded_sent);
         return sd_bus_reply_method_return(msg, NULL);
 }
 
@@ -737,7 +707,6 @@ int bus_serve(sd_bus *bus, Manager *manager, Bus **out) {
         b->bus = sd_bus_ref(bus);
         b->manager = manager;
         b->auth = auth_new(bus);
-        b->exceeded_sent = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, g_free);
         b->shown = shown_now(manager);
         b->verify_waiting = g_ptr_array_new_with_free_func(message_unref);
         sd_event *event = sd_bus_get_event(bus);
@@ -756,7 +725,7 @@ int bus_serve(sd_bus *bus, Manager *manager, Bus **out) {
                         return log_error_errno(r, "cannot set up the shared verify pass: %m");
                 }
         }
-        manager_set_events(manager, &(ManagerEvents) { on_drift_corrected, on_irq_pinned, on_workload_placed, b });
+        manager_set_listener(manager, &(EventSink) { on_event, b });
         r = sd_bus_add_object_vtable(bus, &b->slot, BUS_PATH, BUS_INTERFACE, isolator_vtable, b);
         if (r < 0) {
                 bus_free(b);
@@ -769,14 +738,13 @@ int bus_serve(sd_bus *bus, Manager *manager, Bus **out) {
 Bus *bus_free(Bus *b) {
         if (!b)
                 return NULL;
-        manager_set_events(b->manager, &(ManagerEvents) {});
+        manager_set_listener(b->manager, NULL);
         sd_bus_slot_unref(b->slot);
         sd_event_source_disable_unref(b->verify_pass);
         sd_event_source_disable_unref(b->verify_next);
         if (b->verify_waiting)
                 g_ptr_array_unref(b->verify_waiting);
         auth_free(b->auth);
-        g_hash_table_unref(b->exceeded_sent);
         sd_bus_unref(b->bus);
         shown_clear(&b->shown);
         g_free(b);

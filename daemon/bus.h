@@ -20,8 +20,3 @@ Bus *bus_free(Bus *b);
 /* PropertiesChanged for whatever changed since the last call; the owner calls it after
  * it changed the manager behind the adapter's back (the periodic verify). */
 void bus_notify_changes(Bus *b);
-/* Sends LatencyExceeded for CPUs whose sampler crossed the threshold since the last
- * one, at most once a second per CPU. */
-void bus_latency_exceeded(Bus *b);
-/* Signal DriftCorrected(kind, object, expected, found). */
-int bus_emit_drift_corrected(Bus *b, const Finding *f);

@@ -125,8 +125,7 @@ static bool count_drift(const EnforcerContext *ctx, const char *unit, UnitState 
                 return false;
         }
         g_autoptr(Finding) f = finding_new("cpuset", unit, expected, actual, true, "cpuset changed by something else");
-        if (ctx->hooks && ctx->hooks->drift_corrected)
-                ctx->hooks->drift_corrected(f, ctx->hooks->userdata);
+        enforcer_emit(ctx, &(Event) { .kind = EVENT_DRIFT_CORRECTED, .finding = f });
         return true;
 }
 

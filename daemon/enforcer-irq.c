@@ -196,10 +196,11 @@ static int irq_apply(const EnforcerContext *ctx, GPtrArray *changes) {
                         Finding *f = finding_new("irq", object, want, was, true,
                                                  p->drift ? "a foreign change of the IRQ's affinity, repaired"
                                                           : "pinned");
-                        if (p->drift && ctx->hooks && ctx->hooks->drift_corrected)
-                                ctx->hooks->drift_corrected(f, ctx->hooks->userdata);
-                        else if (!p->drift && st->started && ctx->hooks && ctx->hooks->irq_pinned)
-                                ctx->hooks->irq_pinned(p->irq->num, p->irq->name, p->target, ctx->hooks->userdata);
+                        if (p->drift)
+                                enforcer_emit(ctx, &(Event) { .kind = EVENT_DRIFT_CORRECTED, .finding = f });
+                        else if (st->started)
+                                enforcer_emit(ctx, &(Event) { .kind = EVENT_IRQ_PINNED, .irq = p->irq->num,
+                                                              .name = p->irq->name, .cpus = p->target });
                         g_ptr_array_add(changes, f);
                 }
         }

@@ -305,8 +305,7 @@ static int place(const EnforcerContext *ctx, const GroupConfig *g, pid_t pid, co
         g_autofree char *sched = w->policy >= 0 ? g_strdup_printf("%s %d", task_policy_name(w->policy), w->priority)
                                                 : g_strdup("scheduling unchanged");
         log_info("placed %d %s in group %s (CPUs %s, %s)", (int) pid, comm, g->name, *cpus ? cpus : "unchanged", sched);
-        if (ctx->hooks && ctx->hooks->workload_placed)
-                ctx->hooks->workload_placed(g->name, pid, comm, ctx->hooks->userdata);
+        enforcer_emit(ctx, &(Event) { .kind = EVENT_WORKLOAD_PLACED, .group = g->name, .pid = pid, .comm = comm });
         return 1;
 }
 
@@ -476,8 +475,7 @@ static int workload_apply(const EnforcerContext *ctx, GPtrArray *changes) {
                         g_autofree char *object = g_strdup_printf("%d %s", (int) w->pid, w->comm);
                         g_autoptr(Finding) f = finding_new("workload", object, list, "changed", true,
                                                            "a placed process's CPUs or scheduling changed");
-                        if (ctx->hooks && ctx->hooks->drift_corrected)
-                                ctx->hooks->drift_corrected(f, ctx->hooks->userdata);
+                        enforcer_emit(ctx, &(Event) { .kind = EVENT_DRIFT_CORRECTED, .finding = f });
                 }
         }
         if (!any_match(ctx->config))

@@ -46,6 +46,11 @@ int enforcer_write_batch(const EnforcerContext *ctx, const EnforcerWrite *writes
         return 0;
 }
 
+void enforcer_emit(const EnforcerContext *ctx, const Event *e) {
+        if (ctx->events && ctx->events->emit)
+                ctx->events->emit(e, ctx->events->userdata);
+}
+
 static char *original_key(const EnforcerOps *ops, const char *what) {
         return g_strdup_printf("@%s %s", ops->name, what);
 }

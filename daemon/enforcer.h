@@ -12,16 +12,33 @@
 #include "root.h"
 #include "topology.h"
 
-/* What enforcers tell as it happens; the bus turns these into signals. */
-typedef struct EnforcerHooks {
-        /* A foreign change was repaired: kind, object, what it should be, what was found. */
-        void (*drift_corrected)(const Finding *f, void *userdata);
-        /* An IRQ that appeared (or whose target changed) was pinned. */
-        void (*irq_pinned)(unsigned irq, const char *name, const CpuSet *cpus, void *userdata);
-        /* A process matched a group and was placed. */
-        void (*workload_placed)(const char *group, pid_t pid, const char *comm, void *userdata);
+/* What happened, as it happens: the one event type that goes from the enforcers (and
+ * the sampler) through the manager, which logs and counts it, to whoever listens (the
+ * bus sends each as a signal). Only the fields of its kind are set. */
+typedef enum EventKind {
+        EVENT_DRIFT_CORRECTED,   /* finding: a foreign change repaired (kind, object, expected, found) */
+        EVENT_IRQ_PINNED,        /* irq, name, cpus: an IRQ that appeared or moved was pinned */
+        EVENT_WORKLOAD_PLACED,   /* group, pid, comm: a process was placed */
+        EVENT_LATENCY_EXCEEDED,  /* cpu, latency_us, threshold_us: at most one a second a CPU */
+} EventKind;
+
+typedef struct Event {
+        EventKind kind;
+        const Finding *finding;
+        unsigned irq;
+        const char *name;
+        const CpuSet *cpus;
+        const char *group;
+        pid_t pid;
+        const char *comm;
+        unsigned cpu;
+        uint64_t latency_us, threshold_us;
+} Event;
+
+typedef struct EventSink {
+        void (*emit)(const Event *e, void *userdata);
         void *userdata;
-} EnforcerHooks;
+} EventSink;
 
 /* What an enforcer sees: the machine, the desired partition, the store of originals and
  * its own state, which lives as long as the daemon. */
@@ -37,7 +54,7 @@ typedef struct EnforcerContext {
         bool dry_run;
         Originals *originals;
         void *state;
-        const EnforcerHooks *hooks;
+        const EventSink *events;
 } EnforcerContext;
 
 /* One domain of the live system (IRQs, cpusets, kernel threads...), all with the same
@@ -66,6 +83,9 @@ typedef struct EnforcerOps {
          * naming a path outside what the enforcer writes is never restored. */
         char *(*check_original)(const char *what, const char *value);
 } EnforcerOps;
+
+/* Tells the manager what happened (a no-op without one). */
+void enforcer_emit(const EnforcerContext *ctx, const Event *e);
 
 /* NULL-terminated, in the order they run. */
 extern const EnforcerOps *const enforcers[];

@@ -46,34 +46,69 @@ static EnforcerContext manager_context(const Manager *m, size_t i) {
                 .dry_run = m->dry_run,
                 .originals = m->originals,
                 .state = m->enforcer_states[i],
-                .hooks = &m->hooks,
+                .events = &m->sink,
         };
 }
 
-static void on_drift_corrected(const Finding *f, void *userdata) {
+/* Every event the enforcers and the sampler report: logged and counted here, then
+ * handed to the listener (the bus). */
+static void on_event(const Event *e, void *userdata) {
         Manager *m = userdata;
-        m->drift_corrections++;
-        log_notice("drift repaired: %s %s was %s, is %s again", f->kind, f->object, f->actual, f->expected);
-        if (m->events.drift_corrected)
-                m->events.drift_corrected(f, m->events.userdata);
+        switch (e->kind) {
+        case EVENT_DRIFT_CORRECTED:
+                m->drift_corrections++;
+                log_notice("drift repaired: %s %s was %s, is %s again", e->finding->kind, e->finding->object,
+                           e->finding->actual, e->finding->expected);
+                break;
+        case EVENT_IRQ_PINNED: {
+                g_autofree char *list = cpuset_format_list(e->cpus);
+                log_info("IRQ %u %s pinned to CPUs %s", e->irq, e->name, list);
+                break;
+        }
+        case EVENT_WORKLOAD_PLACED:
+        case EVENT_LATENCY_EXCEEDED:
+                break;
+        }
+        if (m->listener.emit)
+                m->listener.emit(e, m->listener.userdata);
 }
 
-static void on_irq_pinned(unsigned irq, const char *name, const CpuSet *cpus, void *userdata) {
-        Manager *m = userdata;
-        g_autofree char *list = cpuset_format_list(cpus);
-        log_info("IRQ %u %s pinned to CPUs %s", irq, name, list);
-        if (m->events.irq_pinned)
-                m->events.irq_pinned(irq, name, cpus, m->events.userdata);
+void manager_set_listener(Manager *m, const EventSink *listener) {
+        m->listener = listener ? *listener : (EventSink) {};
 }
 
-static void on_workload_placed(const char *group, pid_t pid, const char *comm, void *userdata) {
-        Manager *m = userdata;
-        if (m->events.workload_placed)
-                m->events.workload_placed(group, pid, comm, m->events.userdata);
-}
+typedef struct ExceededSent {
+        uint64_t count;            /* the CPU's exceeded count when last reported */
+        int64_t at_usec;           /* CLOCK_MONOTONIC */
+} ExceededSent;
 
-void manager_set_events(Manager *m, const ManagerEvents *events) {
-        m->events = *events;
+void manager_latency_check(Manager *m) {
+        g_autoptr(GPtrArray) stats = NULL;
+        int64_t now = g_get_monotonic_time();
+
+        if (!m->sampler)
+                return;
+        stats = sampler_stats(m->sampler);
+        for (unsigned i = 0; i < stats->len; i++) {
+                const LatencyStats *l = stats->pdata[i];
+                ExceededSent *sent = g_hash_table_lookup(m->exceeded_sent, GINT_TO_POINTER(l->cpu + 1));
+                if (!l->measured || l->exceeded == 0)
+                        continue;
+                if (!sent) {
+                        sent = g_new0(ExceededSent, 1);
+                        g_hash_table_insert(m->exceeded_sent, GINT_TO_POINTER(l->cpu + 1), sent);
+                } else if (l->exceeded <= sent->count || now - sent->at_usec < G_USEC_PER_SEC) {
+                        if (l->exceeded < sent->count)
+                                sent->count = 0; /* reset meanwhile */
+                        continue;
+                }
+                on_event(&(Event) { .kind = EVENT_LATENCY_EXCEEDED, .cpu = (unsigned) l->cpu,
+                                    .latency_us = l->last_exceeded_us,
+                                    .threshold_us = sampler_options(m->sampler)->threshold_us },
+                         m);
+                sent->count = l->exceeded;
+                sent->at_usec = now;
+        }
 }
 
 const char *manager_default_runtime_dir(void) {
@@ -153,6 +188,7 @@ int manager_sampler_start(Manager *m) {
 
 void manager_sampler_stop(Manager *m) {
         m->sampler = sampler_stop(m->sampler);
+        g_hash_table_remove_all(m->exceeded_sent);
 }
 
 void manager_noise_tick(Manager *m, uint64_t now_ns) {
@@ -574,7 +610,8 @@ int manager_new(const ManagerOptions *o, Manager **out, GError **error) {
         m->findings = findings_new();
         m->state = MANAGER_INACTIVE;
         m->runtime_dir = g_strdup(o->runtime_dir ? o->runtime_dir : manager_default_runtime_dir());
-        m->hooks = (EnforcerHooks) { on_drift_corrected, on_irq_pinned, on_workload_placed, m };
+        m->sink = (EventSink) { on_event, m };
+        m->exceeded_sent = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, g_free);
         size_t n = 0;
         while (enforcers[n])
                 n++;
@@ -631,6 +668,8 @@ void manager_free(Manager *m) {
                 g_ptr_array_unref(m->originals_findings);
         cgroups_free(m->cgroups);
         sampler_stop(m->sampler);
+        if (m->exceeded_sent)
+                g_hash_table_unref(m->exceeded_sent);
         if (m->sampler_event_fd >= 0)
                 close(m->sampler_event_fd);
         noise_reading_free(m->noise_before);

@@ -32,13 +32,6 @@ typedef struct ManagerOptions {
         const char *runtime_dir;    /* where originals are saved; NULL: manager_default_runtime_dir() */
 } ManagerOptions;
 
-/* What happens, for whoever listens (the bus adapter sends signals). */
-typedef struct ManagerEvents {
-        void (*drift_corrected)(const Finding *f, void *userdata);
-        void (*irq_pinned)(unsigned irq, const char *name, const CpuSet *cpus, void *userdata);
-        void (*workload_placed)(const char *group, pid_t pid, const char *comm, void *userdata);
-        void *userdata;
-} ManagerEvents;
 
 /* The daemon's state, without any bus: what the bus adapter and the tests drive. */
 typedef struct Manager {
@@ -63,8 +56,9 @@ typedef struct Manager {
         Originals *originals;
         GPtrArray *originals_findings; /* Finding*: saved originals set aside or refused at start */
         void **enforcer_states;     /* parallel to enforcers[] */
-        EnforcerHooks hooks;        /* what enforcers call; forwards to events */
-        ManagerEvents events;
+        EventSink sink;             /* what enforcers emit to: logged, counted, passed on */
+        EventSink listener;         /* who hears of events (the bus) */
+        GHashTable *exceeded_sent;  /* cpu + 1 -> when LatencyExceeded was last reported */
         uint64_t event_count;       /* device and link events that asked for a rescan */
         uint64_t rescan_count;      /* rescans they cost (bursts coalesce) */
         Sampler *sampler;           /* NULL when stopped */
@@ -104,7 +98,11 @@ int manager_set_group_cpus(Manager *m, const char *group, const char *cpus, GErr
  * forgets them; the state is "reverted" until the next Apply. */
 int manager_revert(Manager *m, GError **error);
 
-void manager_set_events(Manager *m, const ManagerEvents *events);
+/* Who hears of every event (Event, enforcer.h); NULL: nobody. */
+void manager_set_listener(Manager *m, const EventSink *listener);
+/* A sampler thread saw a sample above the threshold: LatencyExceeded events, at most one
+ * a second for each CPU. */
+void manager_latency_check(Manager *m);
 /* An event source saw something that may have brought or moved IRQs (events: how many
  * it stands for): the irq domain is applied again, if the partition is applied. */
 void manager_rescan_irqs(Manager *m, unsigned events);

@@ -96,7 +96,7 @@ static int on_sampler_event(sd_event_source *source, int fd, uint32_t revents, v
         uint64_t n;
         while (read(fd, &n, sizeof n) > 0)
                 ;
-        bus_latency_exceeded(s->adapter);
+        manager_latency_check(s->manager);
         return 0;
 }
 

@@ -110,23 +110,21 @@ typedef struct Rig {
         GPtrArray *drift;    /* "object: found -> expected" */
 } Rig;
 
-static void on_pinned(unsigned irq, const char *name, const CpuSet *cpus, void *userdata) {
+static void on_event(const Event *e, void *userdata) {
         Rig *rig = userdata;
-        g_autofree char *list = cpuset_format_list(cpus);
-        g_ptr_array_add(rig->pinned, g_strdup_printf("%u@%s", irq, list));
-}
-
-static void on_drift(const Finding *f, void *userdata) {
-        Rig *rig = userdata;
-        g_ptr_array_add(rig->drift, g_strdup_printf("%s %s: %s -> %s", f->kind, f->object, f->actual, f->expected));
+        if (e->kind == EVENT_IRQ_PINNED) {
+                g_autofree char *list = cpuset_format_list(e->cpus);
+                g_ptr_array_add(rig->pinned, g_strdup_printf("%u@%s", e->irq, list));
+        } else if (e->kind == EVENT_DRIFT_CORRECTED)
+                g_ptr_array_add(rig->drift, g_strdup_printf("%s %s: %s -> %s", e->finding->kind, e->finding->object,
+                                                            e->finding->actual, e->finding->expected));
 }
 
 static void rig_manager(Rig *rig) {
         g_autoptr(GError) e = NULL;
         ManagerOptions o = { .root = rig->root, .config_path = rig->conf, .config_must_exist = true, .runtime_dir = rig->run };
         ck_assert_msg(manager_new(&o, &rig->m, &e) == 0, "%s", e ? e->message : "");
-        ManagerEvents ev = { .drift_corrected = on_drift, .irq_pinned = on_pinned, .userdata = rig };
-        manager_set_events(rig->m, &ev);
+        manager_set_listener(rig->m, &(EventSink) { on_event, rig });
 }
 
 /* A root of its own; the manager starts only with rig_manager(), so a test can change

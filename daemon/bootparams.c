@@ -52,18 +52,18 @@ static const struct {
 
 GPtrArray *bootparams_plan(const Config *c) {
         GPtrArray *items = g_ptr_array_new_with_free_func((GDestroyNotify) audit_item_free);
-        g_autofree char *hk = cpuset_format_list(&c->housekeeping);
+        g_autofree char *hk = cpumask_format_list(&c->housekeeping);
         g_autofree char *iso = NULL;
-        CpuSet isolated;
+        CpuMask isolated;
 
         config_isolated_cpus(c, &isolated);
-        iso = cpuset_format_list(&isolated);
+        iso = cpumask_format_list(&isolated);
 
         for (size_t i = 0; i < ELEMENTSOF(boot_rules); i++) {
                 g_autofree char *value = NULL;
                 switch (boot_rules[i].cpus) {
                 case CPUS_ISOLATED:
-                        if (cpuset_is_empty(&isolated))
+                        if (cpumask_is_empty(&isolated))
                                 continue; /* nothing to isolate */
                         value = boot_rules[i].value ? g_strconcat(boot_rules[i].value, ",", iso, NULL) : g_strdup(iso);
                         break;
@@ -112,7 +112,7 @@ char **bootparams_tokenize(const char *cmdline) {
 
 /* isolcpus=[flag,...,]cpulist: the flags are the leading non-numeric elements. With
  * no flag the kernel implies "domain". */
-static bool split_isolcpus(const char *value, GPtrArray *flags, CpuSet *cpus) {
+static bool split_isolcpus(const char *value, GPtrArray *flags, CpuMask *cpus) {
         g_auto(GStrv) parts = g_strsplit(value, ",", -1);
         g_autoptr(GString) list = g_string_new(NULL);
 
@@ -125,17 +125,17 @@ static bool split_isolcpus(const char *value, GPtrArray *flags, CpuSet *cpus) {
         }
         if (flags->len == 0)
                 g_ptr_array_add(flags, g_strdup("domain"));
-        return cpuset_parse_list(list->str, cpus, NULL) >= 0;
+        return cpumask_parse_list(list->str, cpus, NULL) >= 0;
 }
 
 static bool isolcpus_equal(const char *want, const char *have) {
         g_autoptr(GPtrArray) wf = g_ptr_array_new_with_free_func(g_free);
         g_autoptr(GPtrArray) hf = g_ptr_array_new_with_free_func(g_free);
-        CpuSet wc, hc;
+        CpuMask wc, hc;
 
         if (!split_isolcpus(want, wf, &wc) || !split_isolcpus(have, hf, &hc))
                 return false;
-        if (!cpuset_equal(&wc, &hc) || wf->len != hf->len)
+        if (!cpumask_equal(&wc, &hc) || wf->len != hf->len)
                 return false;
         for (unsigned i = 0; i < wf->len; i++)
                 if (!g_ptr_array_find_with_equal_func(hf, wf->pdata[i], g_str_equal, NULL))
@@ -144,7 +144,7 @@ static bool isolcpus_equal(const char *want, const char *have) {
 }
 
 static bool value_equal(ValueKind kind, const char *want, const char *have) {
-        CpuSet a, b;
+        CpuMask a, b;
 
         switch (kind) {
         case VALUE_FLAG:
@@ -152,8 +152,8 @@ static bool value_equal(ValueKind kind, const char *want, const char *have) {
         case VALUE_STRING:
                 return have && STREQ(want, have);
         case VALUE_CPULIST:
-                return have && cpuset_parse_list(want, &a, NULL) >= 0 &&
-                       cpuset_parse_list(have, &b, NULL) >= 0 && cpuset_equal(&a, &b);
+                return have && cpumask_parse_list(want, &a, NULL) >= 0 &&
+                       cpumask_parse_list(have, &b, NULL) >= 0 && cpumask_equal(&a, &b);
         case VALUE_ISOLCPUS:
                 return have && isolcpus_equal(want, have);
         }
@@ -210,20 +210,20 @@ GPtrArray *bootparams_compare_live(const Config *c, const Root *root) {
                 { "sys/devices/system/cpu/nohz_full", "nohz_full (running kernel)",
                   "the CPUs the running kernel runs tickless (nohz_full=); a CPU it refused is missing here" },
         };
-        CpuSet isolated;
+        CpuMask isolated;
         g_autofree char *want = NULL;
 
         config_isolated_cpus(c, &isolated);
-        want = cpuset_format_list(&isolated);
+        want = cpumask_format_list(&isolated);
         for (size_t i = 0; i < ELEMENTSOF(live); i++) {
                 AuditItem *it = audit_item_new(live[i].name, want, true, live[i].reason);
-                CpuSet have;
+                CpuMask have;
                 if (root_read_cpulist(root, live[i].file, &have) < 0) {
                         it->state = AUDIT_MISSING;
                 } else {
-                        it->actual = cpuset_format_list(&have);
-                        it->state = cpuset_equal(&have, &isolated) ? AUDIT_OK
-                                    : cpuset_is_empty(&have) ? AUDIT_MISSING : AUDIT_DIFFERENT;
+                        it->actual = cpumask_format_list(&have);
+                        it->state = cpumask_equal(&have, &isolated) ? AUDIT_OK
+                                    : cpumask_is_empty(&have) ? AUDIT_MISSING : AUDIT_DIFFERENT;
                 }
                 g_ptr_array_add(items, it);
         }

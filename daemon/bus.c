@@ -41,7 +41,7 @@ static char *groups_text(const Config *c) {
         GString *s = g_string_new(NULL);
         for (unsigned i = 0; i < c->groups->len; i++) {
                 const GroupConfig *g = c->groups->pdata[i];
-                g_autofree char *cpus = cpuset_format_list(&g->cpus);
+                g_autofree char *cpus = cpumask_format_list(&g->cpus);
                 g_string_append_printf(s, "%s=%s@%s;", g->name, cpus, g->slice);
         }
         return g_string_free(s, false);
@@ -50,7 +50,7 @@ static char *groups_text(const Config *c) {
 static Shown shown_now(const Manager *m) {
         return (Shown) {
                 .state = m->state,
-                .housekeeping = cpuset_format_list(&m->config->housekeeping),
+                .housekeeping = cpumask_format_list(&m->config->housekeeping),
                 .groups = groups_text(m->config),
                 .findings = m->findings->len,
                 .drift = m->drift_corrections,
@@ -91,7 +91,7 @@ void bus_notify_changes(Bus *b) {
 /* Every event the manager reports, as a signal. */
 static void on_event(const Event *e, void *userdata) {
         Bus *b = userdata;
-        g_autofree char *list = e->cpus ? cpuset_format_list(e->cpus) : NULL;
+        g_autofree char *list = e->cpus ? cpumask_format_list(e->cpus) : NULL;
         const char *member = NULL;
         int r = 0;
 
@@ -182,11 +182,11 @@ static int append_records(sd_bus_message *m, const GPtrArray *items, AppendRecor
 
 static int append_group(sd_bus_message *m, const void *item) {
         const GroupConfig *g = item;
-        g_autofree char *cpus = cpuset_format_list(&g->cpus);
+        g_autofree char *cpus = cpumask_format_list(&g->cpus);
         const char *policy = sched_policy_to_string(g->sched_policy);
         int r = append_sv(m, "name", "s", g->name);
         if (r >= 0) r = append_sv(m, "cpus", "s", cpus);
-        if (r >= 0) r = append_sv(m, "count", "u", cpuset_count(&g->cpus));
+        if (r >= 0) r = append_sv(m, "count", "u", cpumask_count(&g->cpus));
         if (r >= 0) r = append_sv(m, "slice", "s", g->slice);
         if (r >= 0) r = append_sv_strv(m, "match", g->match);
         if (r >= 0) r = append_sv(m, "sched_policy", "s", policy ? policy : "");
@@ -269,9 +269,9 @@ static int append_noise(sd_bus_message *m, const void *item) {
 
 static int append_irq(sd_bus_message *m, const void *item) {
         const IrqReport *rep = item;
-        g_autofree char *cpus = cpuset_format_list(&rep->irq->affinity);
-        g_autofree char *effective = rep->irq->has_effective ? cpuset_format_list(&rep->irq->effective) : g_strdup("");
-        g_autofree char *target = cpuset_format_list(&rep->target);
+        g_autofree char *cpus = cpumask_format_list(&rep->irq->affinity);
+        g_autofree char *effective = rep->irq->has_effective ? cpumask_format_list(&rep->irq->effective) : g_strdup("");
+        g_autofree char *target = cpumask_format_list(&rep->target);
         int r = append_sv(m, "irq", "u", rep->irq->num);
         if (r >= 0) r = append_sv(m, "name", "s", rep->irq->name);
         if (r >= 0) r = append_sv_strv(m, "actions", rep->irq->actions);
@@ -287,7 +287,7 @@ static int append_irq(sd_bus_message *m, const void *item) {
 
 static int append_workload(sd_bus_message *m, const void *item) {
         const Workload *w = item;
-        g_autofree char *cpus = cpuset_format_list(&w->cpus);
+        g_autofree char *cpus = cpumask_format_list(&w->cpus);
         int r = append_sv(m, "group", "s", w->group);
         if (r >= 0) r = append_sv(m, "pid", "u", (uint32_t) w->pid);
         if (r >= 0) r = append_sv(m, "comm", "s", w->comm);
@@ -321,7 +321,7 @@ static int property_get(sd_bus *bus, const char *path, const char *interface, co
         if (g_str_equal(property, "State"))
                 return sd_bus_message_append(reply, "s", manager_state_to_string(m->state));
         if (g_str_equal(property, "Housekeeping")) {
-                g_autofree char *hk = cpuset_format_list(&m->config->housekeeping);
+                g_autofree char *hk = cpumask_format_list(&m->config->housekeeping);
                 return sd_bus_message_append(reply, "s", hk);
         }
         if (g_str_equal(property, "FindingsCount"))
@@ -332,7 +332,7 @@ static int property_get(sd_bus *bus, const char *path, const char *interface, co
                 int r = sd_bus_message_open_container(reply, 'a', "(sss)");
                 for (unsigned i = 0; i < m->config->groups->len && r >= 0; i++) {
                         const GroupConfig *g = m->config->groups->pdata[i];
-                        g_autofree char *cpus = cpuset_format_list(&g->cpus);
+                        g_autofree char *cpus = cpumask_format_list(&g->cpus);
                         r = sd_bus_message_append(reply, "(sss)", g->name, cpus, g->slice);
                 }
                 return r < 0 ? r : sd_bus_message_close_container(reply);
@@ -346,13 +346,13 @@ static int method_get_status(sd_bus_message *msg, void *userdata, sd_bus_error *
         Bus *b = userdata;
         const Manager *m = b->manager;
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
-        g_autofree char *hk = cpuset_format_list(&m->config->housekeeping);
-        CpuSet iso;
+        g_autofree char *hk = cpumask_format_list(&m->config->housekeeping);
+        CpuMask iso;
         int r;
 
         config_isolated_cpus(m->config, &iso);
-        g_autofree char *isolated = cpuset_format_list(&iso);
-        g_autofree char *online = cpuset_format_list(&m->topology->online);
+        g_autofree char *isolated = cpumask_format_list(&iso);
+        g_autofree char *online = cpumask_format_list(&m->topology->online);
 
         r = sd_bus_message_new_method_return(msg, &reply);
         if (r < 0)

@@ -117,18 +117,18 @@ static int need_bus(Cgroups *cg, GError **error) {
         return -ENOTCONN;
 }
 
-static void cpus_to_bytes(const CpuSet *cpus, GByteArray *out) {
-        int last = cpuset_last(cpus);
+static void cpus_to_bytes(const CpuMask *cpus, GByteArray *out) {
+        int last = cpumask_last(cpus);
         for (int b = 0; last >= 0 && b <= last / 8; b++) {
                 guint8 byte = 0;
                 for (int bit = 0; bit < 8; bit++)
-                        if (cpuset_has(cpus, b * 8 + bit))
+                        if (cpumask_has(cpus, b * 8 + bit))
                                 byte |= (guint8) (1u << bit);
                 g_byte_array_append(out, &byte, 1);
         }
 }
 
-int cgroups_systemd_get_cpus(Cgroups *cg, const char *unit, CpuSet *out, char **control_group, GError **error) {
+int cgroups_systemd_get_cpus(Cgroups *cg, const char *unit, CpuMask *out, char **control_group, GError **error) {
         sd_bus_error e = SD_BUS_ERROR_NULL;
         sd_bus_message *reply = NULL;
         g_autofree char *object = NULL;
@@ -158,11 +158,11 @@ int cgroups_systemd_get_cpus(Cgroups *cg, const char *unit, CpuSet *out, char **
         r = sd_bus_message_read_array(reply, 'y', &bytes, &n);
         if (r < 0)
                 goto out;
-        cpuset_zero(out);
+        cpumask_zero(out);
         for (size_t i = 0; i < n; i++)
                 for (unsigned bit = 0; bit < 8; bit++)
                         if (((const guint8 *) bytes)[i] & (1u << bit))
-                                cpuset_add(out, (unsigned) (i * 8 + bit));
+                                cpumask_add(out, (unsigned) (i * 8 + bit));
         if (control_group) {
                 char *cgpath = NULL;
                 reply = sd_bus_message_unref(reply);
@@ -183,7 +183,7 @@ out:
         return r;
 }
 
-int cgroups_systemd_set_cpus(Cgroups *cg, const char *unit, const CpuSet *cpus, GError **error) {
+int cgroups_systemd_set_cpus(Cgroups *cg, const char *unit, const CpuMask *cpus, GError **error) {
         sd_bus_error e = SD_BUS_ERROR_NULL;
         sd_bus_message *m = NULL;
         g_autoptr(GByteArray) bytes = g_byte_array_new();

@@ -6,7 +6,7 @@
 #include <sys/types.h>
 
 #include "config.h"
-#include "cpuset.h"
+#include "cpumask.h"
 #include "root.h"
 
 /* Who owns the cgroup tree. On a systemd machine systemd does, and rewrites unit
@@ -32,8 +32,8 @@ char *cgroup_unit_rel(const char *unit);
 GPtrArray *cgroup_unit_chain(const char *unit);
 
 /* systemd: the unit's AllowedCPUs (empty: not set) and its control group path. */
-int cgroups_systemd_get_cpus(Cgroups *cg, const char *unit, CpuSet *out, char **control_group, GError **error);
+int cgroups_systemd_get_cpus(Cgroups *cg, const char *unit, CpuMask *out, char **control_group, GError **error);
 /* Runtime only (the manager's system.control/ drop-in); empty resets it. */
-int cgroups_systemd_set_cpus(Cgroups *cg, const char *unit, const CpuSet *cpus, GError **error);
+int cgroups_systemd_set_cpus(Cgroups *cg, const char *unit, const CpuMask *cpus, GError **error);
 /* A transient scope NAME in slice holding pid: how a process joins a slice under systemd. */
 int cgroups_systemd_attach(Cgroups *cg, const char *slice, const char *name, pid_t pid, GError **error);

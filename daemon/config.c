@@ -394,7 +394,7 @@ static bool parse_group(const ConfigSource *s, const char *section, GroupConfig 
                 config_fail(error, s, section, NULL, "a group needs CPUs= (a CPU list such as 3-7,11-15)");
                 goto fail;
         }
-        if (!cpuset_parse_list_gerror("CPUs", cpus, &g->cpus, &e)) {
+        if (!cpumask_parse_list_gerror("CPUs", cpus, &g->cpus, &e)) {
                 g_set_error(error, ISO_ERROR, ISO_ERROR_INVALID_CPU_LIST, "%s: [%s] %s",
                             origin_of(s, section, "CPUs"), section, e->message);
                 goto fail;
@@ -487,7 +487,7 @@ fail:
         return false;
 }
 
-static bool parse_net_cpus(const ConfigSource *s, const char *key, NetCpusMode *mode, CpuSet *cpus, GError **error) {
+static bool parse_net_cpus(const ConfigSource *s, const char *key, NetCpusMode *mode, CpuMask *cpus, GError **error) {
         g_autofree char *v = g_key_file_get_string(s->merged, "Network", key, NULL);
         g_autoptr(GError) e = NULL;
 
@@ -495,7 +495,7 @@ static bool parse_net_cpus(const ConfigSource *s, const char *key, NetCpusMode *
                 *mode = NET_CPUS_HOUSEKEEPING;
         else if (STREQ(v, "keep"))
                 *mode = NET_CPUS_KEEP;
-        else if (cpuset_parse_list_gerror(key, v, cpus, &e))
+        else if (cpumask_parse_list_gerror(key, v, cpus, &e))
                 *mode = NET_CPUS_LIST;
         else {
                 g_set_error(error, ISO_ERROR, ISO_ERROR_INVALID_CPU_LIST, "%s: [Network] %s; or \"housekeeping\", \"keep\"",
@@ -534,7 +534,7 @@ static bool parse_irq_rule(const ConfigSource *s, const Config *c, const char *s
         g_strstrip(cpus);
         if (config_find_group(c, cpus))
                 rule->group = g_strdup(cpus);
-        else if (!cpuset_parse_list_gerror("CPUs", cpus, &rule->cpus, &e)) {
+        else if (!cpumask_parse_list_gerror("CPUs", cpus, &rule->cpus, &e)) {
                 g_set_error(error, ISO_ERROR, ISO_ERROR_INVALID_CPU_LIST, "%s: [%s] %s, nor the name of a group",
                             origin_of(s, section, "CPUs"), section, e->message);
                 goto fail;
@@ -557,7 +557,7 @@ static bool config_from_source(ConfigSource *s, Config **out, GError **error) {
         gboolean enabled;
 
         hk = g_key_file_get_string(s->merged, "Partition", "Housekeeping", NULL);
-        if (!cpuset_parse_list_gerror("Housekeeping", hk ? hk : "", &c->housekeeping, &e)) {
+        if (!cpumask_parse_list_gerror("Housekeeping", hk ? hk : "", &c->housekeeping, &e)) {
                 g_set_error(error, ISO_ERROR, ISO_ERROR_INVALID_CPU_LIST, "%s: [Partition] %s",
                             origin_of(s, "Partition", "Housekeeping"), e->message);
                 return false;
@@ -602,7 +602,7 @@ static bool config_from_source(ConfigSource *s, Config **out, GError **error) {
                 return config_fail(error, s, "Sampler", "PmQos", "expected true or false");
         g_autofree char *sampler_cpus = g_key_file_get_string(s->merged, "Sampler", "CPUs", NULL);
         c->sampler.has_cpus = sampler_cpus && *g_strstrip(sampler_cpus);
-        if (c->sampler.has_cpus && !cpuset_parse_list_gerror("CPUs", sampler_cpus, &c->sampler.cpus, &e)) {
+        if (c->sampler.has_cpus && !cpumask_parse_list_gerror("CPUs", sampler_cpus, &c->sampler.cpus, &e)) {
                 g_set_error(error, ISO_ERROR, ISO_ERROR_INVALID_CPU_LIST, "%s: [Sampler] %s",
                             origin_of(s, "Sampler", "CPUs"), e->message);
                 return false;
@@ -767,7 +767,7 @@ const GroupConfig *config_find_group(const Config *c, const char *name) {
         return NULL;
 }
 
-const CpuSet *config_irq_rule_cpus(const Config *c, const IrqRule *rule) {
+const CpuMask *config_irq_rule_cpus(const Config *c, const IrqRule *rule) {
         if (rule->group) {
                 const GroupConfig *g = config_find_group(c, rule->group);
                 /* A rule's group always exists: the parser resolved it against these groups. */
@@ -777,7 +777,7 @@ const CpuSet *config_irq_rule_cpus(const Config *c, const IrqRule *rule) {
         return &rule->cpus;
 }
 
-const CpuSet *config_net_cpus(const Config *c, bool rps) {
+const CpuMask *config_net_cpus(const Config *c, bool rps) {
         NetCpusMode mode = rps ? c->network.rps_mode : c->network.xps_mode;
         switch (mode) {
         case NET_CPUS_HOUSEKEEPING: return &c->housekeeping;
@@ -787,16 +787,16 @@ const CpuSet *config_net_cpus(const Config *c, bool rps) {
         return NULL;
 }
 
-static char *net_cpus_text(NetCpusMode mode, const CpuSet *cpus) {
+static char *net_cpus_text(NetCpusMode mode, const CpuMask *cpus) {
         return mode == NET_CPUS_HOUSEKEEPING ? g_strdup("housekeeping")
-               : mode == NET_CPUS_KEEP ? g_strdup("keep") : cpuset_format_list(cpus);
+               : mode == NET_CPUS_KEEP ? g_strdup("keep") : cpumask_format_list(cpus);
 }
 
-void config_isolated_cpus(const Config *c, CpuSet *out) {
-        cpuset_zero(out);
+void config_isolated_cpus(const Config *c, CpuMask *out) {
+        cpumask_zero(out);
         for (unsigned i = 0; i < c->groups->len; i++) {
                 const GroupConfig *g = c->groups->pdata[i];
-                cpuset_or(out, out, &g->cpus);
+                cpumask_or(out, out, &g->cpus);
         }
 }
 
@@ -838,7 +838,7 @@ static char *escaped_list(char **values) {
 
 char *config_to_text(const Config *c, const char *header) {
         GString *out = g_string_new(NULL);
-        g_autofree char *hk = cpuset_format_list(&c->housekeeping);
+        g_autofree char *hk = cpumask_format_list(&c->housekeeping);
 
         if (header) {
                 g_auto(GStrv) lines = g_strsplit(header, "\n", -1);
@@ -851,7 +851,7 @@ char *config_to_text(const Config *c, const char *header) {
                 g_string_append_printf(out, "CpuDmaLatencyUs=%d\n", c->cpu_dma_latency_us);
         for (unsigned i = 0; i < c->groups->len; i++) {
                 const GroupConfig *g = c->groups->pdata[i];
-                g_autofree char *cpus = cpuset_format_list(&g->cpus);
+                g_autofree char *cpus = cpumask_format_list(&g->cpus);
                 g_autofree char *slice = escaped(g->slice);
                 g_string_append_printf(out, "\n[Group %s]\nCPUs=%s\nSlice=%s\n", g->name, cpus, slice);
                 /* Always, even empty: an empty Match= overrides a default group's. */
@@ -876,7 +876,7 @@ char *config_to_text(const Config *c, const char *header) {
         for (unsigned i = 0; i < c->irq_rules->len; i++) {
                 const IrqRule *r = c->irq_rules->pdata[i];
                 g_autofree char *m = escaped_list(r->match);
-                g_autofree char *cpus = r->group ? g_strdup(r->group) : cpuset_format_list(&r->cpus);
+                g_autofree char *cpus = r->group ? g_strdup(r->group) : cpumask_format_list(&r->cpus);
                 g_string_append_printf(out, "\n[Irq %s]\nMatch=%s\nCPUs=%s\n", r->name, m, cpus);
                 if (r->thread_priority > 0)
                         g_string_append_printf(out, "ThreadPriority=%d\n", r->thread_priority);
@@ -888,7 +888,7 @@ char *config_to_text(const Config *c, const char *header) {
                                c->sampler.enabled ? "true" : "false", c->sampler.interval_us,
                                c->sampler.threshold_us);
         if (c->sampler.has_cpus) {
-                g_autofree char *cpus = cpuset_format_list(&c->sampler.cpus);
+                g_autofree char *cpus = cpumask_format_list(&c->sampler.cpus);
                 g_string_append_printf(out, "CPUs=%s\n", cpus);
         }
         g_string_append_printf(out, "Priority=%u\nPmQos=%s\nHistogramMaxUs=%u\n", c->sampler.priority,

@@ -4,7 +4,7 @@
 #include <glib.h>
 #include <stdbool.h>
 
-#include "cpuset.h"
+#include "cpumask.h"
 
 typedef enum SchedPolicy {
         SCHED_POLICY_UNSET,
@@ -15,7 +15,7 @@ typedef enum SchedPolicy {
 
 typedef struct GroupConfig {
         char *name;
-        CpuSet cpus;
+        CpuMask cpus;
         char *slice;
         char **match;               /* globs on a trusted executable's path or file name; may be empty */
         char **users;               /* User=: names or uids whose processes may be placed; empty: any */
@@ -31,7 +31,7 @@ typedef struct IrqRule {
         char *name;
         char **match;               /* globs on the IRQ's action names */
         char *group;                /* CPUs= named a group: its CPUs, whatever they become */
-        CpuSet cpus;                /* CPUs= was a CPU list */
+        CpuMask cpus;                /* CPUs= was a CPU list */
         int thread_priority;        /* 1-99: SCHED_FIFO of the irq/N-name thread; 0 leaves it */
 } IrqRule;
 
@@ -44,7 +44,7 @@ typedef enum NetCpusMode {
 
 typedef struct NetworkConfig {
         NetCpusMode rps_mode, xps_mode;
-        CpuSet rps, xps;
+        CpuMask rps, xps;
 } NetworkConfig;
 
 typedef struct SamplerConfig {
@@ -52,7 +52,7 @@ typedef struct SamplerConfig {
         unsigned interval_us;
         unsigned threshold_us;
         bool has_cpus;              /* CPUs= given; else every group CPU */
-        CpuSet cpus;
+        CpuMask cpus;
         unsigned priority;          /* SCHED_FIFO of the sampler threads */
         bool pm_qos;
         unsigned hist_max_us;
@@ -75,7 +75,7 @@ typedef struct DaemonConfig {
 
 /* Immutable once loaded: a reload builds a new Config and swaps it only when valid. */
 typedef struct Config {
-        CpuSet housekeeping;
+        CpuMask housekeeping;
         int cpu_dma_latency_us;     /* [Partition] CpuDmaLatencyUs=: held while running; -1: off */
         GPtrArray *groups;          /* GroupConfig*, in the order of the files */
         GPtrArray *irq_rules;       /* IrqRule*, in the order of the files: the first match wins */
@@ -108,11 +108,11 @@ int config_load_bytes(const char *data, size_t len, const char *name, Config **o
 
 const GroupConfig *config_find_group(const Config *c, const char *name);
 /* The CPUs a rule sends its IRQs to: its group's, or its own list. */
-const CpuSet *config_irq_rule_cpus(const Config *c, const IrqRule *rule);
+const CpuMask *config_irq_rule_cpus(const Config *c, const IrqRule *rule);
 /* The CPUs for RPS (rps true) or XPS queues, or NULL to leave them alone. */
-const CpuSet *config_net_cpus(const Config *c, bool rps);
+const CpuMask *config_net_cpus(const Config *c, bool rps);
 /* Every group's CPUs together: what the boot parameters isolate. */
-void config_isolated_cpus(const Config *c, CpuSet *out);
+void config_isolated_cpus(const Config *c, CpuMask *out);
 
 const char *sched_policy_to_string(SchedPolicy p);
 const char *cgroup_backend_to_string(CgroupBackend b);

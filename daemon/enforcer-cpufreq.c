@@ -8,8 +8,8 @@
 #include "enforcer.h"
 #include "log.h"
 
-/* The governor of each group's CPUs (performance by default), where cpufreq exists;
- * and the PM QoS request that keeps CPUs out of deep idle states while isolatord runs. */
+/* The governor of each group's CPUs (performance by default), where cpufreq exists.
+ * (The PM QoS request that keeps CPUs out of deep idle states: enforcer-pm-qos.c.) */
 
 typedef struct GovernorFile {
         char *rel;
@@ -30,7 +30,7 @@ static GArray *governor_files(const EnforcerContext *ctx) {
                 const GroupConfig *g = ctx->config->groups->pdata[i];
                 if (!g->governor)
                         continue;
-                CPUSET_FOREACH(cpu, &g->cpus) {
+                CPUMASK_FOREACH(cpu, &g->cpus) {
                         GovernorFile f = { g_strdup_printf("sys/devices/system/cpu/cpu%d/cpufreq/scaling_governor", cpu),
                                            g->governor, NULL, true };
                         g_autofree char *avail_rel = g_strdup_printf(
@@ -93,86 +93,4 @@ const EnforcerOps enforcer_cpufreq = {
         .name = "cpufreq",
         .verify = cpufreq_verify,
         .apply = cpufreq_apply,
-};
-
-/* --- PM QoS: /dev/cpu_dma_latency, held open --- */
-
-#define PM_QOS_REL "dev/cpu_dma_latency"
-
-typedef struct PmQosState {
-        int fd;
-        int value;
-} PmQosState;
-
-static void *pm_qos_state_new(void) {
-        PmQosState *s = g_new0(PmQosState, 1);
-        s->fd = -1;
-        return s;
-}
-
-static void pm_qos_release(PmQosState *s) {
-        if (s->fd >= 0) {
-                close(s->fd);
-                log_info("PM QoS request released");
-        }
-        s->fd = -1;
-}
-
-static void pm_qos_state_free(void *p) {
-        if (!p)
-                return;
-        pm_qos_release(p);
-        g_free(p);
-}
-
-static int pm_qos_apply(const EnforcerContext *ctx, GPtrArray *changes) {
-        PmQosState *s = ctx->state;
-        int want = ctx->config->cpu_dma_latency_us;
-
-        if (s->fd >= 0 && s->value == want)
-                return 0;
-        pm_qos_release(s);
-        if (want < 0 || ctx->dry_run)
-                return 0;
-        /* The request lasts as long as the file stays open; the kernel reads an s32. */
-        g_autofree char *path = root_path(ctx->root, PM_QOS_REL);
-        int fd = open(path, O_WRONLY | O_CLOEXEC);
-        int32_t v = want;
-        if (fd < 0 || write(fd, &v, sizeof v) != (ssize_t) sizeof v) {
-                int r = -errno;
-                if (fd >= 0)
-                        close(fd);
-                return log_warning_errno(r, "cannot hold %s at %d us: %m", path, want);
-        }
-        s->fd = fd;
-        s->value = want;
-        g_autofree char *text = g_strdup_printf("%d", want);
-        g_ptr_array_add(changes, finding_new("pm-qos", "cpu_dma_latency", text, "", false, "held"));
-        log_info("PM QoS: cpu_dma_latency held at %d us", want);
-        return 0;
-}
-
-static int pm_qos_verify(const EnforcerContext *ctx, GPtrArray *findings) {
-        PmQosState *s = ctx->state;
-        int want = ctx->config->cpu_dma_latency_us;
-        if (want >= 0 && s->fd < 0) {
-                g_autofree char *text = g_strdup_printf("%d", want);
-                g_ptr_array_add(findings, finding_new("pm-qos", "cpu_dma_latency", text, "not held", false,
-                                                      "deep idle states stay allowed (no /dev/cpu_dma_latency?)"));
-        }
-        return 0;
-}
-
-static int pm_qos_revert(const EnforcerContext *ctx) {
-        pm_qos_release(ctx->state);
-        return 0;
-}
-
-const EnforcerOps enforcer_pm_qos = {
-        .name = "pm_qos",
-        .state_new = pm_qos_state_new,
-        .state_free = pm_qos_state_free,
-        .verify = pm_qos_verify,
-        .apply = pm_qos_apply,
-        .revert = pm_qos_revert,
 };

@@ -21,7 +21,7 @@ static const char *const housekeeping_units[] = { "init.scope", "system.slice", 
 
 typedef struct UnitState {
         bool applied;              /* isolatord set it to want: a later difference is drift */
-        CpuSet want;
+        CpuMask want;
         int64_t window_start;      /* monotonic usec */
         unsigned in_window;
         int64_t backoff_until;
@@ -34,7 +34,7 @@ typedef struct CpusetState {
 
 typedef struct Want {
         const char *unit;
-        CpuSet cpus;
+        CpuMask cpus;
         bool group;
         bool isolated;
 } Want;
@@ -164,25 +164,25 @@ static int cgroupfs_create(const EnforcerContext *ctx, const char *unit, GPtrArr
 static int cgroupfs_apply_one(const EnforcerContext *ctx, CpusetState *s, const Want *w, GPtrArray *changes) {
         g_autofree char *dir = cgroup_unit_rel(w->unit);
         g_autofree char *cpus_rel = g_strconcat(dir, "/cpuset.cpus", NULL);
-        g_autofree char *want = cpuset_format_list(&w->cpus);
+        g_autofree char *want = cpumask_format_list(&w->cpus);
         g_autofree char *have = NULL;
         UnitState *u = unit_state(s, w->unit);
         bool drift = false;
-        CpuSet cur;
+        CpuMask cur;
 
         if (!root_exists(ctx->root, dir)) {
                 if (!w->group)
                         return 0; /* no such unit on this machine; verify says so */
                 if (cgroupfs_create(ctx, w->unit, changes) < 0)
                         return 0;
-                drift = u->applied && cpuset_equal(&u->want, &w->cpus); /* someone removed it */
+                drift = u->applied && cpumask_equal(&u->want, &w->cpus); /* someone removed it */
         }
         if (root_read_line(ctx->root, cpus_rel, &have) < 0)
                 return 0; /* no cpuset controller here; verify says so */
         g_strstrip(have);
-        if (!drift && cpuset_parse_list(have, &cur, NULL) >= 0 && *have && cpuset_equal(&cur, &w->cpus))
+        if (!drift && cpumask_parse_list(have, &cur, NULL) >= 0 && *have && cpumask_equal(&cur, &w->cpus))
                 goto partition;
-        if (u->applied && cpuset_equal(&u->want, &w->cpus) &&
+        if (u->applied && cpumask_equal(&u->want, &w->cpus) &&
             !count_drift(ctx, w->unit, u, want, drift ? "removed" : have))
                 return 0;
         EnforcerWrite write = { cpus_rel, want };
@@ -213,10 +213,10 @@ partition:
 static void cgroupfs_verify_one(const EnforcerContext *ctx, CpusetState *s, const Want *w, GPtrArray *findings) {
         g_autofree char *dir = cgroup_unit_rel(w->unit);
         g_autofree char *cpus_rel = g_strconcat(dir, "/cpuset.cpus", NULL);
-        g_autofree char *want = cpuset_format_list(&w->cpus);
+        g_autofree char *want = cpumask_format_list(&w->cpus);
         g_autofree char *have = NULL;
         UnitState *u = unit_state(s, w->unit);
-        CpuSet cur;
+        CpuMask cur;
 
         if (!root_exists(ctx->root, dir)) {
                 g_ptr_array_add(findings, finding_new("cpuset", w->unit, want, "absent", w->group,
@@ -231,7 +231,7 @@ static void cgroupfs_verify_one(const EnforcerContext *ctx, CpusetState *s, cons
                 return;
         }
         g_strstrip(have);
-        if (!*have || cpuset_parse_list(have, &cur, NULL) < 0 || !cpuset_equal(&cur, &w->cpus)) {
+        if (!*have || cpumask_parse_list(have, &cur, NULL) < 0 || !cpumask_equal(&cur, &w->cpus)) {
                 if (g_get_monotonic_time() < u->backoff_until)
                         backoff_finding(u, w->unit, want, *have ? have : "(all)", findings);
                 else
@@ -257,8 +257,8 @@ static char *dropin_rel(const char *unit) {
         return g_strdup_printf("etc/systemd/system/%s.d/" DROPIN_NAME, unit);
 }
 
-static char *dropin_text(const char *unit, const CpuSet *cpus) {
-        g_autofree char *list = cpuset_format_list(cpus);
+static char *dropin_text(const char *unit, const CpuMask *cpus) {
+        g_autofree char *list = cpumask_format_list(cpus);
         const char *section = g_str_has_suffix(unit, ".scope") ? "Scope" : g_str_has_suffix(unit, ".service") ? "Service"
                                                                                                                : "Slice";
         return g_strdup_printf("# Written by isolatord: the partition's CPUs for %s, kept across daemon-reload\n"
@@ -305,18 +305,18 @@ static int systemd_dropin(const EnforcerContext *ctx, const Want *w) {
 
 static void systemd_apply_one(const EnforcerContext *ctx, CpusetState *s, const Want *w, GPtrArray *changes) {
         g_autoptr(GError) e = NULL;
-        g_autofree char *want = cpuset_format_list(&w->cpus), *have_text = NULL;
+        g_autofree char *want = cpumask_format_list(&w->cpus), *have_text = NULL;
         UnitState *u = unit_state(s, w->unit);
-        CpuSet have;
+        CpuMask have;
 
         if (cgroups_systemd_get_cpus(ctx->cgroups, w->unit, &have, NULL, &e) < 0) {
                 log_warning("%s", e->message);
                 return;
         }
-        have_text = cpuset_format_list(&have);
-        if (!cpuset_equal(&have, &w->cpus)) {
+        have_text = cpumask_format_list(&have);
+        if (!cpumask_equal(&have, &w->cpus)) {
                 g_autofree char *what = g_strconcat("systemd ", w->unit, NULL);
-                if (u->applied && cpuset_equal(&u->want, &w->cpus) &&
+                if (u->applied && cpumask_equal(&u->want, &w->cpus) &&
                     !count_drift(ctx, w->unit, u, want, *have_text ? have_text : "(all)"))
                         return;
                 if (enforcer_save_original(ctx, &enforcer_cpuset, what, have_text) < 0)
@@ -336,17 +336,17 @@ static void systemd_apply_one(const EnforcerContext *ctx, CpusetState *s, const 
 
 static void systemd_verify_one(const EnforcerContext *ctx, CpusetState *s, const Want *w, GPtrArray *findings) {
         g_autoptr(GError) e = NULL;
-        g_autofree char *want = cpuset_format_list(&w->cpus), *have_text = NULL, *cgpath = NULL;
+        g_autofree char *want = cpumask_format_list(&w->cpus), *have_text = NULL, *cgpath = NULL;
         g_autofree char *drop = dropin_rel(w->unit), *drop_want = dropin_text(w->unit, &w->cpus), *drop_have = NULL;
         UnitState *u = unit_state(s, w->unit);
-        CpuSet have, eff, want_eff;
+        CpuMask have, eff, want_eff;
 
         if (cgroups_systemd_get_cpus(ctx->cgroups, w->unit, &have, &cgpath, &e) < 0) {
                 g_ptr_array_add(findings, finding_new("cpuset", w->unit, want, "unknown", true, e->message));
                 return;
         }
-        have_text = cpuset_format_list(&have);
-        if (!cpuset_equal(&have, &w->cpus)) {
+        have_text = cpumask_format_list(&have);
+        if (!cpumask_equal(&have, &w->cpus)) {
                 if (g_get_monotonic_time() < u->backoff_until)
                         backoff_finding(u, w->unit, want, have_text, findings);
                 else
@@ -359,13 +359,13 @@ static void systemd_verify_one(const EnforcerContext *ctx, CpusetState *s, const
         /* What the kernel enforces: the unit's cpuset.cpus.effective. */
         g_autofree char *eff_rel = g_strdup_printf("sys/fs/cgroup%s/cpuset.cpus.effective",
                                                    cgpath && *cgpath ? cgpath : "/");
-        cpuset_and(&want_eff, &w->cpus, &ctx->topology->online);
+        cpumask_and(&want_eff, &w->cpus, &ctx->topology->online);
         if (!cgpath || !*cgpath || root_read_cpulist(ctx->root, eff_rel, &eff) < 0)
                 g_ptr_array_add(findings, finding_new("cpuset-effective", w->unit, want, "unknown", false,
                                                       "no cpuset.cpus.effective for the unit: the cpuset controller is "
                                                       "not on cgroup v2 here, so AllowedCPUs= is not enforced"));
-        else if (!cpuset_equal(&eff, &want_eff)) {
-                g_autofree char *eff_text = cpuset_format_list(&eff);
+        else if (!cpumask_equal(&eff, &want_eff)) {
+                g_autofree char *eff_text = cpumask_format_list(&eff);
                 g_ptr_array_add(findings, finding_new("cpuset-effective", w->unit, want, eff_text, true,
                                                       "systemd has AllowedCPUs= but the kernel's effective cpuset differs"));
         }
@@ -422,7 +422,7 @@ static bool unit_name_valid(const char *unit) {
 static char *cpuset_check_original(const char *what, const char *value) {
         const char *rel = strchr(what, ' ') ? strchr(what, ' ') + 1 : "";
         bool ok;
-        CpuSet cpus;
+        CpuMask cpus;
 
         if (g_str_has_prefix(what, "mkdir "))
                 ok = g_str_has_prefix(rel, "sys/fs/cgroup/");
@@ -436,7 +436,7 @@ static char *cpuset_check_original(const char *what, const char *value) {
         else if (g_str_has_prefix(what, "file "))
                 ok = g_str_has_prefix(rel, "etc/systemd/system/");
         else if (g_str_has_prefix(what, "systemd "))
-                return unit_name_valid(rel) && cpuset_parse_list(value, &cpus, NULL) >= 0
+                return unit_name_valid(rel) && cpumask_parse_list(value, &cpus, NULL) >= 0
                                ? NULL
                                : g_strdup("not a unit name with a CPU list");
         else
@@ -455,14 +455,14 @@ static int cpuset_restore(const EnforcerContext *ctx, const char *what, const ch
         if (g_str_has_prefix(what, "systemd ")) {
                 const char *unit = what + strlen("systemd ");
                 g_autoptr(GError) e = NULL;
-                CpuSet cpus;
-                if (cpuset_parse_list(value, &cpus, NULL) < 0)
+                CpuMask cpus;
+                if (cpumask_parse_list(value, &cpus, NULL) < 0)
                         return -EINVAL;
                 if (cgroups_backend(ctx->cgroups, ctx->root, ctx->config) != CGROUP_BACKEND_SYSTEMD)
                         return -ENOTCONN;
                 /* Emptying AllowedCPUs leaves the live cpuset as it was (systemd #43846):
                  * widen it to every CPU first. */
-                if (cpuset_is_empty(&cpus) &&
+                if (cpumask_is_empty(&cpus) &&
                     cgroups_systemd_set_cpus(ctx->cgroups, unit, &ctx->topology->online, &e) < 0) {
                         log_warning("%s", e->message);
                         return -EIO;

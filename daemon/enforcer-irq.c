@@ -9,7 +9,7 @@
 
 typedef struct IrqState {
         GHashTable *unmovable; /* irq -> reason: refused once, not retried */
-        GHashTable *pinned;    /* irq -> CpuSet* we put it on */
+        GHashTable *pinned;    /* irq -> CpuMask* we put it on */
         bool started;          /* the first pass is done: later pins are news */
 } IrqState;
 
@@ -70,17 +70,17 @@ static void forget_vanished(IrqState *st, const GPtrArray *irqs) {
 }
 
 static char *default_mask(const EnforcerContext *ctx) {
-        return cpuset_format_mask(&ctx->config->housekeeping, ctx->topology->nr_cpus);
+        return cpumask_format_mask(&ctx->config->housekeeping, ctx->topology->nr_cpus);
 }
 
 static bool default_affinity_ok(const EnforcerContext *ctx, char **current) {
         g_autofree char *line = NULL;
-        CpuSet have;
+        CpuMask have;
         if (root_read_line(ctx->root, "proc/irq/default_smp_affinity", &line) < 0)
                 return true; /* nothing to set */
         if (current)
                 *current = g_strdup(g_strstrip(line));
-        return cpuset_parse_mask(line, &have, NULL) >= 0 && cpuset_equal(&have, &ctx->config->housekeeping);
+        return cpumask_parse_mask(line, &have, NULL) >= 0 && cpumask_equal(&have, &ctx->config->housekeeping);
 }
 
 /* ThreadPriority=: on PREEMPT_RT each IRQ's handler runs in a kernel thread
@@ -117,7 +117,7 @@ void irq_set_thread_priorities(const EnforcerContext *ctx, const GPtrArray *irqs
 
 typedef struct PlannedIrq {
         Irq *irq;
-        const CpuSet *target;
+        const CpuMask *target;
         bool drift;            /* we had pinned it there and someone moved it */
 } PlannedIrq;
 
@@ -139,19 +139,19 @@ static int irq_apply(const EnforcerContext *ctx, GPtrArray *changes) {
         }
         for (unsigned i = 0; i < irqs->len; i++) {
                 Irq *irq = irqs->pdata[i];
-                const CpuSet *target = irq_target(ctx->config, irq, NULL);
-                const CpuSet *had = g_hash_table_lookup(st->pinned, IRQ_KEY(irq->num));
+                const CpuMask *target = irq_target(ctx->config, irq, NULL);
+                const CpuMask *had = g_hash_table_lookup(st->pinned, IRQ_KEY(irq->num));
 
                 if (g_hash_table_contains(st->unmovable, IRQ_KEY(irq->num)))
                         continue; /* refused once: not retried every pass */
-                if (cpuset_equal(&irq->affinity, target)) {
-                        if (!had || !cpuset_equal(had, target))
+                if (cpumask_equal(&irq->affinity, target)) {
+                        if (!had || !cpumask_equal(had, target))
                                 g_hash_table_replace(st->pinned, IRQ_KEY(irq->num), g_memdup2(target, sizeof *target));
                         continue;
                 }
-                PlannedIrq p = { irq, target, had && cpuset_equal(had, target) };
+                PlannedIrq p = { irq, target, had && cpumask_equal(had, target) };
                 g_array_append_val(planned, p);
-                EnforcerWrite w = { g_strdup_printf("proc/irq/%u/smp_affinity_list", irq->num), cpuset_format_list(target) };
+                EnforcerWrite w = { g_strdup_printf("proc/irq/%u/smp_affinity_list", irq->num), cpumask_format_list(target) };
                 g_array_append_val(writes, w);
         }
 
@@ -164,8 +164,8 @@ static int irq_apply(const EnforcerContext *ctx, GPtrArray *changes) {
                 for (unsigned i = 0; i < planned->len; i++) {
                         PlannedIrq *p = &g_array_index(planned, PlannedIrq, i);
                         int res = results[first + i];
-                        g_autofree char *want = cpuset_format_list(p->target);
-                        g_autofree char *was = cpuset_format_list(&p->irq->affinity);
+                        g_autofree char *want = cpumask_format_list(p->target);
+                        g_autofree char *was = cpumask_format_list(&p->irq->affinity);
                         g_autofree char *object = g_strdup_printf("%u %s", p->irq->num, p->irq->name);
 
                         if (res == -ENOENT)
@@ -184,9 +184,9 @@ static int irq_apply(const EnforcerContext *ctx, GPtrArray *changes) {
                                 continue;
                         /* Read back: the kernel may keep part of what it was given. */
                         g_autofree char *rel = g_strdup_printf("proc/irq/%u/smp_affinity_list", p->irq->num);
-                        CpuSet now;
-                        if (root_read_cpulist(ctx->root, rel, &now) >= 0 && !cpuset_equal(&now, p->target)) {
-                                g_autofree char *got = cpuset_format_list(&now);
+                        CpuMask now;
+                        if (root_read_cpulist(ctx->root, rel, &now) >= 0 && !cpumask_equal(&now, p->target)) {
+                                g_autofree char *got = cpumask_format_list(&now);
                                 g_hash_table_replace(st->unmovable, IRQ_KEY(p->irq->num),
                                                      g_strdup_printf("the kernel kept CPUs %s when given %s", got, want));
                                 continue;
@@ -230,9 +230,9 @@ static int irq_verify(const EnforcerContext *ctx, GPtrArray *findings) {
         /* irqbalance moves IRQs every 10 s by its own rules: the two would fight. */
         g_autoptr(GArray) balancers = task_find_by_exe(ctx->root, "irqbalance");
         if (balancers->len > 0) {
-                CpuSet isolated;
+                CpuMask isolated;
                 config_isolated_cpus(ctx->config, &isolated);
-                g_autofree char *iso = cpuset_format_list(&isolated);
+                g_autofree char *iso = cpumask_format_list(&isolated);
                 g_autofree char *pid = g_strdup_printf("pid %d", (int) g_array_index(balancers, pid_t, 0));
                 g_autofree char *fix = g_strdup_printf(
                         "irqbalance and isolatord would fight over IRQ affinities: stop it (systemctl disable --now "
@@ -242,12 +242,12 @@ static int irq_verify(const EnforcerContext *ctx, GPtrArray *findings) {
         }
         for (unsigned i = 0; i < irqs->len; i++) {
                 const Irq *irq = irqs->pdata[i];
-                const CpuSet *target = irq_target(ctx->config, irq, NULL);
+                const CpuMask *target = irq_target(ctx->config, irq, NULL);
                 const char *reason = g_hash_table_lookup(st->unmovable, IRQ_KEY(irq->num));
-                if (!reason && cpuset_equal(&irq->affinity, target))
+                if (!reason && cpumask_equal(&irq->affinity, target))
                         continue;
-                g_autofree char *want = cpuset_format_list(target);
-                g_autofree char *have = cpuset_format_list(&irq->affinity);
+                g_autofree char *want = cpumask_format_list(target);
+                g_autofree char *have = cpumask_format_list(&irq->affinity);
                 g_autofree char *object = g_strdup_printf("%u %s", irq->num, irq->name);
                 if (reason)
                         /* Advice: the kernel keeps managed IRQs where it must. */
@@ -281,7 +281,7 @@ GPtrArray *irq_report(const EnforcerContext *ctx) {
         g_autoptr(GPtrArray) irqs = irq_scan(ctx->root);
         g_autoptr(InterruptTable) counts = NULL;
         g_autofree char *text = NULL;
-        CpuSet isolated;
+        CpuMask isolated;
 
         config_isolated_cpus(ctx->config, &isolated);
         if (root_read(ctx->root, "proc/interrupts", &text, NULL) >= 0)
@@ -296,7 +296,7 @@ GPtrArray *irq_report(const EnforcerContext *ctx) {
                 r->rule = rule ? rule->name : NULL;
                 r->reason = g_strdup(g_hash_table_lookup(st->unmovable, IRQ_KEY(r->irq->num)));
                 r->state = r->reason ? "unmovable"
-                           : !cpuset_equal(&r->irq->affinity, &r->target) ? "foreign"
+                           : !cpumask_equal(&r->irq->affinity, &r->target) ? "foreign"
                            : rule ? "ruled" : "pinned";
                 g_snprintf(row, sizeof row, "%u", r->irq->num);
                 r->isolated_count = interrupts_sum(counts, row, &isolated);

@@ -9,7 +9,7 @@
  * else, to be repaired). */
 typedef struct IrqReport {
         Irq *irq;
-        CpuSet target;
+        CpuMask target;
         const char *rule;     /* the rule's name, or NULL */
         const char *state;
         char *reason;

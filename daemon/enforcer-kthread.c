@@ -17,7 +17,7 @@
 typedef struct Kthread {
         pid_t pid;
         char comm[64];
-        CpuSet cpus;
+        CpuMask cpus;
 } Kthread;
 
 /* The movable kernel threads not on housekeeping. */
@@ -32,7 +32,7 @@ static GArray *misplaced(const EnforcerContext *ctx) {
                 if (task_read_stat(ctx->root, pid, 0, &st) < 0 || !(st.flags & TASK_PF_KTHREAD) ||
                     (st.flags & TASK_PF_NO_SETAFFINITY))
                         continue;
-                if (task_get_affinity(ctx->root, pid, &k.cpus) < 0 || cpuset_equal(&k.cpus, &ctx->config->housekeeping))
+                if (task_get_affinity(ctx->root, pid, &k.cpus) < 0 || cpumask_equal(&k.cpus, &ctx->config->housekeeping))
                         continue;
                 g_strlcpy(k.comm, st.comm, sizeof k.comm);
                 g_array_append_val(out, k);
@@ -42,21 +42,21 @@ static GArray *misplaced(const EnforcerContext *ctx) {
 
 static bool workqueue_ok(const EnforcerContext *ctx, char **have) {
         g_autofree char *line = NULL;
-        CpuSet cur;
+        CpuMask cur;
         if (root_read_line(ctx->root, WQ_CPUMASK, &line) < 0)
                 return true; /* no such file: older kernel */
         *have = g_strdup(g_strstrip(line));
-        return cpuset_parse_mask(line, &cur, NULL) >= 0 && cpuset_equal(&cur, &ctx->config->housekeeping);
+        return cpumask_parse_mask(line, &cur, NULL) >= 0 && cpumask_equal(&cur, &ctx->config->housekeeping);
 }
 
 static int kthread_apply(const EnforcerContext *ctx, GPtrArray *changes) {
         g_autoptr(GArray) ks = misplaced(ctx);
-        g_autofree char *hk = cpuset_format_list(&ctx->config->housekeeping), *have = NULL;
+        g_autofree char *hk = cpumask_format_list(&ctx->config->housekeeping), *have = NULL;
 
         for (unsigned i = 0; i < ks->len; i++) {
                 const Kthread *k = &g_array_index(ks, Kthread, i);
                 g_autofree char *what = g_strdup_printf("affinity %d %s", (int) k->pid, k->comm);
-                g_autofree char *was = cpuset_format_list(&k->cpus);
+                g_autofree char *was = cpumask_format_list(&k->cpus);
                 if (enforcer_save_original(ctx, &enforcer_kthread, what, was) < 0)
                         return -EIO;
                 if (ctx->dry_run) {
@@ -70,7 +70,7 @@ static int kthread_apply(const EnforcerContext *ctx, GPtrArray *changes) {
                         g_ptr_array_add(changes, finding_new("kthread", k->comm, hk, was, false, "pinned"));
         }
         if (!workqueue_ok(ctx, &have)) {
-                EnforcerWrite w = { (char *) WQ_CPUMASK, cpuset_format_mask(&ctx->config->housekeeping, ctx->topology->nr_cpus) };
+                EnforcerWrite w = { (char *) WQ_CPUMASK, cpumask_format_mask(&ctx->config->housekeeping, ctx->topology->nr_cpus) };
                 int result;
                 int r = enforcer_write_batch(ctx, &w, 1, &result);
                 if (r >= 0 && result < 0)
@@ -84,17 +84,17 @@ static int kthread_apply(const EnforcerContext *ctx, GPtrArray *changes) {
 
 static int kthread_verify(const EnforcerContext *ctx, GPtrArray *findings) {
         g_autoptr(GArray) ks = misplaced(ctx);
-        g_autofree char *hk = cpuset_format_list(&ctx->config->housekeeping), *have = NULL;
+        g_autofree char *hk = cpumask_format_list(&ctx->config->housekeeping), *have = NULL;
 
         for (unsigned i = 0; i < ks->len; i++) {
                 const Kthread *k = &g_array_index(ks, Kthread, i);
-                g_autofree char *was = cpuset_format_list(&k->cpus);
+                g_autofree char *was = cpumask_format_list(&k->cpus);
                 g_autofree char *object = g_strdup_printf("%d %s", (int) k->pid, k->comm);
                 g_ptr_array_add(findings, finding_new("kthread", object, hk, was, false,
                                                       "a movable kernel thread outside housekeeping (it may refuse)"));
         }
         if (!workqueue_ok(ctx, &have)) {
-                g_autofree char *mask = cpuset_format_mask(&ctx->config->housekeeping, ctx->topology->nr_cpus);
+                g_autofree char *mask = cpumask_format_mask(&ctx->config->housekeeping, ctx->topology->nr_cpus);
                 g_ptr_array_add(findings, finding_new("workqueue", "cpumask", mask, have, true,
                                                       "unbound workqueue work may run on the audio CPUs"));
         }
@@ -103,10 +103,10 @@ static int kthread_verify(const EnforcerContext *ctx, GPtrArray *findings) {
 
 static char *kthread_check_original(const char *what, const char *value) {
         g_autofree char *kind = NULL;
-        CpuSet cpus;
+        CpuMask cpus;
         if (!enforcer_parse_task_entry(what, &kind, NULL, NULL) || !g_str_equal(kind, "affinity"))
                 return g_strdup("not \"affinity PID NAME\"");
-        if (cpuset_parse_list(value, &cpus, NULL) < 0)
+        if (cpumask_parse_list(value, &cpus, NULL) < 0)
                 return g_strdup("the saved CPUs are not a CPU list");
         return NULL;
 }
@@ -115,9 +115,9 @@ static int kthread_restore(const EnforcerContext *ctx, const char *what, const c
         /* "affinity PID COMM": only the same kernel thread, not a process that took its PID. */
         g_autofree char *comm = NULL;
         TaskStat st;
-        CpuSet cpus;
+        CpuMask cpus;
         pid_t pid;
-        if (!enforcer_parse_task_entry(what, NULL, &pid, &comm) || cpuset_parse_list(value, &cpus, NULL) < 0)
+        if (!enforcer_parse_task_entry(what, NULL, &pid, &comm) || cpumask_parse_list(value, &cpus, NULL) < 0)
                 return -EINVAL;
         if (task_read_stat(ctx->root, pid, 0, &st) < 0 || !(st.flags & TASK_PF_KTHREAD) || !g_str_equal(st.comm, comm))
                 return -ENOENT;

@@ -52,14 +52,14 @@ static GArray *list_queues(const Root *root, const char *ifname) {
         return out;
 }
 
-static bool queue_ok(const EnforcerContext *ctx, const QueueFile *q, const CpuSet *want, char **have_text) {
+static bool queue_ok(const EnforcerContext *ctx, const QueueFile *q, const CpuMask *want, char **have_text) {
         g_autofree char *line = NULL;
-        CpuSet have;
+        CpuMask have;
         if (root_read_line(ctx->root, q->rel, &line) < 0)
                 return true; /* vanished */
         if (have_text)
                 *have_text = g_strdup(g_strstrip(line));
-        return cpuset_parse_mask(line, &have, NULL) >= 0 && cpuset_equal(&have, want);
+        return cpumask_parse_mask(line, &have, NULL) >= 0 && cpumask_equal(&have, want);
 }
 
 int netdev_apply_interface(const EnforcerContext *ctx, const char *ifname, GPtrArray *changes) {
@@ -71,10 +71,10 @@ int netdev_apply_interface(const EnforcerContext *ctx, const char *ifname, GPtrA
 
         for (unsigned i = 0; i < queues->len; i++) {
                 QueueFile *q = &g_array_index(queues, QueueFile, i);
-                const CpuSet *want = config_net_cpus(ctx->config, q->rps);
+                const CpuMask *want = config_net_cpus(ctx->config, q->rps);
                 if (!want || queue_ok(ctx, q, want, NULL))
                         continue;
-                EnforcerWrite w = { g_strdup(q->rel), cpuset_format_mask(want, ctx->topology->nr_cpus) };
+                EnforcerWrite w = { g_strdup(q->rel), cpumask_format_mask(want, ctx->topology->nr_cpus) };
                 g_array_append_val(writes, w);
                 g_ptr_array_add(objects, q);
         }
@@ -107,11 +107,11 @@ static int netdev_verify(const EnforcerContext *ctx, GPtrArray *findings) {
 
         for (unsigned i = 0; i < queues->len; i++) {
                 QueueFile *q = &g_array_index(queues, QueueFile, i);
-                const CpuSet *want = config_net_cpus(ctx->config, q->rps);
+                const CpuMask *want = config_net_cpus(ctx->config, q->rps);
                 g_autofree char *have = NULL;
                 if (!want || queue_ok(ctx, q, want, &have))
                         continue;
-                g_autofree char *mask = cpuset_format_mask(want, ctx->topology->nr_cpus);
+                g_autofree char *mask = cpumask_format_mask(want, ctx->topology->nr_cpus);
                 g_ptr_array_add(findings, finding_new(q->rps ? "rps" : "xps", q->object, mask, have, true,
                                                       q->rps ? "receive packet steering outside its CPUs"
                                                              : "transmit packet steering outside its CPUs"));

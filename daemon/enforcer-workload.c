@@ -190,20 +190,20 @@ static uint64_t now_realtime_usec(void) {
 }
 
 /* The group's CPUs that this machine has: a fake root may describe more. */
-static void usable_cpus(const EnforcerContext *ctx, const GroupConfig *g, CpuSet *out) {
-        CpuSet host;
-        if (root_read_cpulist(ctx->host, "sys/devices/system/cpu/online", &host) < 0 || cpuset_is_empty(&host))
+static void usable_cpus(const EnforcerContext *ctx, const GroupConfig *g, CpuMask *out) {
+        CpuMask host;
+        if (root_read_cpulist(ctx->host, "sys/devices/system/cpu/online", &host) < 0 || cpumask_is_empty(&host))
                 *out = g->cpus;
         else
-                cpuset_and(out, &g->cpus, &host);
+                cpumask_and(out, &g->cpus, &host);
 }
 
 /* Affinity and scheduling of one thread; true when something had to change. */
 static int set_thread(const EnforcerContext *ctx, const Workload *w, pid_t tid, bool *changed) {
-        CpuSet have;
+        CpuMask have;
         int policy, prio, r = 0;
 
-        if (task_get_affinity(ctx->host, tid, &have) >= 0 && !cpuset_equal(&have, &w->cpus)) {
+        if (task_get_affinity(ctx->host, tid, &have) >= 0 && !cpumask_equal(&have, &w->cpus)) {
                 *changed = true;
                 if ((r = task_set_affinity(ctx->host, tid, &w->cpus)) < 0)
                         return r;
@@ -250,7 +250,7 @@ static int place(const EnforcerContext *ctx, const GroupConfig *g, pid_t pid, co
         WorkloadState *s = ctx->state;
         Workload *w = g_new0(Workload, 1);
         g_autofree char *cgroup = NULL;
-        CpuSet was;
+        CpuMask was;
         int policy = SCHED_OTHER, prio = 0, r;
         bool changed = false;
 
@@ -270,7 +270,7 @@ static int place(const EnforcerContext *ctx, const GroupConfig *g, pid_t pid, co
                 return -ESRCH; /* gone already */
         }
         (void) task_get_sched(ctx->host, pid, &policy, &prio);
-        g_autofree char *was_list = cpuset_format_list(&was);
+        g_autofree char *was_list = cpumask_format_list(&was);
         g_autofree char *was_sched = g_strdup_printf("%d %d", policy, prio);
         if (enforcer_save_originals(ctx, &enforcer_workload, 3, (const char *const[]) { what_cg, what_aff, what_sched },
                                     (const char *const[]) { cgroup, was_list, was_sched }) < 0) {
@@ -290,7 +290,7 @@ static int place(const EnforcerContext *ctx, const GroupConfig *g, pid_t pid, co
                 r = move_to_slice(ctx, g, pid);
         if (r < 0)
                 log_warning_errno(r, "cannot move %d %s into %s: %m", (int) pid, comm, g->slice);
-        if (cpuset_is_empty(&w->cpus)) {
+        if (cpumask_is_empty(&w->cpus)) {
                 /* Real-time scheduling off the group's CPUs could starve housekeeping. */
                 log_warning("%d %s: none of group %s's CPUs exist here; its CPUs and scheduling are left alone",
                             (int) pid, comm, g->name);
@@ -301,7 +301,7 @@ static int place(const EnforcerContext *ctx, const GroupConfig *g, pid_t pid, co
                 log_warning_errno(r, "cannot set the CPUs or scheduling of %d %s: %m", (int) pid, comm);
         w->placed_usec = now_realtime_usec();
         g_hash_table_replace(s->by_pid, GINT_TO_POINTER(pid), w);
-        g_autofree char *cpus = cpuset_format_list(&w->cpus);
+        g_autofree char *cpus = cpumask_format_list(&w->cpus);
         g_autofree char *sched = w->policy >= 0 ? g_strdup_printf("%s %d", task_policy_name(w->policy), w->priority)
                                                 : g_strdup("scheduling unchanged");
         log_info("placed %d %s in group %s (CPUs %s, %s)", (int) pid, comm, g->name, *cpus ? cpus : "unchanged", sched);
@@ -408,7 +408,7 @@ void workload_thread(const EnforcerContext *ctx, pid_t tgid, pid_t tid) {
         WorkloadState *s = ctx->state;
         Workload *w = g_hash_table_lookup(s->by_pid, GINT_TO_POINTER(tgid));
         bool changed = false;
-        if (!w || cpuset_is_empty(&w->cpus))
+        if (!w || cpumask_is_empty(&w->cpus))
                 return;
         int r = set_thread(ctx, w, tid, &changed);
         if (r < 0 && r != -ESRCH)
@@ -459,19 +459,19 @@ static int workload_apply(const EnforcerContext *ctx, GPtrArray *changes) {
                         g_hash_table_iter_remove(&it); /* gone, or its group is */
                         continue;
                 }
-                CpuSet cpus;
+                CpuMask cpus;
                 usable_cpus(ctx, g, &cpus);
-                bool reconfigured = !cpuset_equal(&cpus, &w->cpus) ||
-                                    (!cpuset_is_empty(&cpus) && (sched_of(g->sched_policy) != w->policy ||
+                bool reconfigured = !cpumask_equal(&cpus, &w->cpus) ||
+                                    (!cpumask_is_empty(&cpus) && (sched_of(g->sched_policy) != w->policy ||
                                                                  g->sched_priority != w->priority));
                 w->cpus = cpus;
-                if (cpuset_is_empty(&w->cpus))
+                if (cpumask_is_empty(&w->cpus))
                         continue;
                 w->policy = sched_of(g->sched_policy);
                 w->priority = g->sched_priority;
                 (void) set_all_threads(ctx, w, &changed);
                 if (changed && !reconfigured) {
-                        g_autofree char *list = cpuset_format_list(&w->cpus);
+                        g_autofree char *list = cpumask_format_list(&w->cpus);
                         g_autofree char *object = g_strdup_printf("%d %s", (int) w->pid, w->comm);
                         g_autoptr(Finding) f = finding_new("workload", object, list, "changed", true,
                                                            "a placed process's CPUs or scheduling changed");
@@ -497,7 +497,7 @@ static int workload_apply(const EnforcerContext *ctx, GPtrArray *changes) {
 static int workload_verify(const EnforcerContext *ctx, GPtrArray *findings) {
         WorkloadState *s = ctx->state;
         g_autoptr(GArray) pids = task_list_pids(ctx->root);
-        CpuSet groups;
+        CpuMask groups;
         unsigned unowned = 0;
 
         GHashTableIter it;
@@ -518,7 +518,7 @@ static int workload_verify(const EnforcerContext *ctx, GPtrArray *findings) {
                 TaskStat st;
                 if ((root_is_host(ctx->root) && (pid == getpid() || g_hash_table_contains(s->by_pid, GINT_TO_POINTER(pid)))) ||
                     task_read_stat(ctx->root, pid, 0, &st) < 0 || (st.flags & TASK_PF_KTHREAD) ||
-                    !cpuset_has(&groups, st.processor))
+                    !cpumask_has(&groups, st.processor))
                         continue;
                 if (++unowned > MAX_UNOWNED_FINDINGS)
                         continue;
@@ -558,14 +558,14 @@ static bool sched_valid(const char *value, int *policy, int *prio) {
 static char *workload_check_original(const char *what, const char *value) {
         g_autofree char *kind = NULL, *rel = NULL;
         int policy, prio;
-        CpuSet cpus;
+        CpuMask cpus;
 
         if (!enforcer_parse_task_entry(what, &kind, NULL, NULL))
                 return g_strdup("not \"KIND PID NAME\"");
         if (g_str_equal(kind, "cgroup"))
                 return (rel = cgroup_procs_rel(value)) ? NULL : g_strdup("the saved cgroup is not a path in the cgroup tree");
         if (g_str_equal(kind, "affinity"))
-                return cpuset_parse_list(value, &cpus, NULL) >= 0 ? NULL : g_strdup("the saved CPUs are not a CPU list");
+                return cpumask_parse_list(value, &cpus, NULL) >= 0 ? NULL : g_strdup("the saved CPUs are not a CPU list");
         if (g_str_equal(kind, "sched"))
                 return sched_valid(value, &policy, &prio) ? NULL : g_strdup("the saved scheduling is not a policy and priority");
         return g_strdup("not a workload entry (cgroup, affinity, sched)");
@@ -593,8 +593,8 @@ static int restore_task(const EnforcerContext *ctx, const char *kind, pid_t pid,
         for (unsigned i = 0; i < tids->len; i++) {
                 pid_t tid = g_array_index(tids, pid_t, i);
                 if (g_str_equal(kind, "affinity")) {
-                        CpuSet cpus;
-                        if (cpuset_parse_list(value, &cpus, NULL) < 0)
+                        CpuMask cpus;
+                        if (cpumask_parse_list(value, &cpus, NULL) < 0)
                                 return -EINVAL;
                         r = task_set_affinity(ctx->host, tid, &cpus);
                 } else if (g_str_equal(kind, "sched")) {

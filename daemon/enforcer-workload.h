@@ -12,7 +12,7 @@ typedef struct Workload {
         char *group;
         pid_t pid;
         char *comm;
-        CpuSet cpus;          /* what it was given (the group's CPUs this machine has) */
+        CpuMask cpus;          /* what it was given (the group's CPUs this machine has) */
         int policy;           /* SCHED_*; -1 when the group sets none */
         int priority;
         uint64_t placed_usec; /* CLOCK_REALTIME */

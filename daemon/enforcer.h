@@ -27,7 +27,7 @@ typedef struct Event {
         const Finding *finding;
         unsigned irq;
         const char *name;
-        const CpuSet *cpus;
+        const CpuMask *cpus;
         const char *group;
         pid_t pid;
         const char *comm;

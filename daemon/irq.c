@@ -106,7 +106,7 @@ const IrqRule *irq_match_rule(const Config *c, const Irq *irq) {
         return NULL;
 }
 
-const CpuSet *irq_target(const Config *c, const Irq *irq, const IrqRule **rule_out) {
+const CpuMask *irq_target(const Config *c, const Irq *irq, const IrqRule **rule_out) {
         const IrqRule *rule = irq_match_rule(c, irq);
         if (rule_out)
                 *rule_out = rule;
@@ -167,13 +167,13 @@ InterruptTable *interrupts_parse(const char *text) {
         return t;
 }
 
-uint64_t interrupts_sum(const InterruptTable *t, const char *row, const CpuSet *set) {
+uint64_t interrupts_sum(const InterruptTable *t, const char *row, const CpuMask *set) {
         const uint64_t *counts = t ? g_hash_table_lookup(t->rows, row) : NULL;
         uint64_t sum = 0;
         if (!counts)
                 return 0;
         for (unsigned i = 0; i < t->ncols; i++)
-                if (cpuset_has(set, t->col_cpu[i]))
+                if (cpumask_has(set, t->col_cpu[i]))
                         sum += counts[i];
         return sum;
 }

@@ -6,7 +6,7 @@
 #include <stdint.h>
 
 #include "config.h"
-#include "cpuset.h"
+#include "cpumask.h"
 #include "root.h"
 
 /* One IRQ as /proc/irq/N shows it. */
@@ -14,8 +14,8 @@ typedef struct Irq {
         unsigned num;
         char **actions;        /* the handlers' names: the sub-folders of /proc/irq/N */
         char *name;            /* actions joined with ", ", as in /proc/interrupts; "" if none */
-        CpuSet affinity;       /* smp_affinity_list */
-        CpuSet effective;      /* effective_affinity_list, where the kernel has it */
+        CpuMask affinity;       /* smp_affinity_list */
+        CpuMask effective;      /* effective_affinity_list, where the kernel has it */
         bool has_effective;
 } Irq;
 
@@ -27,7 +27,7 @@ GPtrArray *irq_scan(const Root *root);
 /* The first rule one of whose globs matches one of the IRQ's action names, or NULL. */
 const IrqRule *irq_match_rule(const Config *c, const Irq *irq);
 /* Where the IRQ belongs: its rule's CPUs, else housekeeping. */
-const CpuSet *irq_target(const Config *c, const Irq *irq, const IrqRule **rule);
+const CpuMask *irq_target(const Config *c, const Irq *irq, const IrqRule **rule);
 
 /* /proc/interrupts as numbers: the CPU of each column, and per row (an IRQ number or
  * "LOC", "RES"...) its counts. */
@@ -42,4 +42,4 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(InterruptTable, interrupt_table_free)
 /* NULL when the text has no CPU header. */
 InterruptTable *interrupts_parse(const char *text);
 /* The row's count summed over the CPUs in set; 0 for an unknown row. */
-uint64_t interrupts_sum(const InterruptTable *t, const char *row, const CpuSet *set);
+uint64_t interrupts_sum(const InterruptTable *t, const char *row, const CpuMask *set);

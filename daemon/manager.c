@@ -61,7 +61,7 @@ static void on_event(const Event *e, void *userdata) {
                            e->finding->actual, e->finding->expected);
                 break;
         case EVENT_IRQ_PINNED: {
-                g_autofree char *list = cpuset_format_list(e->cpus);
+                g_autofree char *list = cpumask_format_list(e->cpus);
                 log_info("IRQ %u %s pinned to CPUs %s", e->irq, e->name, list);
                 break;
         }
@@ -181,7 +181,7 @@ int manager_sampler_start(Manager *m) {
         int r = sampler_start(&o, &m->sampler);
         if (r < 0)
                 return log_error_errno(r, "cannot start the latency sampler: %m");
-        g_autofree char *cpus = cpuset_format_list(&o.cpus);
+        g_autofree char *cpus = cpumask_format_list(&o.cpus);
         log_info("latency sampler on CPUs %s every %u us (SCHED_FIFO %d)", cpus, o.interval_us, o.priority);
         return 0;
 }
@@ -293,7 +293,7 @@ static bool partition_ok(const Manager *m) {
 static void add_partition_findings(const Manager *m, GPtrArray *findings) {
         for (unsigned i = 0; i < m->diagnostics->len; i++) {
                 const Diagnostic *d = m->diagnostics->pdata[i];
-                g_autofree char *cpus = cpuset_format_list(&d->cpus);
+                g_autofree char *cpus = cpumask_format_list(&d->cpus);
                 g_autofree char *object = g_strdup_printf("%s%s%s", d->rule, d->group ? " " : "", d->group ? d->group : "");
                 g_ptr_array_add(findings, finding_new("partition", object, d->severity == DIAG_ERROR ? "valid" : "",
                                                       cpus, d->severity == DIAG_ERROR, d->message));
@@ -442,7 +442,7 @@ static int persist_partition(const Manager *m, const Config *c, GError **error) 
 
         for (unsigned i = 0; i < c->groups->len; i++) {
                 const GroupConfig *g = c->groups->pdata[i];
-                g_autofree char *list = cpuset_format_list(&g->cpus);
+                g_autofree char *list = cpumask_format_list(&g->cpus);
                 g_string_append_printf(data, "\n[Group %s]\nCPUs=%s\n", g->name, list);
         }
         if (m->dry_run) {
@@ -461,7 +461,7 @@ int manager_set_group_cpus(Manager *m, const char *group, const char *cpus, GErr
         GroupConfig *g = NULL;
         GPtrArray *diags;
         Config *c;
-        CpuSet set;
+        CpuMask set;
         int r;
 
         assert(m);
@@ -479,9 +479,9 @@ int manager_set_group_cpus(Manager *m, const char *group, const char *cpus, GErr
                             group, names->str);
                 return -ENOENT;
         }
-        if (!cpuset_parse_list_gerror("CPUs", cpus, &set, error))
+        if (!cpumask_parse_list_gerror("CPUs", cpus, &set, error))
                 return -EINVAL;
-        if (cpuset_is_empty(&set)) {
+        if (cpumask_is_empty(&set)) {
                 g_set_error(error, ISO_ERROR, ISO_ERROR_INVALID_CPU_LIST, "group %s needs at least one CPU", group);
                 return -EINVAL;
         }
@@ -596,7 +596,7 @@ int manager_new(const ManagerOptions *o, Manager **out, GError **error) {
         if (sched_getaffinity(0, sizeof allowed, &allowed) >= 0)
                 for (int cpu = 0; cpu < CPU_SETSIZE; cpu++)
                         if (CPU_ISSET(cpu, &allowed))
-                                cpuset_add(&m->host_cpus, (unsigned) cpu);
+                                cpumask_add(&m->host_cpus, (unsigned) cpu);
 
         assert(o);
         assert(out);

@@ -62,7 +62,7 @@ typedef struct Manager {
         uint64_t event_count;       /* device and link events that asked for a rescan */
         uint64_t rescan_count;      /* rescans they cost (bursts coalesce) */
         Sampler *sampler;           /* NULL when stopped */
-        CpuSet host_cpus;           /* the real CPUs this process may use, as it started */
+        CpuMask host_cpus;           /* the real CPUs this process may use, as it started */
         int sampler_event_fd;       /* poked by sampler threads; outlives restarts */
         NoiseReading *noise_before, *noise_after;
 } Manager;

@@ -77,12 +77,12 @@ static int column_of(const InterruptTable *t, int cpu) {
         return -1;
 }
 
-GPtrArray *noise_rates(const NoiseReading *before, const NoiseReading *after, const CpuSet *cpus,
+GPtrArray *noise_rates(const NoiseReading *before, const NoiseReading *after, const CpuMask *cpus,
                        GHashTable *names) {
         GPtrArray *out = g_ptr_array_new_with_free_func((GDestroyNotify) noise_cpu_free);
         double seconds = (double) (after->at_ns - before->at_ns) / 1e9;
 
-        CPUSET_FOREACH(cpu, cpus) {
+        CPUMASK_FOREACH(cpu, cpus) {
                 NoiseCpu *c = g_new0(NoiseCpu, 1);
                 int cb = column_of(before->irqs, cpu), ca = column_of(after->irqs, cpu);
                 c->cpu = cpu;

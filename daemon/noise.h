@@ -4,7 +4,7 @@
 #include <glib.h>
 #include <stdint.h>
 
-#include "cpuset.h"
+#include "cpumask.h"
 #include "irq.h"
 #include "root.h"
 
@@ -38,6 +38,6 @@ NoiseReading *noise_read(const Root *root, uint64_t at_ns);
 GHashTable *schedstat_parse(const char *text);
 /* Rates between two readings for the CPUs in set (NoiseCpu*); names gives IRQ numbers
  * their handlers' names (may be NULL). */
-GPtrArray *noise_rates(const NoiseReading *before, const NoiseReading *after, const CpuSet *cpus,
+GPtrArray *noise_rates(const NoiseReading *before, const NoiseReading *after, const CpuMask *cpus,
                        GHashTable *names);
 void noise_cpu_free(NoiseCpu *c);

@@ -47,23 +47,23 @@ static char *describe_sources(const Config *c) {
 }
 
 static void print_machine(const Machine *m, FILE *out) {
-        g_autofree char *online = cpuset_format_list(&m->topology->online);
+        g_autofree char *online = cpumask_format_list(&m->topology->online);
         fprintf(out, "Machine under %s: CPUs %s online (%u), %u cores, %u L3 domain%s, %u NUMA node%s\n",
-                root_dir(m->root), online, cpuset_count(&m->topology->online), m->topology->cores->len,
+                root_dir(m->root), online, cpumask_count(&m->topology->online), m->topology->cores->len,
                 m->topology->l3s->len, m->topology->l3s->len == 1 ? "" : "s",
                 m->topology->nodes->len, m->topology->nodes->len == 1 ? "" : "s");
 }
 
 static void print_partition(const Config *c, FILE *out) {
         g_autoptr(Table) t = table_new("PART", "CPUS", "COUNT", "SLICE", "MATCH", "SCHED", NULL);
-        g_autofree char *hk = cpuset_format_list(&c->housekeeping);
-        g_autofree char *hk_n = g_strdup_printf("%u", cpuset_count(&c->housekeeping));
+        g_autofree char *hk = cpumask_format_list(&c->housekeeping);
+        g_autofree char *hk_n = g_strdup_printf("%u", cpumask_count(&c->housekeeping));
 
         table_add_row(t, "housekeeping", hk, hk_n, "init.scope system.slice user.slice", NULL, NULL);
         for (unsigned i = 0; i < c->groups->len; i++) {
                 const GroupConfig *g = c->groups->pdata[i];
-                g_autofree char *cpus = cpuset_format_list(&g->cpus);
-                g_autofree char *n = g_strdup_printf("%u", cpuset_count(&g->cpus));
+                g_autofree char *cpus = cpumask_format_list(&g->cpus);
+                g_autofree char *n = g_strdup_printf("%u", cpumask_count(&g->cpus));
                 g_autofree char *match = g->match[0] ? g_strjoinv(" ", g->match) : NULL;
                 g_autofree char *sched = g->sched_policy == SCHED_POLICY_UNSET ? NULL
                         : g->sched_priority ? g_strdup_printf("%s %d", sched_policy_to_string(g->sched_policy), g->sched_priority)
@@ -121,7 +121,7 @@ int offline_plan(const OfflineOptions *o, FILE *out) {
         plan = plan_partition(m.topology, m.config, &notes);
         diags = partition_validate(plan, m.topology);
 
-        online = cpuset_format_list(&m.topology->online);
+        online = cpumask_format_list(&m.topology->online);
         g_string_append_printf(header,
                                "isolatord partition proposed by isolatord --plan for a machine with CPUs %s:\n"
                                "%u cores, %u L3 domain(s), %u NUMA node(s). Housekeeping is CPU 0's core;\n"
@@ -163,7 +163,7 @@ int offline_boot_params(const OfflineOptions *o, FILE *out) {
         const GPtrArray *params, *live;
         g_autoptr(Table) t = NULL;
         g_autofree char *hk = NULL, *iso = NULL;
-        CpuSet isolated;
+        CpuMask isolated;
 
         if (!machine_load(o, &m))
                 return 1;
@@ -181,9 +181,9 @@ int offline_boot_params(const OfflineOptions *o, FILE *out) {
         params = audits->boot_params;
         live = audits->live;
 
-        hk = cpuset_format_list(&m.config->housekeeping);
+        hk = cpumask_format_list(&m.config->housekeeping);
         config_isolated_cpus(m.config, &isolated);
-        iso = cpuset_format_list(&isolated);
+        iso = cpumask_format_list(&isolated);
         fprintf(out, "Boot parameters for housekeeping %s and isolated CPUs %s\n", hk, iso);
         fprintf(out, "compared with the running kernel's command line and sysfs under %s\n\n", root_dir(m.root));
 

@@ -19,7 +19,7 @@ const char *diag_severity_to_string(DiagSeverity s) {
 
 G_GNUC_PRINTF(6, 7)
 static void diag_add(GPtrArray *diags, DiagSeverity severity, const char *rule, const char *group,
-                     const CpuSet *cpus, const char *fmt, ...) {
+                     const CpuMask *cpus, const char *fmt, ...) {
         Diagnostic *d = g_new0(Diagnostic, 1);
         va_list ap;
 
@@ -41,58 +41,58 @@ static char *part_label(const char *group) {
         return g_strdup_printf("group %s", group);
 }
 
-static const char *cpus_word(const CpuSet *s) {
-        return cpuset_count(s) == 1 ? "CPU" : "CPUs";
+static const char *cpus_word(const CpuMask *s) {
+        return cpumask_count(s) == 1 ? "CPU" : "CPUs";
 }
 
 /* Existence and online checks for one part of the partition. */
-static void check_cpus_exist(GPtrArray *diags, const char *group, const CpuSet *cpus, const Topology *t) {
+static void check_cpus_exist(GPtrArray *diags, const char *group, const CpuMask *cpus, const Topology *t) {
         g_autofree char *label = part_label(group);
-        CpuSet missing, offline, present_offline;
+        CpuMask missing, offline, present_offline;
 
-        cpuset_andnot(&missing, cpus, &t->possible);
-        if (!cpuset_is_empty(&missing)) {
-                g_autofree char *m = cpuset_format_list(&missing);
-                g_autofree char *have = cpuset_format_list(&t->possible);
+        cpumask_andnot(&missing, cpus, &t->possible);
+        if (!cpumask_is_empty(&missing)) {
+                g_autofree char *m = cpumask_format_list(&missing);
+                g_autofree char *have = cpumask_format_list(&t->possible);
                 diag_add(diags, DIAG_ERROR, "cpu-missing", group, &missing,
                          "%s: %s %s %s not exist on this machine, which has CPUs %s",
-                         label, cpus_word(&missing), m, cpuset_count(&missing) == 1 ? "does" : "do", have);
+                         label, cpus_word(&missing), m, cpumask_count(&missing) == 1 ? "does" : "do", have);
         }
-        cpuset_andnot(&offline, cpus, &t->online);
-        cpuset_andnot(&present_offline, &offline, &missing);
-        if (!cpuset_is_empty(&present_offline)) {
-                g_autofree char *o = cpuset_format_list(&present_offline);
+        cpumask_andnot(&offline, cpus, &t->online);
+        cpumask_andnot(&present_offline, &offline, &missing);
+        if (!cpumask_is_empty(&present_offline)) {
+                g_autofree char *o = cpumask_format_list(&present_offline);
                 diag_add(diags, DIAG_ERROR, "cpu-offline", group, &present_offline,
                          "%s: %s %s %s offline; bring %s online (echo 1 > /sys/devices/system/cpu/cpuN/online) or leave %s out",
-                         label, cpus_word(&present_offline), o, cpuset_count(&present_offline) == 1 ? "is" : "are",
-                         cpuset_count(&present_offline) == 1 ? "it" : "them", cpuset_count(&present_offline) == 1 ? "it" : "them");
+                         label, cpus_word(&present_offline), o, cpumask_count(&present_offline) == 1 ? "is" : "are",
+                         cpumask_count(&present_offline) == 1 ? "it" : "them", cpumask_count(&present_offline) == 1 ? "it" : "them");
         }
 }
 
 typedef struct Part {
         const char *name;
-        const CpuSet *cpus;
+        const CpuMask *cpus;
 } Part;
 
 /* Who owns a CPU: an index into parts, or -1 for nobody. */
 static int owner_of(const Part *parts, unsigned n, int cpu) {
         for (unsigned i = 0; i < n; i++)
-                if (cpuset_has(parts[i].cpus, cpu))
+                if (cpumask_has(parts[i].cpus, cpu))
                         return (int) i;
         return -1;
 }
 
 static void check_smt_split(GPtrArray *diags, const Part *parts, unsigned nparts, const Topology *t) {
         for (unsigned ci = 0; ci < t->cores->len; ci++) {
-                const CpuSet *core = &g_array_index(t->cores, TopologyGroup, ci).cpus;
-                CpuSet online_core;
+                const CpuMask *core = &g_array_index(t->cores, TopologyGroup, ci).cpus;
+                CpuMask online_core;
                 int first_owner = -2;
                 bool split = false;
 
-                cpuset_and(&online_core, core, &t->online);
-                if (cpuset_count(&online_core) < 2)
+                cpumask_and(&online_core, core, &t->online);
+                if (cpumask_count(&online_core) < 2)
                         continue;
-                CPUSET_FOREACH(cpu, &online_core) {
+                CPUMASK_FOREACH(cpu, &online_core) {
                         int o = owner_of(parts, nparts, cpu);
                         if (first_owner == -2)
                                 first_owner = o;
@@ -104,14 +104,14 @@ static void check_smt_split(GPtrArray *diags, const Part *parts, unsigned nparts
 
                 g_autoptr(GString) who = g_string_new(NULL);
                 const char *group = NULL;
-                CPUSET_FOREACH(cpu, &online_core) {
+                CPUMASK_FOREACH(cpu, &online_core) {
                         int o = owner_of(parts, nparts, cpu);
                         if (o >= 0 && !group && !STREQ(parts[o].name, "housekeeping"))
                                 group = parts[o].name;
                         g_string_append_printf(who, "%sCPU %d in %s", who->len ? ", " : "", cpu,
                                                o < 0 ? "no group" : parts[o].name);
                 }
-                g_autofree char *list = cpuset_format_list(&online_core);
+                g_autofree char *list = cpumask_format_list(&online_core);
                 diag_add(diags, DIAG_WARNING, "smt-split", group ? group : parts[0].name, &online_core,
                          "SMT siblings %s share one core but are split: %s; siblings share execution units, "
                          "so load on one disturbs the other (give the whole core to one group)",
@@ -124,16 +124,16 @@ static void check_l3(GPtrArray *diags, const GroupConfig *g, const Topology *t) 
         unsigned n = 0;
 
         for (unsigned i = 0; i < t->l3s->len; i++) {
-                const CpuSet *l3 = &g_array_index(t->l3s, TopologyGroup, i).cpus;
-                CpuSet part;
-                cpuset_and(&part, &g->cpus, l3);
-                if (cpuset_is_empty(&part))
+                const CpuMask *l3 = &g_array_index(t->l3s, TopologyGroup, i).cpus;
+                CpuMask part;
+                cpumask_and(&part, &g->cpus, l3);
+                if (cpumask_is_empty(&part))
                         continue;
-                g_autofree char *p = cpuset_format_list(&part);
+                g_autofree char *p = cpumask_format_list(&part);
                 g_string_append_printf(domains, "%s%s", n++ ? " | " : "", p);
         }
         if (n > 1) {
-                g_autofree char *cpus = cpuset_format_list(&g->cpus);
+                g_autofree char *cpus = cpumask_format_list(&g->cpus);
                 diag_add(diags, DIAG_WARNING, "l3-straddle", g->name, &g->cpus,
                          "group %s: CPUs %s span %u L3 cache domains (%s); a group inside one L3 keeps its "
                          "working set in one cache and its threads' communication on-die",
@@ -150,7 +150,7 @@ GPtrArray *partition_validate(const Config *c, const Topology *t) {
         GPtrArray *diags = g_ptr_array_new_with_free_func((GDestroyNotify) diagnostic_free);
         g_autofree Part *parts = g_new(Part, c->groups->len + 1);
         unsigned nparts = 0;
-        CpuSet all;
+        CpuMask all;
 
         assert(c);
         assert(t);
@@ -161,16 +161,16 @@ GPtrArray *partition_validate(const Config *c, const Topology *t) {
                 parts[nparts++] = (Part) { g->name, &g->cpus };
         }
 
-        if (cpuset_is_empty(&c->housekeeping))
+        if (cpumask_is_empty(&c->housekeeping))
                 diag_add(diags, DIAG_ERROR, "housekeeping-empty", "housekeeping", NULL,
                          "housekeeping: no CPUs; IRQs, system services and kernel threads need at least one "
                          "(Housekeeping= in [Partition], usually the first core and its sibling)");
-        if (!cpuset_has(&c->housekeeping, 0)) {
-                CpuSet zero;
-                cpuset_zero(&zero);
-                cpuset_add(&zero, 0);
+        if (!cpumask_has(&c->housekeeping, 0)) {
+                CpuMask zero;
+                cpumask_zero(&zero);
+                cpumask_add(&zero, 0);
                 int o = owner_of(parts, nparts, 0);
-                g_autofree char *hk = cpuset_format_list(&c->housekeeping);
+                g_autofree char *hk = cpumask_format_list(&c->housekeeping);
                 diag_add(diags, DIAG_ERROR, "boot-cpu", o > 0 ? parts[o].name : "housekeeping", &zero,
                          "CPU 0 is the boot CPU and must stay in housekeeping (which is \"%s\")%s%s: "
                          "nohz_full cannot take the boot CPU and it keeps the timekeeping duty",
@@ -178,16 +178,16 @@ GPtrArray *partition_validate(const Config *c, const Topology *t) {
         }
 
         for (unsigned i = 0; i < nparts; i++) {
-                if (i > 0 && cpuset_is_empty(parts[i].cpus))
+                if (i > 0 && cpumask_is_empty(parts[i].cpus))
                         diag_add(diags, DIAG_ERROR, "group-empty", parts[i].name, NULL,
                                  "group %s: no CPUs; give it CPUs= or remove the group", parts[i].name);
                 check_cpus_exist(diags, parts[i].name, parts[i].cpus, t);
                 for (unsigned j = i + 1; j < nparts; j++) {
-                        CpuSet both;
-                        cpuset_and(&both, parts[i].cpus, parts[j].cpus);
-                        if (cpuset_is_empty(&both))
+                        CpuMask both;
+                        cpumask_and(&both, parts[i].cpus, parts[j].cpus);
+                        if (cpumask_is_empty(&both))
                                 continue;
-                        g_autofree char *b = cpuset_format_list(&both);
+                        g_autofree char *b = cpumask_format_list(&both);
                         g_autofree char *li = part_label(parts[i].name);
                         diag_add(diags, DIAG_ERROR, "overlap", parts[j].name, &both,
                                  "%s and group %s both claim %s %s; a CPU belongs to exactly one part of the partition",
@@ -198,9 +198,9 @@ GPtrArray *partition_validate(const Config *c, const Topology *t) {
         /* Rules are checked like groups: their CPUs exist and are online. */
         for (unsigned i = 0; i < c->irq_rules->len; i++) {
                 const IrqRule *rule = c->irq_rules->pdata[i];
-                const CpuSet *cpus = config_irq_rule_cpus(c, rule);
+                const CpuMask *cpus = config_irq_rule_cpus(c, rule);
                 g_autofree char *label = g_strdup_printf("irq rule %s", rule->name);
-                if (cpuset_is_empty(cpus))
+                if (cpumask_is_empty(cpus))
                         diag_add(diags, DIAG_ERROR, "rule-empty", label, NULL,
                                  "irq rule %s: no CPUs; give it CPUs= (a group or a CPU list)", rule->name);
                 else
@@ -211,16 +211,16 @@ GPtrArray *partition_validate(const Config *c, const Topology *t) {
         for (unsigned i = 0; i < c->groups->len; i++)
                 check_l3(diags, c->groups->pdata[i], t);
 
-        cpuset_zero(&all);
+        cpumask_zero(&all);
         for (unsigned i = 0; i < nparts; i++)
-                cpuset_or(&all, &all, parts[i].cpus);
-        CpuSet unassigned;
-        cpuset_andnot(&unassigned, &t->online, &all);
-        if (!cpuset_is_empty(&unassigned)) {
-                g_autofree char *u = cpuset_format_list(&unassigned);
+                cpumask_or(&all, &all, parts[i].cpus);
+        CpuMask unassigned;
+        cpumask_andnot(&unassigned, &t->online, &all);
+        if (!cpumask_is_empty(&unassigned)) {
+                g_autofree char *u = cpumask_format_list(&unassigned);
                 diag_add(diags, DIAG_WARNING, "cpu-unassigned", NULL, &unassigned,
                          "%s %s %s in no group and not housekeeping: they stay idle; add them to a group or to Housekeeping=",
-                         cpus_word(&unassigned), u, cpuset_count(&unassigned) == 1 ? "is" : "are");
+                         cpus_word(&unassigned), u, cpumask_count(&unassigned) == 1 ? "is" : "are");
         }
 
         g_ptr_array_sort(diags, compare_severity);

@@ -18,7 +18,7 @@ typedef struct Diagnostic {
         DiagSeverity severity;
         const char *rule;
         char *group;   /* "housekeeping", a group's name, or NULL for the whole partition */
-        CpuSet cpus;
+        CpuMask cpus;
         char *message;
 } Diagnostic;
 

@@ -5,7 +5,7 @@
 #include "plan.h"
 
 typedef struct Domain {
-        GArray *free_cores; /* CpuSet of each free core, in CPU order */
+        GArray *free_cores; /* CpuMask of each free core, in CPU order */
 } Domain;
 
 /* Core counts by largest remainder, every group at least one core while cores last. */
@@ -15,11 +15,11 @@ static void plan_sizes(const Config *tmpl, unsigned ncores, unsigned *sizes, GPt
 
         for (unsigned i = 0; i < n; i++) {
                 const GroupConfig *g = tmpl->groups->pdata[i];
-                total_w += MAX(cpuset_count(&g->cpus), 1u);
+                total_w += MAX(cpumask_count(&g->cpus), 1u);
         }
         for (unsigned i = 0; i < n; i++) {
                 const GroupConfig *g = tmpl->groups->pdata[i];
-                double exact = (double) ncores * MAX(cpuset_count(&g->cpus), 1u) / total_w;
+                double exact = (double) ncores * MAX(cpumask_count(&g->cpus), 1u) / total_w;
                 sizes[i] = (unsigned) exact;
                 rem[i] = exact - sizes[i];
                 given += sizes[i];
@@ -54,13 +54,13 @@ static void plan_sizes(const Config *tmpl, unsigned ncores, unsigned *sizes, GPt
 }
 
 /* Takes n free cores from one domain into out. */
-static void take_cores(Domain *d, unsigned n, CpuSet *out) {
+static void take_cores(Domain *d, unsigned n, CpuMask *out) {
         for (unsigned k = 0; k < n; k++)
-                cpuset_or(out, out, &g_array_index(d->free_cores, CpuSet, k));
+                cpumask_or(out, out, &g_array_index(d->free_cores, CpuMask, k));
         g_array_remove_range(d->free_cores, 0, n);
 }
 
-static void place_group(Domain *domains, unsigned ndomains, unsigned need, CpuSet *out) {
+static void place_group(Domain *domains, unsigned ndomains, unsigned need, CpuMask *out) {
         while (need > 0) {
                 Domain *fit = NULL, *largest = NULL;
                 for (unsigned i = 0; i < ndomains; i++) {
@@ -87,7 +87,7 @@ Config *plan_partition(const Topology *t, const Config *tmpl, GPtrArray **notes_
         g_autofree unsigned *sizes = NULL;
         g_autofree Domain *domains = NULL;
         unsigned ndomains, ncores = 0;
-        const CpuSet *boot_core;
+        const CpuMask *boot_core;
 
         assert(t);
         assert(tmpl);
@@ -100,21 +100,21 @@ Config *plan_partition(const Topology *t, const Config *tmpl, GPtrArray **notes_
         c->network = tmpl->network;
 
         boot_core = topology_core_of(t, 0);
-        cpuset_zero(&c->housekeeping);
+        cpumask_zero(&c->housekeeping);
         if (boot_core)
-                cpuset_and(&c->housekeeping, boot_core, &t->online);
-        cpuset_add(&c->housekeeping, 0);
+                cpumask_and(&c->housekeeping, boot_core, &t->online);
+        cpumask_add(&c->housekeeping, 0);
 
         /* One domain per L3, plus one for CPUs whose L3 is unknown. */
         ndomains = t->l3s->len + 1;
         domains = g_new0(Domain, ndomains);
         for (unsigned i = 0; i < ndomains; i++)
-                domains[i].free_cores = g_array_new(false, false, sizeof(CpuSet));
+                domains[i].free_cores = g_array_new(false, false, sizeof(CpuMask));
         for (unsigned ci = 0; ci < t->cores->len; ci++) {
-                CpuSet core;
-                cpuset_and(&core, &g_array_index(t->cores, TopologyGroup, ci).cpus, &t->online);
-                int first = cpuset_first(&core);
-                if (first < 0 || cpuset_intersects(&core, &c->housekeeping))
+                CpuMask core;
+                cpumask_and(&core, &g_array_index(t->cores, TopologyGroup, ci).cpus, &t->online);
+                int first = cpumask_first(&core);
+                if (first < 0 || cpumask_intersects(&core, &c->housekeeping))
                         continue;
                 int l3 = t->cpus[first].l3;
                 g_array_append_val(domains[l3 >= 0 ? (unsigned) l3 : ndomains - 1].free_cores, core);
@@ -128,7 +128,7 @@ Config *plan_partition(const Topology *t, const Config *tmpl, GPtrArray **notes_
                 if (sizes[i] == 0)
                         continue;
                 GroupConfig *g = group_config_copy(tmpl->groups->pdata[i]);
-                cpuset_zero(&g->cpus);
+                cpumask_zero(&g->cpus);
                 place_group(domains, ndomains, sizes[i], &g->cpus);
                 g_ptr_array_add(c->groups, g);
         }

@@ -320,16 +320,16 @@ static int create_file_at(int dirfd, const char *name, const char *content) {
         return write_all(fd, content, strlen(content));
 }
 
-int root_read_cpulist(const Root *root, const char *rel, CpuSet *out) {
+int root_read_cpulist(const Root *root, const char *rel, CpuMask *out) {
         g_autofree char *line = NULL;
         int r = root_read_line(root, rel, &line);
         if (r < 0)
                 return r;
         if (strcmp(g_strstrip(line), "(null)") == 0) {
-                cpuset_zero(out);
+                cpumask_zero(out);
                 return 0;
         }
-        r = cpuset_parse_list(line, out, NULL);
+        r = cpumask_parse_list(line, out, NULL);
         return r < 0 ? -EBADMSG : 0;
 }
 

@@ -3,7 +3,7 @@
 
 #include <stdbool.h>
 
-#include "cpuset.h"
+#include "cpumask.h"
 
 /* The one place that turns a kernel path into a file name. Every /proc, /sys and
  * cgroupfs path in isolatord is written relative ("proc/cmdline",
@@ -39,7 +39,7 @@ bool root_rel_valid(const char *rel);
  * managed IRQ answers EIO, or EPERM since Linux 6.12; an immutable file EPERM). */
 int root_write(const Root *root, const char *rel, const char *value);
 /* A cpulist file ("0-3,8\n"); the kernel writes "(null)" in nohz_full when it is unset. */
-int root_read_cpulist(const Root *root, const char *rel, CpuSet *out);
+int root_read_cpulist(const Root *root, const char *rel, CpuMask *out);
 
 /* A new cgroup folder. cgroupfs fills it with its interface files; on a fake root this
  * writes the ones isolatord reads (cgroup.procs, cpuset.cpus, cpuset.cpus.effective

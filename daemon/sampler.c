@@ -197,7 +197,7 @@ int sampler_start(const SamplerOptions *o, Sampler **out) {
                 if (s->qos_fd < 0 || write(s->qos_fd, &zero, sizeof zero) != sizeof zero)
                         log_warning_errno(errno, "cannot hold /dev/cpu_dma_latency at 0: %m");
         }
-        CPUSET_FOREACH(cpu, &o->cpus) {
+        CPUMASK_FOREACH(cpu, &o->cpus) {
                 SamplerCpu *c = g_new0(SamplerCpu, 1);
                 c->owner = s;
                 c->cpu = cpu;
@@ -212,7 +212,7 @@ int sampler_start(const SamplerOptions *o, Sampler **out) {
                                 s->not_locked = g_strdup_printf("its statistics cannot be locked: %s", g_strerror(-r));
                 }
                 /* The threads run on this machine's CPUs, whatever --root describes. */
-                if (!cpuset_has(&o->host_cpus, cpu)) {
+                if (!cpumask_has(&o->host_cpus, cpu)) {
                         c->not_measured = g_strdup("this CPU does not exist on this machine");
                         continue;
                 }

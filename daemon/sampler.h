@@ -5,7 +5,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "cpuset.h"
+#include "cpumask.h"
 
 /* The latency sampler: one thread per measured CPU, pinned, SCHED_FIFO, sleeping with
  * clock_nanosleep(TIMER_ABSTIME) every interval and recording how late it woke, as
@@ -13,8 +13,8 @@
  * without locks. The sampler shares nothing else with the loop but an eventfd that a
  * thread pokes when a sample crosses the threshold. */
 typedef struct SamplerOptions {
-        CpuSet cpus;             /* CPUs to measure */
-        CpuSet host_cpus;        /* the CPUs of this machine the daemon may run on */
+        CpuMask cpus;             /* CPUs to measure */
+        CpuMask host_cpus;        /* the CPUs of this machine the daemon may run on */
         unsigned interval_us;
         unsigned threshold_us;
         int priority;            /* SCHED_FIFO */

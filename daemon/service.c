@@ -149,7 +149,7 @@ static void pin_self(const Manager *m) {
                 return;
         }
         CPU_ZERO(&want);
-        CPUSET_FOREACH(cpu, &m->config->housekeeping)
+        CPUMASK_FOREACH(cpu, &m->config->housekeeping)
                 if (cpu < CPU_SETSIZE && CPU_ISSET(cpu, &allowed)) {
                         CPU_SET(cpu, &want);
                         n++;

@@ -111,14 +111,14 @@ int task_read_cgroup(const Root *root, pid_t pid, char **out) {
 /* --- affinity --- */
 
 static cpu_set_t *cpu_alloc(size_t *size) {
-        *size = CPU_ALLOC_SIZE(CPUSET_MAX);
-        cpu_set_t *s = CPU_ALLOC(CPUSET_MAX);
+        *size = CPU_ALLOC_SIZE(CPUMASK_MAX);
+        cpu_set_t *s = CPU_ALLOC(CPUMASK_MAX);
         CPU_ZERO_S(*size, s);
         return s;
 }
 
 /* A fake task's status file: its Cpus_allowed (mask) and Cpus_allowed_list lines. */
-static int fake_status_affinity(const Root *root, pid_t tid, const CpuSet *set, CpuSet *get) {
+static int fake_status_affinity(const Root *root, pid_t tid, const CpuMask *set, CpuMask *get) {
         g_autofree char *rel = task_rel(tid, 0, "status"), *data = NULL;
         int r = root_read(root, rel, &data, NULL);
         if (r < 0)
@@ -128,10 +128,10 @@ static int fake_status_affinity(const Root *root, pid_t tid, const CpuSet *set, 
         for (char **l = lines; *l; l++) {
                 if (g_str_has_prefix(*l, "Cpus_allowed_list:")) {
                         found = true;
-                        if (get && cpuset_parse_list(g_strstrip(*l + strlen("Cpus_allowed_list:")), get, NULL) < 0)
+                        if (get && cpumask_parse_list(g_strstrip(*l + strlen("Cpus_allowed_list:")), get, NULL) < 0)
                                 return -EBADMSG;
                         if (set) {
-                                g_autofree char *list = cpuset_format_list(set);
+                                g_autofree char *list = cpumask_format_list(set);
                                 g_free(*l);
                                 *l = g_strdup_printf("Cpus_allowed_list:\t%s", list);
                         }
@@ -141,7 +141,7 @@ static int fake_status_affinity(const Root *root, pid_t tid, const CpuSet *set, 
                         unsigned digits = 0;
                         for (const char *p = mask; *p; p++)
                                 digits += g_ascii_isxdigit(*p) ? 1 : 0;
-                        g_autofree char *text = cpuset_format_mask(set, digits * 4);
+                        g_autofree char *text = cpumask_format_mask(set, digits * 4);
                         g_free(*l);
                         *l = g_strdup_printf("Cpus_allowed:\t%s", text);
                 }
@@ -157,29 +157,29 @@ static int fake_status_affinity(const Root *root, pid_t tid, const CpuSet *set, 
         return root_write(root, rel, joined);
 }
 
-int task_get_affinity(const Root *root, pid_t tid, CpuSet *out) {
+int task_get_affinity(const Root *root, pid_t tid, CpuMask *out) {
         if (!root_is_host(root))
                 return fake_status_affinity(root, tid, NULL, out);
         size_t size;
         cpu_set_t *s = cpu_alloc(&size);
         int r = sched_getaffinity(tid, size, s) < 0 ? negative_errno() : 0;
         if (r >= 0) {
-                cpuset_zero(out);
-                for (unsigned cpu = 0; cpu < CPUSET_MAX; cpu++)
+                cpumask_zero(out);
+                for (unsigned cpu = 0; cpu < CPUMASK_MAX; cpu++)
                         if (CPU_ISSET_S(cpu, size, s))
-                                cpuset_add(out, cpu);
+                                cpumask_add(out, cpu);
         }
         CPU_FREE(s);
         return r;
 }
 
-int task_set_affinity(const Root *root, pid_t tid, const CpuSet *cpus) {
+int task_set_affinity(const Root *root, pid_t tid, const CpuMask *cpus) {
         if (!root_is_host(root))
                 return fake_status_affinity(root, tid, cpus, NULL);
         size_t size;
         cpu_set_t *s = cpu_alloc(&size);
-        for (unsigned cpu = 0; cpu < CPUSET_MAX; cpu++)
-                if (cpuset_has(cpus, (int) cpu))
+        for (unsigned cpu = 0; cpu < CPUMASK_MAX; cpu++)
+                if (cpumask_has(cpus, (int) cpu))
                         CPU_SET_S(cpu, size, s);
         int r = sched_setaffinity(tid, size, s) < 0 ? negative_errno() : 0;
         CPU_FREE(s);

@@ -5,7 +5,7 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
-#include "cpuset.h"
+#include "cpumask.h"
 #include "root.h"
 
 /* Processes and threads (tasks) as /proc shows them under a root. On the host root the
@@ -49,8 +49,8 @@ GArray *task_find_kthreads(const Root *root, const char *prefix);
  * taken for the real program. */
 GArray *task_find_by_exe(const Root *root, const char *name);
 
-int task_get_affinity(const Root *root, pid_t tid, CpuSet *out);
-int task_set_affinity(const Root *root, pid_t tid, const CpuSet *cpus);
+int task_get_affinity(const Root *root, pid_t tid, CpuMask *out);
+int task_set_affinity(const Root *root, pid_t tid, const CpuMask *cpus);
 /* Host root only (-EOPNOTSUPP on a fake one). */
 int task_get_sched(const Root *root, pid_t tid, int *policy, int *priority);
 int task_set_sched(const Root *root, pid_t tid, int policy, int priority);

@@ -11,7 +11,7 @@
 Topology *topology_new(unsigned nr_cpus) {
         Topology *t = g_new0(Topology, 1);
 
-        assert(nr_cpus <= CPUSET_MAX);
+        assert(nr_cpus <= CPUMASK_MAX);
         t->nr_cpus = nr_cpus;
         t->cpus = g_new(TopologyCpu, MAX(nr_cpus, 1u));
         for (unsigned i = 0; i < nr_cpus; i++)
@@ -46,7 +46,7 @@ const TopologyGroup *topology_group(const GArray *groups, int index) {
         return &g_array_index(groups, TopologyGroup, index);
 }
 
-const CpuSet *topology_core_of(const Topology *t, unsigned cpu) {
+const CpuMask *topology_core_of(const Topology *t, unsigned cpu) {
         if (cpu >= t->nr_cpus)
                 return NULL;
         const TopologyGroup *g = topology_group(t->cores, t->cpus[cpu].core);
@@ -55,11 +55,11 @@ const CpuSet *topology_core_of(const Topology *t, unsigned cpu) {
 
 /* Finds the group with this id, or appends it; CPUs are added to it. Used for
  * packages and nodes, which are few. */
-static int group_find_or_add(GArray *groups, int id, const CpuSet *cpus) {
+static int group_find_or_add(GArray *groups, int id, const CpuMask *cpus) {
         for (unsigned i = groups->len; i-- > 0;) {
                 TopologyGroup *g = &g_array_index(groups, TopologyGroup, i);
                 if (g->id == id) {
-                        cpuset_or(&g->cpus, &g->cpus, cpus);
+                        cpumask_or(&g->cpus, &g->cpus, cpus);
                         return (int) i;
                 }
         }
@@ -70,8 +70,8 @@ static int group_find_or_add(GArray *groups, int id, const CpuSet *cpus) {
 
 /* A CPU joins the core and L3 named by the lowest CPU of its sibling and L3 lists;
  * any CPU of the core finds the same group, whatever order CPUs are added in. */
-static int group_by_first_cpu(GArray *groups, const CpuSet *cpus, int *index_of_first) {
-        int first = cpuset_first(cpus);
+static int group_by_first_cpu(GArray *groups, const CpuMask *cpus, int *index_of_first) {
+        int first = cpumask_first(cpus);
         if (first < 0)
                 return -1;
         if (index_of_first[first] < 0)
@@ -79,38 +79,38 @@ static int group_by_first_cpu(GArray *groups, const CpuSet *cpus, int *index_of_
         return index_of_first[first];
 }
 
-void topology_add_cpu(Topology *t, unsigned cpu, const CpuSet *siblings, const CpuSet *l3,
+void topology_add_cpu(Topology *t, unsigned cpu, const CpuMask *siblings, const CpuMask *l3,
                       int package_id) {
-        CpuSet self;
+        CpuMask self;
         TopologyCpu *c;
 
         assert(t);
         assert(cpu < t->nr_cpus);
         c = &t->cpus[cpu];
-        cpuset_zero(&self);
-        cpuset_add(&self, cpu);
+        cpumask_zero(&self);
+        cpumask_add(&self, cpu);
 
         /* Siblings always include the CPU itself; a kernel that omits the file is
          * treated as one thread per core. */
-        CpuSet core = siblings ? *siblings : self;
-        cpuset_add(&core, cpu);
+        CpuMask core = siblings ? *siblings : self;
+        cpumask_add(&core, cpu);
         c->core = group_by_first_cpu(t->cores, &core, t->core_by_first_cpu);
-        if (l3 && !cpuset_is_empty(l3))
+        if (l3 && !cpumask_is_empty(l3))
                 c->l3 = group_by_first_cpu(t->l3s, l3, t->l3_by_first_cpu);
         if (package_id >= 0)
                 c->package = group_find_or_add(t->packages, package_id, &self);
 }
 
-void topology_add_node(Topology *t, int node_id, const CpuSet *cpus) {
+void topology_add_node(Topology *t, int node_id, const CpuMask *cpus) {
         int index = group_find_or_add(t->nodes, node_id, cpus);
-        CPUSET_FOREACH(cpu, cpus)
+        CPUMASK_FOREACH(cpu, cpus)
                 if ((unsigned) cpu < t->nr_cpus)
                         t->cpus[cpu].node = index;
 }
 
 /* The L3 is the cache index whose "level" is 3; index3 on every x86 kernel we know,
  * but the numbering is not an ABI. */
-static bool read_l3(const Root *root, unsigned cpu, CpuSet *out) {
+static bool read_l3(const Root *root, unsigned cpu, CpuMask *out) {
         for (unsigned idx = 0; idx < 8; idx++) {
                 g_autofree char *level = g_strdup_printf("sys/devices/system/cpu/cpu%u/cache/index%u/level", cpu, idx);
                 g_autofree char *shared = g_strdup_printf("sys/devices/system/cpu/cpu%u/cache/index%u/shared_cpu_list", cpu, idx);
@@ -137,7 +137,7 @@ static void load_nodes(const Root *root, Topology *t) {
                 if (end == name + 4 || *end || id < 0)
                         continue;
                 g_autofree char *rel = g_strdup_printf("sys/devices/system/node/%s/cpulist", name);
-                CpuSet cpus;
+                CpuMask cpus;
                 if (root_read_cpulist(root, rel, &cpus) < 0)
                         continue;
                 topology_add_node(t, (int) id, &cpus);
@@ -149,7 +149,7 @@ static int compare_group_id(gconstpointer a, gconstpointer b) {
         return (x->id > y->id) - (x->id < y->id);
 }
 
-static int read_required_cpulist(const Root *root, const char *rel, CpuSet *out, GError **error) {
+static int read_required_cpulist(const Root *root, const char *rel, CpuMask *out, GError **error) {
         int r = root_read_cpulist(root, rel, out);
         if (r < 0) {
                 g_autofree char *path = root_path(root, rel);
@@ -160,7 +160,7 @@ static int read_required_cpulist(const Root *root, const char *rel, CpuSet *out,
 
 int topology_load(const Root *root, Topology **out, GError **error) {
         g_autoptr(Topology) t = NULL;
-        CpuSet possible, present, online;
+        CpuMask possible, present, online;
         int r;
 
         assert(root);
@@ -175,19 +175,19 @@ int topology_load(const Root *root, Topology **out, GError **error) {
         if (root_read_cpulist(root, "sys/devices/system/cpu/present", &present) < 0)
                 present = possible;
 
-        t = topology_new((unsigned) (cpuset_last(&possible) + 1));
+        t = topology_new((unsigned) (cpumask_last(&possible) + 1));
         t->possible = possible;
         t->present = present;
-        cpuset_and(&t->online, &online, &possible);
+        cpumask_and(&t->online, &online, &possible);
 
-        CPUSET_FOREACH(cpu, &possible) {
+        CPUMASK_FOREACH(cpu, &possible) {
                 g_autofree char *sib_rel = g_strdup_printf("sys/devices/system/cpu/cpu%d/topology/thread_siblings_list", cpu);
                 g_autofree char *pkg_rel = g_strdup_printf("sys/devices/system/cpu/cpu%d/topology/physical_package_id", cpu);
-                CpuSet siblings, l3;
+                CpuMask siblings, l3;
                 long package = -1;
 
-                t->cpus[cpu].present = cpuset_has(&present, cpu);
-                t->cpus[cpu].online = cpuset_has(&t->online, cpu);
+                t->cpus[cpu].present = cpumask_has(&present, cpu);
+                t->cpus[cpu].online = cpumask_has(&t->online, cpu);
                 /* An offline CPU has no topology directory: it stays unknown. */
                 if (!t->cpus[cpu].online)
                         continue;
@@ -203,16 +203,16 @@ int topology_load(const Root *root, Topology **out, GError **error) {
         g_array_sort(t->packages, compare_group_id);
         /* Sorting moved groups: point every CPU at its node and package again. */
         for (unsigned i = 0; i < t->nodes->len; i++)
-                CPUSET_FOREACH(cpu, &g_array_index(t->nodes, TopologyGroup, i).cpus)
+                CPUMASK_FOREACH(cpu, &g_array_index(t->nodes, TopologyGroup, i).cpus)
                         if ((unsigned) cpu < t->nr_cpus)
                                 t->cpus[cpu].node = (int) i;
         for (unsigned i = 0; i < t->packages->len; i++)
-                CPUSET_FOREACH(cpu, &g_array_index(t->packages, TopologyGroup, i).cpus)
+                CPUMASK_FOREACH(cpu, &g_array_index(t->packages, TopologyGroup, i).cpus)
                         if ((unsigned) cpu < t->nr_cpus)
                                 t->cpus[cpu].package = (int) i;
 
         log_debug("topology under %s: %u CPUs possible, %u online, %u cores, %u L3, %u nodes",
-                  root_dir(root), cpuset_count(&possible), cpuset_count(&t->online),
+                  root_dir(root), cpumask_count(&possible), cpumask_count(&t->online),
                   t->cores->len, t->l3s->len, t->nodes->len);
         *out = g_steal_pointer(&t);
         return 0;

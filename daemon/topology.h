@@ -3,7 +3,7 @@
 
 #include <glib.h>
 
-#include "cpuset.h"
+#include "cpumask.h"
 #include "root.h"
 
 /* One group of CPUs that share something: a core (SMT siblings), an L3 cache, a NUMA
@@ -11,7 +11,7 @@
  * the group's lowest CPU. */
 typedef struct TopologyGroup {
         int id;
-        CpuSet cpus;
+        CpuMask cpus;
 } TopologyGroup;
 
 typedef struct TopologyCpu {
@@ -24,9 +24,9 @@ typedef struct TopologyCpu {
 } TopologyCpu;
 
 typedef struct Topology {
-        CpuSet possible;
-        CpuSet present;
-        CpuSet online;
+        CpuMask possible;
+        CpuMask present;
+        CpuMask online;
         unsigned nr_cpus; /* highest possible CPU + 1: the width of kernel masks */
         TopologyCpu *cpus; /* nr_cpus entries */
         GArray *cores;     /* TopologyGroup, in order of their lowest CPU */
@@ -49,10 +49,10 @@ int topology_load(const Root *root, Topology **out, GError **error);
 
 /* Pure building blocks, used by topology_load() and by tests. A CPU joins the core and
  * L3 named by the lowest CPU of its sibling and L3 lists. */
-void topology_add_cpu(Topology *t, unsigned cpu, const CpuSet *siblings, const CpuSet *l3,
+void topology_add_cpu(Topology *t, unsigned cpu, const CpuMask *siblings, const CpuMask *l3,
                       int package_id);
-void topology_add_node(Topology *t, int node_id, const CpuSet *cpus);
+void topology_add_node(Topology *t, int node_id, const CpuMask *cpus);
 
 const TopologyGroup *topology_group(const GArray *groups, int index);
 /* The core (sibling set) of a CPU, or NULL. */
-const CpuSet *topology_core_of(const Topology *t, unsigned cpu);
+const CpuMask *topology_core_of(const Topology *t, unsigned cpu);

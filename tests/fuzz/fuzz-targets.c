@@ -15,7 +15,7 @@
 
 #include "bootparams.h"
 #include "config.h"
-#include "cpuset.h"
+#include "cpumask.h"
 #include "enforcer.h"
 #include "irq.h"
 #include "kconfig.h"
@@ -26,7 +26,7 @@
 #include "task.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-int fuzz_cpuset(const uint8_t *data, size_t size);
+int fuzz_cpumask(const uint8_t *data, size_t size);
 int fuzz_config(const uint8_t *data, size_t size);
 int fuzz_cmdline(const uint8_t *data, size_t size);
 int fuzz_kconfig(const uint8_t *data, size_t size);
@@ -45,19 +45,19 @@ static char *text_of(const uint8_t *data, size_t size) {
         return text;
 }
 
-int fuzz_cpuset(const uint8_t *data, size_t size) {
+int fuzz_cpumask(const uint8_t *data, size_t size) {
         g_autofree char *text = text_of(data, size);
-        CpuSet set, back;
-        CpuSetError err;
+        CpuMask set, back;
+        CpuMaskError err;
 
-        if (cpuset_parse_list(text, &set, &err) == 0) {
-                g_autofree char *list = cpuset_format_list(&set);
-                assert(cpuset_parse_list(list, &back, NULL) == 0 && cpuset_equal(&set, &back));
+        if (cpumask_parse_list(text, &set, &err) == 0) {
+                g_autofree char *list = cpumask_format_list(&set);
+                assert(cpumask_parse_list(list, &back, NULL) == 0 && cpumask_equal(&set, &back));
         } else
                 assert(err.pos <= size);
-        if (cpuset_parse_mask(text, &set, &err) == 0) {
-                g_autofree char *mask = cpuset_format_mask(&set, 0);
-                assert(cpuset_parse_mask(mask, &back, NULL) == 0 && cpuset_equal(&set, &back));
+        if (cpumask_parse_mask(text, &set, &err) == 0) {
+                g_autofree char *mask = cpumask_format_mask(&set, 0);
+                assert(cpumask_parse_mask(mask, &back, NULL) == 0 && cpumask_equal(&set, &back));
         }
         return 0;
 }

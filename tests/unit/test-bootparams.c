@@ -137,7 +137,7 @@ END_TEST
 
 START_TEST(test_no_groups) {
         g_autoptr(Config) c = config_new_empty();
-        cpuset_add(&c->housekeeping, 0);
+        cpumask_add(&c->housekeeping, 0);
         g_autoptr(GPtrArray) items = bootparams_plan(c);
         g_autofree char *line = bootparams_line(items, false);
 

@@ -54,7 +54,7 @@ START_TEST(test_defaults) {
         ck_assert_uint_eq(c->daemon.verify_interval_sec, 10);
         ck_assert_ptr_null(c->sources[0]);
 
-        CpuSet iso;
+        CpuMask iso;
         config_isolated_cpus(c, &iso);
         ck_assert_cpus(&iso, "1-7,9-15");
         ck_assert_ptr_null(config_find_group(c, "nope"));

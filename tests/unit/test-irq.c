@@ -33,7 +33,7 @@ START_TEST(test_interrupts_parse) {
                 " 24:          0        100   PCI-MSI 1-edge      xhci_hcd\n"
                 "LOC:       1000       2000   Local timer interrupts\n"
                 "ERR:          7\n");
-        CpuSet two = cs("2"), both = cs("0,2");
+        CpuMask two = cs("2"), both = cs("0,2");
         ck_assert_uint_eq(small->ncols, 2);
         ck_assert_int_eq(small->col_cpu[1], 2);
         ck_assert_uint_eq(interrupts_sum(small, "24", &two), 100);
@@ -62,7 +62,7 @@ START_TEST(test_scan) {
         ck_assert_str_eq(timer->name, "timer");
         ck_assert_cpus(&timer->affinity, "0-15");
         ck_assert(timer->has_effective);
-        ck_assert_uint_eq(cpuset_count(&timer->effective), 1);
+        ck_assert_uint_eq(cpumask_count(&timer->effective), 1);
 }
 END_TEST
 
@@ -113,7 +113,7 @@ typedef struct Rig {
 static void on_event(const Event *e, void *userdata) {
         Rig *rig = userdata;
         if (e->kind == EVENT_IRQ_PINNED) {
-                g_autofree char *list = cpuset_format_list(e->cpus);
+                g_autofree char *list = cpumask_format_list(e->cpus);
                 g_ptr_array_add(rig->pinned, g_strdup_printf("%u@%s", e->irq, list));
         } else if (e->kind == EVENT_DRIFT_CORRECTED)
                 g_ptr_array_add(rig->drift, g_strdup_printf("%s %s: %s -> %s", e->finding->kind, e->finding->object,
@@ -183,7 +183,7 @@ static void assert_all_pinned(Rig *rig, const char *hk, const char *mask) {
         g_autoptr(GPtrArray) report = manager_irq_report(rig->m);
         for (unsigned i = 0; i < report->len; i++) {
                 const IrqReport *r = report->pdata[i];
-                g_autofree char *have = cpuset_format_list(&r->irq->affinity);
+                g_autofree char *have = cpumask_format_list(&r->irq->affinity);
                 ck_assert_msg(g_str_equal(have, hk), "IRQ %u %s on %s", r->irq->num, r->irq->name, have);
                 ck_assert_str_eq(r->state, "pinned");
         }
@@ -227,7 +227,7 @@ START_TEST(test_rule_routes_xhci_to_diretta) {
         unsigned ruled = 0;
         for (unsigned i = 0; i < report->len; i++) {
                 const IrqReport *r = report->pdata[i];
-                g_autofree char *have = cpuset_format_list(&r->irq->affinity);
+                g_autofree char *have = cpumask_format_list(&r->irq->affinity);
                 if (g_str_equal(r->irq->name, "xhci_hcd")) {
                         ck_assert_str_eq(have, "1-2,9-10");
                         ck_assert_str_eq(r->state, "ruled");
@@ -246,7 +246,7 @@ START_TEST(test_rule_routes_xhci_to_diretta) {
         for (unsigned i = 0; i < after->len; i++) {
                 const IrqReport *r = after->pdata[i];
                 if (g_str_equal(r->irq->name, "xhci_hcd")) {
-                        g_autofree char *have = cpuset_format_list(&r->irq->affinity);
+                        g_autofree char *have = cpumask_format_list(&r->irq->affinity);
                         ck_assert_str_eq(have, "1,9");
                 }
         }

@@ -46,7 +46,7 @@ static char *groups(const Manager *m) {
         GString *s = g_string_new(NULL);
         for (unsigned i = 0; i < m->config->groups->len; i++) {
                 const GroupConfig *g = m->config->groups->pdata[i];
-                g_autofree char *cpus = cpuset_format_list(&g->cpus);
+                g_autofree char *cpus = cpumask_format_list(&g->cpus);
                 g_string_append_printf(s, "%s%s=%s", i ? " " : "", g->name, cpus);
         }
         return g_string_free(s, false);

@@ -8,16 +8,16 @@
 /* Every group's CPUs are whole cores, groups are disjoint, and with housekeeping they
  * cover every online CPU. */
 static void assert_whole_and_covering(const Config *c, const Topology *t) {
-        CpuSet all = c->housekeeping;
+        CpuMask all = c->housekeeping;
         for (unsigned i = 0; i < c->groups->len; i++) {
                 const GroupConfig *g = c->groups->pdata[i];
-                ck_assert(!cpuset_intersects(&all, &g->cpus));
-                cpuset_or(&all, &all, &g->cpus);
-                CPUSET_FOREACH(cpu, &g->cpus)
-                        ck_assert_msg(cpuset_is_subset(topology_core_of(t, (unsigned) cpu), &g->cpus),
+                ck_assert(!cpumask_intersects(&all, &g->cpus));
+                cpumask_or(&all, &all, &g->cpus);
+                CPUMASK_FOREACH(cpu, &g->cpus)
+                        ck_assert_msg(cpumask_is_subset(topology_core_of(t, (unsigned) cpu), &g->cpus),
                                       "group %s has CPU %d without its siblings", g->name, cpu);
         }
-        ck_assert(cpuset_equal(&all, &t->online));
+        ck_assert(cpumask_equal(&all, &t->online));
 }
 
 START_TEST(test_ryzen_gives_the_seed) {
@@ -64,8 +64,8 @@ START_TEST(test_server_by_weight_and_l3) {
         ck_assert_cpus(&p->housekeeping, "0,128");
         assert_whole_and_covering(p, t);
         /* 127 cores by weight 4:10 (the template's CPU counts): 36.3 and 90.7. */
-        ck_assert_uint_eq(cpuset_count(&config_find_group(p, "diretta")->cpus), 72);
-        ck_assert_uint_eq(cpuset_count(&config_find_group(p, "hqplayer")->cpus), 182);
+        ck_assert_uint_eq(cpumask_count(&config_find_group(p, "diretta")->cpus), 72);
+        ck_assert_uint_eq(cpumask_count(&config_find_group(p, "hqplayer")->cpus), 182);
         g_autoptr(GPtrArray) diags = partition_validate(p, t);
         ck_assert_uint_eq(diagnostics_count(diags, DIAG_ERROR), 0);
 }
@@ -74,10 +74,10 @@ END_TEST
 START_TEST(test_groups_that_fit_stay_in_one_l3) {
         /* Four L3 domains of four single-thread cores; CPU 0 is housekeeping. */
         g_autoptr(Topology) t = topology_new(16);
-        CpuSet l3[4] = { cs("0-3"), cs("4-7"), cs("8-11"), cs("12-15") };
+        CpuMask l3[4] = { cs("0-3"), cs("4-7"), cs("8-11"), cs("12-15") };
         for (unsigned cpu = 0; cpu < 16; cpu++) {
-                cpuset_add(&t->possible, cpu);
-                cpuset_add(&t->online, cpu);
+                cpumask_add(&t->possible, cpu);
+                cpumask_add(&t->online, cpu);
                 topology_add_cpu(t, cpu, NULL, &l3[cpu / 4], 0);
         }
         /* Weights 3:4:8 of 15 cores give 3, 4 and 8 cores. */
@@ -104,8 +104,8 @@ START_TEST(test_plan_text_loads_back) {
         g_autoptr(Config) back = NULL;
 
         ck_assert_int_eq(config_load_data(text, "plan", &back, NULL), 0);
-        ck_assert(cpuset_equal(&back->housekeeping, &p->housekeeping));
-        ck_assert(cpuset_equal(&config_find_group(back, "hqplayer")->cpus, &config_find_group(p, "hqplayer")->cpus));
+        ck_assert(cpumask_equal(&back->housekeeping, &p->housekeeping));
+        ck_assert(cpumask_equal(&config_find_group(back, "hqplayer")->cpus, &config_find_group(p, "hqplayer")->cpus));
 }
 END_TEST
 

@@ -13,29 +13,29 @@
 #include "sampler.h"
 #include "testlib.h"
 
-static CpuSet host_cpus(void) {
+static CpuMask host_cpus(void) {
         cpu_set_t allowed;
-        CpuSet out;
-        cpuset_zero(&out);
+        CpuMask out;
+        cpumask_zero(&out);
         ck_assert_int_eq(sched_getaffinity(0, sizeof allowed, &allowed), 0);
         for (int cpu = 0; cpu < CPU_SETSIZE; cpu++)
                 if (CPU_ISSET(cpu, &allowed))
-                        cpuset_add(&out, (unsigned) cpu);
+                        cpumask_add(&out, (unsigned) cpu);
         return out;
 }
 
 static int last_cpu(void) {
-        CpuSet cpus = host_cpus();
-        return cpuset_last(&cpus);
+        CpuMask cpus = host_cpus();
+        return cpumask_last(&cpus);
 }
 
 static Sampler *start(int cpu, unsigned hist_max_us, unsigned threshold_us, int event_fd) {
         SamplerOptions o = { .interval_us = 1000, .threshold_us = threshold_us, .priority = 98,
                              .hist_max_us = hist_max_us, .event_fd = event_fd, .host_cpus = host_cpus() };
         Sampler *s = NULL;
-        cpuset_zero(&o.cpus);
-        cpuset_add(&o.cpus, (unsigned) cpu);
-        cpuset_add(&o.cpus, 8000); /* a CPU no machine here has */
+        cpumask_zero(&o.cpus);
+        cpumask_add(&o.cpus, (unsigned) cpu);
+        cpumask_add(&o.cpus, 8000); /* a CPU no machine here has */
         ck_assert_int_eq(sampler_start(&o, &s), 0);
         return s;
 }
@@ -156,7 +156,7 @@ START_TEST(test_noise_rates) {
         b->at_ns = 3000000000u; /* two seconds later */
         g_autoptr(GHashTable) names = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
         g_hash_table_insert(names, g_strdup("24"), g_strdup("xhci_hcd"));
-        CpuSet cpus = cs("0-2");
+        CpuMask cpus = cs("0-2");
         g_autoptr(GPtrArray) rates = noise_rates(a, b, &cpus, names);
 
         ck_assert_uint_eq(rates->len, 3);

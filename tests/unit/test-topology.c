@@ -5,7 +5,7 @@
 #include "testlib.h"
 #include "topology.h"
 
-static const CpuSet *l3_of(const Topology *t, unsigned cpu) {
+static const CpuMask *l3_of(const Topology *t, unsigned cpu) {
         return &topology_group(t->l3s, t->cpus[cpu].l3)->cpus;
 }
 
@@ -43,7 +43,7 @@ START_TEST(test_server) {
         g_autoptr(Topology) t = fixture_topology(fixture_root("server-256"));
 
         ck_assert_uint_eq(t->nr_cpus, 256);
-        ck_assert_uint_eq(cpuset_count(&t->online), 256);
+        ck_assert_uint_eq(cpumask_count(&t->online), 256);
         ck_assert_uint_eq(t->cores->len, 128);
         ck_assert_uint_eq(t->l3s->len, 16);
         ck_assert_uint_eq(t->nodes->len, 2);
@@ -91,14 +91,14 @@ END_TEST
 
 START_TEST(test_pure_build) {
         g_autoptr(Topology) t = topology_new(8);
-        CpuSet l3a = cs("0-1,4-5"), l3b = cs("2-3,6-7");
+        CpuMask l3a = cs("0-1,4-5"), l3b = cs("2-3,6-7");
 
         /* CPUs arrive in any order; siblings and L3s group by content. */
         for (unsigned cpu = 8; cpu-- > 0;) {
-                CpuSet sib;
-                cpuset_zero(&sib);
-                cpuset_add(&sib, cpu % 4);
-                cpuset_add(&sib, cpu % 4 + 4);
+                CpuMask sib;
+                cpumask_zero(&sib);
+                cpumask_add(&sib, cpu % 4);
+                cpumask_add(&sib, cpu % 4 + 4);
                 topology_add_cpu(t, cpu, &sib, cpu % 4 < 2 ? &l3a : &l3b, 0);
         }
         ck_assert_uint_eq(t->cores->len, 4);

@@ -89,10 +89,10 @@ const AuditItem *audit_item(const GPtrArray *items, const char *name) {
         return it;
 }
 
-CpuSet cs(const char *list) {
-        CpuSet s;
-        CpuSetError err;
-        if (cpuset_parse_list(list, &s, &err) < 0)
+CpuMask cs(const char *list) {
+        CpuMask s;
+        CpuMaskError err;
+        if (cpumask_parse_list(list, &s, &err) < 0)
                 g_error("test CPU list \"%s\" is invalid: %s", list, err.reason);
         return s;
 }

@@ -5,7 +5,7 @@
 #include <glib.h>
 
 #include "audit.h"
-#include "cpuset.h"
+#include "cpumask.h"
 #include "topology.h"
 
 /* The fake machines of tests/fixtures/mkroot.py, generated once per build folder (the
@@ -28,12 +28,12 @@ Topology *fixture_topology(const char *dir);
 /* An audit item that must exist. */
 const AuditItem *audit_item(const GPtrArray *items, const char *name);
 
-/* A CpuSet from a cpulist the test knows to be valid. */
-CpuSet cs(const char *list);
+/* A CpuMask from a cpulist the test knows to be valid. */
+CpuMask cs(const char *list);
 /* Asserts that a set equals a cpulist, printing both on failure. */
 #define ck_assert_cpus(set, list)                                                        \
         do {                                                                             \
-                g_autofree char *_have = cpuset_format_list(set);                        \
+                g_autofree char *_have = cpumask_format_list(set);                        \
                 ck_assert_msg(g_strcmp0(_have, (list)) == 0, "CPUs %s, expected %s",     \
                               _have, (list));                                            \
         } while (0)

@@ -2,22 +2,22 @@
 #include <errno.h>
 #include <string.h>
 
-#include "cpuset.h"
+#include "cpumask.h"
 #include "error.h"
 #include "testlib.h"
 
 static void assert_list_roundtrip(const char *in, const char *expected) {
-        CpuSet s;
-        CpuSetError err = {};
-        int r = cpuset_parse_list(in, &s, &err);
+        CpuMask s;
+        CpuMaskError err = {};
+        int r = cpumask_parse_list(in, &s, &err);
         ck_assert_msg(r == 0, "\"%s\" rejected at %zu: %s", in, err.pos, err.reason);
         ck_assert_cpus(&s, expected);
 }
 
 static void assert_list_rejected(const char *in, size_t pos, const char *reason_part) {
-        CpuSet s = cs("5");
-        CpuSetError err = {};
-        int r = cpuset_parse_list(in, &s, &err);
+        CpuMask s = cs("5");
+        CpuMaskError err = {};
+        int r = cpumask_parse_list(in, &s, &err);
         ck_assert_msg(r == -EINVAL, "\"%s\" accepted", in);
         ck_assert_msg(err.pos == pos, "\"%s\": error at %zu, expected %zu (%s)", in, err.pos, pos, err.reason);
         ck_assert_msg(strstr(err.reason, reason_part), "\"%s\": reason \"%s\" lacks \"%s\"", in, err.reason, reason_part);
@@ -65,32 +65,32 @@ END_TEST
 START_TEST(test_list_gerror) {
         g_autoptr(GError) e = NULL;
         g_autofree char *huge = g_strnfill(100000, '9');
-        CpuSet s;
+        CpuMask s;
 
-        ck_assert(!cpuset_parse_list_gerror("CPUs", "7-3", &s, &e));
+        ck_assert(!cpumask_parse_list_gerror("CPUs", "7-3", &s, &e));
         ck_assert(g_error_matches(e, ISO_ERROR, ISO_ERROR_INVALID_CPU_LIST));
         ck_assert_str_eq(e->message, "CPUs \"7-3\" is not a valid CPU list: at position 1, range end 3 is below its start 7");
         g_clear_error(&e);
 
         /* A huge text is quoted shortened, so the error stays readable. */
-        ck_assert(!cpuset_parse_list_gerror("CPUs", huge, &s, &e));
+        ck_assert(!cpumask_parse_list_gerror("CPUs", huge, &s, &e));
         ck_assert_int_lt(strlen(e->message), 300);
         ck_assert(strstr(e->message, "...\""));
 }
 END_TEST
 
 static void assert_mask(const char *in, const char *expected) {
-        CpuSet s;
-        CpuSetError err = {};
-        int r = cpuset_parse_mask(in, &s, &err);
+        CpuMask s;
+        CpuMaskError err = {};
+        int r = cpumask_parse_mask(in, &s, &err);
         ck_assert_msg(r == 0, "mask \"%s\" rejected at %zu: %s", in, err.pos, err.reason);
         ck_assert_cpus(&s, expected);
 }
 
 static void assert_mask_rejected(const char *in, size_t pos, const char *reason_part) {
-        CpuSet s;
-        CpuSetError err = {};
-        ck_assert_msg(cpuset_parse_mask(in, &s, &err) == -EINVAL, "mask \"%s\" accepted", in);
+        CpuMask s;
+        CpuMaskError err = {};
+        ck_assert_msg(cpumask_parse_mask(in, &s, &err) == -EINVAL, "mask \"%s\" accepted", in);
         ck_assert_msg(err.pos == pos, "mask \"%s\": error at %zu, expected %zu (%s)", in, err.pos, pos, err.reason);
         ck_assert_msg(strstr(err.reason, reason_part), "mask \"%s\": reason \"%s\" lacks \"%s\"", in, err.reason, reason_part);
 }
@@ -121,70 +121,70 @@ START_TEST(test_mask) {
 END_TEST
 
 START_TEST(test_format_mask) {
-        CpuSet s = cs("0-15");
-        g_autofree char *m16 = cpuset_format_mask(&s, 16);
+        CpuMask s = cs("0-15");
+        g_autofree char *m16 = cpumask_format_mask(&s, 16);
         ck_assert_str_eq(m16, "ffff");
 
-        CpuSet hk = cs("0,8");
-        g_autofree char *m_hk = cpuset_format_mask(&hk, 16);
+        CpuMask hk = cs("0,8");
+        g_autofree char *m_hk = cpumask_format_mask(&hk, 16);
         ck_assert_str_eq(m_hk, "0101");
 
-        CpuSet e = cs("");
-        g_autofree char *m36 = cpuset_format_mask(&e, 36);
+        CpuMask e = cs("");
+        g_autofree char *m36 = cpumask_format_mask(&e, 36);
         ck_assert_str_eq(m36, "0,00000000");
-        g_autofree char *m0 = cpuset_format_mask(&e, 0);
+        g_autofree char *m0 = cpumask_format_mask(&e, 0);
         ck_assert_str_eq(m0, "0");
 
-        CpuSet all = cs("0-255");
-        g_autofree char *m256 = cpuset_format_mask(&all, 256);
+        CpuMask all = cs("0-255");
+        g_autofree char *m256 = cpumask_format_mask(&all, 256);
         ck_assert_str_eq(m256, "ffffffff,ffffffff,ffffffff,ffffffff,ffffffff,ffffffff,ffffffff,ffffffff");
 
         /* A set wider than nbits widens the mask rather than losing CPUs. */
-        CpuSet wide = cs("40");
-        g_autofree char *mw = cpuset_format_mask(&wide, 16);
+        CpuMask wide = cs("40");
+        g_autofree char *mw = cpumask_format_mask(&wide, 16);
         ck_assert_str_eq(mw, "100,00000000");
 
         /* Masks round-trip through the parser at the limit. */
-        CpuSet edge = cs("0,4095,8191"), back;
-        g_autofree char *me = cpuset_format_mask(&edge, 8192);
-        ck_assert_int_eq(cpuset_parse_mask(me, &back, NULL), 0);
-        ck_assert(cpuset_equal(&edge, &back));
+        CpuMask edge = cs("0,4095,8191"), back;
+        g_autofree char *me = cpumask_format_mask(&edge, 8192);
+        ck_assert_int_eq(cpumask_parse_mask(me, &back, NULL), 0);
+        ck_assert(cpumask_equal(&edge, &back));
 }
 END_TEST
 
 START_TEST(test_operations) {
-        CpuSet a = cs("0-7"), b = cs("4-11"), r;
+        CpuMask a = cs("0-7"), b = cs("4-11"), r;
 
-        ck_assert_uint_eq(cpuset_count(&a), 8);
-        cpuset_and(&r, &a, &b);
+        ck_assert_uint_eq(cpumask_count(&a), 8);
+        cpumask_and(&r, &a, &b);
         ck_assert_cpus(&r, "4-7");
-        cpuset_or(&r, &a, &b);
+        cpumask_or(&r, &a, &b);
         ck_assert_cpus(&r, "0-11");
-        cpuset_andnot(&r, &a, &b);
+        cpumask_andnot(&r, &a, &b);
         ck_assert_cpus(&r, "0-3");
-        ck_assert(cpuset_intersects(&a, &b));
-        ck_assert(!cpuset_is_subset(&a, &b));
-        CpuSet sub = cs("5-6");
-        ck_assert(cpuset_is_subset(&sub, &a));
-        ck_assert_int_eq(cpuset_first(&b), 4);
-        ck_assert_int_eq(cpuset_last(&b), 11);
-        ck_assert_int_eq(cpuset_next(&b, 7), 8);
-        ck_assert_int_eq(cpuset_next(&b, 11), -1);
-        ck_assert(!cpuset_has(&a, -1));
-        ck_assert(!cpuset_has(&a, 100000));
+        ck_assert(cpumask_intersects(&a, &b));
+        ck_assert(!cpumask_is_subset(&a, &b));
+        CpuMask sub = cs("5-6");
+        ck_assert(cpumask_is_subset(&sub, &a));
+        ck_assert_int_eq(cpumask_first(&b), 4);
+        ck_assert_int_eq(cpumask_last(&b), 11);
+        ck_assert_int_eq(cpumask_next(&b, 7), 8);
+        ck_assert_int_eq(cpumask_next(&b, 11), -1);
+        ck_assert(!cpumask_has(&a, -1));
+        ck_assert(!cpumask_has(&a, 100000));
 
-        CpuSet sparse = cs("63,64,8191"), empty = cs("");
+        CpuMask sparse = cs("63,64,8191"), empty = cs("");
         int n = 0, seen[3];
-        CPUSET_FOREACH(cpu, &sparse)
+        CPUMASK_FOREACH(cpu, &sparse)
                 seen[n++] = cpu;
         ck_assert_int_eq(n, 3);
         ck_assert_int_eq(seen[0], 63);
         ck_assert_int_eq(seen[1], 64);
         ck_assert_int_eq(seen[2], 8191);
-        ck_assert_int_eq(cpuset_first(&empty), -1);
-        ck_assert_int_eq(cpuset_last(&empty), -1);
-        ck_assert(cpuset_is_empty(&empty));
-        cpuset_remove(&sparse, 64);
+        ck_assert_int_eq(cpumask_first(&empty), -1);
+        ck_assert_int_eq(cpumask_last(&empty), -1);
+        ck_assert(cpumask_is_empty(&empty));
+        cpumask_remove(&sparse, 64);
         ck_assert_cpus(&sparse, "63,8191");
 }
 END_TEST

@@ -6,114 +6,114 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "cpuset.h"
+#include "cpumask.h"
 #include "error.h"
 #include "macro.h"
 
-void cpuset_zero(CpuSet *s) {
+void cpumask_zero(CpuMask *s) {
         assert(s);
         memset(s, 0, sizeof *s);
 }
 
-void cpuset_add(CpuSet *s, unsigned cpu) {
+void cpumask_add(CpuMask *s, unsigned cpu) {
         assert(s);
-        assert(cpu < CPUSET_MAX);
+        assert(cpu < CPUMASK_MAX);
         s->w[cpu / 64] |= UINT64_C(1) << (cpu % 64);
 }
 
-void cpuset_add_range(CpuSet *s, unsigned first, unsigned last) {
+void cpumask_add_range(CpuMask *s, unsigned first, unsigned last) {
         for (unsigned c = first; c <= last; c++)
-                cpuset_add(s, c);
+                cpumask_add(s, c);
 }
 
-void cpuset_remove(CpuSet *s, unsigned cpu) {
+void cpumask_remove(CpuMask *s, unsigned cpu) {
         assert(s);
-        assert(cpu < CPUSET_MAX);
+        assert(cpu < CPUMASK_MAX);
         s->w[cpu / 64] &= ~(UINT64_C(1) << (cpu % 64));
 }
 
-bool cpuset_has(const CpuSet *s, int cpu) {
+bool cpumask_has(const CpuMask *s, int cpu) {
         assert(s);
-        if (cpu < 0 || (unsigned) cpu >= CPUSET_MAX)
+        if (cpu < 0 || (unsigned) cpu >= CPUMASK_MAX)
                 return false;
         return s->w[cpu / 64] & (UINT64_C(1) << (cpu % 64));
 }
 
-unsigned cpuset_count(const CpuSet *s) {
+unsigned cpumask_count(const CpuMask *s) {
         unsigned n = 0;
-        for (unsigned i = 0; i < CPUSET_WORDS; i++)
+        for (unsigned i = 0; i < CPUMASK_WORDS; i++)
                 n += (unsigned) __builtin_popcountll(s->w[i]);
         return n;
 }
 
-bool cpuset_is_empty(const CpuSet *s) {
-        for (unsigned i = 0; i < CPUSET_WORDS; i++)
+bool cpumask_is_empty(const CpuMask *s) {
+        for (unsigned i = 0; i < CPUMASK_WORDS; i++)
                 if (s->w[i])
                         return false;
         return true;
 }
 
-bool cpuset_equal(const CpuSet *a, const CpuSet *b) {
+bool cpumask_equal(const CpuMask *a, const CpuMask *b) {
         return memcmp(a, b, sizeof *a) == 0;
 }
 
-bool cpuset_is_subset(const CpuSet *sub, const CpuSet *of) {
-        for (unsigned i = 0; i < CPUSET_WORDS; i++)
+bool cpumask_is_subset(const CpuMask *sub, const CpuMask *of) {
+        for (unsigned i = 0; i < CPUMASK_WORDS; i++)
                 if (sub->w[i] & ~of->w[i])
                         return false;
         return true;
 }
 
-bool cpuset_intersects(const CpuSet *a, const CpuSet *b) {
-        for (unsigned i = 0; i < CPUSET_WORDS; i++)
+bool cpumask_intersects(const CpuMask *a, const CpuMask *b) {
+        for (unsigned i = 0; i < CPUMASK_WORDS; i++)
                 if (a->w[i] & b->w[i])
                         return true;
         return false;
 }
 
-void cpuset_or(CpuSet *out, const CpuSet *a, const CpuSet *b) {
-        for (unsigned i = 0; i < CPUSET_WORDS; i++)
+void cpumask_or(CpuMask *out, const CpuMask *a, const CpuMask *b) {
+        for (unsigned i = 0; i < CPUMASK_WORDS; i++)
                 out->w[i] = a->w[i] | b->w[i];
 }
 
-void cpuset_and(CpuSet *out, const CpuSet *a, const CpuSet *b) {
-        for (unsigned i = 0; i < CPUSET_WORDS; i++)
+void cpumask_and(CpuMask *out, const CpuMask *a, const CpuMask *b) {
+        for (unsigned i = 0; i < CPUMASK_WORDS; i++)
                 out->w[i] = a->w[i] & b->w[i];
 }
 
-void cpuset_andnot(CpuSet *out, const CpuSet *a, const CpuSet *b) {
-        for (unsigned i = 0; i < CPUSET_WORDS; i++)
+void cpumask_andnot(CpuMask *out, const CpuMask *a, const CpuMask *b) {
+        for (unsigned i = 0; i < CPUMASK_WORDS; i++)
                 out->w[i] = a->w[i] & ~b->w[i];
 }
 
-int cpuset_next(const CpuSet *s, int after) {
+int cpumask_next(const CpuMask *s, int after) {
         unsigned start = after < 0 ? 0 : (unsigned) after + 1;
-        if (start >= CPUSET_MAX)
+        if (start >= CPUMASK_MAX)
                 return -1;
         unsigned i = start / 64;
         uint64_t word = s->w[i] & (~UINT64_C(0) << (start % 64));
         for (;;) {
                 if (word)
                         return (int) (i * 64 + (unsigned) __builtin_ctzll(word));
-                if (++i >= CPUSET_WORDS)
+                if (++i >= CPUMASK_WORDS)
                         return -1;
                 word = s->w[i];
         }
 }
 
-int cpuset_first(const CpuSet *s) {
-        return cpuset_next(s, -1);
+int cpumask_first(const CpuMask *s) {
+        return cpumask_next(s, -1);
 }
 
-int cpuset_last(const CpuSet *s) {
-        for (unsigned i = CPUSET_WORDS; i-- > 0;)
+int cpumask_last(const CpuMask *s) {
+        for (unsigned i = CPUMASK_WORDS; i-- > 0;)
                 if (s->w[i])
                         return (int) (i * 64 + 63 - (unsigned) __builtin_clzll(s->w[i]));
         return -1;
 }
 
 _printf_(3, 4)
-static int parse_fail(CpuSetError *err, size_t pos, const char *fmt, ...) {
+static int parse_fail(CpuMaskError *err, size_t pos, const char *fmt, ...) {
         if (err) {
                 va_list ap;
                 err->pos = pos;
@@ -137,7 +137,7 @@ static void trim_bounds(const char *text, size_t *begin, size_t *end) {
 
 /* Reads a decimal CPU number at *p (< end). what names it in messages ("CPU", "stride"). */
 static int parse_number(const char *text, size_t *p, size_t end, const char *what,
-                        unsigned limit, unsigned *out, CpuSetError *err) {
+                        unsigned limit, unsigned *out, CpuMaskError *err) {
         size_t start = *p;
         unsigned long v = 0;
         bool too_big = false;
@@ -165,15 +165,15 @@ static int parse_number(const char *text, size_t *p, size_t end, const char *wha
         return 0;
 }
 
-int cpuset_parse_list(const char *text, CpuSet *out, CpuSetError *err) {
-        CpuSet s;
+int cpumask_parse_list(const char *text, CpuMask *out, CpuMaskError *err) {
+        CpuMask s;
         size_t p, end;
         int r;
 
         assert(text);
         assert(out);
 
-        cpuset_zero(&s);
+        cpumask_zero(&s);
         trim_bounds(text, &p, &end);
         if (p == end) {
                 *out = s;
@@ -184,7 +184,7 @@ int cpuset_parse_list(const char *text, CpuSet *out, CpuSetError *err) {
                 unsigned first, last, used = 1, group = 1;
                 size_t elem = p;
 
-                r = parse_number(text, &p, end, "CPU", CPUSET_MAX, &first, err);
+                r = parse_number(text, &p, end, "CPU", CPUMASK_MAX, &first, err);
                 if (r < 0)
                         return r;
                 last = first;
@@ -192,21 +192,21 @@ int cpuset_parse_list(const char *text, CpuSet *out, CpuSetError *err) {
                         p++;
                         if (p >= end || text[p] == ',')
                                 return parse_fail(err, p, "range %u- has no end", first);
-                        r = parse_number(text, &p, end, "CPU", CPUSET_MAX, &last, err);
+                        r = parse_number(text, &p, end, "CPU", CPUMASK_MAX, &last, err);
                         if (r < 0)
                                 return r;
                         if (last < first)
                                 return parse_fail(err, elem, "range end %u is below its start %u", last, first);
                         if (p < end && text[p] == ':') {
                                 size_t stride = ++p;
-                                r = parse_number(text, &p, end, "stride", CPUSET_MAX + 1, &used, err);
+                                r = parse_number(text, &p, end, "stride", CPUMASK_MAX + 1, &used, err);
                                 if (r < 0)
                                         return r;
                                 if (p >= end || text[p] != '/')
                                         return parse_fail(err, p, "stride %u needs a group size: %u-%u:%u/N",
                                                           used, first, last, used);
                                 p++;
-                                r = parse_number(text, &p, end, "group", CPUSET_MAX + 1, &group, err);
+                                r = parse_number(text, &p, end, "group", CPUMASK_MAX + 1, &group, err);
                                 if (r < 0)
                                         return r;
                                 if (used == 0 || group == 0 || used > group)
@@ -216,7 +216,7 @@ int cpuset_parse_list(const char *text, CpuSet *out, CpuSetError *err) {
                 }
                 for (unsigned c = first; c <= last; c++)
                         if ((c - first) % group < used)
-                                cpuset_add(&s, c);
+                                cpumask_add(&s, c);
 
                 if (p == end)
                         break;
@@ -244,8 +244,8 @@ static int hex_value(char c) {
         return -1;
 }
 
-int cpuset_parse_mask(const char *text, CpuSet *out, CpuSetError *err) {
-        CpuSet s;
+int cpumask_parse_mask(const char *text, CpuMask *out, CpuMaskError *err) {
+        CpuMask s;
         size_t b, end, ngroups = 1;
 
         assert(text);
@@ -273,7 +273,7 @@ int cpuset_parse_mask(const char *text, CpuSet *out, CpuSetError *err) {
                 }
         }
 
-        cpuset_zero(&s);
+        cpumask_zero(&s);
         size_t group = ngroups, p = b;
         while (group-- > 0) {
                 size_t gstart = p;
@@ -284,10 +284,10 @@ int cpuset_parse_mask(const char *text, CpuSet *out, CpuSetError *err) {
                         if (!(v & (UINT32_C(1) << bit)))
                                 continue;
                         size_t cpu = group * 32 + bit;
-                        if (cpu >= CPUSET_MAX)
+                        if (cpu >= CPUMASK_MAX)
                                 return parse_fail(err, gstart, "CPU %zu is beyond the limit of %u CPUs",
-                                                  cpu, CPUSET_MAX);
-                        cpuset_add(&s, (unsigned) cpu);
+                                                  cpu, CPUMASK_MAX);
+                        cpumask_add(&s, (unsigned) cpu);
                 }
                 p++; /* the comma */
         }
@@ -296,13 +296,13 @@ int cpuset_parse_mask(const char *text, CpuSet *out, CpuSetError *err) {
         return 0;
 }
 
-char *cpuset_format_list(const CpuSet *s) {
+char *cpumask_format_list(const CpuMask *s) {
         GString *str = g_string_new(NULL);
-        int cpu = cpuset_first(s);
+        int cpu = cpumask_first(s);
 
         while (cpu >= 0) {
                 int last = cpu;
-                while (cpuset_has(s, last + 1))
+                while (cpumask_has(s, last + 1))
                         last++;
                 if (str->len > 0)
                         g_string_append_c(str, ',');
@@ -310,13 +310,13 @@ char *cpuset_format_list(const CpuSet *s) {
                         g_string_append_printf(str, "%d-%d", cpu, last);
                 else
                         g_string_append_printf(str, "%d", cpu);
-                cpu = cpuset_next(s, last);
+                cpu = cpumask_next(s, last);
         }
         return g_string_free(str, false);
 }
 
-char *cpuset_format_mask(const CpuSet *s, unsigned nbits) {
-        unsigned need = (unsigned) (cpuset_last(s) + 1);
+char *cpumask_format_mask(const CpuMask *s, unsigned nbits) {
+        unsigned need = (unsigned) (cpumask_last(s) + 1);
         GString *str = g_string_new(NULL);
 
         if (nbits < need)
@@ -337,10 +337,10 @@ char *cpuset_format_mask(const CpuSet *s, unsigned nbits) {
         return g_string_free(str, false);
 }
 
-bool cpuset_parse_list_gerror(const char *what, const char *text, CpuSet *out, GError **error) {
-        CpuSetError err;
+bool cpumask_parse_list_gerror(const char *what, const char *text, CpuMask *out, GError **error) {
+        CpuMaskError err;
 
-        if (cpuset_parse_list(text, out, &err) >= 0)
+        if (cpumask_parse_list(text, out, &err) >= 0)
                 return true;
         /* Quote at most 64 bytes: the text may come from a stranger on the bus. */
         g_set_error(error, ISO_ERROR, ISO_ERROR_INVALID_CPU_LIST,

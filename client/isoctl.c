@@ -13,6 +13,7 @@
 #include "macro.h"
 #include "table.h"
 #include "value.h"
+#include "sd-glib.h"
 
 /* Exit statuses, the contract of DESIGN.md. */
 enum {
@@ -71,7 +72,7 @@ static int call_failed(const Ctl *c, const char *method, const sd_bus_error *e, 
 /* Calls a method without arguments or with string arguments; *reply is positioned at
  * its first output. Returns an exit status. */
 static int call(const Ctl *c, const char *method, sd_bus_message **reply, const char *a1, const char *a2) {
-        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        g_auto(sd_bus_error) error = SD_BUS_ERROR_NULL;
         int r;
 
         if (a2)
@@ -111,7 +112,7 @@ static void print_json(const Value *v) {
 }
 
 static int fetch(const Ctl *c, const char *method, const char *const *names, Value **out) {
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        g_autoptr(sd_bus_message) reply = NULL;
         int r = call(c, method, &reply, NULL, NULL);
         if (r != EXIT_OK)
                 return r;
@@ -401,8 +402,8 @@ static void print_cyclictest(const Value *cpus) {
 /* A terminal bar chart of one CPU's histogram, counts log-scaled so that rare slow
  * samples still show. */
 static int print_histogram(Ctl *c, const char *cpu_text) {
-        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        g_auto(sd_bus_error) error = SD_BUS_ERROR_NULL;
+        g_autoptr(sd_bus_message) reply = NULL;
         const uint32_t *counts;
         size_t size;
         uint32_t bucket;
@@ -563,7 +564,7 @@ static int cmd_sampler(Ctl *c, char **args) {
 /* The changes print what the daemon now says, so the user sees the effect. */
 static int after_change(Ctl *c, const char *what) {
         g_autoptr(Value) state = NULL;
-        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        g_auto(sd_bus_error) error = SD_BUS_ERROR_NULL;
         char *s = NULL;
         int r = sd_bus_get_property_string(c->bus, BUS_NAME, BUS_PATH, BUS_INTERFACE, "State", &error, &s);
         if (r < 0)
@@ -574,7 +575,7 @@ static int after_change(Ctl *c, const char *what) {
 }
 
 static int simple_change(Ctl *c, const char *method, const char *what) {
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        g_autoptr(sd_bus_message) reply = NULL;
         int r = call(c, method, &reply, NULL, NULL);
         return r != EXIT_OK ? r : after_change(c, what);
 }
@@ -592,7 +593,7 @@ static int cmd_revert(Ctl *c, char **args) {
 }
 
 static int cmd_set(Ctl *c, char **args) {
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        g_autoptr(sd_bus_message) reply = NULL;
         g_autofree char *what = g_strdup_printf("Group %s moved to CPUs %s", args[0], args[1]);
         c->refused_input_is_usage = true;
         int r = call(c, "SetGroupCpus", &reply, args[0], args[1]);
@@ -648,7 +649,7 @@ static int on_signal(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
 
 /* Is isolatord there at all? */
 static int ping(const Ctl *c) {
-        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        g_auto(sd_bus_error) error = SD_BUS_ERROR_NULL;
         int r = sd_bus_call_method(c->bus, BUS_NAME, BUS_PATH, "org.freedesktop.DBus.Peer", "Ping", &error, NULL, NULL);
         return r < 0 ? call_failed(c, "Ping", &error, r) : EXIT_OK;
 }
@@ -714,7 +715,7 @@ static const Command commands[] = {
 static void help(FILE *f) {
         fprintf(f, "Usage: isoctl [--json] [--no-color] COMMAND [ARGS]\n"
                    "Talks to isolatord (%s on the system bus).\n\nCommands:\n", BUS_NAME);
-        for (size_t i = 0; i < ELEMENTSOF(commands); i++) {
+        for (size_t i = 0; i < G_N_ELEMENTS(commands); i++) {
                 g_autofree char *name = g_strconcat(commands[i].name, commands[i].args_help, NULL);
                 fprintf(f, "  %-18s %s\n", name, commands[i].help);
         }
@@ -757,7 +758,7 @@ int main(int argc, char *argv[]) {
                 help(stderr);
                 return EXIT_USAGE;
         }
-        for (size_t i = 0; i < ELEMENTSOF(commands); i++)
+        for (size_t i = 0; i < G_N_ELEMENTS(commands); i++)
                 if (g_str_equal(argv[optind], commands[i].name))
                         cmd = &commands[i];
         if (!cmd) {

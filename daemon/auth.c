@@ -7,6 +7,7 @@
 #include "bus-error.h"
 #include "log.h"
 #include "macro.h"
+#include "sd-glib.h"
 
 /* polkit is asked at most this many times at once for one caller; more is refused. */
 #define AUTH_MAX_PENDING_PER_SENDER 4
@@ -104,7 +105,7 @@ static int polkit_reply(sd_bus_message *reply, void *userdata, sd_bus_error *ret
         Auth *a = p->auth;
         sd_bus_message_handler_t handler = p->handler;
         void *handler_userdata = p->userdata;
-        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        g_auto(sd_bus_error) error = SD_BUS_ERROR_NULL;
         sd_bus_message *m = sd_bus_message_ref(p->message);
         int authorized = 0, challenge = 0, r;
         bool polkit_failed = sd_bus_message_is_method_error(reply, NULL);
@@ -151,7 +152,7 @@ static int polkit_reply(sd_bus_message *reply, void *userdata, sd_bus_error *ret
 }
 
 bool auth_caller_is_root(sd_bus_message *m) {
-        _cleanup_(sd_bus_creds_unrefp) sd_bus_creds *creds = NULL;
+        g_autoptr(sd_bus_creds) creds = NULL;
         uid_t euid;
         /* The EUID the bus daemon vouches for; AUGMENT would fill gaps from /proc, which
          * is racy, so only a bus-provided EUID counts. */
@@ -161,8 +162,8 @@ bool auth_caller_is_root(sd_bus_message *m) {
 
 int auth_check(Auth *a, sd_bus_message *m, sd_bus_message_handler_t handler, void *userdata,
                sd_bus_error *error) {
-        _cleanup_(sd_bus_creds_unrefp) sd_bus_creds *creds = NULL;
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *call = NULL;
+        g_autoptr(sd_bus_creds) creds = NULL;
+        g_autoptr(sd_bus_message) call = NULL;
         PendingAuth *p;
         const char *sender;
         uid_t euid;

@@ -59,7 +59,7 @@ GPtrArray *bootparams_plan(const Config *c) {
         config_isolated_cpus(c, &isolated);
         iso = cpumask_format_list(&isolated);
 
-        for (size_t i = 0; i < ELEMENTSOF(boot_rules); i++) {
+        for (size_t i = 0; i < G_N_ELEMENTS(boot_rules); i++) {
                 g_autofree char *value = NULL;
                 switch (boot_rules[i].cpus) {
                 case CPUS_ISOLATED:
@@ -99,7 +99,7 @@ char **bootparams_tokenize(const char *cmdline) {
                         else
                                 g_string_append_c(tok, *p);
                 }
-                if (STREQ(tok->str, "--")) {
+                if (g_str_equal(tok->str, "--")) {
                         /* What follows goes to init, not to the kernel. */
                         g_string_free(tok, true);
                         break;
@@ -150,7 +150,7 @@ static bool value_equal(ValueKind kind, const char *want, const char *have) {
         case VALUE_FLAG:
                 return true;
         case VALUE_STRING:
-                return have && STREQ(want, have);
+                return have && g_str_equal(want, have);
         case VALUE_CPULIST:
                 return have && cpumask_parse_list(want, &a, NULL) >= 0 &&
                        cpumask_parse_list(have, &b, NULL) >= 0 && cpumask_equal(&a, &b);
@@ -161,8 +161,8 @@ static bool value_equal(ValueKind kind, const char *want, const char *have) {
 }
 
 static ValueKind kind_of(const char *key) {
-        for (size_t i = 0; i < ELEMENTSOF(boot_rules); i++)
-                if (STREQ(boot_rules[i].key, key))
+        for (size_t i = 0; i < G_N_ELEMENTS(boot_rules); i++)
+                if (g_str_equal(boot_rules[i].key, key))
                         return boot_rules[i].kind;
         return VALUE_STRING;
 }
@@ -215,7 +215,7 @@ GPtrArray *bootparams_compare_live(const Config *c, const Root *root) {
 
         config_isolated_cpus(c, &isolated);
         want = cpumask_format_list(&isolated);
-        for (size_t i = 0; i < ELEMENTSOF(live); i++) {
+        for (size_t i = 0; i < G_N_ELEMENTS(live); i++) {
                 AuditItem *it = audit_item_new(live[i].name, want, true, live[i].reason);
                 CpuMask have;
                 if (root_read_cpulist(root, live[i].file, &have) < 0) {

@@ -15,6 +15,7 @@
 #include "log.h"
 #include "partition.h"
 #include "plan.h"
+#include "sd-glib.h"
 
 /* What the properties showed last, to send PropertiesChanged only for real changes. */
 typedef struct Shown {
@@ -300,7 +301,7 @@ static int append_workload(sd_bus_message *m, const void *item) {
 
 /* A method's whole answer: one aa{sv}. */
 static int reply_records(sd_bus_message *msg, const GPtrArray *items, AppendRecord append) {
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        g_autoptr(sd_bus_message) reply = NULL;
         int r = sd_bus_message_new_method_return(msg, &reply);
         if (r >= 0)
                 r = append_records(reply, items, append);
@@ -345,7 +346,7 @@ static int property_get(sd_bus *bus, const char *path, const char *interface, co
 static int method_get_status(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         Bus *b = userdata;
         const Manager *m = b->manager;
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        g_autoptr(sd_bus_message) reply = NULL;
         g_autofree char *hk = cpumask_format_list(&m->config->housekeeping);
         CpuMask iso;
         int r;
@@ -484,7 +485,7 @@ static int method_get_histogram(sd_bus_message *msg, void *userdata, sd_bus_erro
                 const LatencyStats *l = stats->pdata[i];
                 if (l->cpu != (int) cpu || !l->measured)
                         continue;
-                _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+                g_autoptr(sd_bus_message) reply = NULL;
                 r = sd_bus_message_new_method_return(msg, &reply);
                 if (r >= 0) r = sd_bus_message_append(reply, "u", 1u);
                 if (r >= 0) r = sd_bus_message_append_array(reply, 'u', l->histogram, l->hist_max_us * sizeof(uint32_t));
@@ -507,7 +508,7 @@ static int method_get_noise(sd_bus_message *msg, void *userdata, sd_bus_error *e
 static int method_get_boot_parameters(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         Bus *b = userdata;
         const Audits *a = b->manager->audits;
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        g_autoptr(sd_bus_message) reply = NULL;
         g_autoptr(GPtrArray) items = g_ptr_array_new();
         int r;
 
@@ -524,7 +525,7 @@ static int method_get_boot_parameters(sd_bus_message *msg, void *userdata, sd_bu
 static int method_get_kernel_audit(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         Bus *b = userdata;
         const Audits *a = b->manager->audits;
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        g_autoptr(sd_bus_message) reply = NULL;
         g_autofree char *fragment = kconfig_fragment();
         int r;
 
@@ -544,7 +545,7 @@ static int method_plan(sd_bus_message *msg, void *userdata, sd_bus_error *error)
         g_autoptr(GPtrArray) notes = NULL;
         g_autoptr(Config) plan = plan_partition(b->manager->topology, b->manager->config, &notes);
         g_autofree char *text = config_to_text(plan, "isolatord partition proposed by Plan()");
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        g_autoptr(sd_bus_message) reply = NULL;
         int r;
 
         g_ptr_array_add(notes, NULL);

@@ -62,13 +62,13 @@ static const char *const network_keys[] = { "RpsCpus", "XpsCpus", NULL };
 #define IRQ_PREFIX "Irq "
 
 static const char *const *section_keys(const char *section) {
-        if (STREQ(section, "Partition"))
+        if (g_str_equal(section, "Partition"))
                 return partition_keys;
-        if (STREQ(section, "Sampler"))
+        if (g_str_equal(section, "Sampler"))
                 return sampler_keys;
-        if (STREQ(section, "Daemon"))
+        if (g_str_equal(section, "Daemon"))
                 return daemon_keys;
-        if (STREQ(section, "Network"))
+        if (g_str_equal(section, "Network"))
                 return network_keys;
         if (g_str_has_prefix(section, GROUP_PREFIX))
                 return group_keys;
@@ -182,7 +182,7 @@ static const char *origin_of(const ConfigSource *s, const char *section, const c
         return f ? f : "built-in defaults";
 }
 
-_printf_(5, 6)
+G_GNUC_PRINTF(5, 6)
 static bool config_fail(GError **error, const ConfigSource *s, const char *section,
                         const char *key, const char *fmt, ...) {
         g_autofree char *msg = NULL;
@@ -210,7 +210,7 @@ static bool valid_name(const char *name) {
 }
 
 static bool valid_group_name(const char *name) {
-        return valid_name(name) && !STREQ(name, "housekeeping");
+        return valid_name(name) && !g_str_equal(name, "housekeeping");
 }
 
 /* As systemd takes a slice's name: '-' nests (a-b.slice is inside a.slice), so a name
@@ -436,11 +436,11 @@ static bool parse_group(const ConfigSource *s, const char *section, GroupConfig 
         policy = g_key_file_get_string(s->merged, section, "SchedPolicy", NULL);
         if (!policy)
                 g->sched_policy = SCHED_POLICY_UNSET;
-        else if (STREQ(g_strstrip(policy), "other"))
+        else if (g_str_equal(g_strstrip(policy), "other"))
                 g->sched_policy = SCHED_POLICY_OTHER;
-        else if (STREQ(policy, "fifo"))
+        else if (g_str_equal(policy, "fifo"))
                 g->sched_policy = SCHED_POLICY_FIFO;
-        else if (STREQ(policy, "rr"))
+        else if (g_str_equal(policy, "rr"))
                 g->sched_policy = SCHED_POLICY_RR;
         else {
                 config_fail(error, s, section, "SchedPolicy", "\"%s\" is not one of other, fifo, rr", policy);
@@ -462,14 +462,14 @@ static bool parse_group(const ConfigSource *s, const char *section, GroupConfig 
         g->sched_priority = (int) prio;
 
         partition = g_key_file_get_string(s->merged, section, "Partition", NULL);
-        if (partition && !STREQ(g_strstrip(partition), "member") && !STREQ(partition, "isolated")) {
+        if (partition && !g_str_equal(g_strstrip(partition), "member") && !g_str_equal(partition, "isolated")) {
                 config_fail(error, s, section, "Partition", "\"%s\" is not one of member, isolated", partition);
                 goto fail;
         }
-        g->partition_isolated = partition && STREQ(partition, "isolated");
+        g->partition_isolated = partition && g_str_equal(partition, "isolated");
 
         g->governor = g_key_file_get_string(s->merged, section, "Governor", NULL);
-        if (g->governor && (!*g_strstrip(g->governor) || STREQ(g->governor, "keep")))
+        if (g->governor && (!*g_strstrip(g->governor) || g_str_equal(g->governor, "keep")))
                 g_clear_pointer(&g->governor, g_free);
         else if (g->governor) {
                 for (const char *p = g->governor; *p; p++)
@@ -491,9 +491,9 @@ static bool parse_net_cpus(const ConfigSource *s, const char *key, NetCpusMode *
         g_autofree char *v = g_key_file_get_string(s->merged, "Network", key, NULL);
         g_autoptr(GError) e = NULL;
 
-        if (!v || STREQ(g_strstrip(v), "housekeeping"))
+        if (!v || g_str_equal(g_strstrip(v), "housekeeping"))
                 *mode = NET_CPUS_HOUSEKEEPING;
-        else if (STREQ(v, "keep"))
+        else if (g_str_equal(v, "keep"))
                 *mode = NET_CPUS_KEEP;
         else if (cpumask_parse_list_gerror(key, v, cpus, &e))
                 *mode = NET_CPUS_LIST;
@@ -624,11 +624,11 @@ static bool config_from_source(ConfigSource *s, Config **out, GError **error) {
                 c->cpu_dma_latency_us = (int) us;
         }
         g_autofree char *backend = g_strstrip(g_key_file_get_string(s->merged, "Daemon", "CgroupBackend", NULL));
-        if (STREQ(backend, "auto"))
+        if (g_str_equal(backend, "auto"))
                 c->daemon.cgroup_backend = CGROUP_BACKEND_AUTO;
-        else if (STREQ(backend, "systemd"))
+        else if (g_str_equal(backend, "systemd"))
                 c->daemon.cgroup_backend = CGROUP_BACKEND_SYSTEMD;
-        else if (STREQ(backend, "cgroupfs"))
+        else if (g_str_equal(backend, "cgroupfs"))
                 c->daemon.cgroup_backend = CGROUP_BACKEND_CGROUPFS;
         else
                 return config_fail(error, s, "Daemon", "CgroupBackend", "\"%s\" is not one of auto, systemd, cgroupfs",
@@ -761,7 +761,7 @@ int config_load_bytes(const char *data, size_t len, const char *name, Config **o
 const GroupConfig *config_find_group(const Config *c, const char *name) {
         for (unsigned i = 0; i < c->groups->len; i++) {
                 const GroupConfig *g = c->groups->pdata[i];
-                if (STREQ(g->name, name))
+                if (g_str_equal(g->name, name))
                         return g;
         }
         return NULL;

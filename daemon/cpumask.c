@@ -112,7 +112,7 @@ int cpumask_last(const CpuMask *s) {
         return -1;
 }
 
-_printf_(3, 4)
+G_GNUC_PRINTF(3, 4)
 static int parse_fail(CpuMaskError *err, size_t pos, const char *fmt, ...) {
         if (err) {
                 va_list ap;

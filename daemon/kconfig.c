@@ -142,13 +142,13 @@ int kconfig_load(const Root *root, GHashTable **out, char **source, GError **err
 GPtrArray *kconfig_audit(GHashTable *kconfig) {
         GPtrArray *items = g_ptr_array_new_with_free_func((GDestroyNotify) audit_item_free);
 
-        for (size_t i = 0; i < ELEMENTSOF(kconfig_rules); i++) {
+        for (size_t i = 0; i < G_N_ELEMENTS(kconfig_rules); i++) {
                 AuditItem *it = audit_item_new(kconfig_rules[i].option, kconfig_rules[i].want,
                                                kconfig_rules[i].required, kconfig_rules[i].reason);
                 const char *have = g_hash_table_lookup(kconfig, kconfig_rules[i].option);
 
-                it->actual = g_strdup(have && STREQ(have, "n") ? "not set" : have);
-                if (STREQ(it->name, "HZ")) {
+                it->actual = g_strdup(have && g_str_equal(have, "n") ? "not set" : have);
+                if (g_str_equal(it->name, "HZ")) {
                         guint64 hz;
                         if (!have)
                                 it->state = AUDIT_MISSING;
@@ -158,10 +158,10 @@ GPtrArray *kconfig_audit(GHashTable *kconfig) {
                                 it->state = AUDIT_DIFFERENT;
                         g_free(it->expected);
                         it->expected = g_strdup_printf(">=%d", HZ_WANTED);
-                } else if (!have || STREQ(have, "n")) {
+                } else if (!have || g_str_equal(have, "n")) {
                         it->state = AUDIT_MISSING;
                 } else {
-                        it->state = STREQ(have, kconfig_rules[i].want) ? AUDIT_OK : AUDIT_DIFFERENT;
+                        it->state = g_str_equal(have, kconfig_rules[i].want) ? AUDIT_OK : AUDIT_DIFFERENT;
                 }
                 g_ptr_array_add(items, it);
         }
@@ -173,7 +173,7 @@ char *kconfig_fragment(void) {
                 "# Real-time options for an audio kernel, as isolatord audits them and the seed\n"
                 "# build script sets them. Merge with scripts/kconfig/merge_config.sh .config FILE\n"
                 "# or apply each line with scripts/config.\n");
-        for (size_t i = 0; i < ELEMENTSOF(kconfig_rules); i++)
+        for (size_t i = 0; i < G_N_ELEMENTS(kconfig_rules); i++)
                 g_string_append(out, kconfig_rules[i].fragment);
         return g_string_free(out, false);
 }

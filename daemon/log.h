@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #pragma once
 
+#include <glib.h>
 #include <stdbool.h>
 #include <systemd/sd-daemon.h>
 
@@ -13,7 +14,7 @@ void log_set_max_level(int level);
 int log_get_max_level(void);
 
 int log_internal(int level, int error, const char *file, int line, const char *func,
-                 const char *format, ...) _printf_(6, 7);
+                 const char *format, ...) G_GNUC_PRINTF(6, 7);
 
 #define log_full_errno(level, error, ...) \
         log_internal((level), (error), __FILE__, __LINE__, __func__, __VA_ARGS__)

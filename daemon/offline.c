@@ -23,6 +23,7 @@ static void machine_clear(Machine *m) {
         topology_free(m->topology);
         config_free(m->config);
 }
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(Machine, machine_clear)
 
 static bool machine_load(const OfflineOptions *o, Machine *m) {
         g_autoptr(GError) e = NULL;
@@ -81,7 +82,7 @@ static void print_diagnostics(const GPtrArray *diags, FILE *out) {
 }
 
 int offline_check_config(const OfflineOptions *o, FILE *out) {
-        _cleanup_(machine_clear) Machine m = {};
+        g_auto(Machine) m = {};
         g_autoptr(GPtrArray) diags = NULL;
         g_autofree char *sources = NULL;
 
@@ -110,7 +111,7 @@ int offline_check_config(const OfflineOptions *o, FILE *out) {
 }
 
 int offline_plan(const OfflineOptions *o, FILE *out) {
-        _cleanup_(machine_clear) Machine m = {};
+        g_auto(Machine) m = {};
         g_autoptr(Config) plan = NULL;
         g_autoptr(GPtrArray) notes = NULL, diags = NULL;
         g_autoptr(GString) header = g_string_new(NULL);
@@ -157,7 +158,7 @@ static void add_audit_rows(Table *t, const GPtrArray *items) {
 }
 
 int offline_boot_params(const OfflineOptions *o, FILE *out) {
-        _cleanup_(machine_clear) Machine m = {};
+        g_auto(Machine) m = {};
         g_autoptr(GPtrArray) diags = NULL;
         g_autoptr(Audits) audits = NULL;
         const GPtrArray *params, *live;

@@ -36,7 +36,7 @@ static void diag_add(GPtrArray *diags, DiagSeverity severity, const char *rule, 
 
 /* "group hqplayer", "housekeeping" or "irq rule usb": how messages name a part. */
 static char *part_label(const char *group) {
-        if (STREQ(group, "housekeeping") || g_str_has_prefix(group, "irq rule "))
+        if (g_str_equal(group, "housekeeping") || g_str_has_prefix(group, "irq rule "))
                 return g_strdup(group);
         return g_strdup_printf("group %s", group);
 }
@@ -106,7 +106,7 @@ static void check_smt_split(GPtrArray *diags, const Part *parts, unsigned nparts
                 const char *group = NULL;
                 CPUMASK_FOREACH(cpu, &online_core) {
                         int o = owner_of(parts, nparts, cpu);
-                        if (o >= 0 && !group && !STREQ(parts[o].name, "housekeeping"))
+                        if (o >= 0 && !group && !g_str_equal(parts[o].name, "housekeeping"))
                                 group = parts[o].name;
                         g_string_append_printf(who, "%sCPU %d in %s", who->len ? ", " : "", cpu,
                                                o < 0 ? "no group" : parts[o].name);

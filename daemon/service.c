@@ -177,9 +177,10 @@ static void service_clear(Service *s) {
         manager_free(s->manager);
         sd_event_unref(s->event);
 }
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(Service, service_clear)
 
 int service_run(const ManagerOptions *o) {
-        _cleanup_(service_clear) Service s = {};
+        g_auto(Service) s = {};
         g_autoptr(GError) e = NULL;
         sigset_t mask;
         int r;

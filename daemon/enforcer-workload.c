@@ -10,6 +10,7 @@
 #include "enforcer-workload.h"
 #include "log.h"
 #include "task.h"
+#include "text.h"
 #include "trust.h"
 
 /* Processes are the host's (ctx->host): the proc connector announces real processes
@@ -172,15 +173,16 @@ static void classify(const EnforcerContext *ctx, pid_t pid, const char *comm, Ve
 static void note_untrusted(const EnforcerContext *ctx, pid_t pid, const char *comm, const Verdict *v) {
         WorkloadState *s = ctx->state;
         /* Not the name: mid-exec it still says the old program's while the file is the new. */
-        g_autofree char *object = g_strdup_printf("%d uid %d %s", (int) pid, (int) v->uid, v->exe);
+        g_autofree char *raw = g_strdup_printf("%d uid %d %s", (int) pid, (int) v->uid, v->exe);
+        g_autofree char *object = text_printable(raw); /* as the stored finding has it */
         const Finding *known = g_hash_table_lookup(s->untrusted, GINT_TO_POINTER(pid));
         if ((known && g_str_equal(known->object, object)) || (!known && g_hash_table_size(s->untrusted) >= MAX_UNTRUSTED))
                 return;
         g_autofree char *message = g_strdup_printf("%s not placed in group %s: %s", comm, v->group->name, v->why);
-        log_notice("process %s: %s", object, message);
-        g_hash_table_insert(s->untrusted, GINT_TO_POINTER(pid),
-                            finding_new("untrusted-workload", object, "a trusted executable, Unit= or User=", "refused",
-                                        false, message));
+        Finding *f = finding_new("untrusted-workload", object, "a trusted executable, Unit= or User=", "refused", false,
+                                 message);
+        log_notice("process %s: %s", f->object, f->message); /* printable: the names are a user's */
+        g_hash_table_insert(s->untrusted, GINT_TO_POINTER(pid), f);
 }
 
 static uint64_t now_realtime_usec(void) {

@@ -1,15 +1,18 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include "finding.h"
+#include "text.h"
 
+/* Findings name processes and files whose names users choose, and go to the log and the
+ * bus: every field is made printable here, whatever its source. */
 Finding *finding_new(const char *kind, const char *object, const char *expected, const char *actual,
                      bool required, const char *message) {
         Finding *f = g_new0(Finding, 1);
-        f->kind = g_strdup(kind);
-        f->object = g_strdup(object);
-        f->expected = g_strdup(expected ? expected : "");
-        f->actual = g_strdup(actual ? actual : "");
+        f->kind = text_printable(kind);
+        f->object = text_printable(object);
+        f->expected = text_printable(expected);
+        f->actual = text_printable(actual);
         f->required = required;
-        f->message = g_strdup(message ? message : "");
+        f->message = text_printable(message);
         return f;
 }
 

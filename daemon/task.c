@@ -8,6 +8,7 @@
 
 #include "macro.h"
 #include "task.h"
+#include "text.h"
 #include "trust.h"
 
 static bool parse_pid(const char *s, pid_t *out) {
@@ -84,8 +85,12 @@ GArray *task_list_threads(const Root *root, pid_t pid) {
 }
 
 int task_read_comm(const Root *root, pid_t pid, char **out) {
-        g_autofree char *rel = task_rel(pid, 0, "comm");
-        return root_read_line(root, rel, out);
+        g_autofree char *rel = task_rel(pid, 0, "comm"), *raw = NULL;
+        int r = root_read_line(root, rel, &raw);
+        if (r < 0)
+                return r;
+        *out = text_printable(raw);
+        return 0;
 }
 
 char *task_read_exe(const Root *root, pid_t pid) {

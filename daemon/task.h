@@ -35,6 +35,7 @@ int task_read_stat(const Root *root, pid_t pid, pid_t tid, TaskStat *out);
 GArray *task_list_pids(const Root *root);
 /* The threads of a process (its pid included). */
 GArray *task_list_threads(const Root *root, pid_t pid);
+/* The process's name, made printable (text.h): a user chooses it. */
 int task_read_comm(const Root *root, pid_t pid, char **out);
 /* The executable's path, or NULL for a kernel thread or a process gone. */
 char *task_read_exe(const Root *root, pid_t pid);

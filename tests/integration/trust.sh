@@ -107,6 +107,10 @@ time.sleep(60)
 PY
 bg_as 65534 "$py" "$work/rename.py" isotest-hq-ren; renamed=$!; children+=("$renamed")
 bg_as 65534 "$py" "$work/rename.py" irq/24-xhci_hcd; irqlike=$!; children+=("$irqlike")
+# A name that is no text: invalid UTF-8 (which the bus refuses to send, failing the whole
+# reply) and an escape character (a terminal or log reader would act on it).
+bg_as 65534 "$py" -c 'import ctypes, time; ctypes.CDLL(None).prctl(15, b"isotest-hq\xff\x1b", 0, 0, 0); time.sleep(60)'
+badname=$!; children+=("$badname")
 sleep 0.3
 not_placed "a symlink named like the workload" "$link"
 not_placed "a user's copy in a user folder" "$copy"
@@ -122,6 +126,9 @@ expect_in "the copy: why" "$home/isotest-hq-copy is not trusted: it is not owned
 expect_in "the sticky copy: why" "$sticky/isotest-hq-sticky is not trusted: it is not owned by root"
 expect_in "the rename: why" "is named isotest-hq-ren, but its executable"
 expect_in "the uid is named" " uid 65534 "
+expect_in "a name that is no text is shown printable" $'isotest-hq\xef\xbf\xbd? not placed in group hq'
+checks=$((checks + 1))
+! grep -q $'\x1b' "$BUS_DIR/daemon.log" || fail "a process's name reached the log unprintable"
 for p in "$link" "$copy" "$stickyp" "$renamed"; do
   expect_eq "the refusal of $p logged once" 1 "$(grep -c "^isolatord: process $p " "$BUS_DIR/daemon.log")"
 done

@@ -12,7 +12,9 @@
 #include "enforcer.h"
 #include "originals.h"
 #include "root.h"
+#include "finding.h"
 #include "task.h"
+#include "text.h"
 #include "trust.h"
 #include "testlib.h"
 
@@ -266,6 +268,29 @@ START_TEST(test_exe_paths) {
 }
 END_TEST
 
+/* What users name reaches the log and the bus printable, and valid text unchanged. */
+START_TEST(test_text_printable) {
+        static const struct {
+                const char *in, *out;
+        } cases[] = {
+                { "hqplayerd", "hqplayerd" },
+                { "caf\xc3\xa9", "caf\xc3\xa9" },
+                { "a\nisolatord: forged", "a?isolatord: forged" },
+                { "x\xff", "x\xef\xbf\xbd" },
+                { "\x1b[31m", "?[31m" },
+                { "", "" },
+        };
+        for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+                g_autofree char *got = text_printable(cases[i].in);
+                ck_assert_str_eq(got, cases[i].out);
+        }
+        g_autoptr(Finding) f = finding_new("k", "1 \xff", NULL, "a\tb", false, "m\r");
+        ck_assert(g_utf8_validate(f->object, -1, NULL));
+        ck_assert_str_eq(f->actual, "a?b");
+        ck_assert_str_eq(f->message, "m?");
+}
+END_TEST
+
 START_TEST(test_users_and_units) {
         char *users[] = { (char *) "root", (char *) "65534", NULL };
         ck_assert(trust_user_listed(users, 0));
@@ -299,6 +324,7 @@ static Suite *trust_suite(void) {
         tcase_add_test(tc, test_kthreads_by_flag_not_name);
         tcase_add_test(tc, test_exe_paths);
         tcase_add_test(tc, test_users_and_units);
+        tcase_add_test(tc, test_text_printable);
         suite_add_tcase(s, tc);
         return s;
 }

@@ -1,0 +1,8 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#pragma once
+
+/* A string from outside (a process's name, a file name a user chose) made fit for a log
+ * line and the bus: invalid UTF-8 becomes U+FFFD (sd-bus refuses to send it, which would
+ * fail the whole reply) and control characters become '?' (a newline would forge a log
+ * line). Valid text comes back unchanged. g_free the result. */
+char *text_printable(const char *s);

@@ -354,7 +354,7 @@ static bool get_uint(const ConfigSource *s, const char *section, const char *key
         return true;
 }
 
-static bool unit_entry_valid(const char *unit) {
+bool config_unit_name_valid(const char *unit) {
         static const char *const suffixes[] = { ".service", ".scope", ".socket", ".slice" };
         size_t len = strlen(unit);
         bool suffix = false;
@@ -429,7 +429,7 @@ static bool parse_group(const ConfigSource *s, const char *section, GroupConfig 
         }
 
         if (!get_list(s, section, "User", trust_user_entry_valid, "a user name or a number", &g->users, error) ||
-            !get_list(s, section, "Unit", unit_entry_valid, "a systemd unit name such as hqplayerd.service", &g->units,
+            !get_list(s, section, "Unit", config_unit_name_valid, "a systemd unit name such as hqplayerd.service", &g->units,
                       error))
                 goto fail;
 

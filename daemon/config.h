@@ -114,6 +114,9 @@ const CpuMask *config_net_cpus(const Config *c, bool rps);
 /* Every group's CPUs together: what the boot parameters isolate. */
 void config_isolated_cpus(const Config *c, CpuMask *out);
 
+/* A systemd unit name isolatord takes (Unit=, a saved unit): letters, digits, ":-_.\\@",
+ * ending in .service, .scope, .socket or .slice. */
+bool config_unit_name_valid(const char *unit);
 const char *sched_policy_to_string(SchedPolicy p);
 const char *cgroup_backend_to_string(CgroupBackend b);
 /* A config file that loads back into an equal Config; header is written as comments. */

@@ -409,16 +409,6 @@ static int cpuset_revert(const EnforcerContext *ctx) {
         return 0;
 }
 
-static bool unit_name_valid(const char *unit) {
-        size_t len = strlen(unit);
-        if (len < 3 || len > 255 || !strchr(unit, '.') || unit[0] == '.' || unit[0] == '-')
-                return false;
-        for (const char *p = unit; *p; p++)
-                if (!g_ascii_isalnum(*p) && !strchr(":-_.\\@", *p))
-                        return false;
-        return true;
-}
-
 static char *cpuset_check_original(const char *what, const char *value) {
         const char *rel = strchr(what, ' ') ? strchr(what, ' ') + 1 : "";
         bool ok;
@@ -436,7 +426,7 @@ static char *cpuset_check_original(const char *what, const char *value) {
         else if (g_str_has_prefix(what, "file "))
                 ok = g_str_has_prefix(rel, "etc/systemd/system/");
         else if (g_str_has_prefix(what, "systemd "))
-                return unit_name_valid(rel) && cpumask_parse_list(value, &cpus, NULL) >= 0
+                return config_unit_name_valid(rel) && cpumask_parse_list(value, &cpus, NULL) >= 0
                                ? NULL
                                : g_strdup("not a unit name with a CPU list");
         else

@@ -23,6 +23,7 @@ typedef struct Service {
         Manager *manager;
         Bus *adapter;
         sd_event_source *verify_timer;
+        uint64_t passes_at_arm;     /* the manager's verify_count when the timer was armed */
         UdevSource *udev;
         NetlinkSource *netlink;
         ProcSource *proc;
@@ -41,6 +42,7 @@ static void service_status(Service *s) {
 static int arm_verify_timer(Service *s) {
         uint64_t usec = (uint64_t) s->manager->config->daemon.verify_interval_sec * 1000000u;
         int r = sd_event_source_set_time_relative(s->verify_timer, usec);
+        s->passes_at_arm = s->manager->verify_count;
         if (r < 0)
                 return r;
         return sd_event_source_set_enabled(s->verify_timer, SD_EVENT_ONESHOT);
@@ -112,8 +114,10 @@ static int on_noise_timer(sd_event_source *source, uint64_t usec, void *userdata
 static int on_verify_timer(sd_event_source *source, uint64_t usec, void *userdata) {
         Service *s = userdata;
 
-        /* A Verify answered a second ago already did this pass's work. */
-        if (!manager_pass_fresh(s->manager, true))
+        /* A Verify that repaired less than a second ago, since the timer was armed, already
+         * did this pass's work. (Not the timer's own last pass: the relative time counts
+         * from the loop iteration that ran it, so it may end less than a second ago.) */
+        if (s->manager->verify_count == s->passes_at_arm || !manager_pass_fresh(s->manager, true))
                 manager_verify(s->manager);
         refresh_cgroup_watch(s);
         bus_notify_changes(s->adapter);

@@ -456,13 +456,14 @@ static int method_verify(sd_bus_message *msg, void *userdata, sd_bus_error *erro
 
 static int method_get_irqs(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         Bus *b = userdata;
-        g_autoptr(GPtrArray) report = manager_irq_report(b->manager);
+        g_autoptr(GPtrArray) report = manager_report(b->manager, &enforcer_irq);
         return reply_records(msg, report, append_irq);
 }
 
 static int method_get_workloads(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         Bus *b = userdata;
-        return reply_records(msg, manager_workloads(b->manager), append_workload);
+        g_autoptr(GPtrArray) report = manager_report(b->manager, &enforcer_workload);
+        return reply_records(msg, report, append_workload);
 }
 
 static int method_get_latency(sd_bus_message *msg, void *userdata, sd_bus_error *error) {

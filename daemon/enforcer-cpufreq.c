@@ -51,16 +51,41 @@ static GArray *governor_files(const EnforcerContext *ctx) {
         return out;
 }
 
-static int cpufreq_apply(const EnforcerContext *ctx, GPtrArray *changes) {
-        g_autoptr(GArray) files = governor_files(ctx);
-        g_autoptr(GArray) writes = g_array_new(false, true, sizeof(EnforcerWrite));
+static void *cpufreq_observe(const EnforcerContext *ctx, const Trigger *scope) {
+        return governor_files(ctx);
+}
 
+static void cpufreq_observation_free(void *p) {
+        g_array_unref(p);
+}
+
+static void cpufreq_diff(const EnforcerContext *ctx, const void *obs, GPtrArray *diffs) {
+        const GArray *files = obs;
         for (unsigned i = 0; i < files->len; i++) {
-                GovernorFile *f = &g_array_index(files, GovernorFile, i);
-                if (f->available && !g_str_equal(f->have, f->want)) {
-                        EnforcerWrite w = { f->rel, (char *) f->want };
-                        g_array_append_val(writes, w);
-                }
+                const GovernorFile *f = &g_array_index(files, GovernorFile, i);
+                if (g_str_equal(f->have, f->want))
+                        continue;
+                g_autofree char *cpu = g_strndup(f->rel + strlen("sys/devices/system/cpu/"),
+                                                 strcspn(f->rel + strlen("sys/devices/system/cpu/"), "/"));
+                difference_add(diffs, finding_new("governor", cpu, f->want, f->have, f->available,
+                                                  f->available ? "the CPU's frequency governor differs"
+                                                               : "the cpufreq driver does not offer this governor"),
+                               f->available, f);
+        }
+}
+
+static int cpufreq_apply(const EnforcerContext *ctx, const void *obs, GPtrArray *diffs) {
+        g_autoptr(GArray) writes = g_array_new(false, true, sizeof(EnforcerWrite));
+        g_autoptr(GPtrArray) planned = g_ptr_array_new();
+
+        for (unsigned i = 0; i < diffs->len; i++) {
+                Difference *d = diffs->pdata[i];
+                const GovernorFile *f = d->object;
+                if (!d->repairable)
+                        continue;
+                EnforcerWrite w = { f->rel, (char *) f->want };
+                g_array_append_val(writes, w);
+                g_ptr_array_add(planned, d);
         }
         g_autofree int *results = g_new0(int, MAX(writes->len, 1u));
         int r = enforcer_write_batch(ctx, (EnforcerWrite *) writes->data, writes->len, results);
@@ -69,28 +94,15 @@ static int cpufreq_apply(const EnforcerContext *ctx, GPtrArray *changes) {
                 if (results[i] < 0)
                         log_warning_errno(results[i], "%s refuses %s: %m", w->rel, w->value);
                 else
-                        g_ptr_array_add(changes, finding_new("governor", w->rel, w->value, "", false, "set"));
+                        ((Difference *) planned->pdata[i])->repaired = true;
         }
         return r;
 }
 
-static int cpufreq_verify(const EnforcerContext *ctx, GPtrArray *findings) {
-        g_autoptr(GArray) files = governor_files(ctx);
-        for (unsigned i = 0; i < files->len; i++) {
-                GovernorFile *f = &g_array_index(files, GovernorFile, i);
-                if (g_str_equal(f->have, f->want))
-                        continue;
-                g_autofree char *cpu = g_strndup(f->rel + strlen("sys/devices/system/cpu/"),
-                                                 strcspn(f->rel + strlen("sys/devices/system/cpu/"), "/"));
-                g_ptr_array_add(findings, finding_new("governor", cpu, f->want, f->have, f->available,
-                                                      f->available ? "the CPU's frequency governor differs"
-                                                                   : "the cpufreq driver does not offer this governor"));
-        }
-        return 0;
-}
-
 const EnforcerOps enforcer_cpufreq = {
         .name = "cpufreq",
-        .verify = cpufreq_verify,
+        .observe = cpufreq_observe,
+        .observation_free = cpufreq_observation_free,
+        .diff = cpufreq_diff,
         .apply = cpufreq_apply,
 };

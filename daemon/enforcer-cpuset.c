@@ -2,7 +2,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "enforcer-cpuset.h"
+#include "enforcer.h"
 #include "log.h"
 
 /* The CPUs of the units the partition names: init.scope, system.slice and user.slice on
@@ -76,12 +76,12 @@ static GArray *wanted(const Config *c) {
         return out;
 }
 
-bool cpuset_event_is_relevant(const char *name) {
+static bool cpuset_event_is_relevant(const char *name) {
         return !name || !*name || g_str_equal(name, "cpuset.cpus") || g_str_equal(name, "cpuset.cpus.partition") ||
                g_str_has_suffix(name, ".slice") || g_str_has_suffix(name, ".scope");
 }
 
-GPtrArray *cpuset_watch_dirs(const EnforcerContext *ctx) {
+static GPtrArray *cpuset_watch_dirs(const EnforcerContext *ctx) {
         g_autoptr(GArray) want = wanted(ctx->config);
         GPtrArray *dirs = g_ptr_array_new_with_free_func(g_free);
         g_autoptr(GHashTable) seen = g_hash_table_new(g_str_hash, g_str_equal);
@@ -101,13 +101,224 @@ GPtrArray *cpuset_watch_dirs(const EnforcerContext *ctx) {
         return dirs;
 }
 
-/* true: correct it now; false: backing off. */
-static bool count_drift(const EnforcerContext *ctx, const char *unit, UnitState *u,
-                        const char *expected, const char *actual) {
-        int64_t now = g_get_monotonic_time();
+/* --- observe and diff --- */
 
-        if (now < u->backoff_until)
-                return false;
+/* One unit as it is now. */
+typedef struct UnitObs {
+        Want want;
+        char *dir;              /* its cgroup folder, relative to the root (cgroupfs) */
+        bool exists;            /* cgroupfs: the folder is there */
+        char *have;             /* cpuset.cpus (cgroupfs) or AllowedCPUs= (systemd); NULL: unreadable */
+        char *error;            /* systemd: why AllowedCPUs= could not be read */
+        char *partition;        /* cpuset.cpus.partition, NULL when the kernel has none */
+        char *cgpath;           /* systemd: the unit's control group */
+        char *dropin;           /* systemd: the drop-in's text, NULL when absent */
+        bool has_effective;
+        CpuMask effective;      /* systemd: the kernel's cpuset.cpus.effective for the unit */
+} UnitObs;
+
+typedef struct CpusetObservation {
+        CgroupBackend backend;
+        GArray *units;          /* UnitObs */
+} CpusetObservation;
+
+static void unit_obs_clear(UnitObs *u) {
+        g_free(u->dir);
+        g_free(u->have);
+        g_free(u->error);
+        g_free(u->partition);
+        g_free(u->cgpath);
+        g_free(u->dropin);
+}
+
+static void cpuset_observation_free(void *p) {
+        CpusetObservation *o = p;
+        g_array_unref(o->units);
+        g_free(o);
+}
+
+static char *read_stripped(const Root *root, const char *rel) {
+        char *line = NULL;
+        return root_read_line(root, rel, &line) >= 0 ? g_strstrip(line) : NULL;
+}
+
+static char *dropin_rel(const char *unit) {
+        return g_strdup_printf("etc/systemd/system/%s.d/" DROPIN_NAME, unit);
+}
+
+static char *dropin_text(const char *unit, const CpuMask *cpus) {
+        g_autofree char *list = cpumask_format_list(cpus);
+        const char *section = g_str_has_suffix(unit, ".scope") ? "Scope" : g_str_has_suffix(unit, ".service") ? "Service"
+                                                                                                               : "Slice";
+        return g_strdup_printf("# Written by isolatord: the partition's CPUs for %s, kept across daemon-reload\n"
+                               "# and reboots. isoctl revert removes it.\n[%s]\nAllowedCPUs=%s\n",
+                               unit, section, list);
+}
+
+static void observe_cgroupfs(const EnforcerContext *ctx, UnitObs *u) {
+        g_autofree char *cpus_rel = g_strconcat(u->dir, "/cpuset.cpus", NULL);
+        g_autofree char *part_rel = g_strconcat(u->dir, "/cpuset.cpus.partition", NULL);
+        u->have = read_stripped(ctx->root, cpus_rel);
+        u->exists = u->have || root_exists(ctx->root, u->dir);
+        if (u->want.isolated)
+                u->partition = read_stripped(ctx->root, part_rel);
+}
+
+static void observe_systemd(const EnforcerContext *ctx, UnitObs *u) {
+        g_autoptr(GError) e = NULL;
+        g_autofree char *drop = dropin_rel(u->want.unit);
+        CpuMask have;
+
+        if (cgroups_systemd_get_cpus(ctx->cgroups, u->want.unit, &have, &u->cgpath, &e) < 0) {
+                u->error = g_strdup(e->message);
+                return;
+        }
+        u->have = cpumask_format_list(&have);
+        if (root_read(ctx->root, drop, &u->dropin, NULL) < 0)
+                g_clear_pointer(&u->dropin, g_free);
+        if (u->cgpath && *u->cgpath) {
+                g_autofree char *eff_rel = g_strdup_printf("sys/fs/cgroup%s/cpuset.cpus.effective", u->cgpath);
+                u->has_effective = root_read_cpulist(ctx->root, eff_rel, &u->effective) >= 0;
+        }
+}
+
+/* A cgroup event names a path: the unit's folder (created, removed, or in its parent's
+ * listing) or a file in it; NULL, every unit, as on a pass. */
+static bool in_scope(const Trigger *scope, const char *dir) {
+        g_autofree char *parent = NULL;
+        if (!scope || !scope->name)
+                return true;
+        parent = g_path_get_dirname(scope->name);
+        return g_str_equal(scope->name, dir) || g_str_equal(parent, dir);
+}
+
+static void *cpuset_observe(const EnforcerContext *ctx, const Trigger *scope) {
+        CpusetObservation *o = g_new0(CpusetObservation, 1);
+        g_autoptr(GArray) want = wanted(ctx->config);
+
+        o->backend = cgroups_backend(ctx->cgroups, ctx->root, ctx->config);
+        o->units = g_array_new(false, true, sizeof(UnitObs));
+        g_array_set_clear_func(o->units, (GDestroyNotify) unit_obs_clear);
+        for (unsigned i = 0; i < want->len; i++) {
+                UnitObs u = { .want = g_array_index(want, Want, i) };
+                u.dir = cgroup_unit_rel(u.want.unit);
+                if (!in_scope(scope, u.dir)) {
+                        unit_obs_clear(&u);
+                        continue;
+                }
+                if (o->backend == CGROUP_BACKEND_SYSTEMD)
+                        observe_systemd(ctx, &u);
+                else
+                        observe_cgroupfs(ctx, &u);
+                g_array_append_val(o->units, u);
+        }
+        return o;
+}
+
+static void backoff_finding(const UnitState *u, const char *unit, const char *expected, const char *actual,
+                            Difference *d) {
+        g_autofree char *msg = g_strdup_printf("rewritten again and again by something else; isolatord backs off "
+                                               "(%u s) instead of fighting: find the writer (systemd-cgls, a tuning tool)",
+                                               u->backoff_sec);
+        finding_free(d->finding);
+        d->finding = finding_new("cpuset", unit, expected, actual, true, msg);
+        d->repairable = false;
+}
+
+/* The CPUs differ: repairable unless isolatord is backing off from a fight. */
+static void diff_cpus(CpusetState *s, const UnitObs *u, const char *want, const char *have, const char *why,
+                      GPtrArray *diffs) {
+        UnitState *us = unit_state(s, u->want.unit);
+        Difference *d = difference_add(diffs, finding_new("cpuset", u->want.unit, want, have, true, why), true, u);
+        if (g_get_monotonic_time() < us->backoff_until)
+                backoff_finding(us, u->want.unit, want, have, d);
+}
+
+static void diff_cgroupfs(const EnforcerContext *ctx, CpusetState *s, const UnitObs *u, GPtrArray *diffs) {
+        g_autofree char *want = cpumask_format_list(&u->want.cpus);
+        CpuMask cur;
+
+        if (!u->exists) {
+                if (u->want.group)
+                        diff_cpus(s, u, want, "absent", "the slice's cgroup folder is missing", diffs);
+                else
+                        difference_add(diffs, finding_new("cpuset", u->want.unit, want, "absent", false,
+                                                          "no such cgroup on this machine"),
+                                       false, u);
+                return;
+        }
+        if (!u->have) {
+                difference_add(diffs, finding_new("cpuset", u->want.unit, want, "no cpuset.cpus", true,
+                                                  "the cpuset controller is not enabled here (cgroup.subtree_control "
+                                                  "of the parent, or cgroup v1)"),
+                               false, u);
+                return;
+        }
+        if (!*u->have || cpumask_parse_list(u->have, &cur, NULL) < 0 || !cpumask_equal(&cur, &u->want.cpus))
+                diff_cpus(s, u, want, *u->have ? u->have : "(all)", "the unit may run on other CPUs", diffs);
+        if (!u->want.isolated)
+                return;
+        if (!u->partition)
+                difference_add(diffs, finding_new("cpuset-partition", u->want.unit, "isolated", "unsupported", false,
+                                                  "this kernel has no cpuset partitions (Linux 6.1+ for isolated); the "
+                                                  "slice's CPUs are still set"),
+                               false, u);
+        else if (!g_str_equal(u->partition, "isolated"))
+                difference_add(diffs, finding_new("cpuset-partition", u->want.unit, "isolated", u->partition, true,
+                                                  "not an isolated partition (the kernel says why after \"invalid\")"),
+                               !g_str_has_prefix(u->partition, "isolated"), u);
+}
+
+static void diff_systemd(const EnforcerContext *ctx, CpusetState *s, const UnitObs *u, GPtrArray *diffs) {
+        g_autofree char *want = cpumask_format_list(&u->want.cpus);
+        g_autofree char *drop = dropin_rel(u->want.unit), *drop_want = dropin_text(u->want.unit, &u->want.cpus);
+        CpuMask want_eff, have;
+
+        if (u->error) {
+                difference_add(diffs, finding_new("cpuset", u->want.unit, want, "unknown", true, u->error), false, u);
+                return;
+        }
+        if (cpumask_parse_list(u->have, &have, NULL) < 0 || !cpumask_equal(&have, &u->want.cpus))
+                diff_cpus(s, u, want, *u->have ? u->have : "(all)", "systemd's AllowedCPUs= differs", diffs);
+        if (!u->dropin || !g_str_equal(u->dropin, drop_want))
+                difference_add(diffs, finding_new("cpuset-dropin", u->want.unit, drop, "missing or changed", false,
+                                                  "AllowedCPUs= would not survive a reboot"),
+                               true, u);
+        /* What the kernel enforces: the unit's cpuset.cpus.effective. */
+        cpumask_and(&want_eff, &u->want.cpus, &ctx->topology->online);
+        if (!u->has_effective)
+                difference_add(diffs, finding_new("cpuset-effective", u->want.unit, want, "unknown", false,
+                                                  "no cpuset.cpus.effective for the unit: the cpuset controller is not "
+                                                  "on cgroup v2 here, so AllowedCPUs= is not enforced"),
+                               false, u);
+        else if (!cpumask_equal(&u->effective, &want_eff)) {
+                g_autofree char *eff_text = cpumask_format_list(&u->effective);
+                /* Not repairable by itself: it follows AllowedCPUs=, and is read again
+                 * when apply sets that. */
+                difference_add(diffs, finding_new("cpuset-effective", u->want.unit, want, eff_text, true,
+                                                  "systemd has AllowedCPUs= but the kernel's effective cpuset differs"),
+                               false, u);
+        }
+}
+
+static void cpuset_diff(const EnforcerContext *ctx, const void *obs, GPtrArray *diffs) {
+        const CpusetObservation *o = obs;
+        for (unsigned i = 0; i < o->units->len; i++) {
+                const UnitObs *u = &g_array_index(o->units, UnitObs, i);
+                if (o->backend == CGROUP_BACKEND_SYSTEMD)
+                        diff_systemd(ctx, ctx->state, u, diffs);
+                else
+                        diff_cgroupfs(ctx, ctx->state, u, diffs);
+        }
+}
+
+/* --- apply --- */
+
+/* true: correct it now; false: backing off (the difference then says so). */
+static bool count_drift(const EnforcerContext *ctx, const UnitObs *uo, UnitState *u, Difference *d) {
+        int64_t now = g_get_monotonic_time();
+        const char *unit = uo->want.unit;
+
         if (now - u->window_start > BACKOFF_WINDOW_USEC) {
                 if (now - u->window_start > 6 * BACKOFF_WINDOW_USEC)
                         u->backoff_sec = 0; /* quiet for a minute: forgiven */
@@ -122,25 +333,20 @@ static bool count_drift(const EnforcerContext *ctx, const char *unit, UnitState 
                 log_warning("%s: its cpuset was rewritten %u times within %d s by something else; isolatord leaves it "
                             "for %u s instead of fighting (see isoctl verify)",
                             unit, ctx->config->daemon.drift_burst + 1, (int) (BACKOFF_WINDOW_USEC / G_USEC_PER_SEC), u->backoff_sec);
+                backoff_finding(u, unit, d->finding->expected, d->finding->actual, d);
                 return false;
         }
-        g_autoptr(Finding) f = finding_new("cpuset", unit, expected, actual, true, "cpuset changed by something else");
-        enforcer_emit(ctx, &(Event) { .kind = EVENT_DRIFT_CORRECTED, .finding = f });
         return true;
 }
 
-static void backoff_finding(const UnitState *u, const char *unit, const char *expected, const char *actual,
-                            GPtrArray *findings) {
-        g_autofree char *msg = g_strdup_printf("rewritten again and again by something else; isolatord backs off "
-                                               "(%u s) instead of fighting: find the writer (systemd-cgls, a tuning tool)",
-                                               u->backoff_sec);
-        g_ptr_array_add(findings, finding_new("cpuset", unit, expected, actual, true, msg));
+static void drift_corrected(const EnforcerContext *ctx, const Difference *d) {
+        g_autoptr(Finding) f = finding_new("cpuset", d->finding->object, d->finding->expected, d->finding->actual, true,
+                                           "cpuset changed by something else");
+        enforcer_emit(ctx, &(Event) { .kind = EVENT_DRIFT_CORRECTED, .finding = f });
 }
 
-/* --- cgroupfs --- */
-
 /* Creates the missing folders of a group's slice, saving each as created first. */
-static int cgroupfs_create(const EnforcerContext *ctx, const char *unit, GPtrArray *changes) {
+static int cgroupfs_create(const EnforcerContext *ctx, const char *unit) {
         g_autoptr(GPtrArray) chain = cgroup_unit_chain(unit);
         for (unsigned i = 0; i < chain->len; i++) {
                 g_autofree char *rel = g_strconcat("sys/fs/cgroup/", chain->pdata[i], NULL);
@@ -156,249 +362,148 @@ static int cgroupfs_create(const EnforcerContext *ctx, const char *unit, GPtrArr
                 int r = root_cgroup_mkdir(ctx->root, rel);
                 if (r < 0 && r != -EEXIST)
                         return log_warning_errno(r, "cannot create %s: %m", rel);
-                g_ptr_array_add(changes, finding_new("cpuset", unit, "created", "", true, "slice folder created"));
         }
         return 0;
 }
 
-static int cgroupfs_apply_one(const EnforcerContext *ctx, CpusetState *s, const Want *w, GPtrArray *changes) {
-        g_autofree char *dir = cgroup_unit_rel(w->unit);
-        g_autofree char *cpus_rel = g_strconcat(dir, "/cpuset.cpus", NULL);
-        g_autofree char *want = cpumask_format_list(&w->cpus);
-        g_autofree char *have = NULL;
-        UnitState *u = unit_state(s, w->unit);
-        bool drift = false;
-        CpuMask cur;
-
-        if (!root_exists(ctx->root, dir)) {
-                if (!w->group)
-                        return 0; /* no such unit on this machine; verify says so */
-                if (cgroupfs_create(ctx, w->unit, changes) < 0)
-                        return 0;
-                drift = u->applied && cpumask_equal(&u->want, &w->cpus); /* someone removed it */
+/* true when the slice is an isolated partition now. */
+static bool cgroupfs_set_partition(const EnforcerContext *ctx, const UnitObs *uo) {
+        g_autofree char *rel = g_strconcat(uo->dir, "/cpuset.cpus.partition", NULL), *now = NULL;
+        EnforcerWrite pw = { rel, (char *) "isolated" };
+        int pr;
+        if (enforcer_write_batch(ctx, &pw, 1, &pr) < 0)
+                return false;
+        if (pr < 0) {
+                log_warning_errno(pr, "%s refuses to become an isolated partition: %m", uo->want.unit);
+                return false;
         }
-        if (root_read_line(ctx->root, cpus_rel, &have) < 0)
-                return 0; /* no cpuset controller here; verify says so */
-        g_strstrip(have);
-        if (!drift && cpumask_parse_list(have, &cur, NULL) >= 0 && *have && cpumask_equal(&cur, &w->cpus))
-                goto partition;
-        if (u->applied && cpumask_equal(&u->want, &w->cpus) &&
-            !count_drift(ctx, w->unit, u, want, drift ? "removed" : have))
-                return 0;
-        EnforcerWrite write = { cpus_rel, want };
+        /* The kernel may take the word and still refuse: "isolated invalid (...)". */
+        now = ctx->dry_run ? g_strdup("isolated") : read_stripped(ctx->root, rel);
+        return now && g_str_equal(now, "isolated");
+}
+
+static void cgroupfs_set_cpus(const EnforcerContext *ctx, const UnitObs *uo, Difference *d) {
+        g_autofree char *cpus_rel = g_strconcat(uo->dir, "/cpuset.cpus", NULL);
+        EnforcerWrite write = { cpus_rel, d->finding->expected };
         int result;
+
+        if (!uo->exists && cgroupfs_create(ctx, uo->want.unit) < 0)
+                return;
         if (enforcer_write_batch(ctx, &write, 1, &result) < 0)
-                return -EIO;
+                return;
         if (result < 0) {
                 g_autofree char *msg = g_strdup_printf("the kernel refused the cpuset: %s", g_strerror(-result));
-                g_ptr_array_add(changes, finding_new("cpuset", w->unit, want, have, true, msg));
-                return 0;
-        }
-        g_ptr_array_add(changes, finding_new("cpuset", w->unit, want, have, true, "set"));
-partition:
-        u->applied = true;
-        u->want = w->cpus;
-        if (w->isolated) {
-                g_autofree char *prel = g_strconcat(dir, "/cpuset.cpus.partition", NULL), *pv = NULL;
-                if (root_read_line(ctx->root, prel, &pv) >= 0 && !g_str_has_prefix(g_strstrip(pv), "isolated")) {
-                        EnforcerWrite pw = { prel, (char *) "isolated" };
-                        int pr;
-                        if (enforcer_write_batch(ctx, &pw, 1, &pr) >= 0 && pr < 0)
-                                log_warning_errno(pr, "%s refuses to become an isolated partition: %m", w->unit);
-                }
-        }
-        return 0;
-}
-
-static void cgroupfs_verify_one(const EnforcerContext *ctx, CpusetState *s, const Want *w, GPtrArray *findings) {
-        g_autofree char *dir = cgroup_unit_rel(w->unit);
-        g_autofree char *cpus_rel = g_strconcat(dir, "/cpuset.cpus", NULL);
-        g_autofree char *want = cpumask_format_list(&w->cpus);
-        g_autofree char *have = NULL;
-        UnitState *u = unit_state(s, w->unit);
-        CpuMask cur;
-
-        if (!root_exists(ctx->root, dir)) {
-                g_ptr_array_add(findings, finding_new("cpuset", w->unit, want, "absent", w->group,
-                                                      w->group ? "the slice's cgroup folder is missing"
-                                                               : "no such cgroup on this machine"));
+                g_free(d->finding->message);
+                d->finding->message = g_steal_pointer(&msg);
                 return;
         }
-        if (root_read_line(ctx->root, cpus_rel, &have) < 0) {
-                g_ptr_array_add(findings, finding_new("cpuset", w->unit, want, "no cpuset.cpus", true,
-                                                      "the cpuset controller is not enabled here (cgroup.subtree_control "
-                                                      "of the parent, or cgroup v1)"));
+        d->repaired = true;
+        /* A folder just created was not observed: its partition is set here too. */
+        if (!uo->exists && uo->want.isolated)
+                (void) cgroupfs_set_partition(ctx, uo);
+}
+
+static void systemd_set_cpus(const EnforcerContext *ctx, GPtrArray *diffs, const UnitObs *uo, Difference *d) {
+        g_autoptr(GError) e = NULL;
+        g_autofree char *what = g_strconcat("systemd ", uo->want.unit, NULL);
+
+        if (enforcer_save_original(ctx, &enforcer_cpuset, what, uo->have) < 0)
+                return;
+        if (ctx->dry_run)
+                log_info("dry run: would set AllowedCPUs=%s on %s", d->finding->expected, uo->want.unit);
+        else if (cgroups_systemd_set_cpus(ctx->cgroups, uo->want.unit, &uo->want.cpus, &e) < 0) {
+                g_free(d->finding->message);
+                d->finding->message = g_strdup(e->message);
                 return;
         }
-        g_strstrip(have);
-        if (!*have || cpumask_parse_list(have, &cur, NULL) < 0 || !cpumask_equal(&cur, &w->cpus)) {
-                if (g_get_monotonic_time() < u->backoff_until)
-                        backoff_finding(u, w->unit, want, *have ? have : "(all)", findings);
-                else
-                        g_ptr_array_add(findings, finding_new("cpuset", w->unit, want, *have ? have : "(all)", true,
-                                                              "the unit may run on other CPUs"));
-        }
-        if (w->isolated) {
-                g_autofree char *prel = g_strconcat(dir, "/cpuset.cpus.partition", NULL), *pv = NULL;
-                if (root_read_line(ctx->root, prel, &pv) < 0)
-                        g_ptr_array_add(findings, finding_new("cpuset-partition", w->unit, "isolated", "unsupported", false,
-                                                              "this kernel has no cpuset partitions (Linux 6.1+ for "
-                                                              "isolated); the slice's CPUs are still set"));
-                else if (!g_str_equal(g_strstrip(pv), "isolated"))
-                        g_ptr_array_add(findings, finding_new("cpuset-partition", w->unit, "isolated", pv, true,
-                                                              "not an isolated partition (the kernel says why after "
-                                                              "\"invalid\")"));
+        d->repaired = true;
+        /* The effective cpuset follows: read again what this unit's difference said. */
+        for (unsigned i = 0; !ctx->dry_run && i < diffs->len; i++) {
+                Difference *eff = diffs->pdata[i];
+                CpuMask now, want_eff;
+                if (eff->object != uo || !g_str_equal(eff->finding->kind, "cpuset-effective") || !uo->cgpath)
+                        continue;
+                g_autofree char *rel = g_strdup_printf("sys/fs/cgroup%s/cpuset.cpus.effective", uo->cgpath);
+                cpumask_and(&want_eff, &uo->want.cpus, &ctx->topology->online);
+                eff->repaired = root_read_cpulist(ctx->root, rel, &now) >= 0 && cpumask_equal(&now, &want_eff);
         }
 }
 
-/* --- systemd --- */
-
-static char *dropin_rel(const char *unit) {
-        return g_strdup_printf("etc/systemd/system/%s.d/" DROPIN_NAME, unit);
-}
-
-static char *dropin_text(const char *unit, const CpuMask *cpus) {
-        g_autofree char *list = cpumask_format_list(cpus);
-        const char *section = g_str_has_suffix(unit, ".scope") ? "Scope" : g_str_has_suffix(unit, ".service") ? "Service"
-                                                                                                               : "Slice";
-        return g_strdup_printf("# Written by isolatord: the partition's CPUs for %s, kept across daemon-reload\n"
-                               "# and reboots. isoctl revert removes it.\n[%s]\nAllowedCPUs=%s\n",
-                               unit, section, list);
-}
-
-static int systemd_dropin(const EnforcerContext *ctx, const Want *w) {
-        g_autofree char *rel = dropin_rel(w->unit), *text = dropin_text(w->unit, &w->cpus), *have = NULL;
+static void systemd_write_dropin(const EnforcerContext *ctx, const UnitObs *uo, Difference *d) {
+        g_autofree char *rel = dropin_rel(uo->want.unit), *text = dropin_text(uo->want.unit, &uo->want.cpus);
         g_autofree char *dir = g_path_get_dirname(rel);
 
-        if (root_read(ctx->root, rel, &have, NULL) >= 0 && g_str_equal(have, text))
-                return 0;
-        if (!have) {
+        if (!uo->dropin) {
                 /* Every folder it will create, outermost first: a revert removes them
                  * innermost first. */
                 g_autoptr(GPtrArray) missing = g_ptr_array_new_with_free_func(g_free);
-                g_autofree char *d = g_strdup(dir);
-                while (!g_str_equal(d, ".") && !root_exists(ctx->root, d)) {
-                        char *up = g_path_get_dirname(d);
-                        g_ptr_array_insert(missing, 0, g_steal_pointer(&d));
-                        d = up;
+                g_autofree char *p = g_strdup(dir);
+                while (!g_str_equal(p, ".") && !root_exists(ctx->root, p)) {
+                        char *up = g_path_get_dirname(p);
+                        g_ptr_array_insert(missing, 0, g_steal_pointer(&p));
+                        p = up;
                 }
                 g_ptr_array_add(missing, g_strdup(rel));
                 for (unsigned i = 0; i < missing->len; i++) {
                         g_autofree char *what = g_strconcat("created ", (char *) missing->pdata[i], NULL);
                         if (enforcer_save_original(ctx, &enforcer_cpuset, what, "") < 0)
-                                return -EIO;
+                                return;
                 }
         } else {
                 g_autofree char *what = g_strconcat("file ", rel, NULL);
-                if (enforcer_save_original(ctx, &enforcer_cpuset, what, have) < 0)
-                        return -EIO;
+                if (enforcer_save_original(ctx, &enforcer_cpuset, what, uo->dropin) < 0)
+                        return;
         }
         if (ctx->dry_run) {
                 log_info("dry run: would write %s", rel);
-                return 0;
+                d->repaired = true;
+                return;
         }
         int r = root_put_file(ctx->root, rel, text);
         if (r < 0)
                 log_warning_errno(r, "cannot write %s: %m", rel);
-        return r;
+        d->repaired = r >= 0;
 }
 
-static void systemd_apply_one(const EnforcerContext *ctx, CpusetState *s, const Want *w, GPtrArray *changes) {
-        g_autoptr(GError) e = NULL;
-        g_autofree char *want = cpumask_format_list(&w->cpus), *have_text = NULL;
-        UnitState *u = unit_state(s, w->unit);
-        CpuMask have;
+static int cpuset_apply(const EnforcerContext *ctx, const void *obs, GPtrArray *diffs) {
+        const CpusetObservation *o = obs;
+        CpusetState *s = ctx->state;
 
-        if (cgroups_systemd_get_cpus(ctx->cgroups, w->unit, &have, NULL, &e) < 0) {
-                log_warning("%s", e->message);
-                return;
+        for (unsigned i = 0; i < diffs->len; i++) {
+                Difference *d = diffs->pdata[i];
+                const UnitObs *uo = d->object;
+                if (!d->repairable || d->repaired)
+                        continue;
+                if (g_str_equal(d->finding->kind, "cpuset")) {
+                        UnitState *u = unit_state(s, uo->want.unit);
+                        /* isolatord had set it: someone else changed it since. */
+                        bool drift = u->applied && cpumask_equal(&u->want, &uo->want.cpus);
+                        if (drift && !count_drift(ctx, uo, u, d))
+                                continue;
+                        if (o->backend == CGROUP_BACKEND_SYSTEMD)
+                                systemd_set_cpus(ctx, diffs, uo, d);
+                        else
+                                cgroupfs_set_cpus(ctx, uo, d);
+                        if (d->repaired && drift)
+                                drift_corrected(ctx, d);
+                } else if (g_str_equal(d->finding->kind, "cpuset-partition"))
+                        d->repaired = cgroupfs_set_partition(ctx, uo);
+                else if (g_str_equal(d->finding->kind, "cpuset-dropin"))
+                        systemd_write_dropin(ctx, uo, d);
         }
-        have_text = cpumask_format_list(&have);
-        if (!cpumask_equal(&have, &w->cpus)) {
-                g_autofree char *what = g_strconcat("systemd ", w->unit, NULL);
-                if (u->applied && cpumask_equal(&u->want, &w->cpus) &&
-                    !count_drift(ctx, w->unit, u, want, *have_text ? have_text : "(all)"))
-                        return;
-                if (enforcer_save_original(ctx, &enforcer_cpuset, what, have_text) < 0)
-                        return;
-                if (ctx->dry_run)
-                        log_info("dry run: would set AllowedCPUs=%s on %s", want, w->unit);
-                else if (cgroups_systemd_set_cpus(ctx->cgroups, w->unit, &w->cpus, &e) < 0) {
-                        g_ptr_array_add(changes, finding_new("cpuset", w->unit, want, have_text, true, e->message));
-                        return;
+        /* What holds now is isolatord's: a later difference is drift. */
+        for (unsigned i = 0; i < o->units->len; i++) {
+                const UnitObs *uo = &g_array_index(o->units, UnitObs, i);
+                bool differs = false;
+                for (unsigned j = 0; j < diffs->len; j++) {
+                        const Difference *d = diffs->pdata[j];
+                        differs |= d->object == uo && !d->repaired && g_str_equal(d->finding->kind, "cpuset");
                 }
-                g_ptr_array_add(changes, finding_new("cpuset", w->unit, want, have_text, true, "AllowedCPUs set"));
-        }
-        u->applied = true;
-        u->want = w->cpus;
-        (void) systemd_dropin(ctx, w);
-}
-
-static void systemd_verify_one(const EnforcerContext *ctx, CpusetState *s, const Want *w, GPtrArray *findings) {
-        g_autoptr(GError) e = NULL;
-        g_autofree char *want = cpumask_format_list(&w->cpus), *have_text = NULL, *cgpath = NULL;
-        g_autofree char *drop = dropin_rel(w->unit), *drop_want = dropin_text(w->unit, &w->cpus), *drop_have = NULL;
-        UnitState *u = unit_state(s, w->unit);
-        CpuMask have, eff, want_eff;
-
-        if (cgroups_systemd_get_cpus(ctx->cgroups, w->unit, &have, &cgpath, &e) < 0) {
-                g_ptr_array_add(findings, finding_new("cpuset", w->unit, want, "unknown", true, e->message));
-                return;
-        }
-        have_text = cpumask_format_list(&have);
-        if (!cpumask_equal(&have, &w->cpus)) {
-                if (g_get_monotonic_time() < u->backoff_until)
-                        backoff_finding(u, w->unit, want, have_text, findings);
-                else
-                        g_ptr_array_add(findings, finding_new("cpuset", w->unit, want, *have_text ? have_text : "(all)", true,
-                                                              "systemd's AllowedCPUs= differs"));
-        }
-        if (root_read(ctx->root, drop, &drop_have, NULL) < 0 || !g_str_equal(drop_have, drop_want))
-                g_ptr_array_add(findings, finding_new("cpuset-dropin", w->unit, drop, "missing or changed", false,
-                                                      "AllowedCPUs= would not survive a reboot"));
-        /* What the kernel enforces: the unit's cpuset.cpus.effective. */
-        g_autofree char *eff_rel = g_strdup_printf("sys/fs/cgroup%s/cpuset.cpus.effective",
-                                                   cgpath && *cgpath ? cgpath : "/");
-        cpumask_and(&want_eff, &w->cpus, &ctx->topology->online);
-        if (!cgpath || !*cgpath || root_read_cpulist(ctx->root, eff_rel, &eff) < 0)
-                g_ptr_array_add(findings, finding_new("cpuset-effective", w->unit, want, "unknown", false,
-                                                      "no cpuset.cpus.effective for the unit: the cpuset controller is "
-                                                      "not on cgroup v2 here, so AllowedCPUs= is not enforced"));
-        else if (!cpumask_equal(&eff, &want_eff)) {
-                g_autofree char *eff_text = cpumask_format_list(&eff);
-                g_ptr_array_add(findings, finding_new("cpuset-effective", w->unit, want, eff_text, true,
-                                                      "systemd has AllowedCPUs= but the kernel's effective cpuset differs"));
-        }
-}
-
-/* --- the enforcer --- */
-
-static int cpuset_apply(const EnforcerContext *ctx, GPtrArray *changes) {
-        CpusetState *s = ctx->state;
-        g_autoptr(GArray) want = wanted(ctx->config);
-        CgroupBackend b = cgroups_backend(ctx->cgroups, ctx->root, ctx->config);
-
-        for (unsigned i = 0; i < want->len; i++) {
-                const Want *w = &g_array_index(want, Want, i);
-                if (b == CGROUP_BACKEND_SYSTEMD)
-                        systemd_apply_one(ctx, s, w, changes);
-                else if (cgroupfs_apply_one(ctx, s, w, changes) < 0)
-                        return -EIO;
-        }
-        return 0;
-}
-
-static int cpuset_verify(const EnforcerContext *ctx, GPtrArray *findings) {
-        CpusetState *s = ctx->state;
-        g_autoptr(GArray) want = wanted(ctx->config);
-        CgroupBackend b = cgroups_backend(ctx->cgroups, ctx->root, ctx->config);
-
-        for (unsigned i = 0; i < want->len; i++) {
-                const Want *w = &g_array_index(want, Want, i);
-                if (b == CGROUP_BACKEND_SYSTEMD)
-                        systemd_verify_one(ctx, s, w, findings);
-                else
-                        cgroupfs_verify_one(ctx, s, w, findings);
+                if (!differs && !uo->error && (uo->exists || o->backend == CGROUP_BACKEND_SYSTEMD)) {
+                        UnitState *u = unit_state(s, uo->want.unit);
+                        u->applied = true;
+                        u->want = uo->want.cpus;
+                }
         }
         return 0;
 }
@@ -470,8 +575,13 @@ const EnforcerOps enforcer_cpuset = {
         .name = "cpuset",
         .state_new = cpuset_state_new,
         .state_free = cpuset_state_free,
-        .verify = cpuset_verify,
+        .triggers = TRIGGER_BIT(TRIGGER_CGROUP),
+        .observe = cpuset_observe,
+        .observation_free = cpuset_observation_free,
+        .diff = cpuset_diff,
         .apply = cpuset_apply,
+        .watch_dirs = cpuset_watch_dirs,
+        .watch_relevant = cpuset_event_is_relevant,
         .revert = cpuset_revert,
         .restore = cpuset_restore,
         .check_original = cpuset_check_original,

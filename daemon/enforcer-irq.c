@@ -10,6 +10,7 @@
 typedef struct IrqState {
         GHashTable *unmovable; /* irq -> reason: refused once, not retried */
         GHashTable *pinned;    /* irq -> CpuMask* we put it on */
+        GHashTable *seen;      /* irq: every IRQ of the last scan, so a device event reads only new ones */
         bool started;          /* the first pass is done: later pins are news */
 } IrqState;
 
@@ -17,6 +18,7 @@ static void *irq_state_new(void) {
         IrqState *st = g_new0(IrqState, 1);
         st->unmovable = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, g_free);
         st->pinned = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, g_free);
+        st->seen = g_hash_table_new(g_direct_hash, g_direct_equal);
         return st;
 }
 
@@ -26,6 +28,7 @@ static void irq_state_free(void *p) {
                 return;
         g_hash_table_unref(st->unmovable);
         g_hash_table_unref(st->pinned);
+        g_hash_table_unref(st->seen);
         g_free(st);
 }
 
@@ -52,35 +55,25 @@ static bool is_unmovable_error(int r) {
         return r == -EIO || r == -EPERM || r == -EINVAL;
 }
 
-/* Forgets IRQs that are gone: a removed device's IRQ is no error. */
-static void forget_vanished(IrqState *st, const GPtrArray *irqs) {
-        g_autoptr(GHashTable) present = g_hash_table_new(g_direct_hash, g_direct_equal);
+/* Forgets IRQs that are gone (a removed device's IRQ is no error); present becomes
+ * what a device event compares with. */
+static void forget_vanished(IrqState *st, GHashTable *present) {
+        GHashTable *maps[] = { st->unmovable, st->pinned };
         GHashTableIter it;
         gpointer key;
 
-        for (unsigned i = 0; i < irqs->len; i++)
-                g_hash_table_add(present, IRQ_KEY(((Irq *) irqs->pdata[i])->num));
-        GHashTable *maps[] = { st->unmovable, st->pinned };
         for (size_t m = 0; m < G_N_ELEMENTS(maps); m++) {
                 g_hash_table_iter_init(&it, maps[m]);
                 while (g_hash_table_iter_next(&it, &key, NULL))
                         if (!g_hash_table_contains(present, key))
                                 g_hash_table_iter_remove(&it);
         }
+        g_hash_table_unref(st->seen);
+        st->seen = g_hash_table_ref(present);
 }
 
 static char *default_mask(const EnforcerContext *ctx) {
         return cpumask_format_mask(&ctx->config->housekeeping, ctx->topology->nr_cpus);
-}
-
-static bool default_affinity_ok(const EnforcerContext *ctx, char **current) {
-        g_autofree char *line = NULL;
-        CpuMask have;
-        if (root_read_line(ctx->root, "proc/irq/default_smp_affinity", &line) < 0)
-                return true; /* nothing to set */
-        if (current)
-                *current = g_strdup(g_strstrip(line));
-        return cpumask_parse_mask(line, &have, NULL) >= 0 && cpumask_equal(&have, &ctx->config->housekeeping);
 }
 
 /* ThreadPriority=: on PREEMPT_RT each IRQ's handler runs in a kernel thread
@@ -115,98 +108,173 @@ void irq_set_thread_priorities(const EnforcerContext *ctx, const GPtrArray *irqs
         }
 }
 
-typedef struct PlannedIrq {
-        Irq *irq;
-        const CpuMask *target;
-        bool drift;            /* we had pinned it there and someone moved it */
-} PlannedIrq;
+typedef struct IrqObservation {
+        GPtrArray *irqs;       /* Irq*: every IRQ, or on a device event those not seen before */
+        char *default_line;    /* proc/irq/default_smp_affinity, NULL when absent */
+        GArray *balancers;     /* irqbalance processes: on a pass only */
+} IrqObservation;
 
-static int irq_apply(const EnforcerContext *ctx, GPtrArray *changes) {
+static void irq_observation_free(void *p) {
+        IrqObservation *o = p;
+        g_ptr_array_unref(o->irqs);
+        g_free(o->default_line);
+        if (o->balancers)
+                g_array_unref(o->balancers);
+        g_free(o);
+}
+
+/* A pass and a link (its queue IRQs may have been re-spread) read every IRQ; a device
+ * event reads only the numbers not seen before, which is what a device brings. */
+static void *irq_observe(const EnforcerContext *ctx, const Trigger *scope) {
         IrqState *st = ctx->state;
-        g_autoptr(GPtrArray) irqs = irq_scan(ctx->root);
+        IrqObservation *o = g_new0(IrqObservation, 1);
+        g_autoptr(GHashTable) present = g_hash_table_new(g_direct_hash, g_direct_equal);
+        bool only_new = scope && scope->kind == TRIGGER_DEVICE && st->started;
+
+        o->irqs = irq_scan_except(ctx->root, only_new ? st->seen : NULL, present);
+        forget_vanished(st, present);
+        if (root_read_line(ctx->root, "proc/irq/default_smp_affinity", &o->default_line) >= 0)
+                g_strstrip(o->default_line);
+        if (!scope)
+                /* irqbalance moves IRQs every 10 s by its own rules: the two would fight. */
+                o->balancers = task_find_by_exe(ctx->root, "irqbalance");
+        return o;
+}
+
+static void irq_diff(const EnforcerContext *ctx, const void *obs, GPtrArray *diffs) {
+        const IrqObservation *o = obs;
+        IrqState *st = ctx->state;
+        CpuMask have;
+
+        if (o->default_line &&
+            (cpumask_parse_mask(o->default_line, &have, NULL) < 0 || !cpumask_equal(&have, &ctx->config->housekeeping))) {
+                g_autofree char *mask = default_mask(ctx);
+                difference_add(diffs, finding_new("irq", "default_smp_affinity", mask, o->default_line, true,
+                                                  "new IRQs start outside housekeeping"),
+                               true, o);
+        }
+        if (o->balancers && o->balancers->len > 0) {
+                CpuMask isolated;
+                config_isolated_cpus(ctx->config, &isolated);
+                g_autofree char *iso = cpumask_format_list(&isolated);
+                g_autofree char *pid = g_strdup_printf("pid %d", (int) g_array_index(o->balancers, pid_t, 0));
+                g_autofree char *fix = g_strdup_printf(
+                        "irqbalance and isolatord would fight over IRQ affinities: stop it (systemctl disable --now "
+                        "irqbalance), or ban the isolated CPUs with IRQBALANCE_BANNED_CPULIST=%s in "
+                        "/etc/default/irqbalance", iso);
+                difference_add(diffs, finding_new("irqbalance", pid, "not running", "running", true, fix), false, NULL);
+        }
+        for (unsigned i = 0; i < o->irqs->len; i++) {
+                const Irq *irq = o->irqs->pdata[i];
+                const CpuMask *target = irq_target(ctx->config, irq, NULL);
+                const char *reason = g_hash_table_lookup(st->unmovable, IRQ_KEY(irq->num));
+                if (!reason && cpumask_equal(&irq->affinity, target))
+                        continue;
+                g_autofree char *want = cpumask_format_list(target);
+                g_autofree char *was = cpumask_format_list(&irq->affinity);
+                g_autofree char *object = g_strdup_printf("%u %s", irq->num, irq->name);
+                if (reason)
+                        /* Advice: the kernel keeps managed IRQs where it must; refused
+                         * once, not retried every pass. */
+                        difference_add(diffs, finding_new("irq-unmovable", object, want, was, false, reason), false, irq);
+                else
+                        difference_add(diffs, finding_new("irq", object, want, was, true, "the IRQ is not on its CPUs"),
+                                       true, irq);
+        }
+}
+
+/* The kernel refused: the difference stays, as advice that says why. */
+static void mark_unmovable(IrqState *st, Difference *d, const Irq *irq, char *reason) {
+        Finding *f = d->finding;
+        log_info("IRQ %s stays on CPUs %s: %s", f->object, f->actual, reason);
+        d->finding = finding_new("irq-unmovable", f->object, f->expected, f->actual, false, reason);
+        finding_free(f);
+        g_hash_table_replace(st->unmovable, IRQ_KEY(irq->num), reason);
+}
+
+static int irq_apply(const EnforcerContext *ctx, const void *obs, GPtrArray *diffs) {
+        const IrqObservation *o = obs;
+        IrqState *st = ctx->state;
         g_autoptr(GArray) writes = g_array_new(false, true, sizeof(EnforcerWrite));
-        g_autoptr(GArray) planned = g_array_new(false, true, sizeof(PlannedIrq));
+        g_autoptr(GPtrArray) planned = g_ptr_array_new();
         g_autofree int *results = NULL;
-        g_autofree char *mask = default_mask(ctx);
-        bool write_default = !default_affinity_ok(ctx, NULL);
         unsigned pinned_now = 0;
         int r;
 
-        forget_vanished(st, irqs);
-        if (write_default) {
-                EnforcerWrite w = { g_strdup("proc/irq/default_smp_affinity"), g_strdup(mask) };
-                g_array_append_val(writes, w);
-        }
-        for (unsigned i = 0; i < irqs->len; i++) {
-                Irq *irq = irqs->pdata[i];
+        /* What is already right is remembered as ours: a later difference is drift. */
+        for (unsigned i = 0; i < o->irqs->len; i++) {
+                const Irq *irq = o->irqs->pdata[i];
                 const CpuMask *target = irq_target(ctx->config, irq, NULL);
                 const CpuMask *had = g_hash_table_lookup(st->pinned, IRQ_KEY(irq->num));
-
-                if (g_hash_table_contains(st->unmovable, IRQ_KEY(irq->num)))
-                        continue; /* refused once: not retried every pass */
-                if (cpumask_equal(&irq->affinity, target)) {
-                        if (!had || !cpumask_equal(had, target))
-                                g_hash_table_replace(st->pinned, IRQ_KEY(irq->num), g_memdup2(target, sizeof *target));
+                if (cpumask_equal(&irq->affinity, target) && (!had || !cpumask_equal(had, target)))
+                        g_hash_table_replace(st->pinned, IRQ_KEY(irq->num), g_memdup2(target, sizeof *target));
+        }
+        for (unsigned i = 0; i < diffs->len; i++) {
+                Difference *d = diffs->pdata[i];
+                if (!d->repairable)
                         continue;
-                }
-                PlannedIrq p = { irq, target, had && cpumask_equal(had, target) };
-                g_array_append_val(planned, p);
-                EnforcerWrite w = { g_strdup_printf("proc/irq/%u/smp_affinity_list", irq->num), cpumask_format_list(target) };
+                EnforcerWrite w = { d->object == o ? g_strdup("proc/irq/default_smp_affinity")
+                                                   : g_strdup_printf("proc/irq/%u/smp_affinity_list",
+                                                                     ((const Irq *) d->object)->num),
+                                    d->object == o ? default_mask(ctx) : g_strdup(d->finding->expected) };
                 g_array_append_val(writes, w);
+                g_ptr_array_add(planned, d);
         }
 
         results = g_new0(int, MAX(writes->len, 1u));
         r = enforcer_write_batch(ctx, (EnforcerWrite *) writes->data, writes->len, results);
-        if (r >= 0) {
-                unsigned first = write_default ? 1 : 0;
-                if (write_default && results[0] < 0)
-                        log_warning_errno(results[0], "cannot set proc/irq/default_smp_affinity to %s: %m", mask);
-                for (unsigned i = 0; i < planned->len; i++) {
-                        PlannedIrq *p = &g_array_index(planned, PlannedIrq, i);
-                        int res = results[first + i];
-                        g_autofree char *want = cpumask_format_list(p->target);
-                        g_autofree char *was = cpumask_format_list(&p->irq->affinity);
-                        g_autofree char *object = g_strdup_printf("%u %s", p->irq->num, p->irq->name);
+        for (unsigned i = 0; r >= 0 && i < planned->len; i++) {
+                Difference *d = planned->pdata[i];
+                const EnforcerWrite *w = &g_array_index(writes, EnforcerWrite, i);
+                int res = results[i];
 
-                        if (res == -ENOENT)
-                                continue; /* the IRQ went away meanwhile */
-                        if (is_unmovable_error(res)) {
-                                char *reason = unmovable_reason(res);
-                                log_info("IRQ %s stays on CPUs %s: %s", object, was, reason);
-                                g_hash_table_replace(st->unmovable, IRQ_KEY(p->irq->num), reason);
-                                continue;
-                        }
-                        if (res < 0) {
-                                log_warning_errno(res, "cannot pin IRQ %s to CPUs %s: %m", object, want);
-                                continue;
-                        }
-                        if (ctx->dry_run)
-                                continue;
-                        /* Read back: the kernel may keep part of what it was given. */
-                        g_autofree char *rel = g_strdup_printf("proc/irq/%u/smp_affinity_list", p->irq->num);
-                        CpuMask now;
-                        if (root_read_cpulist(ctx->root, rel, &now) >= 0 && !cpumask_equal(&now, p->target)) {
-                                g_autofree char *got = cpumask_format_list(&now);
-                                g_hash_table_replace(st->unmovable, IRQ_KEY(p->irq->num),
-                                                     g_strdup_printf("the kernel kept CPUs %s when given %s", got, want));
-                                continue;
-                        }
-                        g_hash_table_replace(st->pinned, IRQ_KEY(p->irq->num), g_memdup2(p->target, sizeof *p->target));
-                        pinned_now++;
-                        Finding *f = finding_new("irq", object, want, was, true,
-                                                 p->drift ? "a foreign change of the IRQ's affinity, repaired"
-                                                          : "pinned");
-                        if (p->drift)
-                                enforcer_emit(ctx, &(Event) { .kind = EVENT_DRIFT_CORRECTED, .finding = f });
-                        else if (st->started)
-                                enforcer_emit(ctx, &(Event) { .kind = EVENT_IRQ_PINNED, .irq = p->irq->num,
-                                                              .name = p->irq->name, .cpus = p->target });
-                        g_ptr_array_add(changes, f);
+                if (d->object == o) {
+                        if (res < 0)
+                                log_warning_errno(res, "cannot set %s to %s: %m", w->rel, w->value);
+                        d->repaired = res >= 0;
+                        continue;
                 }
+                const Irq *irq = d->object;
+                const CpuMask *target = irq_target(ctx->config, irq, NULL);
+                const CpuMask *had = g_hash_table_lookup(st->pinned, IRQ_KEY(irq->num));
+                bool drift = had && cpumask_equal(had, target);
+
+                if (res == -ENOENT) {
+                        d->repaired = true; /* the IRQ went away meanwhile: nothing to report */
+                        continue;
+                }
+                if (is_unmovable_error(res)) {
+                        mark_unmovable(st, d, irq, unmovable_reason(res));
+                        continue;
+                }
+                if (res < 0) {
+                        log_warning_errno(res, "cannot pin IRQ %s to CPUs %s: %m", d->finding->object, w->value);
+                        continue;
+                }
+                d->repaired = true;
+                if (ctx->dry_run)
+                        continue;
+                /* Read back: the kernel may keep part of what it was given. */
+                CpuMask now;
+                if (root_read_cpulist(ctx->root, w->rel, &now) >= 0 && !cpumask_equal(&now, target)) {
+                        g_autofree char *got = cpumask_format_list(&now);
+                        d->repaired = false;
+                        mark_unmovable(st, d, irq, g_strdup_printf("the kernel kept CPUs %s when given %s", got, w->value));
+                        continue;
+                }
+                g_hash_table_replace(st->pinned, IRQ_KEY(irq->num), g_memdup2(target, sizeof *target));
+                pinned_now++;
+                if (drift) {
+                        g_autoptr(Finding) f = finding_new("irq", d->finding->object, w->value, d->finding->actual, true,
+                                                           "a foreign change of the IRQ's affinity, repaired");
+                        enforcer_emit(ctx, &(Event) { .kind = EVENT_DRIFT_CORRECTED, .finding = f });
+                } else if (st->started)
+                        enforcer_emit(ctx, &(Event) { .kind = EVENT_IRQ_PINNED, .irq = irq->num, .name = irq->name,
+                                                      .cpus = target });
         }
-        irq_set_thread_priorities(ctx, irqs);
+        irq_set_thread_priorities(ctx, o->irqs);
         if (!st->started && pinned_now > 0)
-                log_info("pinned %u of %u IRQs; %u unmovable", pinned_now, irqs->len, g_hash_table_size(st->unmovable));
+                log_info("pinned %u of %u IRQs; %u unmovable", pinned_now, o->irqs->len, g_hash_table_size(st->unmovable));
         st->started = true;
 
         for (unsigned i = 0; i < writes->len; i++) {
@@ -217,52 +285,11 @@ static int irq_apply(const EnforcerContext *ctx, GPtrArray *changes) {
         return r;
 }
 
-static int irq_verify(const EnforcerContext *ctx, GPtrArray *findings) {
-        IrqState *st = ctx->state;
-        g_autoptr(GPtrArray) irqs = irq_scan(ctx->root);
-        g_autofree char *current = NULL;
-
-        if (!default_affinity_ok(ctx, &current)) {
-                g_autofree char *mask = default_mask(ctx);
-                g_ptr_array_add(findings, finding_new("irq", "default_smp_affinity", mask, current, true,
-                                                      "new IRQs start outside housekeeping"));
-        }
-        /* irqbalance moves IRQs every 10 s by its own rules: the two would fight. */
-        g_autoptr(GArray) balancers = task_find_by_exe(ctx->root, "irqbalance");
-        if (balancers->len > 0) {
-                CpuMask isolated;
-                config_isolated_cpus(ctx->config, &isolated);
-                g_autofree char *iso = cpumask_format_list(&isolated);
-                g_autofree char *pid = g_strdup_printf("pid %d", (int) g_array_index(balancers, pid_t, 0));
-                g_autofree char *fix = g_strdup_printf(
-                        "irqbalance and isolatord would fight over IRQ affinities: stop it (systemctl disable --now "
-                        "irqbalance), or ban the isolated CPUs with IRQBALANCE_BANNED_CPULIST=%s in "
-                        "/etc/default/irqbalance", iso);
-                g_ptr_array_add(findings, finding_new("irqbalance", pid, "not running", "running", true, fix));
-        }
-        for (unsigned i = 0; i < irqs->len; i++) {
-                const Irq *irq = irqs->pdata[i];
-                const CpuMask *target = irq_target(ctx->config, irq, NULL);
-                const char *reason = g_hash_table_lookup(st->unmovable, IRQ_KEY(irq->num));
-                if (!reason && cpumask_equal(&irq->affinity, target))
-                        continue;
-                g_autofree char *want = cpumask_format_list(target);
-                g_autofree char *have = cpumask_format_list(&irq->affinity);
-                g_autofree char *object = g_strdup_printf("%u %s", irq->num, irq->name);
-                if (reason)
-                        /* Advice: the kernel keeps managed IRQs where it must. */
-                        g_ptr_array_add(findings, finding_new("irq-unmovable", object, want, have, false, reason));
-                else
-                        g_ptr_array_add(findings, finding_new("irq", object, want, have, true,
-                                                              "the IRQ is not on its CPUs"));
-        }
-        return 0;
-}
-
 static int irq_revert(const EnforcerContext *ctx) {
         IrqState *st = ctx->state;
         g_hash_table_remove_all(st->pinned);
         g_hash_table_remove_all(st->unmovable);
+        g_hash_table_remove_all(st->seen);
         st->started = false;
         return 0;
 }
@@ -275,7 +302,7 @@ void irq_report_free(IrqReport *r) {
         g_free(r);
 }
 
-GPtrArray *irq_report(const EnforcerContext *ctx) {
+static GPtrArray *irq_report(const EnforcerContext *ctx) {
         IrqState *st = ctx->state;
         GPtrArray *out = g_ptr_array_new_with_free_func((GDestroyNotify) irq_report_free);
         g_autoptr(GPtrArray) irqs = irq_scan(ctx->root);
@@ -309,7 +336,11 @@ const EnforcerOps enforcer_irq = {
         .name = "irq",
         .state_new = irq_state_new,
         .state_free = irq_state_free,
-        .verify = irq_verify,
+        .triggers = TRIGGER_BIT(TRIGGER_DEVICE) | TRIGGER_BIT(TRIGGER_LINK),
+        .observe = irq_observe,
+        .observation_free = irq_observation_free,
+        .diff = irq_diff,
         .apply = irq_apply,
         .revert = irq_revert,
+        .report = irq_report,
 };

@@ -20,5 +20,3 @@ void irq_report_free(IrqReport *r);
 /* ThreadPriority= of the rules: SCHED_FIFO for the irq/N-name threads of the IRQs they
  * match. Acts only when the root is the real machine's. */
 void irq_set_thread_priorities(const EnforcerContext *ctx, const GPtrArray *irqs);
-/* One report per IRQ, by number; ctx->state must be the irq enforcer's. */
-GPtrArray *irq_report(const EnforcerContext *ctx);

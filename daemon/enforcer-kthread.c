@@ -40,63 +40,77 @@ static GArray *misplaced(const EnforcerContext *ctx) {
         return out;
 }
 
-static bool workqueue_ok(const EnforcerContext *ctx, char **have) {
-        g_autofree char *line = NULL;
-        CpuMask cur;
-        if (root_read_line(ctx->root, WQ_CPUMASK, &line) < 0)
-                return true; /* no such file: older kernel */
-        *have = g_strdup(g_strstrip(line));
-        return cpumask_parse_mask(line, &cur, NULL) >= 0 && cpumask_equal(&cur, &ctx->config->housekeeping);
+typedef struct KthreadObservation {
+        GArray *misplaced;     /* Kthread */
+        char *workqueue;       /* the unbound workqueue cpumask, NULL on older kernels */
+} KthreadObservation;
+
+static void kthread_observation_free(void *p) {
+        KthreadObservation *o = p;
+        g_array_unref(o->misplaced);
+        g_free(o->workqueue);
+        g_free(o);
 }
 
-static int kthread_apply(const EnforcerContext *ctx, GPtrArray *changes) {
-        g_autoptr(GArray) ks = misplaced(ctx);
-        g_autofree char *hk = cpumask_format_list(&ctx->config->housekeeping), *have = NULL;
+static void *kthread_observe(const EnforcerContext *ctx, const Trigger *scope) {
+        KthreadObservation *o = g_new0(KthreadObservation, 1);
+        o->misplaced = misplaced(ctx);
+        if (root_read_line(ctx->root, WQ_CPUMASK, &o->workqueue) >= 0)
+                g_strstrip(o->workqueue);
+        return o;
+}
 
-        for (unsigned i = 0; i < ks->len; i++) {
-                const Kthread *k = &g_array_index(ks, Kthread, i);
-                g_autofree char *what = g_strdup_printf("affinity %d %s", (int) k->pid, k->comm);
+static void kthread_diff(const EnforcerContext *ctx, const void *obs, GPtrArray *diffs) {
+        const KthreadObservation *o = obs;
+        g_autofree char *hk = cpumask_format_list(&ctx->config->housekeeping);
+        CpuMask cur;
+
+        for (unsigned i = 0; i < o->misplaced->len; i++) {
+                const Kthread *k = &g_array_index(o->misplaced, Kthread, i);
                 g_autofree char *was = cpumask_format_list(&k->cpus);
-                if (enforcer_save_original(ctx, &enforcer_kthread, what, was) < 0)
+                g_autofree char *object = g_strdup_printf("%d %s", (int) k->pid, k->comm);
+                difference_add(diffs, finding_new("kthread", object, hk, was, false,
+                                                  "a movable kernel thread outside housekeeping (it may refuse)"),
+                               true, k);
+        }
+        if (o->workqueue &&
+            (cpumask_parse_mask(o->workqueue, &cur, NULL) < 0 || !cpumask_equal(&cur, &ctx->config->housekeeping))) {
+                g_autofree char *mask = cpumask_format_mask(&ctx->config->housekeeping, ctx->topology->nr_cpus);
+                difference_add(diffs, finding_new("workqueue", "cpumask", mask, o->workqueue, true,
+                                                  "unbound workqueue work may run on the audio CPUs"),
+                               true, NULL);
+        }
+}
+
+static int kthread_apply(const EnforcerContext *ctx, const void *obs, GPtrArray *diffs) {
+        for (unsigned i = 0; i < diffs->len; i++) {
+                Difference *d = diffs->pdata[i];
+                const Kthread *k = d->object;
+                if (!k) { /* the workqueue cpumask */
+                        EnforcerWrite w = { (char *) WQ_CPUMASK, d->finding->expected };
+                        int result;
+                        int r = enforcer_write_batch(ctx, &w, 1, &result);
+                        if (r < 0)
+                                return r;
+                        if (result < 0)
+                                log_warning_errno(result, "the workqueue cpumask refuses %s: %m", w.value);
+                        d->repaired = result >= 0;
+                        continue;
+                }
+                g_autofree char *what = g_strdup_printf("affinity %d %s", (int) k->pid, k->comm);
+                if (enforcer_save_original(ctx, &enforcer_kthread, what, d->finding->actual) < 0)
                         return -EIO;
                 if (ctx->dry_run) {
-                        log_info("dry run: would pin kernel thread %d %s to %s", (int) k->pid, k->comm, hk);
+                        log_info("dry run: would pin kernel thread %d %s to %s", (int) k->pid, k->comm,
+                                 d->finding->expected);
+                        d->repaired = true;
                         continue;
                 }
                 int r = task_set_affinity(ctx->root, k->pid, &ctx->config->housekeeping);
                 if (r < 0)
-                        log_debug_errno(r, "kernel thread %d %s keeps CPUs %s: %m", (int) k->pid, k->comm, was);
-                else
-                        g_ptr_array_add(changes, finding_new("kthread", k->comm, hk, was, false, "pinned"));
-        }
-        if (!workqueue_ok(ctx, &have)) {
-                EnforcerWrite w = { (char *) WQ_CPUMASK, cpumask_format_mask(&ctx->config->housekeeping, ctx->topology->nr_cpus) };
-                int result;
-                int r = enforcer_write_batch(ctx, &w, 1, &result);
-                if (r >= 0 && result < 0)
-                        log_warning_errno(result, "the workqueue cpumask refuses %s: %m", w.value);
-                g_free(w.value);
-                if (r < 0)
-                        return r;
-        }
-        return 0;
-}
-
-static int kthread_verify(const EnforcerContext *ctx, GPtrArray *findings) {
-        g_autoptr(GArray) ks = misplaced(ctx);
-        g_autofree char *hk = cpumask_format_list(&ctx->config->housekeeping), *have = NULL;
-
-        for (unsigned i = 0; i < ks->len; i++) {
-                const Kthread *k = &g_array_index(ks, Kthread, i);
-                g_autofree char *was = cpumask_format_list(&k->cpus);
-                g_autofree char *object = g_strdup_printf("%d %s", (int) k->pid, k->comm);
-                g_ptr_array_add(findings, finding_new("kthread", object, hk, was, false,
-                                                      "a movable kernel thread outside housekeeping (it may refuse)"));
-        }
-        if (!workqueue_ok(ctx, &have)) {
-                g_autofree char *mask = cpumask_format_mask(&ctx->config->housekeeping, ctx->topology->nr_cpus);
-                g_ptr_array_add(findings, finding_new("workqueue", "cpumask", mask, have, true,
-                                                      "unbound workqueue work may run on the audio CPUs"));
+                        log_debug_errno(r, "kernel thread %d %s keeps CPUs %s: %m", (int) k->pid, k->comm,
+                                        d->finding->actual);
+                d->repaired = r >= 0;
         }
         return 0;
 }
@@ -126,7 +140,9 @@ static int kthread_restore(const EnforcerContext *ctx, const char *what, const c
 
 const EnforcerOps enforcer_kthread = {
         .name = "kthread",
-        .verify = kthread_verify,
+        .observe = kthread_observe,
+        .observation_free = kthread_observation_free,
+        .diff = kthread_diff,
         .apply = kthread_apply,
         .restore = kthread_restore,
         .check_original = kthread_check_original,

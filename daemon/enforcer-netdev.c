@@ -2,7 +2,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "enforcer-netdev.h"
+#include "enforcer.h"
 #include "log.h"
 
 /* Packet steering spreads receive (RPS) and transmit (XPS) work over CPUs: it belongs on
@@ -12,11 +12,13 @@ typedef struct QueueFile {
         char *rel;     /* sys/class/net/IF/queues/rx-N/rps_cpus */
         char *object;  /* "IF rx-N" */
         bool rps;
+        char *have;    /* its mask as observed; NULL: vanished */
 } QueueFile;
 
 static void queue_file_clear(QueueFile *q) {
         g_free(q->rel);
         g_free(q->object);
+        g_free(q->have);
 }
 
 /* The queue files of one interface, or of all (ifname NULL); the loopback has none
@@ -43,84 +45,82 @@ static GArray *list_queues(const Root *root, const char *ifname) {
                                 g_strdup_printf("%s %s", iface, q),
                                 rps,
                         };
-                        if (root_exists(root, f.rel))
-                                g_array_append_val(out, f);
-                        else
-                                queue_file_clear(&f);
+                        g_array_append_val(out, f); /* a file that is absent is not observed */
                 }
         }
         return out;
 }
 
-static bool queue_ok(const EnforcerContext *ctx, const QueueFile *q, const CpuMask *want, char **have_text) {
-        g_autofree char *line = NULL;
-        CpuMask have;
-        if (root_read_line(ctx->root, q->rel, &line) < 0)
-                return true; /* vanished */
-        if (have_text)
-                *have_text = g_strdup(g_strstrip(line));
-        return cpumask_parse_mask(line, &have, NULL) >= 0 && cpumask_equal(&have, want);
+typedef struct NetdevObservation {
+        GArray *queues;        /* QueueFile, with the mask each has now */
+} NetdevObservation;
+
+static void netdev_observation_free(void *p) {
+        NetdevObservation *o = p;
+        g_array_unref(o->queues);
+        g_free(o);
 }
 
-int netdev_apply_interface(const EnforcerContext *ctx, const char *ifname, GPtrArray *changes) {
-        g_autoptr(GArray) queues = list_queues(ctx->root, ifname);
+/* Every interface's queues on a pass; the one a link event names. */
+static void *netdev_observe(const EnforcerContext *ctx, const Trigger *scope) {
+        NetdevObservation *o = g_new0(NetdevObservation, 1);
+        o->queues = list_queues(ctx->root, scope ? scope->name : NULL);
+        for (unsigned i = 0; i < o->queues->len; i++) {
+                QueueFile *q = &g_array_index(o->queues, QueueFile, i);
+                if (root_read_line(ctx->root, q->rel, &q->have) >= 0)
+                        g_strstrip(q->have);
+        }
+        return o;
+}
+
+static void netdev_diff(const EnforcerContext *ctx, const void *obs, GPtrArray *diffs) {
+        const NetdevObservation *o = obs;
+
+        for (unsigned i = 0; i < o->queues->len; i++) {
+                const QueueFile *q = &g_array_index(o->queues, QueueFile, i);
+                const CpuMask *want = config_net_cpus(ctx->config, q->rps);
+                CpuMask have;
+                if (!want || !q->have || (cpumask_parse_mask(q->have, &have, NULL) >= 0 && cpumask_equal(&have, want)))
+                        continue; /* kept, vanished, or right */
+                g_autofree char *mask = cpumask_format_mask(want, ctx->topology->nr_cpus);
+                difference_add(diffs, finding_new(q->rps ? "rps" : "xps", q->object, mask, q->have, true,
+                                                  q->rps ? "receive packet steering outside its CPUs"
+                                                         : "transmit packet steering outside its CPUs"),
+                               true, q);
+        }
+}
+
+static int netdev_apply(const EnforcerContext *ctx, const void *obs, GPtrArray *diffs) {
         g_autoptr(GArray) writes = g_array_new(false, true, sizeof(EnforcerWrite));
-        g_autoptr(GPtrArray) objects = g_ptr_array_new();
+        g_autoptr(GPtrArray) planned = g_ptr_array_new();
         g_autofree int *results = NULL;
         int r;
 
-        for (unsigned i = 0; i < queues->len; i++) {
-                QueueFile *q = &g_array_index(queues, QueueFile, i);
-                const CpuMask *want = config_net_cpus(ctx->config, q->rps);
-                if (!want || queue_ok(ctx, q, want, NULL))
-                        continue;
-                EnforcerWrite w = { g_strdup(q->rel), cpumask_format_mask(want, ctx->topology->nr_cpus) };
+        for (unsigned i = 0; i < diffs->len; i++) {
+                Difference *d = diffs->pdata[i];
+                EnforcerWrite w = { ((const QueueFile *) d->object)->rel, d->finding->expected };
                 g_array_append_val(writes, w);
-                g_ptr_array_add(objects, q);
+                g_ptr_array_add(planned, d);
         }
         results = g_new0(int, MAX(writes->len, 1u));
         r = enforcer_write_batch(ctx, (EnforcerWrite *) writes->data, writes->len, results);
         for (unsigned i = 0; r >= 0 && i < writes->len; i++) {
-                EnforcerWrite *w = &g_array_index(writes, EnforcerWrite, i);
-                const QueueFile *q = objects->pdata[i];
-                if (results[i] == -ENOENT)
-                        continue;
-                if (results[i] < 0)
+                Difference *d = planned->pdata[i];
+                if (results[i] < 0 && results[i] != -ENOENT)
                         /* Some virtual devices take no steering mask: not worth more than debug. */
-                        log_debug_errno(results[i], "cannot set %s to %s: %m", w->rel, w->value);
+                        log_debug_errno(results[i], "cannot set %s to %s: %m", g_array_index(writes, EnforcerWrite, i).rel,
+                                        d->finding->expected);
                 else
-                        g_ptr_array_add(changes, finding_new(q->rps ? "rps" : "xps", q->object, w->value, "", true, "set"));
-        }
-        for (unsigned i = 0; i < writes->len; i++) {
-                g_free(g_array_index(writes, EnforcerWrite, i).rel);
-                g_free(g_array_index(writes, EnforcerWrite, i).value);
+                        d->repaired = true;
         }
         return r;
 }
 
-static int netdev_apply(const EnforcerContext *ctx, GPtrArray *changes) {
-        return netdev_apply_interface(ctx, NULL, changes);
-}
-
-static int netdev_verify(const EnforcerContext *ctx, GPtrArray *findings) {
-        g_autoptr(GArray) queues = list_queues(ctx->root, NULL);
-
-        for (unsigned i = 0; i < queues->len; i++) {
-                QueueFile *q = &g_array_index(queues, QueueFile, i);
-                const CpuMask *want = config_net_cpus(ctx->config, q->rps);
-                g_autofree char *have = NULL;
-                if (!want || queue_ok(ctx, q, want, &have))
-                        continue;
-                g_autofree char *mask = cpumask_format_mask(want, ctx->topology->nr_cpus);
-                g_ptr_array_add(findings, finding_new(q->rps ? "rps" : "xps", q->object, mask, have, true,
-                                                      q->rps ? "receive packet steering outside its CPUs"
-                                                             : "transmit packet steering outside its CPUs"));
-        }
-        return 0;
-}
-
 const EnforcerOps enforcer_netdev = {
         .name = "netdev",
-        .verify = netdev_verify,
+        .triggers = TRIGGER_BIT(TRIGGER_LINK),
+        .observe = netdev_observe,
+        .observation_free = netdev_observation_free,
+        .diff = netdev_diff,
         .apply = netdev_apply,
 };

@@ -39,15 +39,37 @@ static void pm_qos_state_free(void *p) {
         g_free(p);
 }
 
-static int pm_qos_apply(const EnforcerContext *ctx, GPtrArray *changes) {
+/* Nothing to read: whether the request is held is the enforcer's own state. */
+static void pm_qos_diff(const EnforcerContext *ctx, const void *obs, GPtrArray *diffs) {
+        PmQosState *s = ctx->state;
+        int want = ctx->config->cpu_dma_latency_us;
+        g_autofree char *text = g_strdup_printf("%d", want);
+
+        if (s->fd >= 0 && s->value != want)
+                difference_add(diffs, finding_new("pm-qos", "cpu_dma_latency", text, "another value", false,
+                                                  "the request holds another value"),
+                               true, NULL);
+        else if (want >= 0 && s->fd < 0)
+                difference_add(diffs, finding_new("pm-qos", "cpu_dma_latency", text, "not held", false,
+                                                  "deep idle states stay allowed (no /dev/cpu_dma_latency?)"),
+                               true, NULL);
+        else if (want < 0 && s->fd >= 0)
+                difference_add(diffs, finding_new("pm-qos", "cpu_dma_latency", "not held", "held", false,
+                                                  "CpuDmaLatencyUs= is off"),
+                               true, NULL);
+}
+
+static int pm_qos_apply(const EnforcerContext *ctx, const void *obs, GPtrArray *diffs) {
         PmQosState *s = ctx->state;
         int want = ctx->config->cpu_dma_latency_us;
 
-        if (s->fd >= 0 && s->value == want)
+        if (diffs->len == 0)
                 return 0;
         pm_qos_release(s);
-        if (want < 0 || ctx->dry_run)
+        if (want < 0 || ctx->dry_run) {
+                ((Difference *) diffs->pdata[0])->repaired = true;
                 return 0;
+        }
         /* The request lasts as long as the file stays open; the kernel reads an s32. */
         g_autofree char *path = root_path(ctx->root, PM_QOS_REL);
         int fd = open(path, O_WRONLY | O_CLOEXEC);
@@ -56,24 +78,13 @@ static int pm_qos_apply(const EnforcerContext *ctx, GPtrArray *changes) {
                 int r = -errno;
                 if (fd >= 0)
                         close(fd);
-                return log_warning_errno(r, "cannot hold %s at %d us: %m", path, want);
+                log_warning_errno(r, "cannot hold %s at %d us: %m", path, want);
+                return 0;
         }
         s->fd = fd;
         s->value = want;
-        g_autofree char *text = g_strdup_printf("%d", want);
-        g_ptr_array_add(changes, finding_new("pm-qos", "cpu_dma_latency", text, "", false, "held"));
+        ((Difference *) diffs->pdata[0])->repaired = true;
         log_info("PM QoS: cpu_dma_latency held at %d us", want);
-        return 0;
-}
-
-static int pm_qos_verify(const EnforcerContext *ctx, GPtrArray *findings) {
-        PmQosState *s = ctx->state;
-        int want = ctx->config->cpu_dma_latency_us;
-        if (want >= 0 && s->fd < 0) {
-                g_autofree char *text = g_strdup_printf("%d", want);
-                g_ptr_array_add(findings, finding_new("pm-qos", "cpu_dma_latency", text, "not held", false,
-                                                      "deep idle states stay allowed (no /dev/cpu_dma_latency?)"));
-        }
         return 0;
 }
 
@@ -86,7 +97,7 @@ const EnforcerOps enforcer_pm_qos = {
         .name = "pm_qos",
         .state_new = pm_qos_state_new,
         .state_free = pm_qos_state_free,
-        .verify = pm_qos_verify,
+        .diff = pm_qos_diff,
         .apply = pm_qos_apply,
         .revert = pm_qos_revert,
 };

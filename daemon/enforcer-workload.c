@@ -29,7 +29,6 @@ typedef struct WorkloadState {
         GHashTable *by_pid;       /* pid -> Workload */
         GHashTable *inherited;    /* pid -> group name: forked by a placed process, not placed itself */
         GHashTable *untrusted;    /* pid -> Finding: looked like a workload, refused */
-        GPtrArray *list;          /* for workload_list() */
 } WorkloadState;
 
 static void workload_free(Workload *w) {
@@ -55,8 +54,6 @@ static void workload_state_free(void *p) {
         g_hash_table_unref(s->by_pid);
         g_hash_table_unref(s->inherited);
         g_hash_table_unref(s->untrusted);
-        if (s->list)
-                g_ptr_array_unref(s->list);
         g_free(s);
 }
 
@@ -369,151 +366,94 @@ static void drop_inherited_realtime(const EnforcerContext *ctx, pid_t pid, const
         }
 }
 
-int workload_exec(const EnforcerContext *ctx, pid_t pid) {
-        WorkloadState *s = ctx->state;
-        g_autofree char *comm = NULL, *inherited = NULL;
-        Verdict v;
-        int r = 0;
+/* --- observe --- */
 
-        if (!any_match(ctx->config) || task_read_comm(ctx->host, pid, &comm) < 0 || !may_touch(ctx, pid))
-                return 0;
-        g_hash_table_steal_extended(s->inherited, GINT_TO_POINTER(pid), NULL, (gpointer *) &inherited);
-        classify(ctx, pid, comm, &v);
-        Workload *w = g_hash_table_lookup(s->by_pid, GINT_TO_POINTER(pid));
-        if (v.group && !v.place)
-                note_untrusted(ctx, pid, comm, &v);
-        else
+/* A process as the trust rule sees it, with what isolatord knows of it. */
+typedef struct Candidate {
+        pid_t pid;
+        char *comm;
+        Verdict verdict;
+        Workload *placed;      /* the state's, when it is placed */
+        char *inherited;       /* the group of the placed process that started it, or NULL */
+} Candidate;
+
+/* A placed process whose threads differ from its placement. */
+typedef struct Misplaced {
+        Workload *w;           /* the state's */
+        CpuMask cpus;          /* the group's CPUs as configured now */
+        int policy, priority;
+        bool reconfigured;     /* the group changed, not the process */
+} Misplaced;
+
+typedef struct WorkloadObservation {
+        GArray *candidates;    /* Candidate */
+        GArray *misplaced;     /* Misplaced */
+        GPtrArray *unowned;    /* Finding*: processes on group CPUs that belong to no group */
+        Workload *thread_of;   /* TRIGGER_THREAD: the placed process, and its new thread */
+        pid_t tid;
+} WorkloadObservation;
+
+static void candidate_clear(Candidate *c) {
+        g_free(c->comm);
+        verdict_clear(&c->verdict);
+        g_free(c->inherited);
+}
+
+static void workload_observation_free(void *p) {
+        WorkloadObservation *o = p;
+        g_array_unref(o->candidates);
+        g_array_unref(o->misplaced);
+        g_ptr_array_unref(o->unowned);
+        g_free(o);
+}
+
+/* A process that executed a program: what the trust rule says of it now. */
+static void observe_exec(const EnforcerContext *ctx, WorkloadObservation *o, pid_t pid) {
+        WorkloadState *s = ctx->state;
+        Candidate c = { .pid = pid };
+
+        if (!any_match(ctx->config) || task_read_comm(ctx->host, pid, &c.comm) < 0 || !may_touch(ctx, pid)) {
+                g_free(c.comm);
+                return;
+        }
+        c.inherited = g_strdup(g_hash_table_lookup(s->inherited, GINT_TO_POINTER(pid)));
+        classify(ctx, pid, c.comm, &c.verdict);
+        c.placed = g_hash_table_lookup(s->by_pid, GINT_TO_POINTER(pid));
+        if (!c.verdict.group || c.verdict.place)
                 g_hash_table_remove(s->untrusted, GINT_TO_POINTER(pid));
-        if (!v.place) {
-                if (w) {
-                        log_notice("process %d (was %s) executed another program: no longer in group %s", (int) pid,
-                                   w->comm, w->group);
-                        forget_placement(ctx, w, true);
-                        g_hash_table_remove(s->by_pid, GINT_TO_POINTER(pid));
-                } else if (inherited)
-                        drop_inherited_realtime(ctx, pid, inherited);
-        } else if (!w || !g_str_equal(w->group, v.group->name))
-                r = place(ctx, v.group, pid, comm, v.by_unit);
-        verdict_clear(&v);
-        return r;
+        g_array_append_val(o->candidates, c);
 }
 
-void workload_child(const EnforcerContext *ctx, pid_t parent, pid_t pid) {
-        WorkloadState *s = ctx->state;
-        Workload *w = g_hash_table_lookup(s->by_pid, GINT_TO_POINTER(parent));
-        const char *group = w ? w->group : g_hash_table_lookup(s->inherited, GINT_TO_POINTER(parent));
-        if (group)
-                g_hash_table_insert(s->inherited, GINT_TO_POINTER(pid), g_strdup(group));
-}
-
-void workload_thread(const EnforcerContext *ctx, pid_t tgid, pid_t tid) {
+static void observe_thread(const EnforcerContext *ctx, WorkloadObservation *o, pid_t tgid, pid_t tid) {
         WorkloadState *s = ctx->state;
         Workload *w = g_hash_table_lookup(s->by_pid, GINT_TO_POINTER(tgid));
-        bool changed = false;
-        if (!w || cpumask_is_empty(&w->cpus))
-                return;
-        int r = set_thread(ctx, w, tid, &changed);
-        if (r < 0 && r != -ESRCH)
-                log_warning_errno(r, "cannot place thread %d of %d %s: %m", (int) tid, (int) tgid, w->comm);
-}
-
-void workload_exit(const EnforcerContext *ctx, pid_t pid) {
-        WorkloadState *s = ctx->state;
-        Workload *w = g_hash_table_lookup(s->by_pid, GINT_TO_POINTER(pid));
-
-        g_hash_table_remove(s->inherited, GINT_TO_POINTER(pid));
-        g_hash_table_remove(s->untrusted, GINT_TO_POINTER(pid));
-        if (!w)
-                return;
-        log_debug("workload %d %s ended", (int) pid, w->comm);
-        forget_placement(ctx, w, false);
-        g_hash_table_remove(s->by_pid, GINT_TO_POINTER(pid));
-}
-
-GPtrArray *workload_list(const EnforcerContext *ctx) {
-        WorkloadState *s = ctx->state;
-        GHashTableIter it;
-        gpointer value;
-
-        if (s->list)
-                g_ptr_array_unref(s->list);
-        s->list = g_ptr_array_new();
-        g_hash_table_iter_init(&it, s->by_pid);
-        while (g_hash_table_iter_next(&it, NULL, &value))
-                g_ptr_array_add(s->list, value);
-        return s->list;
-}
-
-/* Placed processes still right (repairing drift); processes not yet placed, placed. */
-static int workload_apply(const EnforcerContext *ctx, GPtrArray *changes) {
-        WorkloadState *s = ctx->state;
-        g_autoptr(GArray) pids = NULL;
-        GHashTableIter it;
-        gpointer key, value;
-
-        g_hash_table_iter_init(&it, s->by_pid);
-        while (g_hash_table_iter_next(&it, &key, &value)) {
-                Workload *w = value;
-                const GroupConfig *g = config_find_group(ctx->config, w->group);
-                bool changed = false;
-                TaskStat st;
-                if (!g || task_read_stat(ctx->host, w->pid, 0, &st) < 0) {
-                        g_hash_table_iter_remove(&it); /* gone, or its group is */
-                        continue;
-                }
-                CpuMask cpus;
-                usable_cpus(ctx, g, &cpus);
-                bool reconfigured = !cpumask_equal(&cpus, &w->cpus) ||
-                                    (!cpumask_is_empty(&cpus) && (sched_of(g->sched_policy) != w->policy ||
-                                                                 g->sched_priority != w->priority));
-                w->cpus = cpus;
-                if (cpumask_is_empty(&w->cpus))
-                        continue;
-                w->policy = sched_of(g->sched_policy);
-                w->priority = g->sched_priority;
-                (void) set_all_threads(ctx, w, &changed);
-                if (changed && !reconfigured) {
-                        g_autofree char *list = cpumask_format_list(&w->cpus);
-                        g_autofree char *object = g_strdup_printf("%d %s", (int) w->pid, w->comm);
-                        g_autoptr(Finding) f = finding_new("workload", object, list, "changed", true,
-                                                           "a placed process's CPUs or scheduling changed");
-                        enforcer_emit(ctx, &(Event) { .kind = EVENT_DRIFT_CORRECTED, .finding = f });
-                }
+        if (w && !cpumask_is_empty(&w->cpus)) {
+                o->thread_of = w;
+                o->tid = tid;
         }
-        if (!any_match(ctx->config))
-                return 0;
-        pids = task_list_pids(ctx->host);
-        for (unsigned i = 0; i < pids->len; i++) {
-                pid_t pid = g_array_index(pids, pid_t, i);
-                if (!g_hash_table_contains(s->by_pid, GINT_TO_POINTER(pid)) &&
-                    !g_hash_table_contains(s->untrusted, GINT_TO_POINTER(pid)) && workload_exec(ctx, pid) > 0) {
-                        Workload *w = g_hash_table_lookup(s->by_pid, GINT_TO_POINTER(pid));
-                        g_autofree char *object = g_strdup_printf("%d %s", (int) pid, w->comm);
-                        g_ptr_array_add(changes, finding_new("workload", object, w->group, "", true, "placed"));
-                }
-        }
-        return 0;
 }
 
-/* Processes that ran last on a group's CPUs and belong to no group. */
-static int workload_verify(const EnforcerContext *ctx, GPtrArray *findings) {
+/* Whether any thread of a placed process is off its placement. */
+static bool threads_differ(const EnforcerContext *ctx, pid_t pid, const CpuMask *cpus, int policy, int priority) {
+        g_autoptr(GArray) tids = task_list_threads(ctx->host, pid);
+        for (unsigned i = 0; i < tids->len; i++) {
+                pid_t tid = g_array_index(tids, pid_t, i);
+                CpuMask have;
+                int p, prio;
+                if (task_get_affinity(ctx->host, tid, &have) >= 0 && !cpumask_equal(&have, cpus))
+                        return true;
+                if (policy >= 0 && task_get_sched(ctx->host, tid, &p, &prio) >= 0 && (p != policy || prio != priority))
+                        return true;
+        }
+        return false;
+}
+
+static void observe_unowned(const EnforcerContext *ctx, WorkloadObservation *o) {
         WorkloadState *s = ctx->state;
         g_autoptr(GArray) pids = task_list_pids(ctx->root);
-        CpuMask groups;
         unsigned unowned = 0;
+        CpuMask groups;
 
-        GHashTableIter it;
-        gpointer key, value;
-        g_hash_table_iter_init(&it, s->untrusted);
-        while (g_hash_table_iter_next(&it, &key, &value)) {
-                const Finding *f = value;
-                TaskStat st;
-                if (task_read_stat(ctx->host, GPOINTER_TO_INT(key), 0, &st) < 0) {
-                        g_hash_table_iter_remove(&it); /* gone */
-                        continue;
-                }
-                g_ptr_array_add(findings, finding_new(f->kind, f->object, f->expected, f->actual, f->required, f->message));
-        }
         config_isolated_cpus(ctx->config, &groups);
         for (unsigned i = 0; i < pids->len; i++) {
                 pid_t pid = g_array_index(pids, pid_t, i);
@@ -526,15 +466,260 @@ static int workload_verify(const EnforcerContext *ctx, GPtrArray *findings) {
                         continue;
                 g_autofree char *object = g_strdup_printf("%d %s", (int) pid, st.comm);
                 g_autofree char *cpu = g_strdup_printf("CPU %d", st.processor);
-                g_ptr_array_add(findings, finding_new("unowned-process", object, "housekeeping", cpu, false,
-                                                      "runs on a group's CPUs and belongs to no group (Match=)"));
+                g_ptr_array_add(o->unowned, finding_new("unowned-process", object, "housekeeping", cpu, false,
+                                                        "runs on a group's CPUs and belongs to no group (Match=)"));
         }
         if (unowned > MAX_UNOWNED_FINDINGS) {
                 g_autofree char *more = g_strdup_printf("%u more", unowned - MAX_UNOWNED_FINDINGS);
-                g_ptr_array_add(findings, finding_new("unowned-process", more, "housekeeping", "group CPUs", false,
-                                                      "more processes on group CPUs that belong to no group"));
+                g_ptr_array_add(o->unowned, finding_new("unowned-process", more, "housekeeping", "group CPUs", false,
+                                                        "more processes on group CPUs that belong to no group"));
+        }
+}
+
+/* Every process: the placed ones still alive and right, the others classified (a pass,
+ * or process events lost). */
+static void observe_all(const EnforcerContext *ctx, WorkloadObservation *o, bool pass) {
+        WorkloadState *s = ctx->state;
+        GHashTableIter it;
+        gpointer key, value;
+
+        g_hash_table_iter_init(&it, s->by_pid);
+        while (g_hash_table_iter_next(&it, &key, &value)) {
+                Workload *w = value;
+                const GroupConfig *g = config_find_group(ctx->config, w->group);
+                TaskStat st;
+                if (!g || task_read_stat(ctx->host, w->pid, 0, &st) < 0) {
+                        g_hash_table_iter_remove(&it); /* gone, or its group is */
+                        continue;
+                }
+                Misplaced m = { .w = w, .policy = sched_of(g->sched_policy), .priority = g->sched_priority };
+                usable_cpus(ctx, g, &m.cpus);
+                m.reconfigured = !cpumask_equal(&m.cpus, &w->cpus) ||
+                                 (!cpumask_is_empty(&m.cpus) && (m.policy != w->policy || m.priority != w->priority));
+                if (m.reconfigured || (!cpumask_is_empty(&w->cpus) && threads_differ(ctx, w->pid, &w->cpus, w->policy, w->priority)))
+                        g_array_append_val(o->misplaced, m);
+        }
+        g_hash_table_iter_init(&it, s->untrusted);
+        while (g_hash_table_iter_next(&it, &key, NULL)) {
+                TaskStat st;
+                if (task_read_stat(ctx->host, GPOINTER_TO_INT(key), 0, &st) < 0)
+                        g_hash_table_iter_remove(&it); /* gone */
+        }
+        if (any_match(ctx->config)) {
+                g_autoptr(GArray) pids = task_list_pids(ctx->host);
+                for (unsigned i = 0; i < pids->len; i++) {
+                        pid_t pid = g_array_index(pids, pid_t, i);
+                        if (!g_hash_table_contains(s->by_pid, GINT_TO_POINTER(pid)) &&
+                            !g_hash_table_contains(s->untrusted, GINT_TO_POINTER(pid)))
+                                observe_exec(ctx, o, pid);
+                }
+        }
+        if (pass)
+                observe_unowned(ctx, o);
+}
+
+/* What an event reports is observed too: a fork notes whom the child belongs with, an
+ * exit forgets the process and its saved originals. */
+static void *workload_observe(const EnforcerContext *ctx, const Trigger *scope) {
+        WorkloadState *s = ctx->state;
+        WorkloadObservation *o = g_new0(WorkloadObservation, 1);
+
+        o->candidates = g_array_new(false, true, sizeof(Candidate));
+        g_array_set_clear_func(o->candidates, (GDestroyNotify) candidate_clear);
+        o->misplaced = g_array_new(false, true, sizeof(Misplaced));
+        o->unowned = g_ptr_array_new_with_free_func((GDestroyNotify) finding_free);
+        switch (scope ? scope->kind : _TRIGGER_MAX) {
+        case TRIGGER_EXEC:
+                observe_exec(ctx, o, scope->pid);
+                break;
+        case TRIGGER_THREAD:
+                observe_thread(ctx, o, scope->parent, scope->pid);
+                break;
+        case TRIGGER_FORK: {
+                Workload *w = g_hash_table_lookup(s->by_pid, GINT_TO_POINTER(scope->parent));
+                const char *group = w ? w->group : g_hash_table_lookup(s->inherited, GINT_TO_POINTER(scope->parent));
+                if (group)
+                        g_hash_table_insert(s->inherited, GINT_TO_POINTER(scope->pid), g_strdup(group));
+                break;
+        }
+        case TRIGGER_EXIT: {
+                Workload *w = g_hash_table_lookup(s->by_pid, GINT_TO_POINTER(scope->pid));
+                g_hash_table_remove(s->inherited, GINT_TO_POINTER(scope->pid));
+                g_hash_table_remove(s->untrusted, GINT_TO_POINTER(scope->pid));
+                if (w) {
+                        log_debug("workload %d %s ended", (int) w->pid, w->comm);
+                        forget_placement(ctx, w, false);
+                        g_hash_table_remove(s->by_pid, GINT_TO_POINTER(scope->pid));
+                }
+                break;
+        }
+        default:
+                observe_all(ctx, o, !scope);
+                break;
+        }
+        return o;
+}
+
+/* --- diff --- */
+
+enum {
+        ACTION_PLACE = 1,       /* a process that belongs to a group, placed */
+        ACTION_LEAVE,           /* a placed process that executed another program: originals back */
+        ACTION_DROP_REALTIME,   /* a workload's child that executed another program */
+        ACTION_REPLACE,         /* a placed process's threads put back on its placement */
+        ACTION_THREAD,          /* a new thread of a placed process */
+        ACTION_REFUSED,         /* remembered as untrusted while it lives */
+};
+
+static void workload_diff(const EnforcerContext *ctx, const void *obs, GPtrArray *diffs) {
+        const WorkloadObservation *o = obs;
+        WorkloadState *s = ctx->state;
+        GHashTableIter it;
+        gpointer value;
+
+        g_hash_table_iter_init(&it, s->untrusted);
+        while (g_hash_table_iter_next(&it, NULL, &value)) {
+                const Finding *f = value;
+                difference_add(diffs, finding_new(f->kind, f->object, f->expected, f->actual, f->required, f->message),
+                               false, NULL);
+        }
+        for (unsigned i = 0; i < o->candidates->len; i++) {
+                const Candidate *c = &g_array_index(o->candidates, Candidate, i);
+                const Verdict *v = &c->verdict;
+                g_autofree char *object = g_strdup_printf("%d %s", (int) c->pid, c->comm);
+                if (v->place && (!c->placed || !g_str_equal(c->placed->group, v->group->name)))
+                        difference_add(diffs, finding_new("workload", object, v->group->name, "not placed", true,
+                                                          "belongs to the group by the trust rule"),
+                                       true, c)->action = ACTION_PLACE;
+                else if (v->place)
+                        continue;
+                else if (c->placed)
+                        difference_add(diffs, finding_new("workload", object, "not in a group", c->placed->group, true,
+                                                          "executed another program: no longer a workload"),
+                                       true, c)->action = ACTION_LEAVE;
+                else if (c->inherited)
+                        difference_add(diffs, finding_new("workload", object, "no real-time scheduling", "inherited",
+                                                          false, "started by a workload, executed another program"),
+                                       true, c)->action = ACTION_DROP_REALTIME;
+                if (v->group && !v->place && !g_hash_table_contains(s->untrusted, GINT_TO_POINTER(c->pid))) {
+                        g_autofree char *raw = g_strdup_printf("%d uid %d %s", (int) c->pid, (int) v->uid, v->exe);
+                        g_autofree char *refused = text_printable(raw);
+                        g_autofree char *message = g_strdup_printf("%s not placed in group %s: %s", c->comm,
+                                                                   v->group->name, v->why);
+                        /* Remembered by apply while the process lives (note_untrusted). */
+                        difference_add(diffs, finding_new("untrusted-workload", refused,
+                                                          "a trusted executable, Unit= or User=", "refused", false,
+                                                          message),
+                                       false, c)->action = ACTION_REFUSED;
+                }
+        }
+        for (unsigned i = 0; i < o->misplaced->len; i++) {
+                const Misplaced *m = &g_array_index(o->misplaced, Misplaced, i);
+                g_autofree char *list = cpumask_format_list(&m->cpus);
+                g_autofree char *object = g_strdup_printf("%d %s", (int) m->w->pid, m->w->comm);
+                difference_add(diffs, finding_new("workload", object, list, "changed", true,
+                                                  m->reconfigured ? "its group's CPUs or scheduling changed"
+                                                                  : "a placed process's CPUs or scheduling changed"),
+                               true, m)->action = ACTION_REPLACE;
+        }
+        if (o->thread_of)
+                difference_add(diffs, finding_new("workload", o->thread_of->comm, "placed", "new thread", true,
+                                                  "a new thread of a placed process"),
+                               true, o)->action = ACTION_THREAD;
+        for (unsigned i = 0; i < o->unowned->len; i++) {
+                const Finding *f = o->unowned->pdata[i];
+                difference_add(diffs, finding_new(f->kind, f->object, f->expected, f->actual, f->required, f->message),
+                               false, NULL);
+        }
+}
+
+/* --- apply --- */
+
+static void apply_candidate(const EnforcerContext *ctx, const Candidate *c, Difference *d) {
+        WorkloadState *s = ctx->state;
+        int r;
+
+        /* It executed a program of its own: what it inherited is decided now. */
+        g_hash_table_remove(s->inherited, GINT_TO_POINTER(c->pid));
+        switch (d->action) {
+        case ACTION_PLACE:
+                r = place(ctx, c->verdict.group, c->pid, c->comm, c->verdict.by_unit);
+                d->repaired = r >= 0 || r == -ESRCH; /* gone meanwhile: nothing to report */
+                break;
+        case ACTION_LEAVE:
+                log_notice("process %d (was %s) executed another program: no longer in group %s", (int) c->pid,
+                           c->placed->comm, c->placed->group);
+                forget_placement(ctx, c->placed, true);
+                g_hash_table_remove(s->by_pid, GINT_TO_POINTER(c->pid));
+                d->repaired = true;
+                break;
+        case ACTION_DROP_REALTIME:
+                drop_inherited_realtime(ctx, c->pid, c->inherited);
+                d->repaired = true;
+                break;
+        case ACTION_REFUSED:
+                note_untrusted(ctx, c->pid, c->comm, &c->verdict);
+                break;
+        }
+}
+
+static void apply_misplaced(const EnforcerContext *ctx, const Misplaced *m, Difference *d) {
+        Workload *w = m->w;
+        bool changed = false;
+
+        w->cpus = m->cpus;
+        if (cpumask_is_empty(&w->cpus)) {
+                d->repaired = true;
+                return;
+        }
+        w->policy = m->policy;
+        w->priority = m->priority;
+        d->repaired = set_all_threads(ctx, w, &changed) >= 0;
+        if (changed && !m->reconfigured)
+                enforcer_emit(ctx, &(Event) { .kind = EVENT_DRIFT_CORRECTED, .finding = d->finding });
+}
+
+static int workload_apply(const EnforcerContext *ctx, const void *obs, GPtrArray *diffs) {
+        const WorkloadObservation *o = obs;
+
+        for (unsigned i = 0; i < diffs->len; i++) {
+                Difference *d = diffs->pdata[i];
+                bool changed = false;
+                int r;
+
+                switch (d->action) {
+                case ACTION_PLACE:
+                case ACTION_LEAVE:
+                case ACTION_DROP_REALTIME:
+                case ACTION_REFUSED:
+                        apply_candidate(ctx, d->object, d);
+                        break;
+                case ACTION_REPLACE:
+                        apply_misplaced(ctx, d->object, d);
+                        break;
+                case ACTION_THREAD:
+                        r = set_thread(ctx, o->thread_of, o->tid, &changed);
+                        if (r < 0 && r != -ESRCH)
+                                log_warning_errno(r, "cannot place thread %d of %d %s: %m", (int) o->tid,
+                                                  (int) o->thread_of->pid, o->thread_of->comm);
+                        d->repaired = true;
+                        break;
+                }
         }
         return 0;
+}
+
+/* The placed processes (Workload*, owned by the enforcer), for GetWorkloads. */
+static GPtrArray *workload_report(const EnforcerContext *ctx) {
+        WorkloadState *s = ctx->state;
+        GPtrArray *out = g_ptr_array_new();
+        GHashTableIter it;
+        gpointer value;
+
+        g_hash_table_iter_init(&it, s->by_pid);
+        while (g_hash_table_iter_next(&it, NULL, &value))
+                g_ptr_array_add(out, value);
+        return out;
 }
 
 static int workload_revert(const EnforcerContext *ctx) {
@@ -614,8 +799,13 @@ const EnforcerOps enforcer_workload = {
         .name = "workload",
         .state_new = workload_state_new,
         .state_free = workload_state_free,
-        .verify = workload_verify,
+        .triggers = TRIGGER_BIT(TRIGGER_EXEC) | TRIGGER_BIT(TRIGGER_FORK) | TRIGGER_BIT(TRIGGER_THREAD) |
+                    TRIGGER_BIT(TRIGGER_EXIT) | TRIGGER_BIT(TRIGGER_LOST),
+        .observe = workload_observe,
+        .observation_free = workload_observation_free,
+        .diff = workload_diff,
         .apply = workload_apply,
+        .report = workload_report,
         .revert = workload_revert,
         .restore = workload_restore,
         .check_original = workload_check_original,

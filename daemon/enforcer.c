@@ -46,6 +46,58 @@ int enforcer_write_batch(const EnforcerContext *ctx, const EnforcerWrite *writes
         return 0;
 }
 
+static void difference_free(Difference *d) {
+        if (!d)
+                return;
+        finding_free(d->finding);
+        g_free(d);
+}
+
+GPtrArray *differences_new(void) {
+        return g_ptr_array_new_with_free_func((GDestroyNotify) difference_free);
+}
+
+Difference *difference_add(GPtrArray *diffs, Finding *f, bool repairable, const void *object) {
+        Difference *d = g_new0(Difference, 1);
+        d->finding = f;
+        d->repairable = repairable;
+        d->object = object;
+        g_ptr_array_add(diffs, d);
+        return d;
+}
+
+void differences_add_findings(GPtrArray *diffs, GPtrArray *findings) {
+        for (unsigned i = 0; i < findings->len; i++)
+                difference_add(diffs, g_steal_pointer(&findings->pdata[i]), false, NULL);
+}
+
+unsigned enforcer_reconcile(const EnforcerContext *ctx, const EnforcerOps *ops, const Trigger *scope, bool repair,
+                            GPtrArray *findings) {
+        g_autoptr(GPtrArray) diffs = differences_new();
+        void *obs = ops->observe ? ops->observe(ctx, scope) : NULL;
+        unsigned repaired = 0;
+
+        if (ops->diff)
+                ops->diff(ctx, obs, diffs);
+        if (repair && ops->apply) {
+                int r = ops->apply(ctx, obs, diffs);
+                if (r < 0)
+                        log_warning_errno(r, "enforcer %s could not apply: %m", ops->name);
+        }
+        for (unsigned i = 0; i < diffs->len; i++) {
+                Difference *d = diffs->pdata[i];
+                if (d->repaired) {
+                        repaired++;
+                        log_debug("%s %s: %s -> %s (%s)", d->finding->kind, d->finding->object, d->finding->actual,
+                                  d->finding->expected, d->finding->message);
+                } else if (findings)
+                        g_ptr_array_add(findings, g_steal_pointer(&d->finding));
+        }
+        if (obs)
+                ops->observation_free(obs);
+        return repaired;
+}
+
 void enforcer_emit(const EnforcerContext *ctx, const Event *e) {
         if (ctx->events && ctx->events->emit)
                 ctx->events->emit(e, ctx->events->userdata);

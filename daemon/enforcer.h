@@ -11,6 +11,7 @@
 #include "originals.h"
 #include "root.h"
 #include "topology.h"
+#include "trigger.h"
 
 /* What happened, as it happens: the one event type that goes from the enforcers (and
  * the sampler) through the manager, which logs and counts it, to whoever listens (the
@@ -57,21 +58,48 @@ typedef struct EnforcerContext {
         const EventSink *events;
 } EnforcerContext;
 
+/* One difference between the live state and the desired one: what verify reports (the
+ * finding), whether apply can act on it, and what apply needs (object: owned by the
+ * observation, or NULL). apply marks what it repaired; what stays is reported. */
+typedef struct Difference {
+        Finding *finding;
+        bool repairable;
+        bool repaired;
+        const void *object;
+        int action;          /* the enforcer's own word for what apply must do, when it has several */
+} Difference;
+
+/* Appends a Difference taking f; returns it. */
+Difference *difference_add(GPtrArray *diffs, Finding *f, bool repairable, const void *object);
+GPtrArray *differences_new(void);
+/* Each finding (taken; the array keeps NULLs) as a difference apply cannot repair. */
+void differences_add_findings(GPtrArray *diffs, GPtrArray *findings);
+
 /* One domain of the live system (IRQs, cpusets, kernel threads...), all with the same
- * shape. verify observes the live state and appends a Finding for every difference from
- * the desired state. apply makes the live state match, saving each original before its
- * first write, and appends a Finding for what it changed or could not change; NULL for
- * a read-only domain. Originals are restored by the manager from the store; revert
- * forgets what the enforcer knew of its own writes (NULL when it keeps nothing).
- * All return 0 or a negative errno for a failure of the enforcer itself (a kernel file
- * that refuses a value is a finding, not a failure). Adding an enforcer is adding a file
- * and a line in enforcer.c. */
+ * shape, so that a pass and an event are the same three steps:
+ * - observe: one scan of the live state, of everything (scope NULL: a pass) or of what
+ *   the trigger names; what an event reports is observed too (an exit forgets a
+ *   process). NULL when the enforcer reads nothing (its diff works from its state).
+ * - diff: the differences of that observation from the desired state (Difference*).
+ *   A pass that only observes (Verify by a user) reports them all.
+ * - apply: repairs the repairable ones, saving each original before its first write,
+ *   and marks each repaired, or replaces its finding by what the kernel said; NULL for
+ *   a read-only domain.
+ * Originals are restored by the manager from the store; revert forgets what the
+ * enforcer knew of its own writes (NULL when it keeps nothing). apply returns 0 or a
+ * negative errno for a failure of the enforcer itself (a kernel file that refuses a
+ * value is a finding, not a failure).
+ * Adding an enforcer is adding a file and a row in enforcer.c's table, its events
+ * included: triggers says which concern it, watch_dirs what they need watched. */
 typedef struct EnforcerOps {
         const char *name;
+        unsigned triggers;                /* TRIGGER_BIT()s of the events that concern it */
         void *(*state_new)(void);
         void (*state_free)(void *state);
-        int (*verify)(const EnforcerContext *ctx, GPtrArray *findings);
-        int (*apply)(const EnforcerContext *ctx, GPtrArray *changes);
+        void *(*observe)(const EnforcerContext *ctx, const Trigger *scope);
+        void (*observation_free)(void *observation);
+        void (*diff)(const EnforcerContext *ctx, const void *observation, GPtrArray *diffs);
+        int (*apply)(const EnforcerContext *ctx, const void *observation, GPtrArray *diffs);
         int (*revert)(const EnforcerContext *ctx);
         /* Puts back an original that is not a file's value, saved by
          * enforcer_save_original() under "@NAME what" (a folder it created, a task's
@@ -82,7 +110,19 @@ typedef struct EnforcerOps {
          * not (g_free). The saved file is root's but is read back after a crash: an entry
          * naming a path outside what the enforcer writes is never restored. */
         char *(*check_original)(const char *what, const char *value);
+        /* What the bus lists of the domain (GetIrqs: IrqReport*, GetWorkloads: Workload*). */
+        GPtrArray *(*report)(const EnforcerContext *ctx);
+        /* Folders (relative to the root) whose changes are its TRIGGER_CGROUP. */
+        GPtrArray *(*watch_dirs)(const EnforcerContext *ctx);
+        /* Whether an inotify entry name in one of them concerns it (NULL: every one). */
+        bool (*watch_relevant)(const char *name);
 } EnforcerOps;
+
+/* One observe, diff and (with repair) apply of an enforcer, scoped to a trigger or
+ * not; the differences not repaired are appended to findings when it is not NULL.
+ * Returns how many differences were repaired. */
+unsigned enforcer_reconcile(const EnforcerContext *ctx, const EnforcerOps *ops, const Trigger *scope, bool repair,
+                            GPtrArray *findings);
 
 /* Tells the manager what happened (a no-op without one). */
 void enforcer_emit(const EnforcerContext *ctx, const Event *e);

@@ -65,34 +65,42 @@ static char **read_actions(const Root *root, unsigned num) {
         return (char **) g_ptr_array_free(names, false);
 }
 
-GPtrArray *irq_scan(const Root *root) {
+GPtrArray *irq_scan_except(const Root *root, GHashTable *skip, GHashTable *present) {
         GPtrArray *irqs = g_ptr_array_new_with_free_func((GDestroyNotify) irq_free);
         g_autofree char *dir_path = root_path(root, "proc/irq");
         g_autoptr(GDir) dir = g_dir_open(dir_path, 0, NULL);
         const char *entry;
 
         while (dir && (entry = g_dir_read_name(dir))) {
-                g_autofree char *aff_rel = NULL, *eff_rel = NULL;
+                char rel[64];
                 Irq *irq;
                 unsigned num;
 
                 if (!parse_uint(entry, &num))
                         continue; /* default_smp_affinity and friends */
+                if (present)
+                        g_hash_table_add(present, GUINT_TO_POINTER(num + 1u));
+                if (skip && g_hash_table_contains(skip, GUINT_TO_POINTER(num + 1u)))
+                        continue;
                 irq = g_new0(Irq, 1);
                 irq->num = num;
-                aff_rel = g_strdup_printf("proc/irq/%u/smp_affinity_list", num);
-                if (root_read_cpulist(root, aff_rel, &irq->affinity) < 0) {
+                g_snprintf(rel, sizeof rel, "proc/irq/%u/smp_affinity_list", num);
+                if (root_read_cpulist(root, rel, &irq->affinity) < 0) {
                         irq_free(irq);
                         continue;
                 }
-                eff_rel = g_strdup_printf("proc/irq/%u/effective_affinity_list", num);
-                irq->has_effective = root_read_cpulist(root, eff_rel, &irq->effective) >= 0;
+                g_snprintf(rel, sizeof rel, "proc/irq/%u/effective_affinity_list", num);
+                irq->has_effective = root_read_cpulist(root, rel, &irq->effective) >= 0;
                 irq->actions = read_actions(root, num);
                 irq->name = g_strjoinv(", ", irq->actions);
                 g_ptr_array_add(irqs, irq);
         }
         g_ptr_array_sort(irqs, compare_irq);
         return irqs;
+}
+
+GPtrArray *irq_scan(const Root *root) {
+        return irq_scan_except(root, NULL, NULL);
 }
 
 const IrqRule *irq_match_rule(const Config *c, const Irq *irq) {

@@ -23,6 +23,9 @@ void irq_free(Irq *irq);
 /* Every numbered folder of proc/irq, sorted by number; IRQs whose affinity cannot be
  * read (one vanishing while we look) are left out. Returns GPtrArray of Irq*. */
 GPtrArray *irq_scan(const Root *root);
+/* The same, leaving out the IRQs whose number + 1 is a key of skip (already known); the
+ * number + 1 of every IRQ folder is added to present, when given. */
+GPtrArray *irq_scan_except(const Root *root, GHashTable *skip, GHashTable *present);
 
 /* The first rule one of whose globs matches one of the IRQ's action names, or NULL. */
 const IrqRule *irq_match_rule(const Config *c, const Irq *irq);

@@ -7,10 +7,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "enforcer-cpuset.h"
-#include "enforcer-irq.h"
-#include "enforcer-workload.h"
-#include "enforcer-netdev.h"
 #include "audits.h"
 #include "enforcer.h"
 #include "error.h"
@@ -133,30 +129,51 @@ static bool applied(const Manager *m) {
         return m->state == MANAGER_ACTIVE || m->state == MANAGER_DEGRADED;
 }
 
-/* An event concerns one domain: it alone is applied again, if the partition is. Returns
- * how many changes it made. */
-static unsigned apply_domain(Manager *m, const EnforcerOps *ops) {
-        g_autoptr(GPtrArray) changes = findings_new();
-        EnforcerContext ctx = context_of(m, ops);
+void manager_event(Manager *m, const Trigger *t) {
+        unsigned repaired = 0;
 
+        assert(m);
+        assert(t);
+        if (t->kind == TRIGGER_DEVICE || t->kind == TRIGGER_LINK) {
+                m->event_count += MAX(t->count, 1u);
+                m->rescan_count++;
+        }
+        /* Events repair what the partition holds; outside it there is nothing to keep. */
         if (!applied(m))
-                return 0;
-        int r = ops->apply(&ctx, changes);
-        if (r < 0)
-                log_warning_errno(r, "enforcer %s could not apply: %m", ops->name);
-        return changes->len;
+                return;
+        for (size_t i = 0; enforcers[i]; i++)
+                if (enforcers[i]->triggers & TRIGGER_BIT(t->kind)) {
+                        EnforcerContext ctx = manager_context(m, i);
+                        repaired += enforcer_reconcile(&ctx, enforcers[i], t, true, NULL);
+                }
+        if (t->kind == TRIGGER_DEVICE || t->kind == TRIGGER_LINK)
+                log_debug("rescan for %u event(s): %u change(s)", MAX(t->count, 1u), repaired);
 }
 
-GPtrArray *manager_irq_report(Manager *m) {
-        EnforcerContext ctx = context_of(m, &enforcer_irq);
-        return irq_report(&ctx);
+GPtrArray *manager_report(Manager *m, const EnforcerOps *ops) {
+        EnforcerContext ctx = context_of(m, ops);
+        assert(ops->report);
+        return ops->report(&ctx);
 }
 
-void manager_rescan_irqs(Manager *m, unsigned events) {
-        m->event_count += events;
-        m->rescan_count++;
-        unsigned changes = apply_domain(m, &enforcer_irq);
-        log_debug("IRQ rescan for %u event(s): %u change(s)", events, changes);
+GPtrArray *manager_watch_dirs(Manager *m) {
+        GPtrArray *dirs = g_ptr_array_new_with_free_func(g_free);
+        for (size_t i = 0; enforcers[i]; i++) {
+                EnforcerContext ctx = manager_context(m, i);
+                if (!enforcers[i]->watch_dirs)
+                        continue;
+                g_autoptr(GPtrArray) rel = enforcers[i]->watch_dirs(&ctx);
+                for (unsigned j = 0; j < rel->len; j++)
+                        g_ptr_array_add(dirs, g_strdup(rel->pdata[j]));
+        }
+        return dirs;
+}
+
+bool manager_watch_relevant(const Manager *m, const char *name) {
+        for (size_t i = 0; enforcers[i]; i++)
+                if (enforcers[i]->watch_dirs && (!enforcers[i]->watch_relevant || enforcers[i]->watch_relevant(name)))
+                        return true;
+        return false;
 }
 
 int manager_sampler_start(Manager *m) {
@@ -213,53 +230,6 @@ GPtrArray *manager_noise(Manager *m) {
         return noise_rates(m->noise_before, m->noise_after, &m->topology->online, names);
 }
 
-void manager_process_exec(Manager *m, pid_t pid) {
-        EnforcerContext ctx = context_of(m, &enforcer_workload);
-        if (applied(m))
-                (void) workload_exec(&ctx, pid);
-}
-
-void manager_process_thread(Manager *m, pid_t tgid, pid_t tid) {
-        EnforcerContext ctx = context_of(m, &enforcer_workload);
-        if (applied(m))
-                workload_thread(&ctx, tgid, tid);
-}
-
-void manager_process_child(Manager *m, pid_t parent, pid_t pid) {
-        EnforcerContext ctx = context_of(m, &enforcer_workload);
-        if (applied(m))
-                workload_child(&ctx, parent, pid);
-}
-
-void manager_process_exit(Manager *m, pid_t pid) {
-        EnforcerContext ctx = context_of(m, &enforcer_workload);
-        workload_exit(&ctx, pid);
-}
-
-void manager_processes_rescan(Manager *m) {
-        apply_domain(m, &enforcer_workload);
-}
-
-GPtrArray *manager_workloads(Manager *m) {
-        EnforcerContext ctx = context_of(m, &enforcer_workload);
-        return workload_list(&ctx);
-}
-
-void manager_cpusets_changed(Manager *m) {
-        apply_domain(m, &enforcer_cpuset);
-}
-
-GPtrArray *manager_cpuset_watch_dirs(Manager *m) {
-        EnforcerContext ctx = context_of(m, &enforcer_cpuset);
-        GPtrArray *rel = cpuset_watch_dirs(&ctx);
-        for (unsigned i = 0; i < rel->len; i++) {
-                char *abs = root_path(m->root, rel->pdata[i]);
-                g_free(rel->pdata[i]);
-                rel->pdata[i] = abs;
-        }
-        return rel;
-}
-
 void manager_stop(Manager *m) {
         g_autoptr(GError) e = NULL;
         if (!m->config->daemon.restore_on_exit || m->state == MANAGER_REVERTED) {
@@ -271,19 +241,6 @@ void manager_stop(Manager *m) {
         log_info("RestoreOnExit: restoring the originals");
         if (manager_revert(m, &e) < 0)
                 log_warning("%s", e->message);
-}
-
-void manager_links_up(Manager *m, GPtrArray *ifnames) {
-        g_autoptr(GPtrArray) changes = findings_new();
-        EnforcerContext ctx = context_of(m, &enforcer_netdev);
-
-        if (applied(m))
-                for (unsigned i = 0; i < ifnames->len; i++) {
-                        log_debug("link %s is up", (char *) ifnames->pdata[i]);
-                        netdev_apply_interface(&ctx, ifnames->pdata[i], changes);
-                }
-        /* Queue IRQs are requested when a link comes up. */
-        manager_rescan_irqs(m, ifnames->len);
 }
 
 static bool partition_ok(const Manager *m) {
@@ -300,23 +257,6 @@ static void add_partition_findings(const Manager *m, GPtrArray *findings) {
         }
 }
 
-static void apply_all(Manager *m) {
-        g_autoptr(GPtrArray) changes = findings_new();
-
-        for (size_t i = 0; enforcers[i]; i++) {
-                EnforcerContext ctx = manager_context(m, i);
-                if (!enforcers[i]->apply)
-                        continue;
-                int r = enforcers[i]->apply(&ctx, changes);
-                if (r < 0)
-                        log_warning_errno(r, "enforcer %s could not apply: %m", enforcers[i]->name);
-        }
-        for (unsigned i = 0; i < changes->len; i++) {
-                const Finding *f = changes->pdata[i];
-                log_debug("%s %s: %s -> %s (%s)", f->kind, f->object, f->actual, f->expected, f->message);
-        }
-}
-
 /* One pass over every domain: repaired first when asked and applied, then observed. */
 static int pass(Manager *m, bool repair) {
         g_autoptr(GPtrArray) findings = findings_new();
@@ -324,18 +264,15 @@ static int pass(Manager *m, bool repair) {
         assert(m);
 
         repair = repair && applied(m);
-        if (repair)
-                apply_all(m);
         add_partition_findings(m, findings);
         for (unsigned i = 0; i < m->originals_findings->len; i++) {
                 const Finding *f = m->originals_findings->pdata[i];
                 g_ptr_array_add(findings, finding_new(f->kind, f->object, f->expected, f->actual, f->required, f->message));
         }
+        /* Each domain observed once: what differs is repaired (when asked) or reported. */
         for (size_t i = 0; enforcers[i]; i++) {
                 EnforcerContext ctx = manager_context(m, i);
-                int r = enforcers[i]->verify(&ctx, findings);
-                if (r < 0)
-                        log_warning_errno(r, "enforcer %s could not verify: %m", enforcers[i]->name);
+                enforcer_reconcile(&ctx, enforcers[i], NULL, repair, findings);
         }
         g_ptr_array_unref(m->findings);
         m->findings = g_steal_pointer(&findings);

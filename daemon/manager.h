@@ -103,13 +103,15 @@ void manager_set_listener(Manager *m, const EventSink *listener);
 /* A sampler thread saw a sample above the threshold: LatencyExceeded events, at most one
  * a second for each CPU. */
 void manager_latency_check(Manager *m);
-/* An event source saw something that may have brought or moved IRQs (events: how many
- * it stands for): the irq domain is applied again, if the partition is applied. */
-void manager_rescan_irqs(Manager *m, unsigned events);
-/* Links appeared or changed (came up): their queues are steered and IRQs rescanned. */
-void manager_links_up(Manager *m, GPtrArray *ifnames);
-/* The irq enforcer's view of every IRQ (IrqReport*), for GetIrqs. */
-GPtrArray *manager_irq_report(Manager *m);
+/* An event source saw something (Trigger, enforcer.h): every enforcer that declared
+ * the trigger observes what it names, and repairs it while the partition is applied. */
+void manager_event(Manager *m, const Trigger *t);
+/* What an enforcer lists for the bus (its report: GetIrqs, GetWorkloads). */
+GPtrArray *manager_report(Manager *m, const EnforcerOps *ops);
+/* The folders (relative to the root) whose changes are a TRIGGER_CGROUP. */
+GPtrArray *manager_watch_dirs(Manager *m);
+/* Whether an inotify entry name in one of them concerns an enforcer. */
+bool manager_watch_relevant(const Manager *m, const char *name);
 /* The sampler on the configured CPUs (every group CPU by default). */
 int manager_sampler_start(Manager *m);
 void manager_sampler_stop(Manager *m);
@@ -118,19 +120,6 @@ void manager_noise_tick(Manager *m, uint64_t now_ns);
 /* Rates of the last two readings, for every online CPU (NoiseCpu*); NULL before two. */
 GPtrArray *manager_noise(Manager *m);
 
-/* Process events (the proc connector): placement at exec, threads, exits. */
-void manager_process_exec(Manager *m, pid_t pid);
-void manager_process_thread(Manager *m, pid_t tgid, pid_t tid);
-void manager_process_child(Manager *m, pid_t parent, pid_t pid);
-void manager_process_exit(Manager *m, pid_t pid);
-/* Events were lost (the socket overflowed): every process is looked at again. */
-void manager_processes_rescan(Manager *m);
-/* The placed processes (Workload*, valid until the next call). */
-GPtrArray *manager_workloads(Manager *m);
-/* A cgroup folder or cpuset file changed: cpusets repaired (while applied). */
-void manager_cpusets_changed(Manager *m);
-/* The folders (absolute) to watch for cpuset changes. */
-GPtrArray *manager_cpuset_watch_dirs(Manager *m);
 /* [Daemon] RestoreOnExit: reverts when the daemon stops. */
 void manager_stop(Manager *m);
 

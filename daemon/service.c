@@ -48,48 +48,25 @@ static int arm_verify_timer(Service *s) {
         return sd_event_source_set_enabled(s->verify_timer, SD_EVENT_ONESHOT);
 }
 
-static void on_udev_rescan(unsigned events, void *userdata) {
-        Service *s = userdata;
-        manager_rescan_irqs(s->manager, events);
-        bus_notify_changes(s->adapter);
-}
-
 static void refresh_cgroup_watch(Service *s) {
-        g_autoptr(GPtrArray) dirs = manager_cpuset_watch_dirs(s->manager);
+        g_autoptr(GPtrArray) dirs = manager_watch_dirs(s->manager);
         cgroup_watch_set(s->cgroup_watch, dirs);
 }
 
-static void on_cgroups_changed(void *userdata) {
+static bool watch_relevant(const char *name, void *userdata) {
+        return manager_watch_relevant(((Service *) userdata)->manager, name);
+}
+
+/* Every source publishes here; the manager runs the enforcers that declared the
+ * trigger. Process events come by the thousand and change no property. */
+static void on_trigger(const Trigger *t, void *userdata) {
         Service *s = userdata;
-        manager_cpusets_changed(s->manager);
-        refresh_cgroup_watch(s); /* a folder may have been recreated */
-        bus_notify_changes(s->adapter);
-}
 
-static void on_proc_exec(pid_t pid, void *userdata) {
-        manager_process_exec(((Service *) userdata)->manager, pid);
-}
-
-static void on_proc_thread(pid_t tgid, pid_t tid, void *userdata) {
-        manager_process_thread(((Service *) userdata)->manager, tgid, tid);
-}
-
-static void on_proc_child(pid_t parent, pid_t pid, void *userdata) {
-        manager_process_child(((Service *) userdata)->manager, parent, pid);
-}
-
-static void on_proc_exit(pid_t pid, void *userdata) {
-        manager_process_exit(((Service *) userdata)->manager, pid);
-}
-
-static void on_proc_lost(void *userdata) {
-        manager_processes_rescan(((Service *) userdata)->manager);
-}
-
-static void on_links_up(GPtrArray *ifnames, void *userdata) {
-        Service *s = userdata;
-        manager_links_up(s->manager, ifnames);
-        bus_notify_changes(s->adapter);
+        manager_event(s->manager, t);
+        if (t->kind == TRIGGER_CGROUP)
+                refresh_cgroup_watch(s); /* a folder may have been recreated */
+        if (t->kind == TRIGGER_DEVICE || t->kind == TRIGGER_LINK || t->kind == TRIGGER_CGROUP)
+                bus_notify_changes(s->adapter);
 }
 
 /* A sampler thread saw a sample above the threshold. */
@@ -235,24 +212,24 @@ int service_run(const ManagerOptions *o) {
         if (r < 0)
                 return log_error_errno(r, "cannot arm the verify timer: %m"), 1;
 
-        r = udev_source_new(s.event, s.manager->config->daemon.udev_monitor, on_udev_rescan, &s, &s.udev);
+        TriggerSink sink = { on_trigger, &s };
+        r = udev_source_new(s.event, s.manager->config->daemon.udev_monitor, &sink, &s.udev);
         if (r < 0)
                 return log_error_errno(r, "cannot watch device events: %m"), 1;
-        r = netlink_source_new(s.event, on_links_up, &s, &s.netlink);
+        r = netlink_source_new(s.event, &sink, &s.netlink);
         if (r < 0)
                 return log_error_errno(r, "cannot watch network links: %m"), 1;
 
-        r = cgroup_watch_new(s.event, on_cgroups_changed, &s, &s.cgroup_watch);
+        r = cgroup_watch_new(s.event, s.manager->root, watch_relevant, &sink, &s.cgroup_watch);
         if (r < 0)
                 return log_error_errno(r, "cannot watch the cgroups: %m"), 1;
         refresh_cgroup_watch(&s);
-        r = proc_source_new(s.event, &(ProcSourceCallbacks) { on_proc_exec, on_proc_thread, on_proc_child, on_proc_exit, on_proc_lost },
-                            &s, &s.proc);
+        r = proc_source_new(s.event, &sink, &s.proc);
         if (r < 0)
                 log_warning_errno(r, "no process events (%m): workloads are placed by the verify every %u s instead",
                                   s.manager->config->daemon.verify_interval_sec);
         /* Processes that started before the subscription. */
-        manager_processes_rescan(s.manager);
+        manager_event(s.manager, &(Trigger) { .kind = TRIGGER_LOST });
 
         r = sd_event_add_io(s.event, &s.sampler_io, s.manager->sampler_event_fd, EPOLLIN, on_sampler_event, &s);
         if (r < 0)

@@ -3,44 +3,72 @@
 #include <sys/inotify.h>
 
 #include "coalesce.h"
-#include "enforcer-cpuset.h"
 #include "log.h"
 #include "source-cgroup.h"
 
 #define WATCH_MASK (IN_MODIFY | IN_CREATE | IN_DELETE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE_SELF)
 
+typedef struct Watch {
+        CgroupWatch *owner;
+        sd_event_source *source;
+        char *rel;
+} Watch;
+
 struct CgroupWatch {
         sd_event *event;
+        const Root *root;
         Coalescer *coalescer;
-        GPtrArray *sources;   /* sd_event_source*, one a folder */
-        void (*changed)(void *userdata);
-        void *userdata;
+        GPtrArray *watches;   /* Watch*, one a folder */
+        bool (*relevant)(const char *name, void *userdata);
+        TriggerSink sink;
+        char *pending;        /* the one path changed since the last publication */
+        bool several;         /* more than one: publish unnamed */
 };
 
 static int on_inotify(sd_event_source *source, const struct inotify_event *ev, void *userdata) {
-        CgroupWatch *w = userdata;
-        if (ev->mask & IN_Q_OVERFLOW || cpuset_event_is_relevant(ev->len ? ev->name : NULL))
-                coalescer_poke(w->coalescer);
+        Watch *watch = userdata;
+        CgroupWatch *w = watch->owner;
+        const char *name = ev->len ? ev->name : NULL;
+
+        if (!(ev->mask & IN_Q_OVERFLOW) && !w->relevant(name, w->sink.userdata))
+                return 0;
+        g_autofree char *path = name ? g_build_filename(watch->rel, name, NULL) : g_strdup(watch->rel);
+        if (ev->mask & IN_Q_OVERFLOW)
+                w->several = true;
+        else if (!w->pending)
+                w->pending = g_steal_pointer(&path);
+        else if (!g_str_equal(w->pending, path))
+                w->several = true;
+        coalescer_poke(w->coalescer);
         return 0;
 }
 
 static void flush(void *userdata) {
         CgroupWatch *w = userdata;
-        w->changed(w->userdata);
+        g_autofree char *path = g_steal_pointer(&w->pending);
+        bool several = w->several;
+
+        w->several = false;
+        trigger_publish(&w->sink, &(Trigger) { .kind = TRIGGER_CGROUP, .name = several ? NULL : path });
 }
 
-static void source_unref(void *p) {
-        sd_event_source_disable_unref(p);
+static void watch_free(void *p) {
+        Watch *watch = p;
+        sd_event_source_disable_unref(watch->source);
+        g_free(watch->rel);
+        g_free(watch);
 }
 
-int cgroup_watch_new(sd_event *event, void (*changed)(void *userdata), void *userdata, CgroupWatch **out) {
+int cgroup_watch_new(sd_event *event, const Root *root, bool (*relevant)(const char *name, void *userdata),
+                     const TriggerSink *sink, CgroupWatch **out) {
         CgroupWatch *w = g_new0(CgroupWatch, 1);
         int r;
 
         w->event = sd_event_ref(event);
-        w->changed = changed;
-        w->userdata = userdata;
-        w->sources = g_ptr_array_new_with_free_func(source_unref);
+        w->root = root;
+        w->relevant = relevant;
+        w->sink = *sink;
+        w->watches = g_ptr_array_new_with_free_func(watch_free);
         r = coalescer_new(event, flush, w, &w->coalescer);
         if (r < 0) {
                 cgroup_watch_free(w);
@@ -51,18 +79,22 @@ int cgroup_watch_new(sd_event *event, void (*changed)(void *userdata), void *use
 }
 
 void cgroup_watch_set(CgroupWatch *w, const GPtrArray *dirs) {
-        GPtrArray *old = w->sources;
+        GPtrArray *old = w->watches;
 
         /* The new watches first: a folder watched before and after keeps its inotify
          * watch throughout, so no write slips between. */
-        w->sources = g_ptr_array_new_with_free_func(source_unref);
+        w->watches = g_ptr_array_new_with_free_func(watch_free);
         for (unsigned i = 0; i < dirs->len; i++) {
-                sd_event_source *src = NULL;
-                int r = sd_event_add_inotify(w->event, &src, dirs->pdata[i], WATCH_MASK, on_inotify, w);
-                if (r < 0)
-                        log_debug_errno(r, "cannot watch %s: %m", (const char *) dirs->pdata[i]);
-                else
-                        g_ptr_array_add(w->sources, src);
+                g_autofree char *abs = root_path(w->root, dirs->pdata[i]);
+                Watch *watch = g_new0(Watch, 1);
+                watch->owner = w;
+                watch->rel = g_strdup(dirs->pdata[i]);
+                int r = sd_event_add_inotify(w->event, &watch->source, abs, WATCH_MASK, on_inotify, watch);
+                if (r < 0) {
+                        log_debug_errno(r, "cannot watch %s: %m", abs);
+                        watch_free(watch);
+                } else
+                        g_ptr_array_add(w->watches, watch);
         }
         g_ptr_array_unref(old);
 }
@@ -70,10 +102,11 @@ void cgroup_watch_set(CgroupWatch *w, const GPtrArray *dirs) {
 CgroupWatch *cgroup_watch_free(CgroupWatch *w) {
         if (!w)
                 return NULL;
-        if (w->sources)
-                g_ptr_array_unref(w->sources);
+        if (w->watches)
+                g_ptr_array_unref(w->watches);
         coalescer_free(w->coalescer);
         sd_event_unref(w->event);
+        g_free(w->pending);
         g_free(w);
         return NULL;
 }

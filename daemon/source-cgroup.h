@@ -4,11 +4,17 @@
 #include <glib.h>
 #include <systemd/sd-event.h>
 
-/* inotify on the folders of the managed cgroups (a cpuset file written in them, a
- * folder removed from their parent), coalesced: changed runs once per loop iteration. */
+#include "root.h"
+#include "trigger.h"
+
+/* inotify on the folders the enforcers ask for (a cpuset file written in them, a folder
+ * removed from their parent), published as one TRIGGER_CGROUP per loop iteration: named
+ * with the path that changed (relative to the root) when it is one, else unnamed. */
 typedef struct CgroupWatch CgroupWatch;
 
-int cgroup_watch_new(sd_event *event, void (*changed)(void *userdata), void *userdata, CgroupWatch **out);
-/* Watches exactly these absolute folders from now on. */
+/* relevant says whether an entry name in a watched folder concerns anyone. */
+int cgroup_watch_new(sd_event *event, const Root *root, bool (*relevant)(const char *name, void *userdata),
+                     const TriggerSink *sink, CgroupWatch **out);
+/* Watches exactly these folders (relative to the root) from now on. */
 void cgroup_watch_set(CgroupWatch *w, const GPtrArray *dirs);
 CgroupWatch *cgroup_watch_free(CgroupWatch *w);

@@ -15,8 +15,7 @@ struct NetlinkSource {
         sd_event_source *io;
         Coalescer *coalescer;
         GHashTable *pending; /* interface names seen since the last hand-over */
-        void (*links_up)(GPtrArray *ifnames, void *userdata);
-        void *userdata;
+        TriggerSink sink;
 };
 
 static void on_link_object(struct nl_object *obj, void *arg) {
@@ -52,24 +51,22 @@ static int on_io(sd_event_source *source, int fd, uint32_t revents, void *userda
 
 static void flush(void *userdata) {
         NetlinkSource *s = userdata;
-        g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func(g_free);
+        unsigned n = g_hash_table_size(s->pending);
         GHashTableIter it;
-        gpointer name;
+        gpointer name = NULL;
 
         g_hash_table_iter_init(&it, s->pending);
-        while (g_hash_table_iter_next(&it, &name, NULL))
-                g_ptr_array_add(names, g_strdup(name));
+        g_hash_table_iter_next(&it, &name, NULL);
+        /* One link is named; several are all of them, in one rescan. */
+        trigger_publish(&s->sink, &(Trigger) { .kind = TRIGGER_LINK, .name = n == 1 ? name : NULL, .count = n });
         g_hash_table_remove_all(s->pending);
-        s->links_up(names, s->userdata);
 }
 
-int netlink_source_new(sd_event *event, void (*links_up)(GPtrArray *ifnames, void *userdata), void *userdata,
-                       NetlinkSource **out) {
+int netlink_source_new(sd_event *event, const TriggerSink *sink, NetlinkSource **out) {
         NetlinkSource *s = g_new0(NetlinkSource, 1);
         int r;
 
-        s->links_up = links_up;
-        s->userdata = userdata;
+        s->sink = *sink;
         s->pending = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
         s->sock = nl_socket_alloc();
         if (!s->sock) {

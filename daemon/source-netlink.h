@@ -4,11 +4,13 @@
 #include <glib.h>
 #include <systemd/sd-event.h>
 
+#include "trigger.h"
+
 /* A libnl-3 route socket subscribed to link events, on the loop. A link that appears
  * or goes up may request queue IRQs and has queues to steer: the interfaces named in
- * RTM_NEWLINK are collected and handed over once per loop iteration. */
+ * RTM_NEWLINK are collected and published as one TRIGGER_LINK per loop iteration (named
+ * when it is one interface). */
 typedef struct NetlinkSource NetlinkSource;
 
-int netlink_source_new(sd_event *event, void (*links_up)(GPtrArray *ifnames, void *userdata), void *userdata,
-                       NetlinkSource **out);
+int netlink_source_new(sd_event *event, const TriggerSink *sink, NetlinkSource **out);
 NetlinkSource *netlink_source_free(NetlinkSource *s);

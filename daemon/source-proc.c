@@ -18,30 +18,35 @@
 struct ProcSource {
         struct nl_sock *sock;
         sd_event_source *io;
-        ProcSourceCallbacks cb;
-        void *userdata;
+        TriggerSink sink;
 };
 
 static void dispatch(ProcSource *s, const struct proc_event *ev) {
+        Trigger t;
+
         switch (ev->what) {
         case PROC_EVENT_EXEC:
-                s->cb.exec(ev->event_data.exec.process_tgid, s->userdata);
+                t = (Trigger) { .kind = TRIGGER_EXEC, .pid = ev->event_data.exec.process_tgid };
                 break;
         /* No PROC_EVENT_COMM: a process's name is its own to choose (prctl), and earns
          * nothing. */
         case PROC_EVENT_FORK:
                 if (ev->event_data.fork.child_pid != ev->event_data.fork.child_tgid)
-                        s->cb.thread(ev->event_data.fork.child_tgid, ev->event_data.fork.child_pid, s->userdata);
+                        t = (Trigger) { .kind = TRIGGER_THREAD, .parent = ev->event_data.fork.child_tgid,
+                                        .pid = ev->event_data.fork.child_pid };
                 else
-                        s->cb.child(ev->event_data.fork.parent_tgid, ev->event_data.fork.child_tgid, s->userdata);
+                        t = (Trigger) { .kind = TRIGGER_FORK, .parent = ev->event_data.fork.parent_tgid,
+                                        .pid = ev->event_data.fork.child_tgid };
                 break;
         case PROC_EVENT_EXIT:
-                if (ev->event_data.exit.process_pid == ev->event_data.exit.process_tgid)
-                        s->cb.exit(ev->event_data.exit.process_tgid, s->userdata);
+                if (ev->event_data.exit.process_pid != ev->event_data.exit.process_tgid)
+                        return;
+                t = (Trigger) { .kind = TRIGGER_EXIT, .pid = ev->event_data.exit.process_tgid };
                 break;
         default:
-                break;
+                return;
         }
+        trigger_publish(&s->sink, &t);
 }
 
 /* The connector's messages carry NLMSG_DONE as their type: NL_CB_VALID never sees
@@ -68,7 +73,7 @@ static int on_io(sd_event_source *source, int fd, uint32_t revents, void *userda
         if (r != -NLE_AGAIN) {
                 /* ENOBUFS: the kernel dropped events. */
                 log_warning("process events were lost (%s); looking at every process again", nl_geterror(r));
-                s->cb.lost(s->userdata);
+                trigger_publish(&s->sink, &(Trigger) { .kind = TRIGGER_LOST });
         }
         return 0;
 }
@@ -88,12 +93,11 @@ static int subscribe(ProcSource *s, enum proc_cn_mcast_op op) {
         return r < 0 ? -EIO : 0;
 }
 
-int proc_source_new(sd_event *event, const ProcSourceCallbacks *cb, void *userdata, ProcSource **out) {
+int proc_source_new(sd_event *event, const TriggerSink *sink, ProcSource **out) {
         ProcSource *s = g_new0(ProcSource, 1);
         int r;
 
-        s->cb = *cb;
-        s->userdata = userdata;
+        s->sink = *sink;
         s->sock = nl_socket_alloc();
         if (!s->sock) {
                 proc_source_free(s);

@@ -16,8 +16,7 @@ struct UdevSource {
         Coalescer *coalescer;
         char *name;
         unsigned pending;
-        void (*rescan)(unsigned events, void *userdata);
-        void *userdata;
+        TriggerSink sink;
 };
 
 /* A device that comes, changes or binds a driver may have requested IRQs; one that goes
@@ -32,7 +31,7 @@ static void flush(void *userdata) {
         unsigned n = s->pending;
 
         s->pending = 0;
-        s->rescan(n, s->userdata);
+        trigger_publish(&s->sink, &(Trigger) { .kind = TRIGGER_DEVICE, .count = n });
 }
 
 static int on_io(sd_event_source *source, int fd, uint32_t revents, void *userdata) {
@@ -61,13 +60,11 @@ static bool udevd_running(void) {
         return access("/run/udev/control", F_OK) == 0;
 }
 
-int udev_source_new(sd_event *event, const char *name, void (*rescan)(unsigned events, void *userdata),
-                    void *userdata, UdevSource **out) {
+int udev_source_new(sd_event *event, const char *name, const TriggerSink *sink, UdevSource **out) {
         UdevSource *s = g_new0(UdevSource, 1);
         int r;
 
-        s->rescan = rescan;
-        s->userdata = userdata;
+        s->sink = *sink;
         s->name = g_strdup(g_str_equal(name, "auto") ? (udevd_running() ? "udev" : "kernel") : name);
         s->udev = udev_new();
         if (!s->udev) {

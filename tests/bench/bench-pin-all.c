@@ -58,7 +58,7 @@ int main(void) {
                         t0 = now_ms();
                         manager_verify(m);
                         best_steady = MIN(best_steady, now_ms() - t0);
-                        g_autoptr(GPtrArray) report = manager_irq_report(m);
+                        g_autoptr(GPtrArray) report = manager_report(m, &enforcer_irq);
                         irq_count[scale] = report->len;
                         manager_free(m);
                         rm_rf(root);

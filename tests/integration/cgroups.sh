@@ -74,7 +74,7 @@ before=$(drift)
 echo 0-15 >"$cg/system.slice/cpuset.cpus"
 wait_for "system.slice repaired" has "$cg/system.slice/cpuset.cpus" "0,8"
 wait_for "the repair counted" test "$(drift)" -gt "$before"
-grep -q "drift repaired: cpuset system.slice was 0-15" "$BUS_DIR/daemon.log" || fail "no drift line in the log"
+grep -q "drift repaired: cpuset system.slice was " "$BUS_DIR/daemon.log" || fail "no drift line in the log"
 
 # --- a slice folder removed is recreated ---
 rm -rf "$cg/diretta.slice"

@@ -78,11 +78,13 @@ expect_exit 1 "histogram of a CPU not measured" -- "$ISOCTL" latency --histogram
 # LatencyExceeded on the bus, at most one a second per CPU.
 sleep 0.5
 kill "$watch_pid" 2>/dev/null; wait "$watch_pid" 2>/dev/null || true
+# As long as the watch ran (the isoctl calls above take longer on a loaded machine).
+watched_s=$(( ($(date +%s%N) - start) / 1000000000 + 1 ))
 out=$(cat "$work/watch.out")
 expect_in "LatencyExceeded arrived" "LatencyExceeded $first "
 n_signals=$(grep -c "LatencyExceeded $first " "$work/watch.out" || true)
 checks=$((checks + 1))
-[ "$n_signals" -le 4 ] || fail "$n_signals LatencyExceeded for CPU $first in about 2.5 s: not rate-limited"
+[ "$n_signals" -le "$((watched_s + 1))" ] || fail "$n_signals LatencyExceeded for CPU $first in $watched_s s: not rate-limited"
 
 # Reset, stop, start: root may, nobody may not.
 expect_exit 3 "nobody may not reset" -- nobody "$ISOCTL" reset-latency

@@ -180,7 +180,7 @@ static unsigned count_state(GPtrArray *report, const char *state) {
 }
 
 static void assert_all_pinned(Rig *rig, const char *hk, const char *mask) {
-        g_autoptr(GPtrArray) report = manager_irq_report(rig->m);
+        g_autoptr(GPtrArray) report = manager_report(rig->m, &enforcer_irq);
         for (unsigned i = 0; i < report->len; i++) {
                 const IrqReport *r = report->pdata[i];
                 g_autofree char *have = cpumask_format_list(&r->irq->affinity);
@@ -223,7 +223,7 @@ START_TEST(test_rule_routes_xhci_to_diretta) {
         Rig rig = {};
         rig_prepare(&rig, "ryzen-7700x", "[Irq dac]\nMatch=xhci_hcd\nCPUs=diretta\n");
         rig_manager(&rig);
-        g_autoptr(GPtrArray) report = manager_irq_report(rig.m);
+        g_autoptr(GPtrArray) report = manager_report(rig.m, &enforcer_irq);
         unsigned ruled = 0;
         for (unsigned i = 0; i < report->len; i++) {
                 const IrqReport *r = report->pdata[i];
@@ -242,7 +242,7 @@ START_TEST(test_rule_routes_xhci_to_diretta) {
         /* The group moves: its rule's IRQs follow. */
         g_autoptr(GError) e = NULL;
         ck_assert_msg(manager_set_group_cpus(rig.m, "diretta", "1,9", &e) == 0, "%s", e ? e->message : "");
-        g_autoptr(GPtrArray) after = manager_irq_report(rig.m);
+        g_autoptr(GPtrArray) after = manager_report(rig.m, &enforcer_irq);
         for (unsigned i = 0; i < after->len; i++) {
                 const IrqReport *r = after->pdata[i];
                 if (g_str_equal(r->irq->name, "xhci_hcd")) {
@@ -267,7 +267,7 @@ START_TEST(test_unmovable) {
         rig_manager(&rig);
         g_autofree char *kept = affinity(&rig, 35);
         ck_assert_str_eq(kept, "0");
-        g_autoptr(GPtrArray) report = manager_irq_report(rig.m);
+        g_autoptr(GPtrArray) report = manager_report(rig.m, &enforcer_irq);
         ck_assert_uint_eq(count_state(report, "unmovable"), 1);
         ck_assert_uint_eq(count_state(report, "pinned"), report->len - 1);
         const IrqReport *r = NULL;

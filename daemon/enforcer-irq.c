@@ -11,6 +11,7 @@ typedef struct IrqState {
         GHashTable *unmovable; /* irq -> reason: refused once, not retried */
         GHashTable *pinned;    /* irq -> CpuMask* we put it on */
         GHashTable *seen;      /* irq: every IRQ of the last scan, so a device event reads only new ones */
+        IrqNames *names;       /* handler names between scans */
         bool started;          /* the first pass is done: later pins are news */
 } IrqState;
 
@@ -19,6 +20,7 @@ static void *irq_state_new(void) {
         st->unmovable = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, g_free);
         st->pinned = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, g_free);
         st->seen = g_hash_table_new(g_direct_hash, g_direct_equal);
+        st->names = irq_names_new();
         return st;
 }
 
@@ -29,6 +31,7 @@ static void irq_state_free(void *p) {
         g_hash_table_unref(st->unmovable);
         g_hash_table_unref(st->pinned);
         g_hash_table_unref(st->seen);
+        irq_names_free(st->names);
         g_free(st);
 }
 
@@ -131,13 +134,18 @@ static void *irq_observe(const EnforcerContext *ctx, const Trigger *scope) {
         g_autoptr(GHashTable) present = g_hash_table_new(g_direct_hash, g_direct_equal);
         bool only_new = scope && scope->kind == TRIGGER_DEVICE && st->started;
 
-        o->irqs = irq_scan_except(ctx->root, only_new ? st->seen : NULL, present);
+        /* Devices that come or go may take or add handlers of a shared IRQ without
+         * changing how many it has: the next full scan reads every name again. */
+        if (scope && scope->kind == TRIGGER_DEVICE)
+                irq_names_forget(st->names);
+        o->irqs = irq_scan_except(ctx->root, &(IrqScan) { .skip = only_new ? st->seen : NULL, .present = present,
+                                                          .names = only_new ? NULL : st->names });
         forget_vanished(st, present);
         if (root_read_line(ctx->root, "proc/irq/default_smp_affinity", &o->default_line) >= 0)
                 g_strstrip(o->default_line);
         if (!scope)
                 /* irqbalance moves IRQs every 10 s by its own rules: the two would fight. */
-                o->balancers = task_find_by_exe(ctx->root, "irqbalance");
+                o->balancers = task_find_by_exe(ctx->root, enforcer_tasks(ctx), "irqbalance");
         return o;
 }
 
@@ -290,6 +298,7 @@ static int irq_revert(const EnforcerContext *ctx) {
         g_hash_table_remove_all(st->pinned);
         g_hash_table_remove_all(st->unmovable);
         g_hash_table_remove_all(st->seen);
+        irq_names_forget(st->names);
         st->started = false;
         return 0;
 }

@@ -22,19 +22,17 @@ typedef struct Kthread {
 
 /* The movable kernel threads not on housekeeping. */
 static GArray *misplaced(const EnforcerContext *ctx) {
-        g_autoptr(GArray) pids = task_list_pids(ctx->root);
+        const GArray *tasks = enforcer_tasks(ctx);
         GArray *out = g_array_new(false, true, sizeof(Kthread));
 
-        for (unsigned i = 0; i < pids->len; i++) {
-                pid_t pid = g_array_index(pids, pid_t, i);
-                TaskStat st;
-                Kthread k = { .pid = pid };
-                if (task_read_stat(ctx->root, pid, 0, &st) < 0 || !(st.flags & TASK_PF_KTHREAD) ||
-                    (st.flags & TASK_PF_NO_SETAFFINITY))
+        for (unsigned i = 0; i < tasks->len; i++) {
+                const Task *t = &g_array_index(tasks, Task, i);
+                Kthread k = { .pid = t->pid };
+                if (!(t->stat.flags & TASK_PF_KTHREAD) || (t->stat.flags & TASK_PF_NO_SETAFFINITY))
                         continue;
-                if (task_get_affinity(ctx->root, pid, &k.cpus) < 0 || cpumask_equal(&k.cpus, &ctx->config->housekeeping))
+                if (task_get_affinity(ctx->root, t->pid, &k.cpus) < 0 || cpumask_equal(&k.cpus, &ctx->config->housekeeping))
                         continue;
-                g_strlcpy(k.comm, st.comm, sizeof k.comm);
+                g_strlcpy(k.comm, t->stat.comm, sizeof k.comm);
                 g_array_append_val(out, k);
         }
         return out;

@@ -450,17 +450,17 @@ static bool threads_differ(const EnforcerContext *ctx, pid_t pid, const CpuMask 
 
 static void observe_unowned(const EnforcerContext *ctx, WorkloadObservation *o) {
         WorkloadState *s = ctx->state;
-        g_autoptr(GArray) pids = task_list_pids(ctx->root);
+        const GArray *tasks = enforcer_tasks(ctx);
         unsigned unowned = 0;
         CpuMask groups;
 
         config_isolated_cpus(ctx->config, &groups);
-        for (unsigned i = 0; i < pids->len; i++) {
-                pid_t pid = g_array_index(pids, pid_t, i);
-                TaskStat st;
+        for (unsigned i = 0; i < tasks->len; i++) {
+                const Task *t = &g_array_index(tasks, Task, i);
+                pid_t pid = t->pid;
+                const TaskStat st = t->stat;
                 if ((root_is_host(ctx->root) && (pid == getpid() || g_hash_table_contains(s->by_pid, GINT_TO_POINTER(pid)))) ||
-                    task_read_stat(ctx->root, pid, 0, &st) < 0 || (st.flags & TASK_PF_KTHREAD) ||
-                    !cpumask_has(&groups, st.processor))
+                    (st.flags & TASK_PF_KTHREAD) || !cpumask_has(&groups, st.processor))
                         continue;
                 if (++unowned > MAX_UNOWNED_FINDINGS)
                         continue;

@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <assert.h>
 #include <errno.h>
 #include <string.h>
 
 #include "enforcer.h"
 #include "log.h"
+#include "task.h"
 
 const EnforcerOps *const enforcers[] = {
         &enforcer_boot_params,
@@ -74,6 +76,7 @@ void differences_add_findings(GPtrArray *diffs, GPtrArray *findings) {
 unsigned enforcer_reconcile(const EnforcerContext *ctx, const EnforcerOps *ops, const Trigger *scope, bool repair,
                             GPtrArray *findings) {
         g_autoptr(GPtrArray) diffs = differences_new();
+        int64_t started = g_get_monotonic_time();
         void *obs = ops->observe ? ops->observe(ctx, scope) : NULL;
         unsigned repaired = 0;
 
@@ -95,7 +98,21 @@ unsigned enforcer_reconcile(const EnforcerContext *ctx, const EnforcerOps *ops, 
         }
         if (obs)
                 ops->observation_free(obs);
+        log_debug("%s: %u difference(s), %u repaired, in %" G_GINT64_FORMAT " us", ops->name, diffs->len, repaired,
+                  g_get_monotonic_time() - started);
         return repaired;
+}
+
+void pass_shared_clear(PassShared *p) {
+        if (p->root_tasks)
+                g_array_unref(g_steal_pointer(&p->root_tasks));
+}
+
+const GArray *enforcer_tasks(const EnforcerContext *ctx) {
+        assert(ctx->shared);
+        if (!ctx->shared->root_tasks)
+                ctx->shared->root_tasks = task_table_read(ctx->root);
+        return ctx->shared->root_tasks;
 }
 
 void enforcer_emit(const EnforcerContext *ctx, const Event *e) {

@@ -45,6 +45,15 @@ typedef struct EventSink {
  * its own state, which lives as long as the daemon. */
 typedef struct Audits Audits;
 
+/* What the enforcers of one pass (or one event) share, read on first use and dropped
+ * when it ends: a scan of /proc that several of them need is made once. */
+typedef struct PassShared {
+        GArray *root_tasks;         /* Task (task.h) of the root, or NULL until asked */
+} PassShared;
+
+void pass_shared_clear(PassShared *p);
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(PassShared, pass_shared_clear)
+
 typedef struct EnforcerContext {
         const Root *root;
         const Root *host;           /* "/": where real processes are, whatever root is */
@@ -56,7 +65,11 @@ typedef struct EnforcerContext {
         Originals *originals;
         void *state;
         const EventSink *events;
+        PassShared *shared;
 } EnforcerContext;
+
+/* Every process of the root with its stat, read once per pass (Task, task.h). */
+const GArray *enforcer_tasks(const EnforcerContext *ctx);
 
 /* One difference between the live state and the desired one: what verify reports (the
  * finding), whether apply can act on it, and what apply needs (object: owned by the

@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "irq.h"
 #include "macro.h"
@@ -41,12 +42,14 @@ static int compare_str(gconstpointer a, gconstpointer b) {
 /* The handlers of an IRQ are the folders in /proc/irq/N; the files there are the
  * kernel's (smp_affinity, node, spurious...). d_type spares a stat() per entry, which
  * on a server with thousands of IRQs is most of a scan. */
-static char **read_actions(const Root *root, unsigned num) {
-        g_autofree char *dir_path = root_pathf(root, "proc/irq/%u", num);
-        DIR *dir = opendir(dir_path);
+static char **read_actions(int irq_dirfd, const char *num) {
+        int fd = openat(irq_dirfd, num, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        DIR *dir = fd >= 0 ? fdopendir(fd) : NULL;
         GPtrArray *names = g_ptr_array_new();
         struct dirent *de;
 
+        if (!dir && fd >= 0)
+                close(fd);
         while (dir && (de = readdir(dir))) {
                 bool is_dir = de->d_type == DT_DIR;
                 if (de->d_name[0] == '.')
@@ -65,42 +68,106 @@ static char **read_actions(const Root *root, unsigned num) {
         return (char **) g_ptr_array_free(names, false);
 }
 
-GPtrArray *irq_scan_except(const Root *root, GHashTable *skip, GHashTable *present) {
-        GPtrArray *irqs = g_ptr_array_new_with_free_func((GDestroyNotify) irq_free);
-        g_autofree char *dir_path = root_path(root, "proc/irq");
-        g_autoptr(GDir) dir = g_dir_open(dir_path, 0, NULL);
-        const char *entry;
+/* What an IRQ's handlers were when last read, and how many sub-folders its folder had
+ * then (its link count less 2): a handler added or removed changes that count. */
+typedef struct NamedIrq {
+        nlink_t links;
+        char **actions;
+} NamedIrq;
 
-        while (dir && (entry = g_dir_read_name(dir))) {
-                char rel[64];
+static void named_irq_free(NamedIrq *n) {
+        g_strfreev(n->actions);
+        g_free(n);
+}
+
+struct IrqNames {
+        GHashTable *by_num;    /* num + 1 -> NamedIrq */
+};
+
+IrqNames *irq_names_new(void) {
+        IrqNames *n = g_new0(IrqNames, 1);
+        n->by_num = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, (GDestroyNotify) named_irq_free);
+        return n;
+}
+
+void irq_names_free(IrqNames *n) {
+        if (!n)
+                return;
+        g_hash_table_unref(n->by_num);
+        g_free(n);
+}
+
+void irq_names_forget(IrqNames *n) {
+        g_hash_table_remove_all(n->by_num);
+}
+
+/* The IRQ's handlers, from the cache while its folder's link count says they are the
+ * same; read (and cached) otherwise. */
+static char **irq_actions(int irq_dirfd, const char *entry, unsigned num, IrqNames *cache) {
+        NamedIrq *known;
+        struct stat st;
+
+        if (!cache)
+                return read_actions(irq_dirfd, entry);
+        if (fstatat(irq_dirfd, entry, &st, 0) < 0)
+                return NULL;
+        known = g_hash_table_lookup(cache->by_num, GUINT_TO_POINTER(num + 1u));
+        if (!known || known->links != st.st_nlink) {
+                known = g_new0(NamedIrq, 1);
+                known->links = st.st_nlink;
+                known->actions = read_actions(irq_dirfd, entry);
+                g_hash_table_replace(cache->by_num, GUINT_TO_POINTER(num + 1u), known);
+        }
+        return g_strdupv(known->actions);
+}
+
+GPtrArray *irq_scan_except(const Root *root, const IrqScan *how) {
+        GPtrArray *irqs = g_ptr_array_new_with_free_func((GDestroyNotify) irq_free);
+        int dfd = root_open_dir(root, "proc/irq");
+        DIR *dir = dfd >= 0 ? fdopendir(dup(dfd)) : NULL;
+        struct dirent *de;
+
+        while (dir && (de = readdir(dir))) {
+                char rel[64], text[4096];
                 Irq *irq;
                 unsigned num;
 
-                if (!parse_uint(entry, &num))
+                if (!parse_uint(de->d_name, &num))
                         continue; /* default_smp_affinity and friends */
-                if (present)
-                        g_hash_table_add(present, GUINT_TO_POINTER(num + 1u));
-                if (skip && g_hash_table_contains(skip, GUINT_TO_POINTER(num + 1u)))
+                if (how && how->present)
+                        g_hash_table_add(how->present, GUINT_TO_POINTER(num + 1u));
+                if (how && how->skip && g_hash_table_contains(how->skip, GUINT_TO_POINTER(num + 1u)))
                         continue;
                 irq = g_new0(Irq, 1);
                 irq->num = num;
-                g_snprintf(rel, sizeof rel, "proc/irq/%u/smp_affinity_list", num);
-                if (root_read_cpulist(root, rel, &irq->affinity) < 0) {
+                g_snprintf(rel, sizeof rel, "%u/smp_affinity_list", num);
+                if (root_read_small_at(dfd, rel, text, sizeof text) < 0 || cpumask_parse_list(text, &irq->affinity, NULL) < 0) {
+                        irq_free(irq);
+                        continue; /* vanished while we looked */
+                }
+                if (!how || how->effective) {
+                        g_snprintf(rel, sizeof rel, "%u/effective_affinity_list", num);
+                        irq->has_effective = root_read_small_at(dfd, rel, text, sizeof text) >= 0 &&
+                                             cpumask_parse_list(text, &irq->effective, NULL) >= 0;
+                }
+                irq->actions = irq_actions(dfd, de->d_name, num, how ? how->names : NULL);
+                if (!irq->actions) {
                         irq_free(irq);
                         continue;
                 }
-                g_snprintf(rel, sizeof rel, "proc/irq/%u/effective_affinity_list", num);
-                irq->has_effective = root_read_cpulist(root, rel, &irq->effective) >= 0;
-                irq->actions = read_actions(root, num);
                 irq->name = g_strjoinv(", ", irq->actions);
                 g_ptr_array_add(irqs, irq);
         }
+        if (dir)
+                closedir(dir);
+        if (dfd >= 0)
+                close(dfd);
         g_ptr_array_sort(irqs, compare_irq);
         return irqs;
 }
 
 GPtrArray *irq_scan(const Root *root) {
-        return irq_scan_except(root, NULL, NULL);
+        return irq_scan_except(root, NULL);
 }
 
 const IrqRule *irq_match_rule(const Config *c, const Irq *irq) {

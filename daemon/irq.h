@@ -23,9 +23,23 @@ void irq_free(Irq *irq);
 /* Every numbered folder of proc/irq, sorted by number; IRQs whose affinity cannot be
  * read (one vanishing while we look) are left out. Returns GPtrArray of Irq*. */
 GPtrArray *irq_scan(const Root *root);
-/* The same, leaving out the IRQs whose number + 1 is a key of skip (already known); the
- * number + 1 of every IRQ folder is added to present, when given. */
-GPtrArray *irq_scan_except(const Root *root, GHashTable *skip, GHashTable *present);
+/* The handler names of IRQs as last read, kept between scans: a steady scan reads each
+ * IRQ's affinity and stats its folder, and reads the folder again only when its count
+ * of handlers changed. Forget it when devices come or go. */
+typedef struct IrqNames IrqNames;
+IrqNames *irq_names_new(void);
+void irq_names_free(IrqNames *n);
+void irq_names_forget(IrqNames *n);
+
+typedef struct IrqScan {
+        GHashTable *skip;      /* numbers + 1 already known: left out */
+        GHashTable *present;   /* the number + 1 of every IRQ folder is added here */
+        IrqNames *names;       /* handler names kept between scans, or NULL */
+        bool effective;        /* read effective_affinity_list too */
+} IrqScan;
+
+/* The scan as how says (NULL: every IRQ, everything read). */
+GPtrArray *irq_scan_except(const Root *root, const IrqScan *how);
 
 /* The first rule one of whose globs matches one of the IRQ's action names, or NULL. */
 const IrqRule *irq_match_rule(const Config *c, const Irq *irq);

@@ -31,7 +31,7 @@ static uint64_t now_realtime_usec(void) {
         return (uint64_t) ts.tv_sec * 1000000u + (uint64_t) ts.tv_nsec / 1000u;
 }
 
-static EnforcerContext manager_context(const Manager *m, size_t i) {
+static EnforcerContext manager_context(const Manager *m, size_t i, PassShared *shared) {
         return (EnforcerContext) {
                 .root = m->root,
                 .host = m->host,
@@ -43,6 +43,7 @@ static EnforcerContext manager_context(const Manager *m, size_t i) {
                 .originals = m->originals,
                 .state = m->enforcer_states[i],
                 .events = &m->sink,
+                .shared = shared,
         };
 }
 
@@ -118,10 +119,10 @@ const char *manager_default_runtime_dir(void) {
 }
 
 /* One enforcer's view, for the calls that concern a single domain. */
-static EnforcerContext context_of(const Manager *m, const EnforcerOps *ops) {
+static EnforcerContext context_of(const Manager *m, const EnforcerOps *ops, PassShared *shared) {
         for (size_t i = 0; enforcers[i]; i++)
                 if (enforcers[i] == ops)
-                        return manager_context(m, i);
+                        return manager_context(m, i, shared);
         g_assert_not_reached();
 }
 
@@ -130,6 +131,7 @@ static bool applied(const Manager *m) {
 }
 
 void manager_event(Manager *m, const Trigger *t) {
+        g_auto(PassShared) shared = {};
         unsigned repaired = 0;
 
         assert(m);
@@ -143,7 +145,7 @@ void manager_event(Manager *m, const Trigger *t) {
                 return;
         for (size_t i = 0; enforcers[i]; i++)
                 if (enforcers[i]->triggers & TRIGGER_BIT(t->kind)) {
-                        EnforcerContext ctx = manager_context(m, i);
+                        EnforcerContext ctx = manager_context(m, i, &shared);
                         repaired += enforcer_reconcile(&ctx, enforcers[i], t, true, NULL);
                 }
         if (t->kind == TRIGGER_DEVICE || t->kind == TRIGGER_LINK)
@@ -151,15 +153,17 @@ void manager_event(Manager *m, const Trigger *t) {
 }
 
 GPtrArray *manager_report(Manager *m, const EnforcerOps *ops) {
-        EnforcerContext ctx = context_of(m, ops);
+        g_auto(PassShared) shared = {};
+        EnforcerContext ctx = context_of(m, ops, &shared);
         assert(ops->report);
         return ops->report(&ctx);
 }
 
 GPtrArray *manager_watch_dirs(Manager *m) {
         GPtrArray *dirs = g_ptr_array_new_with_free_func(g_free);
+        g_auto(PassShared) shared = {};
         for (size_t i = 0; enforcers[i]; i++) {
-                EnforcerContext ctx = manager_context(m, i);
+                EnforcerContext ctx = manager_context(m, i, &shared);
                 if (!enforcers[i]->watch_dirs)
                         continue;
                 g_autoptr(GPtrArray) rel = enforcers[i]->watch_dirs(&ctx);
@@ -269,9 +273,11 @@ static int pass(Manager *m, bool repair) {
                 const Finding *f = m->originals_findings->pdata[i];
                 g_ptr_array_add(findings, finding_new(f->kind, f->object, f->expected, f->actual, f->required, f->message));
         }
-        /* Each domain observed once: what differs is repaired (when asked) or reported. */
+        /* Each domain observed once: what differs is repaired (when asked) or reported;
+         * what several read (the processes) is read once for all. */
+        g_auto(PassShared) shared = {};
         for (size_t i = 0; enforcers[i]; i++) {
-                EnforcerContext ctx = manager_context(m, i);
+                EnforcerContext ctx = manager_context(m, i, &shared);
                 enforcer_reconcile(&ctx, enforcers[i], NULL, repair, findings);
         }
         g_ptr_array_unref(m->findings);
@@ -448,8 +454,9 @@ int manager_revert(Manager *m, GError **error) {
         unsigned failures = 0;
 
         assert(m);
+        g_auto(PassShared) shared = {};
         for (size_t i = 0; enforcers[i]; i++) {
-                EnforcerContext ctx = manager_context(m, i);
+                EnforcerContext ctx = manager_context(m, i, &shared);
                 if (enforcers[i]->revert)
                         enforcers[i]->revert(&ctx);
         }
@@ -461,7 +468,7 @@ int manager_revert(Manager *m, GError **error) {
                         log_info("dry run: would restore \"%s\" to %s", value, rel);
                         continue;
                 }
-                EnforcerContext ctx = manager_context(m, 0);
+                EnforcerContext ctx = manager_context(m, 0, &shared);
                 int r = enforcer_restore(&ctx, rel, value);
                 if (r >= 0 || r == -ENOENT) /* gone with its device: nothing to restore */
                         g_hash_table_add(restored, (char *) rel);

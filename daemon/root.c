@@ -75,18 +75,24 @@ bool root_exists(const Root *root, const char *rel) {
 }
 
 int root_read(const Root *root, const char *rel, char **out, size_t *len) {
-        g_autofree char *path = root_path(root, rel);
         _cleanup_close_ int fd = -1;
         GString *buf;
-        char chunk[16384];
+        char chunk[4096];
 
         assert(out);
+        assert(rel[0] != '/');
         /* Kernel files report size 0 and are read until EOF; not g_file_get_contents,
-         * which would hide the errno we want to report. */
-        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+         * which would hide the errno we want to report. Relative to the root's folder:
+         * a scan of thousands of files walks the root's own path once. */
+        if (root->fd >= 0)
+                fd = openat(root->fd, rel, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        else {
+                g_autofree char *path = root_path(root, rel);
+                fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        }
         if (fd < 0)
                 return negative_errno();
-        buf = g_string_sized_new(256);
+        buf = g_string_sized_new(64);
         for (;;) {
                 ssize_t n = read(fd, chunk, sizeof chunk);
                 if (n < 0) {
@@ -96,14 +102,50 @@ int root_read(const Root *root, const char *rel, char **out, size_t *len) {
                         g_string_free(buf, true);
                         return r;
                 }
-                if (n == 0)
-                        break;
                 g_string_append_len(buf, chunk, n);
+                /* A short read that ends a line is all of a kernel file (it produces
+                 * whole lines into the reader's buffer) and of a fake root's file. */
+                if (n == 0 || ((size_t) n < sizeof chunk && chunk[n - 1] == '\n'))
+                        break;
         }
         if (len)
                 *len = buf->len;
         *out = g_string_free(buf, false);
         return 0;
+}
+
+int root_open_dir(const Root *root, const char *rel) {
+        g_autofree char *path = root->fd >= 0 ? NULL : root_path(root, rel);
+        int fd = root->fd >= 0 ? openat(root->fd, rel, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+                               : open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        return fd < 0 ? negative_errno() : fd;
+}
+
+ssize_t root_read_small_at(int dirfd, const char *name, char *buf, size_t size) {
+        _cleanup_close_ int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        size_t len = 0;
+
+        assert(size > 1);
+        if (fd < 0)
+                return negative_errno();
+        for (;;) {
+                ssize_t n = read(fd, buf + len, size - 1 - len);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0)
+                        return negative_errno();
+                len += (size_t) n;
+                /* A short first read of a kernel file is all of it; a regular file of a
+                 * fake root says so with the next read's 0. */
+                if (n == 0 || len == size - 1 || (len > 0 && buf[len - 1] == '\n'))
+                        break;
+        }
+        if (len == size - 1)
+                return -EFBIG;
+        while (len > 0 && buf[len - 1] == '\n')
+                len--;
+        buf[len] = '\0';
+        return (ssize_t) len;
 }
 
 int root_read_line(const Root *root, const char *rel, char **out) {

@@ -28,6 +28,13 @@ bool root_exists(const Root *root, const char *rel);
 int root_read(const Root *root, const char *rel, char **out, size_t *len);
 /* First line without its newline. */
 int root_read_line(const Root *root, const char *rel, char **out);
+/* A folder under the root opened for reading what is in it (O_DIRECTORY); a negative
+ * errno. For scans of thousands of small files: each is then opened relative to it. */
+int root_open_dir(const Root *root, const char *rel);
+/* A small kernel file in the folder dirfd, NUL-terminated and without its trailing
+ * newline, in one read where it fits (a kernel file of one line is produced whole by
+ * its first read); its length, or a negative errno (-EFBIG: it does not fit). */
+ssize_t root_read_small_at(int dirfd, const char *name, char *buf, size_t size);
 int root_read_int(const Root *root, const char *rel, long *out);
 /* The writes below resolve rel beneath the root's folder, opened once (openat2 with
  * RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS): a rel that is absolute, empty or holds ".."

@@ -236,11 +236,24 @@ GArray *task_find_kthreads(const Root *root, const char *prefix) {
         return out;
 }
 
-GArray *task_find_by_exe(const Root *root, const char *name) {
+GArray *task_table_read(const Root *root) {
         g_autoptr(GArray) pids = task_list_pids(root);
-        GArray *out = g_array_new(false, false, sizeof(pid_t));
+        GArray *out = g_array_sized_new(false, false, sizeof(Task), pids->len);
         for (unsigned i = 0; i < pids->len; i++) {
-                pid_t pid = g_array_index(pids, pid_t, i);
+                Task t = { .pid = g_array_index(pids, pid_t, i) };
+                if (task_read_stat(root, t.pid, 0, &t.stat) >= 0)
+                        g_array_append_val(out, t);
+        }
+        return out;
+}
+
+GArray *task_find_by_exe(const Root *root, const GArray *table, const char *name) {
+        GArray *out = g_array_new(false, false, sizeof(pid_t));
+        for (unsigned i = 0; i < table->len; i++) {
+                const Task *task = &g_array_index(table, Task, i);
+                pid_t pid = task->pid;
+                if (task->stat.flags & TASK_PF_KTHREAD)
+                        continue;
                 g_autofree char *exe = task_read_exe(root, pid);
                 g_autofree char *base = exe ? g_path_get_basename(exe) : NULL;
                 if (!base || !g_str_equal(base, name))

@@ -382,13 +382,23 @@ START_TEST(test_dry_run_writes_nothing) {
 }
 END_TEST
 
+/* The fields of /proc/PID/stat after flags, for a process that last ran on CPU 0. */
+#define STAT_TAIL " 0 0 0 0 0 0 0 0 20 0 1 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0"
+
 START_TEST(test_irqbalance_is_a_finding) {
         Rig rig = {};
         rig_prepare(&rig, "ryzen-7700x", "");
         /* Found by its executable; a process merely named irqbalance is not it. */
-        fixture_write(rig.root, "proc/4242/comm", "irqbalance\n");
-        fixture_write(rig.root, "proc/4243/comm", "bash\n");
-        fixture_write(rig.root, "proc/4244/comm", "irqbalance\n");
+        const char *const procs[][2] = { { "4242", "irqbalance" }, { "4243", "bash" }, { "4244", "irqbalance" } };
+        for (size_t i = 0; i < G_N_ELEMENTS(procs); i++) {
+                g_autofree char *comm = g_strdup_printf("proc/%s/comm", procs[i][0]);
+                g_autofree char *stat = g_strdup_printf("proc/%s/stat", procs[i][0]);
+                g_autofree char *line = g_strdup_printf("%s (%s) S 1 %s %s 0 -1 4194560" STAT_TAIL "\n", procs[i][0],
+                                                        procs[i][1], procs[i][0], procs[i][0]);
+                g_autofree char *name = g_strdup_printf("%s\n", procs[i][1]);
+                fixture_write(rig.root, comm, name);
+                fixture_write(rig.root, stat, line);
+        }
         g_autofree char *exe = g_build_filename(rig.root, "proc/4242/exe", NULL);
         g_autofree char *fake = g_build_filename(rig.root, "proc/4244/exe", NULL);
         ck_assert_int_eq(symlink("/usr/sbin/irqbalance", exe), 0);

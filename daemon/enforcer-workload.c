@@ -29,6 +29,8 @@ typedef struct WorkloadState {
         GHashTable *by_pid;       /* pid -> Workload */
         GHashTable *inherited;    /* pid -> group name: forked by a placed process, not placed itself */
         GHashTable *untrusted;    /* pid -> Finding: looked like a workload, refused */
+        CpuMask host_online;      /* this machine's online CPUs, as the last pass read them */
+        bool host_online_read;
 } WorkloadState;
 
 static void workload_free(Workload *w) {
@@ -188,13 +190,19 @@ static uint64_t now_realtime_usec(void) {
         return (uint64_t) ts.tv_sec * 1000000u + (uint64_t) ts.tv_nsec / 1000u;
 }
 
-/* The group's CPUs that this machine has: a fake root may describe more. */
+/* The group's CPUs that this machine has: a fake root may describe more. The online
+ * CPUs are read again by every pass, not at every exec. */
 static void usable_cpus(const EnforcerContext *ctx, const GroupConfig *g, CpuMask *out) {
-        CpuMask host;
-        if (root_read_cpulist(ctx->host, "sys/devices/system/cpu/online", &host) < 0 || cpumask_is_empty(&host))
+        WorkloadState *s = ctx->state;
+        if (!s->host_online_read) {
+                if (root_read_cpulist(ctx->host, "sys/devices/system/cpu/online", &s->host_online) < 0)
+                        cpumask_zero(&s->host_online);
+                s->host_online_read = true;
+        }
+        if (cpumask_is_empty(&s->host_online))
                 *out = g->cpus;
         else
-                cpumask_and(out, &g->cpus, &host);
+                cpumask_and(out, &g->cpus, &s->host_online);
 }
 
 /* Affinity and scheduling of one thread; true when something had to change. */
@@ -245,7 +253,10 @@ static int move_to_slice(const EnforcerContext *ctx, const GroupConfig *g, pid_t
         return root_write(ctx->root, rel, text);
 }
 
-static int place(const EnforcerContext *ctx, const GroupConfig *g, pid_t pid, const char *comm, bool in_unit) {
+/* executed: it has just executed a program, and so has one thread (exec ends the
+ * others; threads it starts after come as events of their own). */
+static int place(const EnforcerContext *ctx, const GroupConfig *g, pid_t pid, const char *comm, bool in_unit,
+                 bool executed) {
         WorkloadState *s = ctx->state;
         Workload *w = g_new0(Workload, 1);
         g_autofree char *cgroup = NULL;
@@ -296,8 +307,15 @@ static int place(const EnforcerContext *ctx, const GroupConfig *g, pid_t pid, co
                 w->policy = -1;
                 w->priority = 0;
         }
-        else if ((r = set_all_threads(ctx, w, &changed)) < 0)
-                log_warning_errno(r, "cannot set the CPUs or scheduling of %d %s: %m", (int) pid, comm);
+        else {
+                if (!executed)
+                        r = set_all_threads(ctx, w, &changed);
+                else if ((r = cpumask_equal(&was, &w->cpus) ? 0 : task_set_affinity(ctx->host, pid, &w->cpus)) >= 0 &&
+                         w->policy >= 0 && (policy != w->policy || prio != w->priority))
+                        r = task_set_sched(ctx->host, pid, w->policy, w->priority);
+                if (r < 0)
+                        log_warning_errno(r, "cannot set the CPUs or scheduling of %d %s: %m", (int) pid, comm);
+        }
         w->placed_usec = now_realtime_usec();
         g_hash_table_replace(s->by_pid, GINT_TO_POINTER(pid), w);
         g_autofree char *cpus = cpumask_format_list(&w->cpus);
@@ -374,6 +392,7 @@ typedef struct Candidate {
         char *comm;
         Verdict verdict;
         Workload *placed;      /* the state's, when it is placed */
+        bool executed;         /* observed at its exec event */
         char *inherited;       /* the group of the placed process that started it, or NULL */
 } Candidate;
 
@@ -407,10 +426,11 @@ static void workload_observation_free(void *p) {
         g_free(o);
 }
 
-/* A process that executed a program: what the trust rule says of it now. */
-static void observe_exec(const EnforcerContext *ctx, WorkloadObservation *o, pid_t pid) {
+/* A process that executed a program (or, on a scan, any process): what the trust rule
+ * says of it now. */
+static void observe_exec(const EnforcerContext *ctx, WorkloadObservation *o, pid_t pid, bool executed) {
         WorkloadState *s = ctx->state;
-        Candidate c = { .pid = pid };
+        Candidate c = { .pid = pid, .executed = executed };
 
         if (!any_match(ctx->config) || task_read_comm(ctx->host, pid, &c.comm) < 0 || !may_touch(ctx, pid)) {
                 g_free(c.comm);
@@ -483,6 +503,7 @@ static void observe_all(const EnforcerContext *ctx, WorkloadObservation *o, bool
         GHashTableIter it;
         gpointer key, value;
 
+        s->host_online_read = false; /* CPUs may have gone offline or come back */
         g_hash_table_iter_init(&it, s->by_pid);
         while (g_hash_table_iter_next(&it, &key, &value)) {
                 Workload *w = value;
@@ -511,7 +532,7 @@ static void observe_all(const EnforcerContext *ctx, WorkloadObservation *o, bool
                         pid_t pid = g_array_index(pids, pid_t, i);
                         if (!g_hash_table_contains(s->by_pid, GINT_TO_POINTER(pid)) &&
                             !g_hash_table_contains(s->untrusted, GINT_TO_POINTER(pid)))
-                                observe_exec(ctx, o, pid);
+                                observe_exec(ctx, o, pid, false);
                 }
         }
         if (pass)
@@ -530,7 +551,7 @@ static void *workload_observe(const EnforcerContext *ctx, const Trigger *scope) 
         o->unowned = g_ptr_array_new_with_free_func((GDestroyNotify) finding_free);
         switch (scope ? scope->kind : _TRIGGER_MAX) {
         case TRIGGER_EXEC:
-                observe_exec(ctx, o, scope->pid);
+                observe_exec(ctx, o, scope->pid, true);
                 break;
         case TRIGGER_THREAD:
                 observe_thread(ctx, o, scope->parent, scope->pid);
@@ -643,7 +664,7 @@ static void apply_candidate(const EnforcerContext *ctx, const Candidate *c, Diff
         g_hash_table_remove(s->inherited, GINT_TO_POINTER(c->pid));
         switch (d->action) {
         case ACTION_PLACE:
-                r = place(ctx, c->verdict.group, c->pid, c->comm, c->verdict.by_unit);
+                r = place(ctx, c->verdict.group, c->pid, c->comm, c->verdict.by_unit, c->executed);
                 d->repaired = r >= 0 || r == -ESRCH; /* gone meanwhile: nothing to report */
                 break;
         case ACTION_LEAVE:

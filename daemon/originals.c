@@ -264,7 +264,7 @@ int originals_flush(Originals *o, GError **error) {
                 first_new = l;
         if (!o->rewrite && !first_new && o->forgotten->len == 0)
                 return 0;
-        if (g_mkdir_with_parents(o->dir, 0755) < 0)
+        if (o->fd < 0 && g_mkdir_with_parents(o->dir, 0755) < 0)
                 return fail_io(o, error, "create the folder of", errno);
         if (o->rewrite || o->dead_lines > o->order.length + COMPACT_SLACK || o->order.length == 0)
                 return rewrite(o, error); /* nothing left to restore: no file */

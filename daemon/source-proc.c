@@ -114,6 +114,10 @@ int proc_source_new(sd_event *event, const TriggerSink *sink, ProcSource **out) 
                 return -EPERM;
         }
         (void) nl_socket_set_buffer_size(s->sock, RCVBUF, 0);
+        /* A connector message is under 100 bytes: a buffer that holds any of them spares
+         * libnl the peek it otherwise makes before every receive. */
+        nl_socket_disable_msg_peek(s->sock);
+        (void) nl_socket_set_msg_buf_size(s->sock, 16384);
         r = nl_socket_set_nonblocking(s->sock);
         if (r >= 0)
                 r = subscribe(s, PROC_CN_MCAST_LISTEN);

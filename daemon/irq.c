@@ -193,51 +193,80 @@ void interrupt_table_free(InterruptTable *t) {
                 return;
         g_free(t->col_cpu);
         g_hash_table_unref(t->rows);
+        g_free(t->counts);
         g_free(t);
 }
 
+/* A run of digits at *p, skipping blanks first; false (p left at the field) when the
+ * field is not a number (the chip name after the counts). */
+static bool next_count(const char **p, const char *end, uint64_t *out) {
+        const char *q = *p;
+        uint64_t v = 0;
+        while (q < end && (*q == ' ' || *q == '\t'))
+                q++;
+        if (q >= end || !g_ascii_isdigit(*q))
+                return false;
+        for (; q < end && g_ascii_isdigit(*q); q++)
+                v = v * 10 + (uint64_t) (*q - '0');
+        *p = q;
+        *out = v;
+        return true;
+}
+
+/* On a server /proc/interrupts is megabytes (thousands of rows by hundreds of CPUs) and
+ * the noise monitor reads it every second: parsed in place, the counts in one block. */
 InterruptTable *interrupts_parse(const char *text) {
-        g_auto(GStrv) lines = g_strsplit(text, "\n", -1);
+        const char *eol = strchr(text, '\n');
         g_autoptr(GArray) cols = g_array_new(false, false, sizeof(int));
+        size_t nrows = 0, row = 0;
         InterruptTable *t;
 
-        if (!lines[0])
-                return NULL;
+        if (!eol)
+                eol = text + strlen(text);
         /* The header names the online CPUs' columns: "CPU0 CPU1 ...". */
-        g_auto(GStrv) header = g_strsplit_set(lines[0], " \t", -1);
-        for (char **h = header; *h; h++) {
+        for (const char *p = text; p < eol;) {
                 unsigned cpu;
-                if (g_str_has_prefix(*h, "CPU") && parse_uint(*h + 3, &cpu)) {
-                        int c = (int) cpu;
-                        g_array_append_val(cols, c);
+                char word[16];
+                size_t n;
+                while (p < eol && (*p == ' ' || *p == '\t'))
+                        p++;
+                n = strcspn(p, " \t\n");
+                if (n > 0 && n < sizeof word) {
+                        memcpy(word, p, n);
+                        word[n] = '\0';
+                        if (g_str_has_prefix(word, "CPU") && parse_uint(word + 3, &cpu)) {
+                                int c = (int) cpu;
+                                g_array_append_val(cols, c);
+                        }
                 }
+                p += n ? n : 1;
         }
         if (cols->len == 0)
                 return NULL;
+        for (const char *p = eol; *p; p++)
+                nrows += *p == '\n';
 
         t = g_new0(InterruptTable, 1);
         t->ncols = cols->len;
         t->col_cpu = (int *) g_array_free(g_steal_pointer(&cols), false);
-        t->rows = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
-        for (char **l = lines + 1; *l; l++) {
-                char *colon = strchr(*l, ':');
-                if (!colon)
-                        continue;
-                g_autofree char *name = g_strstrip(g_strndup(*l, (size_t) (colon - *l)));
-                uint64_t *counts = g_new0(uint64_t, t->ncols);
-                char *p = colon + 1;
-                /* Counts until the first field that is not a number (the chip name). Rows
-                 * such as ERR and MIS have a single total. */
-                for (unsigned i = 0; i < t->ncols; i++) {
-                        char *end;
-                        while (*p == ' ' || *p == '\t')
-                                p++;
-                        if (!isdigit((unsigned char) *p))
-                                break;
-                        counts[i] = g_ascii_strtoull(p, &end, 10);
-                        p = end;
+        t->counts = g_new0(uint64_t, (nrows + 1) * t->ncols);
+        t->rows = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+        for (const char *line = *eol ? eol + 1 : eol; *line && row <= nrows; row++) {
+                const char *end = strchr(line, '\n');
+                const char *colon;
+                if (!end)
+                        end = line + strlen(line);
+                colon = memchr(line, ':', (size_t) (end - line));
+                if (colon) {
+                        uint64_t *counts = t->counts + row * t->ncols;
+                        const char *p = colon + 1;
+                        /* Counts until the first field that is not a number. Rows such as ERR
+                         * and MIS have a single total. */
+                        for (unsigned i = 0; i < t->ncols && next_count(&p, end, &counts[i]); i++)
+                                ;
+                        g_hash_table_replace(t->rows, g_strstrip(g_strndup(line, (size_t) (colon - line))), counts);
                 }
-                g_hash_table_replace(t->rows, g_steal_pointer(&name), counts);
+                line = *end ? end + 1 : end;
         }
         return t;
 }

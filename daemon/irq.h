@@ -51,7 +51,8 @@ const CpuMask *irq_target(const Config *c, const Irq *irq, const IrqRule **rule)
 typedef struct InterruptTable {
         unsigned ncols;
         int *col_cpu;          /* ncols entries */
-        GHashTable *rows;      /* char* name -> uint64_t counts[ncols] */
+        GHashTable *rows;      /* char* name -> uint64_t counts[ncols], inside counts */
+        uint64_t *counts;      /* every row's counts, one block */
 } InterruptTable;
 
 void interrupt_table_free(InterruptTable *t);

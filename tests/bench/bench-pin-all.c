@@ -1,9 +1,13 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* Pin-all on the 256-thread fake server (3100 IRQs) and on twice as many IRQs: the
- * time of the first apply (scan, originals saved, every IRQ written and read back) and
- * of a steady-state verify on a pinned machine (the periodic backstop), best of 3.
- * Prints figures, asserts nothing. */
+/* Pin-all on the 256-thread fake server (3100 IRQs) and on about twice as many IRQs:
+ * the time of the first apply (scan, originals saved, every IRQ written and read back)
+ * and (P6) of a steady-state verify on a pinned machine (the periodic backstop, every
+ * domain), beside the floor measured in the same run: reading every IRQ's affinity file
+ * once, as a bare program does (open, read to the end, close); best of 3 each. Goal: a
+ * steady verify within twice the floor, linear in IRQs. Prints figures, asserts nothing. */
+#include <fcntl.h>
 #include <glib.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <time.h>
 
@@ -29,18 +33,41 @@ static char *make_root(unsigned scale) {
         return dir;
 }
 
+/* The floor: every /proc/irq/N/smp_affinity_list read once. */
+static double read_every_affinity(const char *root) {
+        g_autofree char *dir_path = g_build_filename(root, "proc/irq", NULL);
+        g_autoptr(GDir) dir = g_dir_open(dir_path, 0, NULL);
+        const char *entry;
+        double t0 = now_ms();
+        char buf[4096];
+
+        while (dir && (entry = g_dir_read_name(dir))) {
+                char path[4096];
+                if (!g_ascii_isdigit(entry[0]))
+                        continue;
+                g_snprintf(path, sizeof path, "%s/%s/smp_affinity_list", dir_path, entry);
+                int fd = open(path, O_RDONLY | O_CLOEXEC);
+                if (fd < 0)
+                        continue;
+                while (read(fd, buf, sizeof buf) > 0)
+                        ;
+                close(fd);
+        }
+        return now_ms() - t0;
+}
+
 static void rm_rf(const char *dir) {
         const char *argv[] = { "rm", "-rf", "--", dir, NULL };
         g_spawn_sync(NULL, (char **) argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, NULL, NULL, NULL, NULL);
 }
 
 int main(void) {
-        double first[3], steady[3];
+        double first[3], steady[3], floor_ms[3];
         unsigned irq_count[3] = {};
 
         log_set_max_level(4);
         for (unsigned scale = 1; scale <= 2; scale++) {
-                double best_first = 1e9, best_steady = 1e9;
+                double best_first = 1e9, best_steady = 1e9, best_floor = 1e9;
                 for (int run = 0; run < 3; run++) {
                         g_autofree char *root = make_root(scale);
                         g_autofree char *run_dir = g_build_filename(root, "run", NULL);
@@ -55,9 +82,12 @@ int main(void) {
                         if (manager_new(&o, &m, &e) < 0)
                                 g_error("%s", e->message);
                         best_first = MIN(best_first, now_ms() - t0);
-                        t0 = now_ms();
-                        manager_verify(m);
-                        best_steady = MIN(best_steady, now_ms() - t0);
+                        for (int k = 0; k < 3; k++) {
+                                t0 = now_ms();
+                                manager_verify(m);
+                                best_steady = MIN(best_steady, now_ms() - t0);
+                                best_floor = MIN(best_floor, read_every_affinity(root));
+                        }
                         g_autoptr(GPtrArray) report = manager_report(m, &enforcer_irq);
                         irq_count[scale] = report->len;
                         manager_free(m);
@@ -65,10 +95,15 @@ int main(void) {
                 }
                 first[scale] = best_first;
                 steady[scale] = best_steady;
-                printf("pin-all, %u IRQs on 256 CPUs: first apply %.1f ms (%.1f us/IRQ); steady verify %.1f ms\n",
-                       irq_count[scale], first[scale], first[scale] * 1e3 / irq_count[scale], steady[scale]);
+                floor_ms[scale] = best_floor;
+                printf("pin-all, %u IRQs on 256 CPUs: first apply %.1f ms (%.1f us/IRQ); steady verify %.1f ms; "
+                       "reading every affinity file once %.1f ms\n",
+                       irq_count[scale], first[scale], first[scale] * 1e3 / irq_count[scale], steady[scale], floor_ms[scale]);
+                printf("P6 steady verify, %u IRQs: %.1f ms / floor %.1f ms = %.2f (goal <= 2: %s)\n", irq_count[scale],
+                       steady[scale], floor_ms[scale], steady[scale] / floor_ms[scale],
+                       steady[scale] / floor_ms[scale] <= 2 ? "met" : "NOT met");
         }
-        printf("cost growth for %.2fx the IRQs: first apply %.2fx, steady verify %.2fx\n",
-               (double) irq_count[2] / irq_count[1], first[2] / first[1], steady[2] / steady[1]);
+        printf("cost growth for %.2fx the IRQs: first apply %.2fx, steady verify %.2fx, floor %.2fx\n",
+               (double) irq_count[2] / irq_count[1], first[2] / first[1], steady[2] / steady[1], floor_ms[2] / floor_ms[1]);
         return 0;
 }

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Figures for the cpuset and workload enforcers of a running isolatord on a private bus:
-# foreign cpuset write -> restored beside bare inotify delivery (fake 7700X), and
-# exec -> placed beside a bare proc-connector receive (fake 2-CPU machine, this
-# machine's CPUs 0-1, the harness's own children). Prints figures, asserts nothing.
+# Figures for the cpuset and workload enforcers of a running isolatord on a private bus,
+# each beside a bare program of the benchmark that receives the same event and does the
+# same kernel work in the same run (P2: foreign cpuset write -> restored, fake 7700X;
+# P3: exec -> placed, fake 2-CPU machine, this machine's CPUs 0-1, the harness's own
+# children). The goal is a median at most 1.5 times the bare one. Prints figures,
+# asserts nothing.
 set -euo pipefail
 
 : "${ISOLATORD:?}" "${ISOLATORD_FIXTURES:?}" "${DBUS_POLICY_DIR:?}" "${BENCH_DRIFT:?}" "${BENCH_EXEC:?}"
@@ -21,9 +23,20 @@ bus_start "$work/bus"
 # --- cpusets: repairs are the figure, so no back-off in this run ---
 cp -a "$ISOLATORD_FIXTURES/ryzen-7700x" "$run/root"
 printf '[Sampler]\nEnabled=false\n[Daemon]\nCgroupBackend=cgroupfs\nDriftBurst=1000000\n' >"$work/drift.conf"
+# ratio NAME GOAL DAEMON_OUTPUT BARE_OUTPUT: the medians' ratio against its goal.
+ratio() {
+  local d b
+  d=$(sed -n 's/^median_us=//p' <<<"$3"); b=$(sed -n 's/^median_us=//p' <<<"$4")
+  grep -v '^median_us=' <<<"$3"; grep -v '^median_us=' <<<"$4"
+  awk -v n="$1" -v g="$2" -v d="$d" -v b="$b" \
+    'BEGIN { r = d / b; printf "%s: isolatord %.0f us / bare %.0f us = %.2f (goal <= %s: %s)\n", n, d, b, r, g, r <= g ? "met" : "NOT met" }'
+}
+
 daemon_start --root "$run/root" --config "$work/drift.conf" --runtime-dir "$run/drift"
-taskset -c 1 "$BENCH_DRIFT" "$run/root/sys/fs/cgroup/system.slice/cpuset.cpus" 0-15 0,8 300
+drift_daemon=$(taskset -c 1 "$BENCH_DRIFT" "$run/root/sys/fs/cgroup/system.slice/cpuset.cpus" 0-15 0,8 300)
 daemon_stop
+drift_bare=$(taskset -c 1 "$BENCH_DRIFT" "$run/root/sys/fs/cgroup/system.slice/cpuset.cpus" 0-15 0,8 300 bare)
+ratio "P2 cpuset write -> restored" 1.5 "$drift_daemon" "$drift_bare"
 
 # --- workloads ---
 cp -a "$ISOLATORD_FIXTURES/mini-2cpu" "$run/mini"
@@ -44,9 +57,15 @@ cp /bin/sleep "$work/isobench-hq"
 daemon_start --root "$run/mini" --config "$work/exec.conf" --runtime-dir "$run/exec"
 status=0
 # The harness on CPU 1 (where its children go), isolatord on its housekeeping CPU 0.
-taskset -c 1 "$BENCH_EXEC" "$work/isobench-hq" 300 || status=$?
+exec_daemon=$(taskset -c 1 "$BENCH_EXEC" "$work/isobench-hq" 300) || status=$?
 daemon_stop
-[ "$status" -eq 77 ] && echo "exec -> placed: not measured (needs root in the initial namespaces)"
+if [ "$status" -eq 77 ]; then
+  echo "exec -> placed: not measured (needs root in the initial namespaces)"
+else
+  # The same slice folder the daemon created, now written by the bare placer.
+  exec_bare=$(taskset -c 1 "$BENCH_EXEC" "$work/isobench-hq" 300 bare "$run/mini/sys/fs/cgroup/bench.slice/cgroup.procs")
+  ratio "P3 exec -> placed" 1.5 "$exec_daemon" "$exec_bare"
+fi
 
 # --- 2000 matching execs that stay alive: the daemon's CPU and the originals file for
 # each 500 more (flat per chunk when the store is linear in the placements) ---

@@ -571,10 +571,10 @@ static int method_plan(sd_bus_message *msg, void *userdata, sd_bus_error *error)
                         return 1; /* polkit will call us again */             \
         } while (0)
 
-static int reply_after_change(Bus *b, sd_bus_message *msg, int r, const GError *e, sd_bus_error *error) {
+static int reply_after_change(Bus *b, sd_bus_message *msg, bool ok, const GError *e, sd_bus_error *error) {
         bus_notify_changes(b);
-        if (r < 0)
-                return e ? bus_error_set_gerror(error, e) : r;
+        if (!ok)
+                return bus_error_set_gerror(error, e);
         return sd_bus_reply_method_return(msg, NULL);
 }
 
@@ -583,8 +583,8 @@ static int method_apply(sd_bus_message *msg, void *userdata, sd_bus_error *error
         g_autoptr(GError) e = NULL;
 
         REQUIRE_AUTH(b, msg, method_apply, error);
-        int r = manager_apply(b->manager, &e);
-        return reply_after_change(b, msg, r, e, error);
+        bool ok = manager_apply(b->manager, &e);
+        return reply_after_change(b, msg, ok, e, error);
 }
 
 static int method_reload(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
@@ -592,10 +592,10 @@ static int method_reload(sd_bus_message *msg, void *userdata, sd_bus_error *erro
         g_autoptr(GError) e = NULL;
 
         REQUIRE_AUTH(b, msg, method_reload, error);
-        int r = manager_reload(b->manager, &e);
-        if (r < 0)
+        bool ok = manager_reload(b->manager, &e);
+        if (!ok)
                 log_warning("reload refused, the old configuration stays: %s", e->message);
-        return reply_after_change(b, msg, r, e, error);
+        return reply_after_change(b, msg, ok, e, error);
 }
 
 static int method_set_group_cpus(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
@@ -609,10 +609,10 @@ static int method_set_group_cpus(sd_bus_message *msg, void *userdata, sd_bus_err
         r = sd_bus_message_read(msg, "ss", &group, &cpus);
         if (r < 0)
                 return r;
-        r = manager_set_group_cpus(b->manager, group, cpus, &e);
-        if (r >= 0)
+        bool ok = manager_set_group_cpus(b->manager, group, cpus, &e);
+        if (ok)
                 log_info("group %s set to CPUs %s", group, cpus);
-        return reply_after_change(b, msg, r, e, error);
+        return reply_after_change(b, msg, ok, e, error);
 }
 
 static int method_start_sampler(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
@@ -643,8 +643,8 @@ static int method_revert(sd_bus_message *msg, void *userdata, sd_bus_error *erro
         g_autoptr(GError) e = NULL;
 
         REQUIRE_AUTH(b, msg, method_revert, error);
-        int r = manager_revert(b->manager, &e);
-        return reply_after_change(b, msg, r, e, error);
+        bool ok = manager_revert(b->manager, &e);
+        return reply_after_change(b, msg, ok, e, error);
 }
 
 static const sd_bus_vtable isolator_vtable[] = {

@@ -243,7 +243,7 @@ void manager_stop(Manager *m) {
                 return;
         }
         log_info("RestoreOnExit: restoring the originals");
-        if (manager_revert(m, &e) < 0)
+        if (!manager_revert(m, &e))
                 log_warning("%s", e->message);
 }
 
@@ -307,17 +307,18 @@ bool manager_pass_fresh(const Manager *m, bool repaired) {
                (!repaired || m->last_pass_repaired);
 }
 
-int manager_apply(Manager *m, GError **error) {
+bool manager_apply(Manager *m, GError **error) {
         assert(m);
 
         if (!partition_ok(m)) {
                 const Diagnostic *d = m->diagnostics->pdata[0];
                 g_set_error(error, ISO_ERROR, ISO_ERROR_INVALID_PARTITION,
                             "the partition is invalid for this machine, nothing was applied: %s", d->message);
-                return -EINVAL;
+                return false;
         }
         m->state = MANAGER_ACTIVE; /* verify applies, then refines it to degraded */
-        return manager_verify(m);
+        manager_verify(m);
+        return true;
 }
 
 /* Validates a configuration against the machine; on errors sets the first one (Overlap
@@ -338,32 +339,31 @@ static bool check_partition(const Manager *m, const Config *c, GPtrArray **diags
 }
 
 /* Takes a validated configuration and its diagnostics, and applies it unless reverted. */
-static int manager_swap_config(Manager *m, Config *c, GPtrArray *diags, GError **error) {
+static bool manager_swap_config(Manager *m, Config *c, GPtrArray *diags, GError **error) {
         config_free(m->config);
         m->config = c;
         audits_free(m->audits);
         m->audits = audits_new(m->config, m->root);
         g_ptr_array_unref(m->diagnostics);
         m->diagnostics = diags;
-        if (m->state == MANAGER_REVERTED)
-                return manager_verify(m);
+        if (m->state == MANAGER_REVERTED) {
+                manager_verify(m);
+                return true;
+        }
         /* A partition that was invalid at start becomes active once a valid one arrives. */
         return manager_apply(m, error);
 }
 
-int manager_reload(Manager *m, GError **error) {
+bool manager_reload(Manager *m, GError **error) {
         Config *c = NULL;
-        int r;
-
-        assert(m);
         GPtrArray *diags;
 
-        r = config_load(m->config_path, m->config_must_exist, &c, error);
-        if (r < 0)
-                return r;
+        assert(m);
+        if (config_load(m->config_path, m->config_must_exist, &c, error) < 0)
+                return false;
         if (!check_partition(m, c, &diags, error)) {
                 config_free(c);
-                return -EINVAL;
+                return false;
         }
         return manager_swap_config(m, c, diags, error);
 }
@@ -375,7 +375,7 @@ char *manager_state_dropin(const Manager *m) {
 /* Writes the CPUs of every group into the drop-in. All of them, not only the group that
  * moved: the drop-in declares groups, and a file that declares some groups replaces the
  * default ones, so a partial one would lose groups at the next start. */
-static int persist_partition(const Manager *m, const Config *c, GError **error) {
+static bool persist_partition(const Manager *m, const Config *c, GError **error) {
         g_autofree char *path = manager_state_dropin(m);
         g_autofree char *dir = g_path_get_dirname(path);
         g_autoptr(GString) data = g_string_new(
@@ -390,22 +390,21 @@ static int persist_partition(const Manager *m, const Config *c, GError **error) 
         }
         if (m->dry_run) {
                 log_info("dry run: would write to %s:\n%s", path, data->str);
-                return 0;
+                return true;
         }
         if (g_mkdir_with_parents(dir, 0755) < 0 || !g_file_set_contents(path, data->str, -1, &e)) {
                 g_set_error(error, ISO_ERROR, ISO_ERROR_IO, "cannot write %s: %s", path,
                             e ? e->message : g_strerror(errno));
-                return -EIO;
+                return false;
         }
-        return 0;
+        return true;
 }
 
-int manager_set_group_cpus(Manager *m, const char *group, const char *cpus, GError **error) {
+bool manager_set_group_cpus(Manager *m, const char *group, const char *cpus, GError **error) {
         GroupConfig *g = NULL;
         GPtrArray *diags;
         Config *c;
         CpuMask set;
-        int r;
 
         assert(m);
         assert(group);
@@ -420,13 +419,13 @@ int manager_set_group_cpus(Manager *m, const char *group, const char *cpus, GErr
                         g_string_append_printf(names, "%s%s", i ? ", " : "", ((GroupConfig *) m->config->groups->pdata[i])->name);
                 g_set_error(error, ISO_ERROR, ISO_ERROR_UNKNOWN_GROUP, "no group named \"%.64s\"; the groups are: %s",
                             group, names->str);
-                return -ENOENT;
+                return false;
         }
         if (!cpumask_parse_list_gerror("CPUs", cpus, &set, error))
-                return -EINVAL;
+                return false;
         if (cpumask_is_empty(&set)) {
                 g_set_error(error, ISO_ERROR, ISO_ERROR_INVALID_CPU_LIST, "group %s needs at least one CPU", group);
-                return -EINVAL;
+                return false;
         }
 
         c = config_copy(m->config);
@@ -438,18 +437,17 @@ int manager_set_group_cpus(Manager *m, const char *group, const char *cpus, GErr
         /* Validate before anything is written: a refused change leaves no trace. */
         if (!check_partition(m, c, &diags, error)) {
                 config_free(c);
-                return -EINVAL;
+                return false;
         }
-        r = persist_partition(m, c, error);
-        if (r < 0) {
+        if (!persist_partition(m, c, error)) {
                 config_free(c);
                 g_ptr_array_unref(diags);
-                return r;
+                return false;
         }
         return manager_swap_config(m, c, diags, error);
 }
 
-int manager_revert(Manager *m, GError **error) {
+bool manager_revert(Manager *m, GError **error) {
         g_autoptr(GHashTable) restored = g_hash_table_new(g_str_hash, g_str_equal);
         unsigned failures = 0;
 
@@ -479,16 +477,16 @@ int manager_revert(Manager *m, GError **error) {
         }
         if (!m->dry_run && (originals_forget(m->originals, restored, error) < 0 ||
                             originals_compact(m->originals, error) < 0))
-                return -EIO;
+                return false;
         log_info("reverted: %u original(s) restored", g_hash_table_size(restored));
         m->state = MANAGER_REVERTED;
         manager_verify(m);
         if (failures > 0) {
                 g_set_error(error, ISO_ERROR, ISO_ERROR_IO,
                             "%u file(s) could not be restored and keep their saved originals; see the log", failures);
-                return -EIO;
+                return false;
         }
-        return 0;
+        return true;
 }
 
 /* The machine the originals belong to: this root, this boot. */
@@ -528,9 +526,8 @@ static int open_originals(Manager *m, GError **error) {
         return 0;
 }
 
-int manager_new(const ManagerOptions *o, Manager **out, GError **error) {
+bool manager_new(const ManagerOptions *o, Manager **out, GError **error) {
         g_autoptr(Manager) m = g_new0(Manager, 1);
-        int r;
 
         m->sampler_event_fd = -1;
         /* Before isolatord pins itself to housekeeping: the CPUs that exist for it (not
@@ -565,29 +562,21 @@ int manager_new(const ManagerOptions *o, Manager **out, GError **error) {
                         m->enforcer_states[i] = enforcers[i]->state_new();
 
         m->sampler_event_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-        r = open_originals(m, error);
-        if (r < 0)
-                return r;
-
-        r = topology_load(m->root, &m->topology, error);
-        if (r < 0)
-                return r;
-        r = config_load(m->config_path, m->config_must_exist, &m->config, error);
-        if (r < 0)
-                return r;
+        if (open_originals(m, error) < 0 || topology_load(m->root, &m->topology, error) < 0 ||
+            config_load(m->config_path, m->config_must_exist, &m->config, error) < 0)
+                return false;
         m->diagnostics = partition_validate(m->config, m->topology);
         m->audits = audits_new(m->config, m->root);
         if (partition_ok(m)) {
-                r = manager_apply(m, error);
-                if (r < 0)
-                        return r;
+                if (!manager_apply(m, error))
+                        return false;
         } else {
                 log_error("the partition is invalid for this machine; isolatord stays inactive until a valid "
                           "configuration is loaded (isolatord --check-config shows why)");
                 manager_verify(m);
         }
         *out = g_steal_pointer(&m);
-        return 0;
+        return true;
 }
 
 void manager_free(Manager *m) {

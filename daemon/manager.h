@@ -33,7 +33,8 @@ typedef struct ManagerOptions {
 } ManagerOptions;
 
 
-/* The daemon's state, without any bus: what the bus adapter and the tests drive. */
+/* The daemon's state, without any bus: what the bus adapter and the tests drive. Its
+ * changes answer as glib does, true, or false with a GError that names the object. */
 typedef struct Manager {
         Root *root;
         Root *host;                 /* "/": real processes */
@@ -70,7 +71,7 @@ typedef struct Manager {
 /* Loads the topology and the configuration. An unreadable or malformed configuration
  * is an error; a partition that does not fit the machine is not: the manager starts
  * inactive and its findings say why, so that a client can show them. */
-int manager_new(const ManagerOptions *o, Manager **out, GError **error);
+bool manager_new(const ManagerOptions *o, Manager **out, GError **error);
 void manager_free(Manager *m);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(Manager, manager_free)
 
@@ -85,18 +86,18 @@ int manager_observe(Manager *m);
 bool manager_pass_fresh(const Manager *m, bool repaired);
 /* Applies every domain, then verifies. ISO_ERROR_INVALID_PARTITION when the partition
  * is invalid for this machine. */
-int manager_apply(Manager *m, GError **error);
+bool manager_apply(Manager *m, GError **error);
 /* Re-reads the configuration; when it does not load or its partition is invalid, the
  * old one stays and the error says why. */
-int manager_reload(Manager *m, GError **error);
+bool manager_reload(Manager *m, GError **error);
 /* Validated exactly as the configuration is (ISO_ERROR_UNKNOWN_GROUP,
  * ISO_ERROR_INVALID_CPU_LIST, ISO_ERROR_OVERLAP, ISO_ERROR_INVALID_PARTITION), written
  * to the drop-in manager_state_dropin() so that it survives a restart, then applied.
  * Nothing changes when it fails. */
-int manager_set_group_cpus(Manager *m, const char *group, const char *cpus, GError **error);
+bool manager_set_group_cpus(Manager *m, const char *group, const char *cpus, GError **error);
 /* Restores every original value saved before isolatord's first write to each file, and
  * forgets them; the state is "reverted" until the next Apply. */
-int manager_revert(Manager *m, GError **error);
+bool manager_revert(Manager *m, GError **error);
 
 /* Who hears of every event (Event, enforcer.h); NULL: nobody. */
 void manager_set_listener(Manager *m, const EventSink *listener);

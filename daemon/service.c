@@ -107,7 +107,7 @@ static int on_sighup(sd_event_source *source, const struct signalfd_siginfo *si,
         g_autoptr(GError) e = NULL;
 
         sd_notify(false, "RELOADING=1");
-        if (manager_reload(s->manager, &e) < 0)
+        if (!manager_reload(s->manager, &e))
                 log_warning("reload refused, the old configuration stays: %s", e->message);
         else
                 log_info("configuration reloaded from %s", s->manager->config_path);
@@ -186,7 +186,7 @@ int service_run(const ManagerOptions *o) {
         if (r < 0)
                 return log_error_errno(r, "cannot set up the watchdog: %m"), 1;
 
-        if (manager_new(o, &s.manager, &e) < 0) {
+        if (!manager_new(o, &s.manager, &e)) {
                 log_error("%s", e->message);
                 return 1;
         }

@@ -79,7 +79,7 @@ int main(void) {
                         ManagerOptions o = { .root = root, .config_path = conf, .config_must_exist = true,
                                              .runtime_dir = run_dir };
                         double t0 = now_ms();
-                        if (manager_new(&o, &m, &e) < 0)
+                        if (!manager_new(&o, &m, &e))
                                 g_error("%s", e->message);
                         best_first = MIN(best_first, now_ms() - t0);
                         for (int k = 0; k < 3; k++) {

@@ -165,7 +165,7 @@ int fuzz_bus(const uint8_t *data, size_t size) {
                                     NULL);
                 ManagerOptions o = { .root = root, .config_path = conf, .dry_run = true, .runtime_dir = run };
                 GError *e = NULL;
-                if (manager_new(&o, &m, &e) < 0)
+                if (!manager_new(&o, &m, &e))
                         g_error("no manager for the bus target (ISOLATORD_FIXTURES?): %s", e->message);
         }
         if (!nul)
@@ -175,7 +175,7 @@ int fuzz_bus(const uint8_t *data, size_t size) {
         if (!g_utf8_validate(group, -1, NULL) || !g_utf8_validate(cpus, -1, NULL) || strlen(cpus) != size - strlen(group) - 1)
                 return 0;
         GError *e = NULL;
-        if (manager_set_group_cpus(m, group, cpus, &e) == 0) {
+        if (manager_set_group_cpus(m, group, cpus, &e)) {
                 assert(g_str_equal(group, "a"));
                 manager_set_group_cpus(m, "a", "1", NULL); /* the same machine for the next input */
         } else {

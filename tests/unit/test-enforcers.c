@@ -89,7 +89,7 @@ static void rig_start(Rig *rig, const char *machine, const char *config) {
         rig->run = g_build_filename(rig->dir, "run", NULL);
         g_file_set_contents(rig->conf, config, -1, NULL);
         ManagerOptions o = { .root = rig->dir, .config_path = rig->conf, .config_must_exist = true, .runtime_dir = rig->run };
-        ck_assert_msg(manager_new(&o, &rig->m, &e) == 0, "%s", e ? e->message : "");
+        ck_assert_msg(manager_new(&o, &rig->m, &e), "%s", e ? e->message : "");
 }
 
 static void rig_stop(Rig *rig) {
@@ -142,7 +142,7 @@ START_TEST(test_kthreads_and_governors) {
          * "restored": the saved name must match. */
         fixture_write(rig.dir, "proc/2/stat", "2 (bash) S 1 2 2 0 -1 4194304 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0\n");
         g_autoptr(GError) e = NULL;
-        ck_assert_int_eq(manager_revert(rig.m, &e), 0);
+        ck_assert(manager_revert(rig.m, &e));
         g_autofree char *after = slurp(&rig, "proc/2/status");
         ck_assert_msg(strstr(after, "Cpus_allowed_list:\t0,8"), "%s", after);
         g_autofree char *gov_back = slurp(&rig, "sys/devices/system/cpu/cpu3/cpufreq/scaling_governor");
@@ -172,13 +172,13 @@ START_TEST(test_cpusets_cgroupfs) {
 
         /* A group that moves is not drift. */
         g_autoptr(GError) e = NULL;
-        ck_assert_msg(manager_set_group_cpus(rig.m, "hq", "3-6", &e) == 0, "%s", e ? e->message : "");
+        ck_assert_msg(manager_set_group_cpus(rig.m, "hq", "3-6", &e), "%s", e ? e->message : "");
         g_autofree char *moved = slurp(&rig, "sys/fs/cgroup/audio.slice/audio-hq.slice/cpuset.cpus");
         ck_assert_str_eq(moved, "3-6");
         ck_assert_uint_eq(rig.m->drift_corrections, before + 1);
 
         /* Revert removes what it created, innermost first. */
-        ck_assert_int_eq(manager_revert(rig.m, &e), 0);
+        ck_assert(manager_revert(rig.m, &e));
         g_autofree char *gone = slurp(&rig, "sys/fs/cgroup/audio.slice/audio-hq.slice/cpuset.cpus");
         ck_assert_str_eq(gone, "(absent)");
         g_autofree char *audio = g_build_filename(rig.dir, "sys/fs/cgroup/audio.slice", NULL);
@@ -199,7 +199,7 @@ START_TEST(test_no_cpuset_controller_is_a_finding) {
         ManagerOptions o = { .root = dir, .config_path = conf, .config_must_exist = true, .runtime_dir = run };
         g_autoptr(GError) e = NULL;
         Manager *m = NULL;
-        ck_assert_msg(manager_new(&o, &m, &e) == 0, "%s", e ? e->message : "");
+        ck_assert_msg(manager_new(&o, &m, &e), "%s", e ? e->message : "");
         const Finding *nf = find(m->findings, "cpuset", "system.slice");
         ck_assert_ptr_nonnull(nf);
         ck_assert(nf->required);
@@ -223,7 +223,7 @@ START_TEST(test_pm_qos_held) {
         g_file_set_contents(rig.conf, "[Partition]\nHousekeeping=0\nCpuDmaLatencyUs=7\n[Group a]\nCPUs=1\n" RIG_CONF, -1, NULL);
         g_autoptr(GError) e = NULL;
         ManagerOptions o = { .root = rig.dir, .config_path = rig.conf, .config_must_exist = true, .runtime_dir = rig.run };
-        ck_assert_msg(manager_new(&o, &rig.m, &e) == 0, "%s", e ? e->message : "");
+        ck_assert_msg(manager_new(&o, &rig.m, &e), "%s", e ? e->message : "");
         ck_assert_ptr_null(find(rig.m->findings, "pm-qos", NULL));
         g_autofree char *path = g_build_filename(rig.dir, "dev/cpu_dma_latency", NULL), *data = NULL;
         gsize len;

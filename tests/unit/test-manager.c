@@ -29,7 +29,7 @@ static void fixture_start(Fixture *f, const char *machine, const char *config_te
         f->conf = g_build_filename(f->dir, "isolatord.conf", NULL);
         fixture_write(f->dir, "isolatord.conf", config_text);
         ManagerOptions o = fixture_options(f);
-        ck_assert_msg(manager_new(&o, &f->m, &e) == 0, "%s", e ? e->message : "");
+        ck_assert_msg(manager_new(&o, &f->m, &e), "%s", e ? e->message : "");
 }
 
 static void fixture_stop(Fixture *f) {
@@ -83,13 +83,13 @@ START_TEST(test_invalid_partition_is_inactive) {
 
         ck_assert_int_eq(f.m->state, MANAGER_INACTIVE);
         ck_assert(has_finding(f.m, "partition", "cpu-missing housekeeping"));
-        ck_assert_int_lt(manager_apply(f.m, &e), 0);
+        ck_assert(!manager_apply(f.m, &e));
         ck_assert(g_error_matches(e, ISO_ERROR, ISO_ERROR_INVALID_PARTITION));
         g_clear_error(&e);
 
         /* A valid configuration arrives: the manager becomes active. */
         fixture_write(f.dir, "isolatord.conf", "[Partition]\nHousekeeping=0\n[Group audio]\nCPUs=1\n");
-        ck_assert_msg(manager_reload(f.m, &e) == 0, "%s", e ? e->message : "");
+        ck_assert_msg(manager_reload(f.m, &e), "%s", e ? e->message : "");
         ck_assert_int_ne(f.m->state, MANAGER_INACTIVE);
         ck_assert(!has_finding(f.m, "partition", "cpu-missing housekeeping"));
         fixture_stop(&f);
@@ -111,7 +111,7 @@ START_TEST(test_set_group_cpus_errors_change_nothing) {
         };
         for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
                 g_autoptr(GError) e = NULL;
-                ck_assert_int_lt(manager_set_group_cpus(f.m, cases[i].group, cases[i].cpus, &e), 0);
+                ck_assert(!manager_set_group_cpus(f.m, cases[i].group, cases[i].cpus, &e));
                 ck_assert_msg(g_error_matches(e, ISO_ERROR, cases[i].code), "%s %s: %s", cases[i].group, cases[i].cpus, e->message);
                 ck_assert_msg(strstr(e->message, cases[i].part), "\"%s\" lacks \"%s\"", e->message, cases[i].part);
                 g_autofree char *after = groups(f.m);
@@ -127,14 +127,14 @@ START_TEST(test_set_group_cpus_persists) {
         g_autoptr(GError) e = NULL;
         fixture_start(&f, "ryzen-7700x", "");
 
-        ck_assert_msg(manager_set_group_cpus(f.m, "hqplayer", "3-7,11-14", &e) == 0, "%s", e ? e->message : "");
+        ck_assert_msg(manager_set_group_cpus(f.m, "hqplayer", "3-7,11-14", &e), "%s", e ? e->message : "");
         g_autofree char *now = groups(f.m);
         ck_assert_str_eq(now, "diretta=1-2,9-10 hqplayer=3-7,11-14");
 
         /* A new manager on the same files starts with the change, and both groups. */
         Manager *again = NULL;
         ManagerOptions o = fixture_options(&f);
-        ck_assert_int_eq(manager_new(&o, &again, &e), 0);
+        ck_assert(manager_new(&o, &again, &e));
         g_autofree char *restarted = groups(again);
         ck_assert_str_eq(restarted, "diretta=1-2,9-10 hqplayer=3-7,11-14");
         manager_free(again);
@@ -154,7 +154,7 @@ START_TEST(test_reload_keeps_old_on_error) {
         for (size_t i = 0; i < G_N_ELEMENTS(broken); i++) {
                 g_autoptr(GError) e = NULL;
                 fixture_write(f.dir, "isolatord.conf", broken[i]);
-                ck_assert_int_lt(manager_reload(f.m, &e), 0);
+                ck_assert(!manager_reload(f.m, &e));
                 ck_assert_ptr_nonnull(e);
                 g_autofree char *after = groups(f.m);
                 ck_assert_str_eq(after, before);
@@ -169,15 +169,15 @@ START_TEST(test_revert_and_apply) {
         g_autoptr(GError) e = NULL;
         fixture_start(&f, "ryzen-7700x", "");
 
-        ck_assert_int_eq(manager_revert(f.m, &e), 0);
+        ck_assert(manager_revert(f.m, &e));
         ck_assert_int_eq(f.m->state, MANAGER_REVERTED);
         /* A verify observes; it does not undo the revert. */
         manager_verify(f.m);
         ck_assert_int_eq(f.m->state, MANAGER_REVERTED);
         /* A reload while reverted stays reverted. */
-        ck_assert_int_eq(manager_reload(f.m, &e), 0);
+        ck_assert(manager_reload(f.m, &e));
         ck_assert_int_eq(f.m->state, MANAGER_REVERTED);
-        ck_assert_int_eq(manager_apply(f.m, &e), 0);
+        ck_assert(manager_apply(f.m, &e));
         ck_assert_int_eq(f.m->state, MANAGER_DEGRADED);
         fixture_stop(&f);
 }

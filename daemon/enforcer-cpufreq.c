@@ -91,10 +91,17 @@ static int cpufreq_apply(const EnforcerContext *ctx, const void *obs, GPtrArray 
         int r = enforcer_write_batch(ctx, (EnforcerWrite *) writes->data, writes->len, results);
         for (unsigned i = 0; r >= 0 && i < writes->len; i++) {
                 const EnforcerWrite *w = &g_array_index(writes, EnforcerWrite, i);
-                if (results[i] < 0)
-                        log_warning_errno(results[i], "%s refuses %s: %m", w->rel, w->value);
-                else
-                        ((Difference *) planned->pdata[i])->repaired = true;
+                Difference *d = planned->pdata[i];
+                if (results[i] >= 0) {
+                        enforcer_refusal_clear(ctx, w->rel);
+                        d->repaired = true;
+                        continue;
+                }
+                const char *why = enforcer_refusal(results[i]) ? enforcer_refusal(results[i]) : g_strerror(-results[i]);
+                if (enforcer_refusal_new(ctx, w->rel, results[i]))
+                        log_warning("%s refuses %s: %s", w->rel, w->value, why);
+                g_free(d->finding->message);
+                d->finding->message = g_strdup(why);
         }
         return r;
 }

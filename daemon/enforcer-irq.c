@@ -37,27 +37,6 @@ static void irq_state_free(void *p) {
 
 #define IRQ_KEY(n) GUINT_TO_POINTER((n) + 1u)
 
-/* Why the kernel refuses an affinity, for the user. */
-static char *unmovable_reason(int r) {
-        switch (-r) {
-        case EIO:
-                return g_strdup("the kernel manages this IRQ's affinity (EIO); isolcpus=managed_irq keeps it off "
-                                "isolated CPUs where it can");
-        case EPERM:
-                return g_strdup("the kernel refuses a new affinity (EPERM: a managed IRQ since Linux 6.12, or an "
-                                "immutable file)");
-        case EINVAL:
-                return g_strdup("the kernel rejects this affinity for this IRQ (EINVAL: its chip cannot route it "
-                                "to these CPUs)");
-        default:
-                return g_strdup_printf("writing its affinity failed: %s", g_strerror(-r));
-        }
-}
-
-static bool is_unmovable_error(int r) {
-        return r == -EIO || r == -EPERM || r == -EINVAL;
-}
-
 /* Forgets IRQs that are gone (a removed device's IRQ is no error); present becomes
  * what a device event compares with. */
 static void forget_vanished(IrqState *st, GHashTable *present) {
@@ -191,10 +170,16 @@ static void irq_diff(const EnforcerContext *ctx, const void *obs, GPtrArray *dif
         }
 }
 
-/* The kernel refused: the difference stays, as advice that says why. */
-static void mark_unmovable(IrqState *st, Difference *d, const Irq *irq, char *reason) {
+/* How many refusals an apply names in the log; the rest are counted (isoctl irqs and
+ * verify list them all). */
+#define REFUSALS_LOGGED 3
+
+/* The kernel refused: the difference stays, as advice that says why; said in the log
+ * once, here, since an unmovable IRQ is not tried again. */
+static void mark_unmovable(IrqState *st, Difference *d, const Irq *irq, char *reason, unsigned *said) {
         Finding *f = d->finding;
-        log_info("IRQ %s stays on CPUs %s: %s", f->object, f->actual, reason);
+        if ((*said)++ < REFUSALS_LOGGED)
+                log_info("IRQ %s stays on CPUs %s: %s", f->object, f->actual, reason);
         d->finding = finding_new("irq-unmovable", f->object, f->expected, f->actual, false, reason);
         finding_free(f);
         g_hash_table_replace(st->unmovable, IRQ_KEY(irq->num), reason);
@@ -206,7 +191,7 @@ static int irq_apply(const EnforcerContext *ctx, const void *obs, GPtrArray *dif
         g_autoptr(GArray) writes = g_array_new(false, true, sizeof(EnforcerWrite));
         g_autoptr(GPtrArray) planned = g_ptr_array_new();
         g_autofree int *results = NULL;
-        unsigned pinned_now = 0;
+        unsigned pinned_now = 0, refused = 0;
         int r;
 
         /* What is already right is remembered as ours: a later difference is drift. */
@@ -237,8 +222,11 @@ static int irq_apply(const EnforcerContext *ctx, const void *obs, GPtrArray *dif
                 int res = results[i];
 
                 if (d->object == o) {
-                        if (res < 0)
-                                log_warning_errno(res, "cannot set %s to %s: %m", w->rel, w->value);
+                        if (res < 0 && enforcer_refusal_new(ctx, w->rel, res))
+                                log_warning("cannot set %s to %s: %s", w->rel, w->value,
+                                            enforcer_refusal(res) ? enforcer_refusal(res) : g_strerror(-res));
+                        else if (res >= 0)
+                                enforcer_refusal_clear(ctx, w->rel);
                         d->repaired = res >= 0;
                         continue;
                 }
@@ -251,8 +239,8 @@ static int irq_apply(const EnforcerContext *ctx, const void *obs, GPtrArray *dif
                         d->repaired = true; /* the IRQ went away meanwhile: nothing to report */
                         continue;
                 }
-                if (is_unmovable_error(res)) {
-                        mark_unmovable(st, d, irq, unmovable_reason(res));
+                if (enforcer_refusal(res)) {
+                        mark_unmovable(st, d, irq, g_strdup(enforcer_refusal(res)), &refused);
                         continue;
                 }
                 if (res < 0) {
@@ -267,7 +255,8 @@ static int irq_apply(const EnforcerContext *ctx, const void *obs, GPtrArray *dif
                 if (root_read_cpulist(ctx->root, w->rel, &now) >= 0 && !cpumask_equal(&now, target)) {
                         g_autofree char *got = cpumask_format_list(&now);
                         d->repaired = false;
-                        mark_unmovable(st, d, irq, g_strdup_printf("the kernel kept CPUs %s when given %s", got, w->value));
+                        mark_unmovable(st, d, irq, g_strdup_printf("the kernel kept CPUs %s when given %s", got, w->value),
+                                       &refused);
                         continue;
                 }
                 g_hash_table_replace(st->pinned, IRQ_KEY(irq->num), g_memdup2(target, sizeof *target));
@@ -280,6 +269,9 @@ static int irq_apply(const EnforcerContext *ctx, const void *obs, GPtrArray *dif
                         enforcer_emit(ctx, &(Event) { .kind = EVENT_IRQ_PINNED, .irq = irq->num, .name = irq->name,
                                                       .cpus = target });
         }
+        if (refused > REFUSALS_LOGGED)
+                log_info("%u more IRQs stay where they are, refused by the kernel (isoctl irqs says why)",
+                         refused - REFUSALS_LOGGED);
         irq_set_thread_priorities(ctx, o->irqs);
         if (!st->started && pinned_now > 0)
                 log_info("pinned %u of %u IRQs; %u unmovable", pinned_now, o->irqs->len, g_hash_table_size(st->unmovable));

@@ -90,8 +90,11 @@ static int kthread_apply(const EnforcerContext *ctx, const void *obs, GPtrArray 
                         int r = enforcer_write_batch(ctx, &w, 1, &result);
                         if (r < 0)
                                 return r;
-                        if (result < 0)
-                                log_warning_errno(result, "the workqueue cpumask refuses %s: %m", w.value);
+                        if (result < 0 && enforcer_refusal_new(ctx, WQ_CPUMASK, result))
+                                log_warning("the workqueue cpumask refuses %s: %s", w.value,
+                                            enforcer_refusal(result) ? enforcer_refusal(result) : g_strerror(-result));
+                        else if (result >= 0)
+                                enforcer_refusal_clear(ctx, WQ_CPUMASK);
                         d->repaired = result >= 0;
                         continue;
                 }

@@ -78,11 +78,13 @@ static int pm_qos_apply(const EnforcerContext *ctx, const void *obs, GPtrArray *
                 int r = -errno;
                 if (fd >= 0)
                         close(fd);
-                log_warning_errno(r, "cannot hold %s at %d us: %m", path, want);
+                if (enforcer_refusal_new(ctx, PM_QOS_REL, r))
+                        log_warning_errno(r, "cannot hold %s at %d us: %m", path, want);
                 return 0;
         }
         s->fd = fd;
         s->value = want;
+        enforcer_refusal_clear(ctx, PM_QOS_REL);
         ((Difference *) diffs->pdata[0])->repaired = true;
         log_info("PM QoS: cpu_dma_latency held at %d us", want);
         return 0;

@@ -22,6 +22,8 @@ const EnforcerOps *const enforcers[] = {
 
 int enforcer_write_batch(const EnforcerContext *ctx, const EnforcerWrite *writes, size_t n, int *results) {
         g_autoptr(GError) e = NULL;
+        g_autofree bool *saved_now = g_new0(bool, MAX(n, 1u));
+        g_autoptr(GHashTable) untaken = NULL;
 
         /* Originals first, all of them, in one write of the store: a crash between here
          * and the last write still leaves every original on disk. */
@@ -32,7 +34,7 @@ int enforcer_write_batch(const EnforcerContext *ctx, const EnforcerWrite *writes
                 if (root_read(ctx->root, writes[i].rel, &original, NULL) < 0)
                         continue; /* vanished; its write will say so */
                 g_strchomp(original);
-                originals_remember(ctx->originals, writes[i].rel, original);
+                saved_now[i] = originals_remember(ctx->originals, writes[i].rel, original);
         }
         if (ctx->dry_run) {
                 for (size_t i = 0; i < n; i++) {
@@ -43,9 +45,62 @@ int enforcer_write_batch(const EnforcerContext *ctx, const EnforcerWrite *writes
         }
         if (originals_flush(ctx->originals, &e) < 0)
                 return log_error_errno(EIO, "%s; nothing written", e->message);
-        for (size_t i = 0; i < n; i++)
+        for (size_t i = 0; i < n; i++) {
                 results[i] = root_write(ctx->root, writes[i].rel, writes[i].value);
+                if (results[i] >= 0 || !saved_now[i])
+                        continue;
+                /* A read-only /proc/irq in a container, a managed IRQ: nothing changed,
+                 * and a revert must not try to put back what was never taken away. */
+                if (!untaken)
+                        untaken = g_hash_table_new(g_str_hash, g_str_equal);
+                g_hash_table_add(untaken, writes[i].rel);
+        }
+        if (untaken && originals_forget(ctx->originals, untaken, &e) < 0)
+                log_warning("%s", e->message);
         return 0;
+}
+
+const char *enforcer_refusal(int err) {
+        switch (err < 0 ? -err : err) {
+        case EROFS:
+                return "read-only (EROFS): in a container, or under a unit's ProtectKernelTunables=, the kernel's "
+                       "files cannot be written; run isolatord on the host, or let it write there";
+        case EACCES:
+                return "permission denied (EACCES): isolatord runs without the right to write it (root, "
+                       "CAP_DAC_OVERRIDE), or a security module refuses";
+        case EPERM:
+                return "not permitted (EPERM): the kernel keeps this one (a managed IRQ since Linux 6.12, a kernel "
+                       "thread bound to its CPU), the file is immutable, or a capability is missing";
+        case EIO:
+                return "refused by the kernel (EIO): it manages this IRQ's affinity itself; isolcpus=managed_irq keeps "
+                       "managed IRQs off isolated CPUs where it can";
+        case EINVAL:
+                return "rejected by the kernel (EINVAL): not a value it takes here (an IRQ whose chip cannot route "
+                       "it to these CPUs, a governor the driver lacks)";
+        case ENOSPC:
+                return "no room (ENOSPC): the CPUs have no interrupt vectors left for this IRQ; widen housekeeping, "
+                       "or leave this IRQ where it is";
+        case EBUSY:
+                return "busy (EBUSY): the kernel refuses the change while the object is in use";
+        default:
+                return NULL;
+        }
+}
+
+bool enforcer_refusal_new(const EnforcerContext *ctx, const char *object, int err) {
+        gpointer had;
+        if (!ctx->refusals)
+                return true;
+        had = g_hash_table_lookup(ctx->refusals, object);
+        if (had && GPOINTER_TO_INT(had) == (err < 0 ? -err : err) + 1)
+                return false;
+        g_hash_table_replace(ctx->refusals, g_strdup(object), GINT_TO_POINTER((err < 0 ? -err : err) + 1));
+        return true;
+}
+
+void enforcer_refusal_clear(const EnforcerContext *ctx, const char *object) {
+        if (ctx->refusals)
+                g_hash_table_remove(ctx->refusals, object);
 }
 
 static void difference_free(Difference *d) {
@@ -207,8 +262,14 @@ int enforcer_restore(const EnforcerContext *ctx, const char *key, const char *va
 
         if (why)
                 return -EINVAL;
-        if (key[0] != '@')
+        if (key[0] != '@') {
+                /* Already back (or never changed): nothing to write, which a read-only
+                 * file could not take anyway. */
+                g_autofree char *now = NULL;
+                if (root_read(ctx->root, key, &now, NULL) >= 0 && g_str_equal(g_strchomp(now), value))
+                        return 0;
                 return root_write(ctx->root, key, value);
+        }
         ops = entry_owner(key, &what);
         return ops->restore(ctx, what, value);
 }

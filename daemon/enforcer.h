@@ -66,7 +66,17 @@ typedef struct EnforcerContext {
         void *state;
         const EventSink *events;
         PassShared *shared;
+        GHashTable *refusals;       /* object -> errno + 1: refusals already said (the manager's) */
 } EnforcerContext;
+
+/* What a refusal by the kernel or the sandbox means, with the fix, for a person:
+ * EROFS, EACCES, EPERM, EIO, EINVAL, ENOSPC, EBUSY. NULL for any other errno (not a
+ * refusal but a failure: ENOENT, the object went away, is not even that). */
+const char *enforcer_refusal(int err);
+/* object was refused with err: true the first time, when it is to be said (once, not at
+ * every pass); a later success forgets it (enforcer_refusal_clear). */
+bool enforcer_refusal_new(const EnforcerContext *ctx, const char *object, int err);
+void enforcer_refusal_clear(const EnforcerContext *ctx, const char *object);
 
 /* Every process of the root with its stat, read once per pass (Task, task.h). */
 const GArray *enforcer_tasks(const EnforcerContext *ctx);
@@ -171,9 +181,10 @@ bool enforcer_path_writable(const char *rel);
 int enforcer_restore(const EnforcerContext *ctx, const char *key, const char *value);
 
 /* Writes a batch of kernel files: remembers each original first (one flush to disk for
- * the batch), then writes. In a dry run it only logs. results[i] is 0 or the negative
- * errno of writes[i]; returns a negative errno only when the originals could not be
- * saved, and then nothing is written. */
+ * the batch), then writes; the original of a write that did not take is forgotten again
+ * (nothing changed, nothing to restore). In a dry run it only logs. results[i] is 0 or
+ * the negative errno of writes[i]; returns a negative errno only when the originals
+ * could not be saved, and then nothing is written. */
 typedef struct EnforcerWrite {
         char *rel;
         char *value;

@@ -44,6 +44,7 @@ static EnforcerContext manager_context(const Manager *m, size_t i, PassShared *s
                 .state = m->enforcer_states[i],
                 .events = &m->sink,
                 .shared = shared,
+                .refusals = m->refusals,
         };
 }
 
@@ -479,6 +480,7 @@ bool manager_revert(Manager *m, GError **error) {
                             originals_compact(m->originals, error) < 0))
                 return false;
         log_info("reverted: %u original(s) restored", g_hash_table_size(restored));
+        g_hash_table_remove_all(m->refusals); /* said again should they recur after the next Apply */
         m->state = MANAGER_REVERTED;
         manager_verify(m);
         if (failures > 0) {
@@ -553,6 +555,7 @@ bool manager_new(const ManagerOptions *o, Manager **out, GError **error) {
         m->runtime_dir = g_strdup(o->runtime_dir ? o->runtime_dir : manager_default_runtime_dir());
         m->sink = (EventSink) { on_event, m };
         m->exceeded_sent = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, g_free);
+        m->refusals = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
         size_t n = 0;
         while (enforcers[n])
                 n++;
@@ -603,6 +606,8 @@ void manager_free(Manager *m) {
         sampler_stop(m->sampler);
         if (m->exceeded_sent)
                 g_hash_table_unref(m->exceeded_sent);
+        if (m->refusals)
+                g_hash_table_unref(m->refusals);
         if (m->sampler_event_fd >= 0)
                 close(m->sampler_event_fd);
         noise_reading_free(m->noise_before);

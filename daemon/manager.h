@@ -60,6 +60,7 @@ typedef struct Manager {
         EventSink sink;             /* what enforcers emit to: logged, counted, passed on */
         EventSink listener;         /* who hears of events (the bus) */
         GHashTable *exceeded_sent;  /* cpu + 1 -> when LatencyExceeded was last reported */
+        GHashTable *refusals;       /* what the kernel refused, said once (EnforcerContext) */
         uint64_t event_count;       /* device and link events that asked for a rescan */
         uint64_t rescan_count;      /* rescans they cost (bursts coalesce) */
         Sampler *sampler;           /* NULL when stopped */

@@ -141,6 +141,13 @@ int main(int argc, char *argv[]) {
         udev_monitor_unref(mon);
         udev_unref(udev);
 
+        /* P1's isolatord side: the same 200-uevent measure as the bare pinner's below,
+         * with no other monitor of this process woken by each uevent. */
+        double clean_ms[N], clean_median;
+        unsigned clean_n = measure(&rig, 3000, "dac-clean", clean_ms);
+        printf("hotplug reaction of isolatord alone, %u of %u uevents measured:\n", clean_n, N);
+        summary("  isolatord has the IRQ on its CPUs", clean_ms, clean_n, &clean_median);
+
         /* The burst: every device's IRQ made first, then 1000 uevents back to back. */
         uint64_t rescans_before = rig_status_uint(&rig, "rescan_count");
         for (unsigned i = 0; i < BURST; i++)
@@ -174,10 +181,11 @@ int main(int argc, char *argv[]) {
         waitpid(pinner, NULL, 0);
         printf("hotplug reaction of the bare pinner, %u of %u uevents measured:\n", bare_n, N);
         summary("  the bare pinner has the IRQ on its CPUs", bare_ms, bare_n, &bare_median);
-        printf("P1 hotplug -> pinned: isolatord %.3f ms / bare %.3f ms = %.2f (goal <= 1.5: %s)\n", pin_median,
-               bare_median, pin_median / bare_median, pin_median / bare_median <= 1.5 ? "met" : "NOT met");
+        printf("P1 hotplug -> pinned: isolatord %.3f ms / bare %.3f ms = %.2f (goal <= 1.5: %s)\n", clean_median,
+               bare_median, clean_median / bare_median, clean_median / bare_median <= 1.5 ? "met" : "NOT met");
         rig.pid = 0;
         sd_bus_flush_close_unref(rig.bus);
         g_clear_object(&rig.tb);
+        rig_remove_run(&rig);
         return 0;
 }

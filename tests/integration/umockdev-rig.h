@@ -13,6 +13,7 @@
 typedef struct Rig {
         UMockdevTestbed *tb;
         char *root, *log;
+        char *run;             /* the runtime folder (originals), on tmpfs where there is one */
         GPid pid;
         sd_bus *bus;
 } Rig;
@@ -21,6 +22,8 @@ double rig_now_ms(void);
 /* Starts isolatord on WORK/root with WORK/isolatord.conf (written from config, unless
  * config is NULL). */
 bool rig_start(Rig *rig, const char *work, const char *config);
+/* Removes the runtime folder (rig_stop does). */
+void rig_remove_run(Rig *rig);
 /* SIGTERM; true when it exited 0. */
 bool rig_stop(Rig *rig);
 void rig_print_log(const Rig *rig);

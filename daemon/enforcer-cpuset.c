@@ -220,8 +220,10 @@ static void backoff_finding(const UnitState *u, const char *unit, const char *ex
         g_autofree char *msg = g_strdup_printf("rewritten again and again by something else; isolatord backs off "
                                                "(%u s) instead of fighting: find the writer (systemd-cgls, a tuning tool)",
                                                u->backoff_sec);
+        /* expected and actual may be the old finding's own: the new one first. */
+        Finding *f = finding_new("cpuset", unit, expected, actual, true, msg);
         finding_free(d->finding);
-        d->finding = finding_new("cpuset", unit, expected, actual, true, msg);
+        d->finding = f;
         d->repairable = false;
 }
 

@@ -89,9 +89,14 @@ checks=$((checks + 1))
 # Reset, stop, start: root may, nobody may not.
 expect_exit 3 "nobody may not reset" -- nobody "$ISOCTL" reset-latency
 expect_exit 3 "nobody may not stop" -- nobody "$ISOCTL" sampler stop
+reset_at=$(date +%s%N)
 expect_exit 0 "reset" -- "$ISOCTL" reset-latency
 sleep 0.05
-expect_eq "reset zeroes" "True" "$("$ISOCTL" latency --json | py 'print(all(c["samples"] < 200 for c in d))')"
+after=$("$ISOCTL" latency --json)
+# Zeroed: no more samples than the time since the reset holds at 1 kHz (isoctl itself
+# takes a while under the sanitizers, so the bound is the time, not a constant).
+since_ms=$(( ($(date +%s%N) - reset_at) / 1000000 ))
+expect_eq "reset zeroes" "True" "$(py "print(all(c['samples'] <= 1.1 * $since_ms + 20 for c in d))" <<<"$after")"
 expect_exit 0 "stop" -- "$ISOCTL" sampler stop
 expect_eq "stopped: no threads" "0" "$(grep -l '^iso-lat-' /proc/$DAEMON_PID/task/*/comm 2>/dev/null | wc -l)"
 expect_exit 0 "latency while stopped" -- "$ISOCTL" latency

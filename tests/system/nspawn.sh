@@ -1,0 +1,186 @@
+#!/usr/bin/env bash
+# The package installed and used as a user would, under a real systemd 252 as PID 1 with
+# the real system dbus-daemon and polkitd (Debian 12 booted by systemd-nspawn, recipe in
+# ../shared/TESTING.md): installed, not enabled; enable --now with a partition for the
+# container's CPUs; isoctl status; an unprivileged busctl call; a change refused, then
+# granted by a polkit rules file; systemctl reload with a bad configuration keeps the
+# daemon and the old partition; SIGKILL brings a restart with the originals kept; revert
+# leaves no AllowedCPUs= and no isolatord drop-in; stop, then a bus call activates it;
+# journald has each message's priority; purge removes everything. The Debian tree is
+# cached in CACHE_DIR; the package is built from the tracked files.
+set -euo pipefail
+: "${SOURCE_ROOT:?}" "${CACHE_DIR:?}"
+. "$SOURCE_ROOT/tests/integration/lib-test.sh"
+
+for tool in systemd-nspawn mmdebstrap nsenter dpkg-buildpackage git; do
+  command -v "$tool" >/dev/null || { echo "needs $tool (tools/deps installs it)" >&2; exit 77; }
+done
+[ "$(id -u)" -eq 0 ] || { echo "needs root" >&2; exit 77; }
+for h in unified systemd; do
+  [ -d "/sys/fs/cgroup/$h" ] || { echo "the nspawn recipe here needs the hybrid cgroup layout (/sys/fs/cgroup/$h)" >&2; exit 77; }
+done
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/isolatord-nspawn-XXXXXX")
+name="isolatord-sys-$$"
+nspawn_pid= pid1=
+cleanup() {
+  if [ -n "$pid1" ] && kill -0 "$pid1" 2>/dev/null; then kill -RTMIN+4 "$pid1" 2>/dev/null || true; fi
+  if [ -n "$nspawn_pid" ]; then
+    for _ in $(seq 100); do kill -0 "$nspawn_pid" 2>/dev/null || break; sleep 0.1; done
+    kill -TERM "$nspawn_pid" 2>/dev/null || true; sleep 0.5; kill -KILL "$nspawn_pid" 2>/dev/null || true
+  fi
+  rmdir "/sys/fs/cgroup/unified/$name" "/sys/fs/cgroup/systemd/$name" 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+# --- the package ---
+mkdir "$work/src"
+(cd "$SOURCE_ROOT" && git ls-files -z | tar --null -T - -c) | tar -x -C "$work/src"
+(cd "$work/src" && dpkg-buildpackage -us -uc -b >"$work/build.log" 2>&1) || { tail -30 "$work/build.log" >&2; fail "dpkg-buildpackage"; finish; }
+deb=$(ls "$work"/isolatord_*_*.deb | head -1)
+
+# --- the Debian 12 tree, cached ---
+tree="$CACHE_DIR/bookworm"
+packages="systemd,systemd-sysv,dbus,polkitd,libglib2.0-0,libnl-3-200,zlib1g,libsystemd0,libudev1,bash-completion,util-linux"
+if [ "$(cat "$tree.stamp" 2>/dev/null)" != "$packages" ]; then
+  rm -rf "$tree" "$tree.stamp"
+  mkdir -p "$CACHE_DIR"
+  mmdebstrap --variant=minbase --include="$packages" \
+    --customize-hook='chroot "$1" useradd -m -u 1000 tester' \
+    --customize-hook='chroot "$1" systemctl mask apt-daily.timer apt-daily-upgrade.timer e2scrub_all.timer e2scrub_reap.service' \
+    bookworm "$tree" /etc/apt/sources.list.d/debian.sources >"$work/mmdebstrap.log" 2>&1 ||
+    { tail -20 "$work/mmdebstrap.log" >&2; fail "mmdebstrap"; finish; }
+  echo "$packages" >"$tree.stamp"
+fi
+
+# --- boot it: nspawn from a cgroup of its own (TESTING.md), the tree read-only under an overlay ---
+mkdir -p "/sys/fs/cgroup/unified/$name" "/sys/fs/cgroup/systemd/$name"
+sh -c 'echo $$ >"/sys/fs/cgroup/unified/$1/cgroup.procs" && echo $$ >"/sys/fs/cgroup/systemd/$1/cgroup.procs" &&
+       SYSTEMD_NSPAWN_UNIFIED_HIERARCHY=1 exec setsid systemd-nspawn -D "$2" -M "$1" -b --register=no --keep-unit \
+         --console=read-only --volatile=overlay --private-network --capability=CAP_IPC_LOCK' \
+  sh "$name" "$tree" >"$work/console.log" 2>&1 &
+nspawn_pid=$!
+for _ in $(seq 200); do
+  for p in $(pgrep -x systemd); do
+    grep -qE '^NSpid:.*[[:space:]]1$' "/proc/$p/status" 2>/dev/null && grep -qx "$name" "/proc/$p/root/etc/hostname" 2>/dev/null && pid1=$p
+  done
+  [ -n "$pid1" ] && break
+  for p in $(pgrep -P "$nspawn_pid" -x systemd); do pid1=$p; done
+  [ -n "$pid1" ] && break
+  sleep 0.1
+done
+checks=$((checks + 1))
+[ -n "$pid1" ] || { cat "$work/console.log" >&2; fail "the container did not boot"; finish; }
+inside() { nsenter -t "$pid1" -a -- env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 "$@"; }
+as_tester() { inside setpriv --reuid=1000 --regid=1000 --clear-groups env HOME=/home/tester "$@"; }
+for _ in $(seq 100); do
+  state=$(inside systemctl is-system-running 2>/dev/null || true)
+  case $state in running|degraded) break;; esac
+  sleep 0.2
+done
+expect_eq "systemd is up in the container" "True" "$(case $state in running|degraded) echo True;; *) echo "False ($state)";; esac)"
+
+# --- installed, not enabled ---
+cp "$deb" "/proc/$pid1/root/tmp/isolatord.deb"
+expect_exit 0 "dpkg -i" -- inside dpkg -i /tmp/isolatord.deb
+expect_exit 1 "installed, not enabled" -- inside systemctl is-enabled isolatord
+expect_exit 3 "installed, not started" -- inside systemctl is-active isolatord
+
+# --- a partition for the container's CPUs, enabled ---
+cpus=$(inside nproc)
+checks=$((checks + 1))
+[ "$cpus" -ge 2 ] || { fail "the container has $cpus CPU(s); the test needs 2"; finish; }
+cat >"/proc/$pid1/root/etc/isolatord/isolatord.conf" <<'CONF'
+[Partition]
+Housekeeping=0
+
+[Group audio]
+CPUs=1
+Slice=audio.slice
+Match=/usr/local/bin/player
+
+[Sampler]
+Enabled=false
+CONF
+expect_exit 0 "isolatord --check-config" -- inside isolatord --check-config
+expect_exit 0 "systemctl enable --now isolatord" -- inside systemctl enable --now isolatord
+expect_exit 0 "active" -- inside systemctl is-active isolatord
+expect_exit 0 "isoctl status" -- inside isoctl status
+status_text=$out
+echo "$status_text" >"${STATUS_OUT:-/dev/null}" 2>/dev/null || true
+expect_in "status names the partition" "audio"
+expect_exit 0 "system.slice on housekeeping" -- inside systemctl show -p AllowedCPUs system.slice
+expect_in "AllowedCPUs of system.slice" "AllowedCPUs=0"
+expect_exit 0 "audio.slice on its CPU" -- inside systemctl show -p AllowedCPUs audio.slice
+expect_in "AllowedCPUs of audio.slice" "AllowedCPUs=1"
+expect_exit 0 "the drop-in for this machine" -- inside cat /etc/systemd/system/system.slice.d/50-isolatord.conf
+expect_in "the drop-in's CPUs" "AllowedCPUs=0"
+
+# --- users: reads open, changes refused until polkit grants them ---
+expect_exit 0 "busctl as an unprivileged user" -- \
+  as_tester busctl --system get-property org.rtaudio.Isolator /org/rtaudio/Isolator org.rtaudio.Isolator1 State
+expect_exit 3 "a change by the user is refused" -- as_tester isoctl apply
+cat >"/proc/$pid1/root/etc/polkit-1/rules.d/50-isolatord-tester.rules" <<'RULES'
+polkit.addRule(function(action, subject) {
+    if (action.id == "org.rtaudio.isolator.manage" && subject.user == "tester")
+        return polkit.Result.YES;
+});
+RULES
+granted=1
+for _ in $(seq 50); do as_tester isoctl apply >/dev/null 2>&1 && { granted=0; break; }; sleep 0.2; done
+expect_eq "granted by a polkit rules file" "0" "$granted"
+
+# --- reload with a bad configuration: the daemon and the old partition stay ---
+cp "/proc/$pid1/root/etc/isolatord/isolatord.conf" "$work/good.conf"
+printf '[Partition]\nHousekeeping=nonsense\n' >"/proc/$pid1/root/etc/isolatord/isolatord.conf"
+expect_exit 1 "systemctl reload says the configuration was refused" -- inside systemctl reload isolatord
+expect_exit 0 "still active after a bad reload" -- inside systemctl is-active isolatord
+expect_exit 0 "isoctl status after a bad reload" -- inside isoctl status --json
+expect_in "the old partition stays" '"housekeeping":"0"'
+expect_exit 0 "the journal says why" -- inside journalctl -u isolatord --no-pager
+expect_in "the refusal in the journal" "reload refused, the old configuration stays"
+cp "$work/good.conf" "/proc/$pid1/root/etc/isolatord/isolatord.conf"
+
+# --- SIGKILL: restarted, the originals kept ---
+before=$(inside systemctl show -p MainPID --value isolatord)
+expect_exit 0 "SIGKILL" -- inside systemctl kill -s KILL isolatord
+restarted=1
+for _ in $(seq 100); do
+  now=$(inside systemctl show -p MainPID --value isolatord 2>/dev/null || echo 0)
+  if [ "$now" != 0 ] && [ "$now" != "$before" ] && inside systemctl is-active -q isolatord; then restarted=0; break; fi
+  sleep 0.1
+done
+expect_eq "restarted after SIGKILL" "0" "$restarted"
+expect_exit 0 "the originals survive the crash" -- inside cat /run/isolatord/originals
+expect_in "the original of system.slice kept" "@cpuset systemd system.slice"
+
+# --- revert: no AllowedCPUs=, no drop-in ---
+expect_exit 0 "isoctl revert" -- inside isoctl revert
+expect_exit 0 "system.slice after revert" -- inside systemctl show -p AllowedCPUs system.slice
+expect_eq "no AllowedCPUs= after revert" "AllowedCPUs=" "$out"
+expect_exit 0 "drop-ins after revert" -- inside sh -c 'ls /etc/systemd/system/*.d/50-isolatord.conf 2>/dev/null | wc -l'
+expect_eq "no isolatord drop-in after revert" "0" "$out"
+
+# --- stopped, then a bus call activates it ---
+expect_exit 0 "systemctl stop" -- inside systemctl stop isolatord
+expect_exit 0 "a bus call activates it" -- \
+  inside busctl --system call org.rtaudio.Isolator /org/rtaudio/Isolator org.rtaudio.Isolator1 GetStatus
+expect_exit 0 "active again" -- inside systemctl is-active isolatord
+
+# --- the journal has each message's priority ---
+expect_exit 0 "journalctl -u isolatord" -- inside journalctl -u isolatord -o json --no-pager
+expect_eq "notice or info messages" "True" "$(grep -q '"PRIORITY":"6"' <<<"$out" && echo True || echo False)"
+expect_eq "warnings at warning priority" "True" "$(grep -q '"PRIORITY":"4"' <<<"$out" && echo True || echo False)"
+expect_not_in "no raw <N> prefix in a message" '"MESSAGE":"<'
+
+# --- purge removes everything ---
+expect_exit 0 "dpkg --purge" -- inside dpkg --purge isolatord
+for f in /usr/sbin/isolatord /usr/bin/isoctl /lib/systemd/system/isolatord.service /etc/isolatord \
+         /usr/share/dbus-1/system.d/org.rtaudio.Isolator.conf /usr/share/polkit-1/actions/org.rtaudio.isolator.policy; do
+  checks=$((checks + 1))
+  inside test -e "$f" && fail "$f is still there after purge"
+done
+expect_exit 0 "drop-ins after purge" -- inside sh -c 'ls /etc/systemd/system/*.d/50-isolatord.conf 2>/dev/null | wc -l'
+expect_eq "no drop-in after purge" "0" "$out"
+finish

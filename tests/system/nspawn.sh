@@ -87,6 +87,20 @@ expect_exit 0 "dpkg -i" -- inside dpkg -i /tmp/isolatord.deb
 expect_exit 1 "installed, not enabled" -- inside systemctl is-enabled isolatord
 expect_exit 3 "installed, not started" -- inside systemctl is-active isolatord
 
+# --- the seed's partition does not fit two CPUs: inactive, saying why, changing nothing ---
+expect_exit 0 "started with the shipped configuration" -- inside systemctl start isolatord
+expect_exit 0 "isoctl status" -- inside isoctl status --json
+expect_in "inactive on a machine the partition does not fit" '"state":"inactive"'
+expect_exit 1 "isoctl verify" -- inside isoctl verify
+expect_in "the findings say why" "cpu-missing"
+expect_exit 0 "system.slice untouched" -- inside systemctl show -p AllowedCPUs system.slice
+expect_eq "no AllowedCPUs= written" "AllowedCPUs=" "$out"
+expect_exit 0 "no original saved" -- inside sh -c 'test ! -s /run/isolatord/originals && echo none'
+expect_exit 0 "stopped again" -- inside systemctl stop isolatord
+expect_exit 0 "the exposure score of the unit, as systemd-analyze prints it here" -- \
+  inside systemd-analyze security --no-pager isolatord.service
+echo "exposure: $(grep -o 'Overall exposure level for isolatord.service: .*' <<<"$out")" >&2
+
 # --- a partition for the container's CPUs, enabled ---
 cpus=$(inside nproc)
 checks=$((checks + 1))
@@ -116,6 +130,17 @@ expect_exit 0 "audio.slice on its CPU" -- inside systemctl show -p AllowedCPUs a
 expect_in "AllowedCPUs of audio.slice" "AllowedCPUs=1"
 expect_exit 0 "the drop-in for this machine" -- inside cat /etc/systemd/system/system.slice.d/50-isolatord.conf
 expect_in "the drop-in's CPUs" "AllowedCPUs=0"
+
+# --- a workload of another user, trusted by its executable, placed ---
+cp "/proc/$pid1/root/usr/bin/sleep" "/proc/$pid1/root/usr/local/bin/player"
+inside setpriv --reuid=1000 --regid=1000 --clear-groups sh -c 'exec /usr/local/bin/player 600 </dev/null >/dev/null 2>&1 &'
+sleep 0.3
+expect_exit 0 "a full pass" -- inside isoctl apply # no proc connector in a container: the pass places it
+expect_exit 0 "isoctl workloads" -- inside isoctl workloads
+expect_in "the user's player placed in its group" "player"
+expect_exit 0 "its CPU" -- inside sh -c 'for p in /proc/[0-9]*; do
+  [ "$(cat "$p/comm" 2>/dev/null)" = player ] && grep "^Cpus_allowed_list" "$p/status"; done; true'
+expect_match "on the group's CPU" "^Cpus_allowed_list:[[:space:]]+1$"
 
 # --- users: reads open, changes refused until polkit grants them ---
 expect_exit 0 "busctl as an unprivileged user" -- \

@@ -99,7 +99,9 @@ expect_exit 0 "no original saved" -- inside sh -c 'test ! -s /run/isolatord/orig
 expect_exit 0 "stopped again" -- inside systemctl stop isolatord
 expect_exit 0 "the exposure score of the unit, as systemd-analyze prints it here" -- \
   inside systemd-analyze security --no-pager isolatord.service
-echo "exposure: $(grep -o 'Overall exposure level for isolatord.service: .*' <<<"$out")" >&2
+exposure=$(sed -n 's/.*Overall exposure level for isolatord.service: \([0-9.]*\).*/\1/p' <<<"$out")
+echo "exposure of isolatord.service here: $exposure" >&2
+expect_eq "exposure below the first unit's 3.1" "True" "$(awk -v e="$exposure" 'BEGIN { print (e != "" && e < 3.1) ? "True" : "False" }')"
 
 # --- a partition for the container's CPUs, enabled ---
 cpus=$(inside nproc)
@@ -141,6 +143,13 @@ expect_in "the user's player placed in its group" "player"
 expect_exit 0 "its CPU" -- inside sh -c 'for p in /proc/[0-9]*; do
   [ "$(cat "$p/comm" 2>/dev/null)" = player ] && grep "^Cpus_allowed_list" "$p/status"; done; true'
 expect_match "on the group's CPU" "^Cpus_allowed_list:[[:space:]]+1$"
+
+# --- the sampler under the unit: its memory locked (the container has CAP_IPC_LOCK) ---
+expect_exit 0 "isoctl sampler start" -- inside isoctl sampler start
+expect_exit 0 "status with the sampler" -- inside isoctl status --json
+expect_in "the sampler runs" '"sampler_running":true'
+expect_in "its memory is locked, and the status says so" '"sampler_memory":"locked"'
+expect_exit 0 "isoctl sampler stop" -- inside isoctl sampler stop
 
 # --- users: reads open, changes refused until polkit grants them ---
 expect_exit 0 "busctl as an unprivileged user" -- \

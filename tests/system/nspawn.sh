@@ -29,7 +29,11 @@ cleanup() {
     for _ in $(seq 100); do kill -0 "$nspawn_pid" 2>/dev/null || break; sleep 0.1; done
     kill -TERM "$nspawn_pid" 2>/dev/null || true; sleep 0.5; kill -KILL "$nspawn_pid" 2>/dev/null || true
   fi
-  rmdir "/sys/fs/cgroup/unified/$name" "/sys/fs/cgroup/systemd/$name" 2>/dev/null || true
+  # nspawn split its cgroup into payload/ and supervisor/: the innermost go first.
+  for h in unified systemd; do
+    [ -d "/sys/fs/cgroup/$h/$name" ] && find "/sys/fs/cgroup/$h/$name" -depth -type d -exec rmdir {} \; 2>/dev/null
+  done
+  true
   rm -rf "$work"
 }
 trap cleanup EXIT

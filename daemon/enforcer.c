@@ -66,8 +66,8 @@ const char *enforcer_refusal(int err) {
                 return "read-only (EROFS): in a container, or under a unit's ProtectKernelTunables=, the kernel's "
                        "files cannot be written; run isolatord on the host, or let it write there";
         case EACCES:
-                return "permission denied (EACCES): isolatord runs without the right to write it (root, "
-                       "CAP_DAC_OVERRIDE), or a security module refuses";
+                return "permission denied (EACCES): isolatord does not run as root, the file is not writable by "
+                       "its owner, or a security module refuses";
         case EPERM:
                 return "not permitted (EPERM): the kernel keeps this one (a managed IRQ since Linux 6.12, a kernel "
                        "thread bound to its CPU), the file is immutable, or a capability is missing";

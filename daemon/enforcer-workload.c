@@ -123,6 +123,7 @@ static void verdict_clear(Verdict *v) {
 static void classify(const EnforcerContext *ctx, pid_t pid, const char *comm, Verdict *v) {
         g_autofree char *cgroup = NULL, *path = task_read_exe(ctx->host, pid);
         const Config *c = ctx->config;
+        uid_t ruid = (uid_t) -1;
 
         *v = (Verdict) { .uid = (uid_t) -1 };
         if (any_unit(c) && task_read_cgroup(ctx->host, pid, &cgroup) < 0)
@@ -135,18 +136,10 @@ static void classify(const EnforcerContext *ctx, pid_t pid, const char *comm, Ve
                         continue;
                 v->group = g;
                 v->exe = g_strdup(path ? path : "(none)");
-                uid_t ruid, euid;
-                if (trust_read_uids(ctx->host, pid, &ruid, &euid) < 0) {
-                        v->why = g_strdup("its user cannot be read");
-                        break;
-                }
-                v->uid = euid;
-                if (!by_unit && !by_exe) {
+                if (!by_unit && !by_exe)
                         v->why = g_strdup_printf("it is named %s, but its executable %s is not named by Match=", comm,
                                                  v->exe);
-                        break;
-                }
-                if (!by_unit) {
+                else if (!by_unit) {
                         TrustedExe t;
                         int r = trust_check_exe(ctx->host, pid, &t);
                         if (r < 0)
@@ -156,15 +149,23 @@ static void classify(const EnforcerContext *ctx, pid_t pid, const char *comm, Ve
                         else if (!exe_matches(g, t.path)) /* it executed again meanwhile */
                                 v->why = g_strdup_printf("its executable is now %s", t.path);
                         trusted_exe_clear(&t);
-                        if (v->why)
-                                break;
                 }
-                if (g->users[0] && (!trust_user_listed(g->users, ruid) || !trust_user_listed(g->users, euid))) {
-                        v->why = g_strdup_printf("it runs as uid %u, not a User= of group %s", (unsigned) euid, g->name);
+                /* Its users where they decide (User=) or name a refusal: /proc/PID/status
+                 * is not read for every trusted exec. */
+                if (!v->why && !g->users[0])
                         break;
+                if (trust_read_uids(ctx->host, pid, &ruid, &v->uid) < 0) {
+                        v->uid = (uid_t) -1;
+                        if (!v->why)
+                                v->why = g_strdup("its user cannot be read");
                 }
+                if (!v->why && (!trust_user_listed(g->users, ruid) || !trust_user_listed(g->users, v->uid)))
+                        v->why = g_strdup_printf("it runs as uid %u, not a User= of group %s", (unsigned) v->uid,
+                                                 g->name);
+        }
+        if (v->group && !v->why) {
                 v->place = true;
-                v->by_unit = by_unit;
+                v->by_unit = cgroup && v->group->units[0] && trust_cgroup_in_units(cgroup, v->group->units);
         }
 }
 

@@ -41,6 +41,7 @@ struct Originals {
         guint dead_lines;   /* lines in the file that no longer count */
         bool rewrite;       /* the file must be written anew (compaction, filter) */
         int fd;             /* the journal, open for appends; -1 until needed */
+        bool headed;        /* the journal open in fd has its header line */
 };
 
 static void entry_free(Entry *e) {
@@ -257,7 +258,6 @@ static int rewrite(Originals *o, GError **error) {
 int originals_flush(Originals *o, GError **error) {
         g_autoptr(GString) data = g_string_new(NULL);
         GList *first_new = NULL;
-        struct stat st;
 
         /* New entries are at the tail, after the last one on disk. */
         for (GList *l = o->order.tail; l && !((Entry *) l->data)->on_disk; l = l->prev)
@@ -272,10 +272,12 @@ int originals_flush(Originals *o, GError **error) {
                 o->fd = open(o->file, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
                 if (o->fd < 0)
                         return fail_io(o, error, "open", errno);
+                struct stat st;
+                if (fstat(o->fd, &st) < 0)
+                        return fail_io(o, error, "open", errno);
+                o->headed = st.st_size > 0;
         }
-        if (fstat(o->fd, &st) < 0)
-                return fail_io(o, error, "open", errno);
-        if (st.st_size == 0)
+        if (!o->headed)
                 append_header(o, data);
         for (guint i = 0; i < o->forgotten->len; i++)
                 append_entry(data, o->forgotten->pdata[i], NULL);
@@ -283,13 +285,17 @@ int originals_flush(Originals *o, GError **error) {
                 append_entry(data, ((Entry *) l->data)->rel, ((Entry *) l->data)->value);
         for (size_t done = 0; done < data->len;) {
                 ssize_t n = write(o->fd, data->str + done, data->len - done);
-                if (n < 0 && errno != EINTR)
-                        return fail_io(o, error, "append to", errno);
+                if (n < 0 && errno != EINTR) {
+                        int err = errno;
+                        close_journal(o); /* opened again, its size read again */
+                        return fail_io(o, error, "append to", err);
+                }
                 done += n > 0 ? (size_t) n : 0;
         }
         /* On disk before the write it stands for. */
         if (fdatasync(o->fd) < 0)
                 return fail_io(o, error, "sync", errno);
+        o->headed = true;
         o->dead_lines += 2 * o->forgotten->len;
         g_ptr_array_set_size(o->forgotten, 0);
         for (GList *l = first_new; l; l = l->next)

@@ -52,6 +52,10 @@ bool root_is_host(const Root *root) {
         return root->dir[0] == '\0';
 }
 
+int root_fd(const Root *root) {
+        return root->fd;
+}
+
 char *root_path(const Root *root, const char *rel) {
         assert(root);
         assert(rel);

@@ -19,6 +19,8 @@ const char *root_dir(const Root *root);
 /* The real machine's root ("/"): process IDs read under it are real processes, safe
  * to act on. Under a fake root they name whatever runs here. */
 bool root_is_host(const Root *root);
+/* The root's folder opened O_PATH, owned by root (not to be closed); -1 if missing. */
+int root_fd(const Root *root);
 /* rel must not start with '/'. Returns a newly allocated path (g_free). */
 char *root_path(const Root *root, const char *rel);
 char *root_pathf(const Root *root, const char *fmt, ...) G_GNUC_PRINTF(2, 3);

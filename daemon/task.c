@@ -4,6 +4,7 @@
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "macro.h"
@@ -194,14 +195,21 @@ int task_set_affinity(const Root *root, pid_t tid, const CpuMask *cpus) {
 /* --- scheduling --- */
 
 int task_get_sched(const Root *root, pid_t tid, int *policy, int *priority) {
-        struct sched_param p;
+        /* struct sched_attr of <linux/sched/types.h>, which clashes with <sched.h>. */
+        struct {
+                uint32_t size, sched_policy;
+                uint64_t sched_flags;
+                int32_t sched_nice;
+                uint32_t sched_priority;
+                uint64_t sched_runtime, sched_deadline, sched_period;
+        } a = {};
         if (!root_is_host(root))
                 return -EOPNOTSUPP;
-        int pol = sched_getscheduler(tid);
-        if (pol < 0 || sched_getparam(tid, &p) < 0)
+        /* Policy and priority in one call (glibc 2.36 has no wrapper for it). */
+        if (syscall(SYS_sched_getattr, tid, &a, sizeof a, 0) < 0)
                 return negative_errno();
-        *policy = pol & ~SCHED_RESET_ON_FORK;
-        *priority = p.sched_priority;
+        *policy = (int) a.sched_policy;
+        *priority = (int) a.sched_priority;
         return 0;
 }
 

@@ -34,8 +34,9 @@ static const char *owner_problem(const struct stat *st, bool folder) {
 }
 
 /* Walks path from "/" one folder at a time, without following symlinks, checking each
- * folder, and that the last name is the very file in st. */
-static bool check_chain(const char *path, const struct stat *file, char **why) {
+ * folder, and that the last name is the very file in st. top: "/" opened O_PATH and
+ * kept by the caller (the host root's), or -1 to open it here. */
+static bool check_chain(int top, const char *path, const struct stat *file, char **why) {
         g_auto(GStrv) parts = NULL;
         int dirfd;
         struct stat st;
@@ -45,7 +46,7 @@ static bool check_chain(const char *path, const struct stat *file, char **why) {
                 *why = g_strdup("the kernel shows no path for it (another mount namespace?)");
                 return false;
         }
-        dirfd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+        dirfd = top >= 0 ? top : open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
         if (dirfd < 0) {
                 *why = g_strdup_printf("cannot open /: %s", g_strerror(errno));
                 return false;
@@ -70,10 +71,12 @@ static bool check_chain(const char *path, const struct stat *file, char **why) {
                         problem = "its path changed while it was checked";
                         break;
                 }
-                close(dirfd);
+                if (dirfd != top)
+                        close(dirfd);
                 dirfd = next;
         }
-        close(dirfd);
+        if (dirfd != top)
+                close(dirfd);
         if (problem) {
                 *why = g_strdup(problem);
                 return false;
@@ -107,7 +110,7 @@ int trust_check_exe(const Root *host, pid_t pid, TrustedExe *out) {
         if (g_str_has_suffix(out->path, " (deleted)"))
                 out->why = g_strdup("the file it runs was deleted or replaced");
         else if (check_file(&st, &out->why))
-                check_chain(out->path, &st, &out->why);
+                check_chain(root_is_host(host) ? root_fd(host) : -1, out->path, &st, &out->why);
         out->trusted = out->why == NULL;
         return 0;
 }
@@ -118,7 +121,7 @@ bool trust_check_path(const char *path, char **why) {
                 *why = g_strdup_printf("%s", g_strerror(errno));
                 return false;
         }
-        return check_file(&st, why) && check_chain(path, &st, why);
+        return check_file(&st, why) && check_chain(-1, path, &st, why);
 }
 
 int trust_read_uids(const Root *host, pid_t pid, uid_t *ruid, uid_t *euid) {

@@ -31,6 +31,8 @@ typedef struct WorkloadState {
         GHashTable *untrusted;    /* pid -> Finding: looked like a workload, refused */
         CpuMask host_online;      /* this machine's online CPUs, as the last pass read them */
         bool host_online_read;
+        TrustCache *trust;        /* folders of executables found trusted */
+        pid_t own_session;        /* isolatord's (may_touch, on a fake root) */
 } WorkloadState;
 
 static void workload_free(Workload *w) {
@@ -46,6 +48,8 @@ static void *workload_state_new(void) {
         s->by_pid = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, (GDestroyNotify) workload_free);
         s->inherited = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, g_free);
         s->untrusted = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, (GDestroyNotify) finding_free);
+        s->trust = trust_cache_new();
+        s->own_session = getsid(0);
         return s;
 }
 
@@ -56,6 +60,7 @@ static void workload_state_free(void *p) {
         g_hash_table_unref(s->by_pid);
         g_hash_table_unref(s->inherited);
         g_hash_table_unref(s->untrusted);
+        trust_cache_free(s->trust);
         g_free(s);
 }
 
@@ -121,6 +126,7 @@ static void verdict_clear(Verdict *v) {
  * as one of those users. A name alone (comm, prctl(PR_SET_NAME), a symlink, a user's
  * copy) is never enough: it is a finding. */
 static void classify(const EnforcerContext *ctx, pid_t pid, const char *comm, Verdict *v) {
+        WorkloadState *s = ctx->state;
         g_autofree char *cgroup = NULL, *path = task_read_exe(ctx->host, pid);
         const Config *c = ctx->config;
         uid_t ruid = (uid_t) -1;
@@ -141,7 +147,7 @@ static void classify(const EnforcerContext *ctx, pid_t pid, const char *comm, Ve
                                                  v->exe);
                 else if (!by_unit) {
                         TrustedExe t;
-                        int r = trust_check_exe(ctx->host, pid, &t);
+                        int r = trust_check_exe(ctx->host, s->trust, pid, path, &t);
                         if (r < 0)
                                 v->why = g_strdup_printf("its executable cannot be checked: %s", g_strerror(-r));
                         else if (!t.trusted)
@@ -330,13 +336,16 @@ static int place(const EnforcerContext *ctx, const GroupConfig *g, pid_t pid, co
 /* A fake root describes another machine: of this one's processes, only those of
  * isolatord's own session (a test's or the demo's children), or in the top cgroup
  * folder isolatord runs in when that is not the root cgroup (a test's own folder, where
- * its private systemd manager starts units in sessions of their own), are acted on. */
-static bool may_touch(const EnforcerContext *ctx, pid_t pid) {
+ * its private systemd manager starts units in sessions of their own), are acted on.
+ * The process's name comes from the same read of its stat. */
+static bool may_touch(const EnforcerContext *ctx, pid_t pid, char **comm) {
+        WorkloadState *s = ctx->state;
         g_autofree char *own = NULL, *theirs = NULL;
         TaskStat st;
-        if (root_is_host(ctx->root))
-                return true;
-        if (task_read_stat(ctx->host, pid, 0, &st) >= 0 && st.session == getsid(0))
+        if (task_read_stat(ctx->host, pid, 0, &st) < 0)
+                return false;
+        *comm = text_printable(st.comm);
+        if (st.session == s->own_session)
                 return true;
         if (task_read_cgroup(ctx->host, getpid(), &own) < 0 || own[0] != '/' || !own[1] ||
             task_read_cgroup(ctx->host, pid, &theirs) < 0)
@@ -433,7 +442,8 @@ static void observe_exec(const EnforcerContext *ctx, WorkloadObservation *o, pid
         WorkloadState *s = ctx->state;
         Candidate c = { .pid = pid, .executed = executed };
 
-        if (!any_match(ctx->config) || task_read_comm(ctx->host, pid, &c.comm) < 0 || !may_touch(ctx, pid)) {
+        if (!any_match(ctx->config) ||
+            (root_is_host(ctx->root) ? task_read_comm(ctx->host, pid, &c.comm) < 0 : !may_touch(ctx, pid, &c.comm))) {
                 g_free(c.comm);
                 return;
         }
@@ -505,6 +515,7 @@ static void observe_all(const EnforcerContext *ctx, WorkloadObservation *o, bool
         gpointer key, value;
 
         s->host_online_read = false; /* CPUs may have gone offline or come back */
+        trust_cache_flush(s->trust);  /* a mount on a kept folder is not reported */
         g_hash_table_iter_init(&it, s->by_pid);
         while (g_hash_table_iter_next(&it, &key, &value)) {
                 Workload *w = value;

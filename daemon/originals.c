@@ -292,9 +292,10 @@ int originals_flush(Originals *o, GError **error) {
                 }
                 done += n > 0 ? (size_t) n : 0;
         }
-        /* On disk before the write it stands for. */
-        if (fdatasync(o->fd) < 0)
-                return fail_io(o, error, "sync", errno);
+        /* In the file (the page cache) before the write it stands for: what a crash of
+         * isolatord leaves is read back. Not synced: what the entries restore does not
+         * outlive the boot either, and the file is bound to its boot (identity), so
+         * after a power loss there is nothing it could be used for. */
         o->headed = true;
         o->dead_lines += 2 * o->forgotten->len;
         g_ptr_array_set_size(o->forgotten, 0);

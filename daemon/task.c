@@ -268,7 +268,7 @@ GArray *task_find_by_exe(const Root *root, const GArray *table, const char *name
                         continue;
                 if (root_is_host(root)) {
                         TrustedExe t;
-                        bool trusted = trust_check_exe(root, pid, &t) >= 0 && t.trusted;
+                        bool trusted = trust_check_exe(root, NULL, pid, exe, &t) >= 0 && t.trusted;
                         trusted_exe_clear(&t);
                         if (!trusted)
                                 continue;

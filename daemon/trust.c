@@ -4,6 +4,7 @@
 #include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/inotify.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <stdio.h>
@@ -33,17 +34,102 @@ static const char *owner_problem(const struct stat *st, bool folder) {
         return NULL;
 }
 
+/* Folders found trusted, each watched from before it was checked (inotify). Such a
+ * folder and its entries can only be changed by root; when one is, the kernel says so
+ * and every folder is checked again. A change inotify does not report (a mount) is the
+ * caller's to flush for (trust_cache_flush at each full pass). */
+struct TrustCache {
+        int fd;                 /* inotify, non-blocking; -1 until a folder is kept */
+        GHashTable *folders;    /* path of a folder whose whole chain is trusted */
+};
+
+#define CHANGED_FILE "the file at its path is not the one it runs (replaced or renamed)"
+#define TRUST_CACHE_MAX 256     /* folders; then it starts again */
+#define WATCH_MASK                                                                                               \
+        (IN_ATTRIB | IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | IN_DELETE_SELF | IN_MOVE_SELF |       \
+         IN_ONLYDIR)
+
+TrustCache *trust_cache_new(void) {
+        TrustCache *c = g_new0(TrustCache, 1);
+        c->fd = -1;
+        c->folders = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+        return c;
+}
+
+void trust_cache_flush(TrustCache *c) {
+        if (!c)
+                return;
+        if (c->fd >= 0)
+                close(c->fd); /* its watches go with it */
+        c->fd = -1;
+        g_hash_table_remove_all(c->folders);
+}
+
+void trust_cache_free(TrustCache *c) {
+        if (!c)
+                return;
+        trust_cache_flush(c);
+        g_hash_table_unref(c->folders);
+        g_free(c);
+}
+
+/* Whether folder is kept, after what the kernel reported since (any change: all go). */
+static bool cache_has(TrustCache *c, const char *folder) {
+        char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+        if (!c || c->fd < 0)
+                return false;
+        for (;;) {
+                ssize_t n = read(c->fd, buf, sizeof buf);
+                if (n > 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+                        trust_cache_flush(c);
+                        return false;
+                }
+                if (n < 0 && errno == EAGAIN)
+                        break;
+        }
+        return g_hash_table_contains(c->folders, folder);
+}
+
+/* Ready to watch the folders of one walk (none of them lost to a flush midway). */
+static bool cache_ready(TrustCache *c) {
+        if (c->fd < 0 || g_hash_table_size(c->folders) >= TRUST_CACHE_MAX) {
+                trust_cache_flush(c);
+                c->fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+        }
+        return c->fd >= 0;
+}
+
+/* Watches the folder open as dirfd (O_PATH), before it is checked; false when it cannot. */
+static bool cache_watch(TrustCache *c, int dirfd) {
+        char self[64];
+        snprintf(self, sizeof self, "/proc/self/fd/%d", dirfd);
+        return inotify_add_watch(c->fd, self, WATCH_MASK) >= 0;
+}
+
 /* Walks path from "/" one folder at a time, without following symlinks, checking each
  * folder, and that the last name is the very file in st. top: "/" opened O_PATH and
- * kept by the caller (the host root's), or -1 to open it here. */
-static bool check_chain(int top, const char *path, const struct stat *file, char **why) {
+ * kept by the caller (the host root's), or -1 to open it here. With cache: each folder
+ * is watched before it is checked, and the chain kept when all of it is trusted; a
+ * chain kept already costs one stat of the path. */
+static bool check_chain(TrustCache *cache, int top, const char *path, const struct stat *file, char **why) {
         g_auto(GStrv) parts = NULL;
+        g_autofree char *folder = NULL;
         int dirfd;
         struct stat st;
         const char *problem = NULL;
+        bool watched;
 
         if (path[0] != '/') {
                 *why = g_strdup("the kernel shows no path for it (another mount namespace?)");
+                return false;
+        }
+        folder = g_path_get_dirname(path);
+        if (cache_has(cache, folder)) {
+                /* Every folder on the way is one that was checked and has not changed. */
+                if (fstatat(AT_FDCWD, path, &st, AT_SYMLINK_NOFOLLOW) == 0 && st.st_dev == file->st_dev &&
+                    st.st_ino == file->st_ino)
+                        return true;
+                *why = g_strdup(CHANGED_FILE);
                 return false;
         }
         dirfd = top >= 0 ? top : open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
@@ -51,9 +137,12 @@ static bool check_chain(int top, const char *path, const struct stat *file, char
                 *why = g_strdup_printf("cannot open /: %s", g_strerror(errno));
                 return false;
         }
+        watched = cache && cache_ready(cache);
         parts = g_strsplit(path + 1, "/", -1);
         guint n = g_strv_length(parts);
         for (guint i = 0; i < n && !problem; i++) {
+                if (watched)
+                        watched = cache_watch(cache, dirfd);
                 if (fstat(dirfd, &st) < 0) {
                         problem = "a folder above it cannot be read";
                         break;
@@ -63,7 +152,7 @@ static bool check_chain(int top, const char *path, const struct stat *file, char
                 if (i + 1 == n) {
                         if (fstatat(dirfd, parts[i], &st, AT_SYMLINK_NOFOLLOW) < 0 || st.st_dev != file->st_dev ||
                             st.st_ino != file->st_ino)
-                                problem = "the file at its path is not the one it runs (replaced or renamed)";
+                                problem = CHANGED_FILE;
                         break;
                 }
                 int next = openat(dirfd, parts[i], O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -81,6 +170,8 @@ static bool check_chain(int top, const char *path, const struct stat *file, char
                 *why = g_strdup(problem);
                 return false;
         }
+        if (watched)
+                g_hash_table_add(cache->folders, g_steal_pointer(&folder));
         return true;
 }
 
@@ -91,37 +182,39 @@ static bool check_file(const struct stat *st, char **why) {
         return !problem;
 }
 
-int trust_check_exe(const Root *host, pid_t pid, TrustedExe *out) {
+int trust_check_exe(const Root *host, TrustCache *cache, pid_t pid, const char *path, TrustedExe *out) {
         g_autofree char *exe = root_pathf(host, "proc/%d/exe", (int) pid);
-        _cleanup_close_ int fd = -1;
         struct stat st;
 
         *out = (TrustedExe) {};
-        /* Opening the magic link opens the running file itself, whatever its name now. */
-        fd = open(exe, O_PATH | O_CLOEXEC);
-        if (fd < 0)
-                return negative_errno();
-        if (fstat(fd, &st) < 0)
-                return negative_errno();
-        g_autofree char *self = root_pathf(host, "proc/self/fd/%d", fd);
-        out->path = g_file_read_link(self, NULL);
-        if (!out->path)
-                return -ESRCH;
-        if (g_str_has_suffix(out->path, " (deleted)"))
-                out->why = g_strdup("the file it runs was deleted or replaced");
-        else if (check_file(&st, &out->why))
-                check_chain(root_is_host(host) ? root_fd(host) : -1, out->path, &st, &out->why);
+        for (int attempt = 0;; attempt++) {
+                /* The link's target is the running file itself, whatever its name now; its
+                 * path is where the kernel says that file is. Read in that order, a new exec
+                 * between the two shows as a path that is not the file (then read again). */
+                out->path = path && attempt == 0 ? g_strdup(path) : g_file_read_link(exe, NULL);
+                if (!out->path)
+                        return -ESRCH;
+                if (stat(exe, &st) < 0)
+                        return negative_errno();
+                if (g_str_has_suffix(out->path, " (deleted)"))
+                        out->why = g_strdup("the file it runs was deleted or replaced");
+                else if (check_file(&st, &out->why))
+                        check_chain(cache, root_is_host(host) ? root_fd(host) : -1, out->path, &st, &out->why);
+                if (attempt > 0 || !out->why || !g_str_equal(out->why, CHANGED_FILE))
+                        break;
+                trusted_exe_clear(out);
+        }
         out->trusted = out->why == NULL;
         return 0;
 }
 
-bool trust_check_path(const char *path, char **why) {
+bool trust_check_path(TrustCache *cache, const char *path, char **why) {
         struct stat st;
         if (stat(path, &st) < 0) {
                 *why = g_strdup_printf("%s", g_strerror(errno));
                 return false;
         }
-        return check_file(&st, why) && check_chain(-1, path, &st, why);
+        return check_file(&st, why) && check_chain(cache, -1, path, &st, why);
 }
 
 int trust_read_uids(const Root *host, pid_t pid, uid_t *ruid, uid_t *euid) {

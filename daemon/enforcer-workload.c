@@ -33,6 +33,7 @@ typedef struct WorkloadState {
         bool host_online_read;
         TrustCache *trust;        /* folders of executables found trusted */
         pid_t own_session;        /* isolatord's (may_touch, on a fake root) */
+        GHashTable *procs;        /* slice folder's cgroup.procs (rel) -> RootFile, kept open */
 } WorkloadState;
 
 static void workload_free(Workload *w) {
@@ -50,6 +51,7 @@ static void *workload_state_new(void) {
         s->untrusted = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, (GDestroyNotify) finding_free);
         s->trust = trust_cache_new();
         s->own_session = getsid(0);
+        s->procs = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify) root_file_free);
         return s;
 }
 
@@ -61,6 +63,7 @@ static void workload_state_free(void *p) {
         g_hash_table_unref(s->inherited);
         g_hash_table_unref(s->untrusted);
         trust_cache_free(s->trust);
+        g_hash_table_unref(s->procs);
         g_free(s);
 }
 
@@ -125,9 +128,9 @@ static void verdict_clear(Verdict *v) {
  * it matches Match= and only root could have put it there; and, with User=, when it runs
  * as one of those users. A name alone (comm, prctl(PR_SET_NAME), a symlink, a user's
  * copy) is never enough: it is a finding. */
-static void classify(const EnforcerContext *ctx, pid_t pid, const char *comm, Verdict *v) {
+static void classify(const EnforcerContext *ctx, pid_t pid, const char *comm, const char *path, Verdict *v) {
         WorkloadState *s = ctx->state;
-        g_autofree char *cgroup = NULL, *path = task_read_exe(ctx->host, pid);
+        g_autofree char *cgroup = NULL;
         const Config *c = ctx->config;
         uid_t ruid = (uid_t) -1;
 
@@ -254,10 +257,16 @@ static int move_to_slice(const EnforcerContext *ctx, const GroupConfig *g, pid_t
                         log_warning("%s", e->message);
                 return r;
         }
+        WorkloadState *s = ctx->state;
         g_autofree char *dir = cgroup_unit_rel(g->slice);
         g_autofree char *rel = g_strconcat(dir, "/cgroup.procs", NULL);
         g_autofree char *text = g_strdup_printf("%d", (int) pid);
-        return root_write(ctx->root, rel, text);
+        RootFile *procs = g_hash_table_lookup(s->procs, rel);
+        if (!procs) {
+                procs = root_file_new(ctx->root, rel);
+                g_hash_table_insert(s->procs, g_steal_pointer(&rel), procs);
+        }
+        return root_file_write(procs, text);
 }
 
 /* executed: it has just executed a program, and so has one thread (exec ends the
@@ -336,16 +345,11 @@ static int place(const EnforcerContext *ctx, const GroupConfig *g, pid_t pid, co
 /* A fake root describes another machine: of this one's processes, only those of
  * isolatord's own session (a test's or the demo's children), or in the top cgroup
  * folder isolatord runs in when that is not the root cgroup (a test's own folder, where
- * its private systemd manager starts units in sessions of their own), are acted on.
- * The process's name comes from the same read of its stat. */
-static bool may_touch(const EnforcerContext *ctx, pid_t pid, char **comm) {
+ * its private systemd manager starts units in sessions of their own), are acted on. */
+static bool may_touch(const EnforcerContext *ctx, pid_t pid) {
         WorkloadState *s = ctx->state;
         g_autofree char *own = NULL, *theirs = NULL;
-        TaskStat st;
-        if (task_read_stat(ctx->host, pid, 0, &st) < 0)
-                return false;
-        *comm = text_printable(st.comm);
-        if (st.session == s->own_session)
+        if (root_is_host(ctx->root) || getsid(pid) == s->own_session)
                 return true;
         if (task_read_cgroup(ctx->host, getpid(), &own) < 0 || own[0] != '/' || !own[1] ||
             task_read_cgroup(ctx->host, pid, &theirs) < 0)
@@ -441,14 +445,16 @@ static void workload_observation_free(void *p) {
 static void observe_exec(const EnforcerContext *ctx, WorkloadObservation *o, pid_t pid, bool executed) {
         WorkloadState *s = ctx->state;
         Candidate c = { .pid = pid, .executed = executed };
+        /* The executable first: right after an exec, the first look at /proc/PID costs
+         * least as this one (a stat or comm read first waits several times as long). */
+        g_autofree char *exe = any_match(ctx->config) ? task_read_exe(ctx->host, pid) : NULL;
 
-        if (!any_match(ctx->config) ||
-            (root_is_host(ctx->root) ? task_read_comm(ctx->host, pid, &c.comm) < 0 : !may_touch(ctx, pid, &c.comm))) {
+        if (!any_match(ctx->config) || task_read_comm(ctx->host, pid, &c.comm) < 0 || !may_touch(ctx, pid)) {
                 g_free(c.comm);
                 return;
         }
         c.inherited = g_strdup(g_hash_table_lookup(s->inherited, GINT_TO_POINTER(pid)));
-        classify(ctx, pid, c.comm, &c.verdict);
+        classify(ctx, pid, c.comm, exe, &c.verdict);
         c.placed = g_hash_table_lookup(s->by_pid, GINT_TO_POINTER(pid));
         if (!c.verdict.group || c.verdict.place)
                 g_hash_table_remove(s->untrusted, GINT_TO_POINTER(pid));
@@ -516,6 +522,7 @@ static void observe_all(const EnforcerContext *ctx, WorkloadObservation *o, bool
 
         s->host_online_read = false; /* CPUs may have gone offline or come back */
         trust_cache_flush(s->trust);  /* a mount on a kept folder is not reported */
+        g_hash_table_remove_all(s->procs); /* slices may have been made again */
         g_hash_table_iter_init(&it, s->by_pid);
         while (g_hash_table_iter_next(&it, &key, &value)) {
                 Workload *w = value;
@@ -759,6 +766,7 @@ static int workload_revert(const EnforcerContext *ctx) {
         WorkloadState *s = ctx->state;
         g_hash_table_remove_all(s->by_pid);
         g_hash_table_remove_all(s->inherited);
+        g_hash_table_remove_all(s->procs); /* the slices go */
         return 0;
 }
 

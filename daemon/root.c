@@ -358,6 +358,68 @@ int root_write(const Root *root, const char *rel, const char *value) {
         return r;
 }
 
+struct RootFile {
+        const Root *root;
+        char *rel;
+        int fd; /* -1 until written */
+};
+
+RootFile *root_file_new(const Root *root, const char *rel) {
+        RootFile *f = g_new0(RootFile, 1);
+        f->root = root;
+        f->rel = g_strdup(rel);
+        f->fd = -1;
+        return f;
+}
+
+void root_file_free(RootFile *f) {
+        if (!f)
+                return;
+        if (f->fd >= 0)
+                close(f->fd);
+        g_free(f->rel);
+        g_free(f);
+}
+
+/* One write of line to the kept file; -ESTALE when what it names is gone. */
+static int file_write_once(RootFile *f, const char *line, size_t len) {
+        if (root_is_host(f->root)) {
+                ssize_t n = write(f->fd, line, len);
+                if (n < 0)
+                        return errno == ENODEV || errno == ENOENT ? -ESTALE : negative_errno();
+                return (size_t) n == len ? 0 : -EIO; /* the kernel takes a pid whole */
+        }
+        /* A fake root's regular file: what O_TRUNC and a write would leave. */
+        struct stat st;
+        if (fstat(f->fd, &st) < 0)
+                return negative_errno();
+        if (st.st_nlink == 0)
+                return -ESTALE;
+        if (pwrite(f->fd, line, len, 0) != (ssize_t) len || ftruncate(f->fd, (off_t) len) < 0)
+                return negative_errno();
+        return 0;
+}
+
+int root_file_write(RootFile *f, const char *value) {
+        g_autofree char *line = g_strconcat(value, "\n", NULL);
+        int r = -ESTALE;
+
+        for (int attempt = 0; attempt < 2 && r == -ESTALE; attempt++) {
+                if (f->fd < 0) {
+                        int fd = open_beneath(f->root, f->rel, O_WRONLY, 0);
+                        if (fd < 0)
+                                return fd;
+                        f->fd = fd;
+                }
+                r = file_write_once(f, line, strlen(line));
+                if (r < 0) {
+                        close(f->fd); /* opened again for the next write */
+                        f->fd = -1;
+                }
+        }
+        return r == -ESTALE ? -ENOENT : r;
+}
+
 /* A file created beneath the root (a fake cgroup's interface file). */
 static int create_file_at(int dirfd, const char *name, const char *content) {
         _cleanup_close_ int fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);

@@ -47,6 +47,15 @@ bool root_rel_valid(const char *rel);
  * folder. Returns 0 or the negative errno the kernel gave at open, write or close (a
  * managed IRQ answers EIO, or EPERM since Linux 6.12; an immutable file EPERM). */
 int root_write(const Root *root, const char *rel, const char *value);
+/* A kernel file written again and again (a slice's cgroup.procs at every exec), opened
+ * once beneath the root like root_write's and kept open: a write then costs one call,
+ * not a path walk. Opened again when what it names was removed meanwhile (cgroupfs
+ * answers ENODEV; a fake root's file has no link left). Same returns as root_write. */
+typedef struct RootFile RootFile;
+RootFile *root_file_new(const Root *root, const char *rel);
+void root_file_free(RootFile *f);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(RootFile, root_file_free)
+int root_file_write(RootFile *f, const char *value);
 /* A cpulist file ("0-3,8\n"); the kernel writes "(null)" in nohz_full when it is unset. */
 int root_read_cpulist(const Root *root, const char *rel, CpuMask *out);
 

@@ -72,6 +72,37 @@ START_TEST(test_write_stays_beneath) {
 }
 END_TEST
 
+/* A file kept open for writes (a slice's cgroup.procs) holds the last value written,
+ * follows the file when it is made again, and refuses what root_write refuses. */
+START_TEST(test_kept_file) {
+        g_autofree char *dir = fixture_tmpdir();
+        g_autofree char *root_dir = g_build_filename(dir, "root", NULL);
+        g_autofree char *procs = g_build_filename(root_dir, "sys/fs/cgroup/a.slice/cgroup.procs", NULL);
+        fixture_write(root_dir, "sys/fs/cgroup/a.slice/cgroup.procs", "");
+        g_autoptr(Root) root = root_new(root_dir);
+        g_autoptr(RootFile) f = root_file_new(root, "sys/fs/cgroup/a.slice/cgroup.procs");
+
+        ck_assert_int_eq(root_file_write(f, "123456"), 0);
+        ck_assert_int_eq(root_file_write(f, "78"), 0);
+        g_autofree char *text = read_text(procs);
+        ck_assert_str_eq(text, "78\n");
+        /* Removed and made again (a slice repaired): the new file gets the write. */
+        ck_assert_int_eq(unlink(procs), 0);
+        fixture_write(root_dir, "sys/fs/cgroup/a.slice/cgroup.procs", "");
+        ck_assert_int_eq(root_file_write(f, "90"), 0);
+        g_autofree char *again = read_text(procs);
+        ck_assert_str_eq(again, "90\n");
+        /* Gone: the open's error; a symlink in its place: refused by name. */
+        ck_assert_int_eq(unlink(procs), 0);
+        ck_assert_int_eq(root_file_write(f, "1"), -ENOENT);
+        ck_assert_int_eq(symlink("/etc/passwd", procs), 0);
+        ck_assert_int_eq(root_file_write(f, "1"), -ELOOP);
+        g_autoptr(RootFile) climbing = root_file_new(root, "sys/../../x");
+        ck_assert_int_eq(root_file_write(climbing, "1"), -EINVAL);
+        fixture_remove(dir);
+}
+END_TEST
+
 START_TEST(test_put_file_and_remove) {
         g_autofree char *dir = fixture_tmpdir();
         g_autoptr(Root) root = root_new(dir);
@@ -351,6 +382,7 @@ static Suite *trust_suite(void) {
         TCase *tc = tcase_create("root");
         tcase_add_test(tc, test_rel_valid);
         tcase_add_test(tc, test_write_stays_beneath);
+        tcase_add_test(tc, test_kept_file);
         tcase_add_test(tc, test_put_file_and_remove);
         suite_add_tcase(s, tc);
         tc = tcase_create("originals");

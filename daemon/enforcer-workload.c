@@ -108,6 +108,13 @@ static bool exe_matches(const GroupConfig *g, const char *path) {
         return path && (globs_match(g->match, path) || globs_match(g->match, base));
 }
 
+static bool any_exe_match(const Config *c, const char *path) {
+        for (unsigned i = 0; path && i < c->groups->len; i++)
+                if (exe_matches(c->groups->pdata[i], path))
+                        return true;
+        return false;
+}
+
 /* What a process is to the groups: one to place it in, or (refused) why not. */
 typedef struct Verdict {
         const GroupConfig *group;  /* NULL: it concerns no group */
@@ -449,7 +456,17 @@ static void observe_exec(const EnforcerContext *ctx, WorkloadObservation *o, pid
          * least as this one (a stat or comm read first waits several times as long). */
         g_autofree char *exe = any_match(ctx->config) ? task_read_exe(ctx->host, pid) : NULL;
 
-        if (!any_match(ctx->config) || task_read_comm(ctx->host, pid, &c.comm) < 0 || !may_touch(ctx, pid)) {
+        if (!any_match(ctx->config))
+                return;
+        /* Named by its executable when that is a group's: its own name (comm) is not
+         * read then, and is only the process's choice. Otherwise the name is read, to
+         * tell a process named like a workload. */
+        if (any_exe_match(ctx->config, exe)) {
+                g_autofree char *base = g_path_get_basename(exe);
+                c.comm = text_printable(base);
+        } else if (task_read_comm(ctx->host, pid, &c.comm) < 0)
+                return;
+        if (!may_touch(ctx, pid)) {
                 g_free(c.comm);
                 return;
         }

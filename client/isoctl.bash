@@ -8,7 +8,7 @@ _isoctl() {
                 words=("${COMP_WORDS[@]}")
                 cword=$COMP_CWORD
         }
-        local commands="status verify apply reload set revert boot-params kernel-audit plan workloads irqs latency reset-latency sampler noise watch"
+        local commands="status verify apply reload set revert boot-params kernel-audit plan workloads irqs latency reset-latency sampler noise metrics watch"
         local options="--json --no-color --help --version"
         local i command=
         for ((i = 1; i < cword; i++)); do

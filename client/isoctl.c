@@ -548,6 +548,21 @@ static int cmd_noise(Ctl *c, char **args) {
         return EXIT_OK;
 }
 
+/* Prometheus's text format, as the daemon makes it (the same text as its textfile). */
+static int cmd_metrics(Ctl *c, char **args) {
+        g_autoptr(sd_bus_message) reply = NULL;
+        const char *text;
+        int r = call(c, "GetMetrics", &reply, NULL, NULL);
+        if (r != EXIT_OK)
+                return r;
+        if (sd_bus_message_read(reply, "s", &text) < 0) {
+                fprintf(stderr, "isoctl: cannot read isolatord's answer\n");
+                return EXIT_UNREACHABLE;
+        }
+        fputs(text, stdout);
+        return EXIT_OK;
+}
+
 static int cmd_reset_latency(Ctl *c, char **args) {
         return simple_change(c, "ResetLatency", "Latency statistics reset");
 }
@@ -709,6 +724,7 @@ static const Command commands[] = {
         { "reset-latency", 0, cmd_reset_latency, "", "zero the latency statistics (root or polkit)" },
         { "sampler", 1, cmd_sampler, " start|stop", "start or stop the latency sampler (root or polkit)" },
         { "noise", 0, cmd_noise, "", "interrupts and context switches per second that still reach each CPU" },
+        { "metrics", 0, cmd_metrics, "", "every figure in Prometheus's text format (--json does not apply)" },
         { "watch", 0, cmd_watch, "", "print isolatord's signals and property changes until interrupted" },
 };
 

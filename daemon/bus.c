@@ -13,6 +13,7 @@
 #include "enforcer-irq.h"
 #include "kconfig.h"
 #include "log.h"
+#include "metrics.h"
 #include "partition.h"
 #include "plan.h"
 #include "sd-glib.h"
@@ -377,13 +378,14 @@ static int method_get_status(sd_bus_message *msg, void *userdata, sd_bus_error *
         if (r >= 0) r = append_sv(reply, "drift_corrections", "t", m->drift_corrections);
         if (r >= 0) r = append_sv(reply, "verify_count", "t", m->verify_count);
         if (r >= 0) r = append_sv(reply, "event_count", "t", m->event_count);
-        if (r >= 0) r = append_sv(reply, "sampler_running", "b", (int) (m->sampler != NULL));
-        if (r >= 0) r = append_sv(reply, "latency_exceeded", "t", m->sampler ? sampler_exceeded_total(m->sampler) : 0);
-        if (r >= 0 && m->sampler)
-                r = append_sv(reply, "latency_threshold_us", "u", sampler_options(m->sampler)->threshold_us);
-        if (r >= 0 && m->sampler)
-                r = append_sv(reply, "sampler_memory", "s",
-                              sampler_memory_not_locked(m->sampler) ? sampler_memory_not_locked(m->sampler) : "locked");
+        SamplerSummary sampler = {};
+        bool sampling = manager_sampler_summary(m, &sampler);
+        if (r >= 0) r = append_sv(reply, "sampler_running", "b", (int) sampling);
+        if (r >= 0) r = append_sv(reply, "latency_exceeded", "t", sampler.exceeded);
+        if (r >= 0 && sampling)
+                r = append_sv(reply, "latency_threshold_us", "u", sampler.threshold_us);
+        if (r >= 0 && sampling)
+                r = append_sv(reply, "sampler_memory", "s", sampler.memory);
         if (r >= 0) r = append_sv(reply, "rescan_count", "t", m->rescan_count);
         if (r >= 0) r = append_sv(reply, "last_verify_usec", "t", m->last_verify_usec);
         if (r >= 0) r = append_sv(reply, "verify_interval_sec", "u", m->config->daemon.verify_interval_sec);
@@ -468,8 +470,9 @@ static int method_get_workloads(sd_bus_message *msg, void *userdata, sd_bus_erro
 
 static int method_get_latency(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         Bus *b = userdata;
-        g_autoptr(GPtrArray) stats = b->manager->sampler ? sampler_stats(b->manager->sampler)
-                                                         : g_ptr_array_new();
+        g_autoptr(GPtrArray) stats = manager_latency(b->manager);
+        if (!stats)
+                stats = g_ptr_array_new();
         return reply_records(msg, stats, append_latency);
 }
 
@@ -479,9 +482,9 @@ static int method_get_histogram(sd_bus_message *msg, void *userdata, sd_bus_erro
         int r = sd_bus_message_read(msg, "u", &cpu);
         if (r < 0)
                 return r;
-        if (!b->manager->sampler)
+        g_autoptr(GPtrArray) stats = manager_latency(b->manager);
+        if (!stats)
                 return sd_bus_error_set(error, BUS_ERROR_PREFIX "NotFound", "the sampler is not running (isoctl sampler start)");
-        g_autoptr(GPtrArray) stats = sampler_stats(b->manager->sampler);
         for (unsigned i = 0; i < stats->len; i++) {
                 const LatencyStats *l = stats->pdata[i];
                 if (l->cpu != (int) cpu || !l->measured)
@@ -504,6 +507,12 @@ static int method_get_noise(sd_bus_message *msg, void *userdata, sd_bus_error *e
         if (!noise)
                 return sd_bus_error_set(error, BUS_ERROR_PREFIX "NotFound", "no noise figures yet: they need two readings, a second apart");
         return reply_records(msg, noise, append_noise);
+}
+
+static int method_get_metrics(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        Bus *b = userdata;
+        g_autofree char *text = metrics_text(b->manager);
+        return sd_bus_reply_method_return(msg, "s", text);
 }
 
 static int method_get_boot_parameters(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
@@ -578,13 +587,16 @@ static int reply_after_change(Bus *b, sd_bus_message *msg, bool ok, const GError
         return sd_bus_reply_method_return(msg, NULL);
 }
 
-static int method_apply(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
-        Bus *b = userdata;
+/* A change that takes no argument (Apply, Revert), once the caller is authorized. */
+static int run_change(Bus *b, sd_bus_message *msg, bool (*change)(Manager *, GError **), sd_bus_error *error) {
         g_autoptr(GError) e = NULL;
-
-        REQUIRE_AUTH(b, msg, method_apply, error);
-        bool ok = manager_apply(b->manager, &e);
+        bool ok = change(b->manager, &e);
         return reply_after_change(b, msg, ok, e, error);
+}
+
+static int method_apply(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        REQUIRE_AUTH((Bus *) userdata, msg, method_apply, error);
+        return run_change(userdata, msg, manager_apply, error);
 }
 
 static int method_reload(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
@@ -633,18 +645,13 @@ static int method_stop_sampler(sd_bus_message *msg, void *userdata, sd_bus_error
 static int method_reset_latency(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         Bus *b = userdata;
         REQUIRE_AUTH(b, msg, method_reset_latency, error);
-        if (b->manager->sampler)
-                sampler_reset(b->manager->sampler);
+        manager_latency_reset(b->manager);
         return sd_bus_reply_method_return(msg, NULL);
 }
 
 static int method_revert(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
-        Bus *b = userdata;
-        g_autoptr(GError) e = NULL;
-
-        REQUIRE_AUTH(b, msg, method_revert, error);
-        bool ok = manager_revert(b->manager, &e);
-        return reply_after_change(b, msg, ok, e, error);
+        REQUIRE_AUTH((Bus *) userdata, msg, method_revert, error);
+        return run_change(userdata, msg, manager_revert, error);
 }
 
 static const sd_bus_vtable isolator_vtable[] = {
@@ -692,6 +699,8 @@ static const sd_bus_vtable isolator_vtable[] = {
                                 method_get_histogram, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("GetNoise", SD_BUS_NO_ARGS, SD_BUS_RESULT("aa{sv}", cpus),
                                 method_get_noise, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("GetMetrics", SD_BUS_NO_ARGS, SD_BUS_RESULT("s", text), method_get_metrics,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_SIGNAL_WITH_ARGS("DriftCorrected", SD_BUS_ARGS("s", kind, "s", object, "s", expected, "s", found), 0),
         SD_BUS_SIGNAL_WITH_ARGS("IrqPinned", SD_BUS_ARGS("u", irq, "s", name, "s", cpus), 0),
         SD_BUS_SIGNAL_WITH_ARGS("WorkloadPlaced", SD_BUS_ARGS("s", group, "u", pid, "s", comm), 0),

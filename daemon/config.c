@@ -43,7 +43,11 @@ static const char default_config[] =
         "CgroupBackend=auto\n"
         "SystemdAddress=unix:path=/run/systemd/private\n"
         "RestoreOnExit=false\n"
-        "DriftBurst=5\n";
+        "DriftBurst=5\n"
+        "\n"
+        "[Metrics]\n"
+        "TextfileDir=\n"
+        "IntervalSec=15\n";
 
 #define GROUP_PREFIX "Group "
 
@@ -58,6 +62,7 @@ static const char *const daemon_keys[] = { "VerifyIntervalSec", "UdevMonitor", "
                                            "RestoreOnExit", "DriftBurst", NULL };
 static const char *const irq_keys[] = { "Match", "CPUs", "ThreadPriority", NULL };
 static const char *const network_keys[] = { "RpsCpus", "XpsCpus", NULL };
+static const char *const metrics_keys[] = { "TextfileDir", "IntervalSec", NULL };
 
 #define IRQ_PREFIX "Irq "
 
@@ -70,6 +75,8 @@ static const char *const *section_keys(const char *section) {
                 return daemon_keys;
         if (g_str_equal(section, "Network"))
                 return network_keys;
+        if (g_str_equal(section, "Metrics"))
+                return metrics_keys;
         if (g_str_has_prefix(section, GROUP_PREFIX))
                 return group_keys;
         if (g_str_has_prefix(section, IRQ_PREFIX))
@@ -135,6 +142,8 @@ Config *config_copy(const Config *c) {
         copy->cpu_dma_latency_us = c->cpu_dma_latency_us;
         copy->daemon.udev_monitor = g_strdup(c->daemon.udev_monitor);
         copy->daemon.systemd_address = g_strdup(c->daemon.systemd_address);
+        copy->metrics = c->metrics;
+        copy->metrics.textfile_dir = g_strdup(c->metrics.textfile_dir);
         g_strfreev(copy->sources);
         copy->sources = g_strdupv(c->sources);
         for (unsigned i = 0; i < c->groups->len; i++)
@@ -154,6 +163,7 @@ void config_free(Config *c) {
         g_strfreev(c->sources);
         g_free(c->daemon.udev_monitor);
         g_free(c->daemon.systemd_address);
+        g_free(c->metrics.textfile_dir);
         g_free(c);
 }
 
@@ -646,6 +656,17 @@ static bool config_from_source(ConfigSource *s, Config **out, GError **error) {
                 return config_fail(error, s, "Daemon", "UdevMonitor", "\"%s\" is not one of auto, udev, kernel",
                                    c->daemon.udev_monitor);
 
+        /* A folder root writes a file into: absolute, no "..", no control characters. */
+        c->metrics.textfile_dir = g_strstrip(g_key_file_get_string(s->merged, "Metrics", "TextfileDir", NULL));
+        const char *dir = c->metrics.textfile_dir;
+        if (*dir && (dir[0] != '/' || strstr(dir, "/../") || g_str_has_suffix(dir, "/..") || strlen(dir) > 1024))
+                return config_fail(error, s, "Metrics", "TextfileDir", "\"%s\" is not an absolute folder name", dir);
+        for (const char *ch = dir; *ch; ch++)
+                if ((unsigned char) *ch < 0x20 || *ch == 0x7f)
+                        return config_fail(error, s, "Metrics", "TextfileDir", "a folder name holds no control character");
+        if (!get_uint(s, "Metrics", "IntervalSec", 1, 3600, &c->metrics.interval_sec, error))
+                return false;
+
         g_ptr_array_add(s->files, NULL);
         g_strfreev(c->sources);
         c->sources = (char **) g_ptr_array_steal(s->files, NULL);
@@ -898,5 +919,7 @@ char *config_to_text(const Config *c, const char *header) {
                                c->daemon.udev_monitor, cgroup_backend_to_string(c->daemon.cgroup_backend),
                                c->daemon.systemd_address, c->daemon.restore_on_exit ? "true" : "false",
                                c->daemon.drift_burst);
+        g_string_append_printf(out, "\n[Metrics]\nTextfileDir=%s\nIntervalSec=%u\n",
+                               c->metrics.textfile_dir ? c->metrics.textfile_dir : "", c->metrics.interval_sec);
         return g_string_free(out, false);
 }

@@ -73,6 +73,12 @@ typedef struct DaemonConfig {
         unsigned drift_burst;       /* corrections of one unit within 10 s before backing off */
 } DaemonConfig;
 
+/* [Metrics]: the Prometheus text file node-exporter's textfile collector reads. */
+typedef struct MetricsConfig {
+        char *textfile_dir;         /* absolute; NULL or "": no file */
+        unsigned interval_sec;      /* how often it is written */
+} MetricsConfig;
+
 /* Immutable once loaded: a reload builds a new Config and swaps it only when valid. */
 typedef struct Config {
         CpuMask housekeeping;
@@ -82,6 +88,7 @@ typedef struct Config {
         SamplerConfig sampler;
         DaemonConfig daemon;
         NetworkConfig network;
+        MetricsConfig metrics;
         char **sources;             /* the files read, in order; empty for the defaults */
 } Config;
 

@@ -53,11 +53,18 @@ static EnforcerContext manager_context(const Manager *m, size_t i, PassShared *s
 static void on_event(const Event *e, void *userdata) {
         Manager *m = userdata;
         switch (e->kind) {
-        case EVENT_DRIFT_CORRECTED:
+        case EVENT_DRIFT_CORRECTED: {
+                uint64_t *n = g_hash_table_lookup(m->drift_by_kind, e->finding->kind);
+                if (!n) {
+                        n = g_new0(uint64_t, 1);
+                        g_hash_table_insert(m->drift_by_kind, g_strdup(e->finding->kind), n);
+                }
+                (*n)++;
                 m->drift_corrections++;
                 log_notice("drift repaired: %s %s was %s, is %s again", e->finding->kind, e->finding->object,
                            e->finding->actual, e->finding->expected);
                 break;
+        }
         case EVENT_IRQ_PINNED: {
                 g_autofree char *list = cpumask_format_list(e->cpus);
                 log_info("IRQ %u %s pinned to CPUs %s", e->irq, e->name, list);
@@ -211,6 +218,27 @@ int manager_sampler_start(Manager *m) {
 void manager_sampler_stop(Manager *m) {
         m->sampler = sampler_stop(m->sampler);
         g_hash_table_remove_all(m->exceeded_sent);
+}
+
+bool manager_sampler_summary(const Manager *m, SamplerSummary *out) {
+        if (!m->sampler)
+                return false;
+        const char *why = sampler_memory_not_locked(m->sampler);
+        *out = (SamplerSummary) {
+                .exceeded = sampler_exceeded_total(m->sampler),
+                .threshold_us = sampler_options(m->sampler)->threshold_us,
+                .memory = why ? why : "locked",
+        };
+        return true;
+}
+
+GPtrArray *manager_latency(Manager *m) {
+        return m->sampler ? sampler_stats(m->sampler) : NULL;
+}
+
+void manager_latency_reset(Manager *m) {
+        if (m->sampler)
+                sampler_reset(m->sampler);
 }
 
 void manager_noise_tick(Manager *m, uint64_t now_ns) {
@@ -555,6 +583,7 @@ bool manager_new(const ManagerOptions *o, Manager **out, GError **error) {
         m->runtime_dir = g_strdup(o->runtime_dir ? o->runtime_dir : manager_default_runtime_dir());
         m->sink = (EventSink) { on_event, m };
         m->exceeded_sent = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, g_free);
+        m->drift_by_kind = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
         m->refusals = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
         size_t n = 0;
         while (enforcers[n])
@@ -608,6 +637,8 @@ void manager_free(Manager *m) {
                 g_hash_table_unref(m->exceeded_sent);
         if (m->refusals)
                 g_hash_table_unref(m->refusals);
+        if (m->drift_by_kind)
+                g_hash_table_unref(m->drift_by_kind);
         if (m->sampler_event_fd >= 0)
                 close(m->sampler_event_fd);
         noise_reading_free(m->noise_before);

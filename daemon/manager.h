@@ -49,6 +49,7 @@ typedef struct Manager {
         GPtrArray *findings;        /* Finding*, of the last verify, partition diagnostics first */
         ManagerState state;
         uint64_t drift_corrections;
+        GHashTable *drift_by_kind;  /* finding kind -> uint64_t*: drift_corrections by kind */
         uint64_t verify_count;
         uint64_t last_verify_usec;  /* CLOCK_REALTIME */
         int64_t last_pass_mono_usec; /* CLOCK_MONOTONIC, of the last verify or observe */
@@ -117,6 +118,18 @@ bool manager_watch_relevant(const Manager *m, const char *name);
 /* The sampler on the configured CPUs (every group CPU by default). */
 int manager_sampler_start(Manager *m);
 void manager_sampler_stop(Manager *m);
+/* What the sampler tells, for GetStatus: false when it is stopped. memory: "locked", or
+ * why its memory could not be locked. */
+typedef struct SamplerSummary {
+        uint64_t exceeded;      /* samples above the threshold, all CPUs */
+        unsigned threshold_us;
+        const char *memory;
+} SamplerSummary;
+bool manager_sampler_summary(const Manager *m, SamplerSummary *out);
+/* Each CPU's statistics (LatencyStats*, sampler.h); NULL when the sampler is stopped. */
+GPtrArray *manager_latency(Manager *m);
+/* Statistics and histograms start again (ResetLatency). */
+void manager_latency_reset(Manager *m);
 /* A new noise reading (the loop takes one a second); rates need two. */
 void manager_noise_tick(Manager *m, uint64_t now_ns);
 /* Rates of the last two readings, for every online CPU (NoiseCpu*); NULL before two. */

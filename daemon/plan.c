@@ -98,6 +98,8 @@ Config *plan_partition(const Topology *t, const Config *tmpl, GPtrArray **notes_
         c->daemon.systemd_address = g_strdup(tmpl->daemon.systemd_address);
         c->cpu_dma_latency_us = tmpl->cpu_dma_latency_us;
         c->network = tmpl->network;
+        c->metrics = tmpl->metrics;
+        c->metrics.textfile_dir = g_strdup(tmpl->metrics.textfile_dir);
 
         boot_core = topology_core_of(t, 0);
         cpumask_zero(&c->housekeeping);

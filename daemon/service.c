@@ -11,6 +11,7 @@
 #include "bus-error.h"
 #include "bus.h"
 #include "log.h"
+#include "metrics.h"
 #include "service.h"
 #include "source-netlink.h"
 #include "source-cgroup.h"
@@ -30,6 +31,9 @@ typedef struct Service {
         CgroupWatch *cgroup_watch;
         sd_event_source *sampler_io;
         sd_event_source *noise_timer;
+        sd_event_source *metrics_timer;
+        char *metrics_dir;          /* where isolatord.prom is written; NULL: nowhere */
+        bool metrics_failed;        /* the last write failed (said once) */
 } Service;
 
 static void service_status(Service *s) {
@@ -87,6 +91,45 @@ static int on_noise_timer(sd_event_source *source, uint64_t usec, void *userdata
         return sd_event_source_set_enabled(source, SD_EVENT_ONESHOT);
 }
 
+/* [Metrics] TextfileDir=: isolatord.prom written now and every IntervalSec=. */
+static void metrics_write(Service *s) {
+        g_autoptr(GError) e = NULL;
+        if (metrics_write_textfile(s->manager, s->metrics_dir, &e) < 0) {
+                if (!s->metrics_failed)
+                        log_warning("%s", e->message);
+                s->metrics_failed = true;
+        } else if (s->metrics_failed) {
+                log_info("metrics written to %s again", s->metrics_dir);
+                s->metrics_failed = false;
+        }
+        sd_event_source_set_time_relative(s->metrics_timer,
+                                          (uint64_t) s->manager->config->metrics.interval_sec * 1000000u);
+        sd_event_source_set_enabled(s->metrics_timer, SD_EVENT_ONESHOT);
+}
+
+static int on_metrics_timer(sd_event_source *source, uint64_t usec, void *userdata) {
+        metrics_write(userdata);
+        return 0;
+}
+
+/* The folder as the configuration now says (a reload may change it): a file left in
+ * another folder is removed, and none is written while no folder is set. */
+static void metrics_sync(Service *s) {
+        const char *dir = s->manager->config->metrics.textfile_dir;
+        if (dir && !*dir)
+                dir = NULL;
+        if (s->metrics_dir && (!dir || !g_str_equal(dir, s->metrics_dir))) {
+                metrics_remove_textfile(s->metrics_dir);
+                g_clear_pointer(&s->metrics_dir, g_free);
+                sd_event_source_set_enabled(s->metrics_timer, SD_EVENT_OFF);
+        }
+        if (dir && !s->metrics_dir) {
+                s->metrics_dir = g_strdup(dir);
+                s->metrics_failed = false;
+                metrics_write(s);
+        }
+}
+
 /* The backstop for changes that no event announces. */
 static int on_verify_timer(sd_event_source *source, uint64_t usec, void *userdata) {
         Service *s = userdata;
@@ -99,6 +142,7 @@ static int on_verify_timer(sd_event_source *source, uint64_t usec, void *userdat
         refresh_cgroup_watch(s);
         bus_notify_changes(s->adapter);
         service_status(s);
+        metrics_sync(s); /* a Reload on the bus may have changed [Metrics] */
         return arm_verify_timer(s);
 }
 
@@ -113,6 +157,7 @@ static int on_sighup(sd_event_source *source, const struct signalfd_siginfo *si,
                 log_info("configuration reloaded from %s", s->manager->config_path);
         bus_notify_changes(s->adapter);
         arm_verify_timer(s); /* the interval may have changed */
+        metrics_sync(s);
         sd_notify(false, "READY=1");
         service_status(s);
         return 0;
@@ -148,6 +193,8 @@ static void pin_self(const Manager *m) {
 static void service_clear(Service *s) {
         sd_event_source_disable_unref(s->sampler_io);
         sd_event_source_disable_unref(s->noise_timer);
+        sd_event_source_disable_unref(s->metrics_timer);
+        g_free(s->metrics_dir);
         udev_source_free(s->udev);
         netlink_source_free(s->netlink);
         proc_source_free(s->proc);
@@ -239,6 +286,11 @@ int service_run(const ManagerOptions *o) {
                 return log_error_errno(r, "cannot arm the noise monitor: %m"), 1;
         if (s.manager->config->sampler.enabled)
                 manager_sampler_start(s.manager);
+        r = sd_event_add_time(s.event, &s.metrics_timer, CLOCK_MONOTONIC, 0, 0, on_metrics_timer, &s);
+        if (r < 0)
+                return log_error_errno(r, "cannot arm the metrics timer: %m"), 1;
+        sd_event_source_set_enabled(s.metrics_timer, SD_EVENT_OFF);
+        metrics_sync(&s);
 
         log_info("serving %s on the system bus; partition %s under %s", BUS_NAME,
                  manager_state_to_string(s.manager->state), root_dir(s.manager->root));
@@ -249,6 +301,8 @@ int service_run(const ManagerOptions *o) {
         sd_notify(false, "STOPPING=1");
         if (r < 0)
                 return log_error_errno(r, "event loop failed: %m"), 1;
+        if (s.metrics_dir)
+                metrics_remove_textfile(s.metrics_dir); /* stale figures would pass for a live daemon's */
         manager_stop(s.manager);
         log_info("stopping");
         return 0;

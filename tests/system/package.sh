@@ -32,7 +32,9 @@ for f in ./usr/sbin/isolatord ./usr/bin/isoctl ./lib/systemd/system/isolatord.se
          ./usr/share/dbus-1/system-services/org.rtaudio.Isolator.service \
          ./usr/share/polkit-1/actions/org.rtaudio.isolator.policy \
          ./usr/share/man/man8/isolatord.8.gz ./usr/share/man/man1/isoctl.1.gz ./usr/share/man/man5/isolatord.conf.5.gz \
-         ./usr/share/bash-completion/completions/isoctl ./etc/isolatord/isolatord.conf; do
+         ./usr/share/bash-completion/completions/isoctl ./etc/isolatord/isolatord.conf \
+         ./usr/share/cockpit/isolator/manifest.json ./usr/share/cockpit/isolator/index.html \
+         ./usr/share/cockpit/isolator/isolator.js ./usr/share/cockpit/isolator/isolator.css; do
   expect_in "the package has $f" "$f"
 done
 expect_not_in "no drop-in of its own for init.scope" "init.scope.d"

@@ -75,6 +75,27 @@ def on_get(conn, sender, path, iface, prop):
             "ProtocolVersion": GLib.Variant("i", 0)}[prop]
 
 
+NOTIFICATIONS_XML = """<node><interface name="org.freedesktop.Notifications">
+  <method name="Notify">
+    <arg type="s" direction="in"/><arg type="u" direction="in"/><arg type="s" direction="in"/>
+    <arg type="s" direction="in"/><arg type="s" direction="in"/><arg type="as" direction="in"/>
+    <arg type="a{sv}" direction="in"/><arg type="i" direction="in"/><arg type="u" direction="out"/>
+  </method>
+</interface></node>"""
+notifications = []  # (summary, body)
+
+
+def on_notify(conn, sender, path, iface, method, params, invocation):
+    args = params.unpack()
+    notifications.append((args[3], args[4]))
+    invocation.return_value(GLib.Variant("(u)", (len(notifications),)))
+
+
+notify_node = Gio.DBusNodeInfo.new_for_xml(NOTIFICATIONS_XML)
+session.register_object("/org/freedesktop/Notifications", notify_node.interfaces[0], on_notify, None, None)
+session.call_sync("org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus", "RequestName",
+                  GLib.Variant("(su)", ("org.freedesktop.Notifications", 4)), None, 0, -1, None)
+
 node = Gio.DBusNodeInfo.new_for_xml(WATCHER_XML)
 session.register_object("/StatusNotifierWatcher", node.interfaces[0], on_call, on_get, None)
 session.call_sync("org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus", "RequestName",
@@ -132,6 +153,12 @@ try:
     if not items:
         sys.exit(1)
     follows("active", "Active", "emblem-default", "isolatord: active")
+    # ThresholdUs=1 (tray.sh): every wake-up is late, LatencyExceeded comes once a
+    # second; the tray tells the desktop once, then waits 30 s.
+    latency_notes = lambda: [n for n in notifications if n[0] == "Audio CPU latency exceeded"]
+    check("LatencyExceeded raises a desktop notification", spin(lambda: latency_notes(), 10), notifications)
+    spin(lambda: False, 3)
+    check("at most one a kind every 30 s", len(latency_notes()) == 1, latency_notes())
 
     # A drift that cannot be put back: a foreign value bind-mounted read-only over the
     # slice's cpuset.cpus (a mount is no inotify event: the Verify finds it).

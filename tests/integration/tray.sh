@@ -32,7 +32,7 @@ cleanup() {
 trap cleanup EXIT
 chmod 755 "$work"
 cp -a "$ISOLATORD_FIXTURES/ryzen-7700x" "$work/root"
-printf '[Sampler]\nEnabled=true\n[Daemon]\nCgroupBackend=cgroupfs\n' >"$work/isolatord.conf"
+printf '[Sampler]\nEnabled=true\nThresholdUs=1\n[Daemon]\nCgroupBackend=cgroupfs\n' >"$work/isolatord.conf"
 # The kernel command line the partition needs, as isolatord itself proposes it.
 line=$("$ISOLATORD" --root "$work/root" --config "$work/isolatord.conf" --boot-params |
   sed -n '/^With the recommended ones:/{n;s/^ *//;p}') || true

@@ -346,7 +346,23 @@ bool manager_apply(Manager *m, GError **error) {
                 return false;
         }
         m->state = MANAGER_ACTIVE; /* verify applies, then refines it to degraded */
+        m->apply_count++;
         manager_verify(m);
+        return true;
+}
+
+bool manager_resume(Manager *m) {
+        g_autoptr(GError) e = NULL;
+        if (!applied(m)) {
+                log_info("resumed from suspend; the partition is %s: nothing to apply", manager_state_to_string(m->state));
+                return false;
+        }
+        log_info("resumed from suspend: applying the partition again (firmware may have reset what it holds)");
+        m->resume_count++;
+        if (!manager_apply(m, &e)) {
+                log_warning("%s", e->message);
+                return false;
+        }
         return true;
 }
 

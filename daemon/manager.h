@@ -51,6 +51,8 @@ typedef struct Manager {
         uint64_t drift_corrections;
         GHashTable *drift_by_kind;  /* finding kind -> uint64_t*: drift_corrections by kind */
         uint64_t verify_count;
+        uint64_t apply_count;       /* applies: Apply, reloads, resumes (not the periodic verify) */
+        uint64_t resume_count;      /* resumes from suspend that applied the partition again */
         uint64_t last_verify_usec;  /* CLOCK_REALTIME */
         int64_t last_pass_mono_usec; /* CLOCK_MONOTONIC, of the last verify or observe */
         bool last_pass_repaired;
@@ -100,6 +102,11 @@ bool manager_set_group_cpus(Manager *m, const char *group, const char *cpus, GEr
 /* Restores every original value saved before isolatord's first write to each file, and
  * forgets them; the state is "reverted" until the next Apply. */
 bool manager_revert(Manager *m, GError **error);
+
+/* The machine woke from suspend (logind's PrepareForSleep(false)): firmware and drivers
+ * may have reset IRQ affinities, governors, PM QoS; a partition that was applied is
+ * applied again, whole. false when there was none to apply (inactive, reverted). */
+bool manager_resume(Manager *m);
 
 /* Who hears of every event (Event, enforcer.h); NULL: nobody. */
 void manager_set_listener(Manager *m, const EventSink *listener);

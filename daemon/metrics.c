@@ -53,6 +53,10 @@ static void append_counts(GString *out, const Manager *m) {
         }
         family(out, "isolatord_verify_passes_total", "counter", "Verify passes run (timer, bus and apply).");
         g_string_append_printf(out, "isolatord_verify_passes_total %" G_GUINT64_FORMAT "\n", m->verify_count);
+        family(out, "isolatord_applies_total", "counter", "Applies of the partition (Apply, reload, resume).");
+        g_string_append_printf(out, "isolatord_applies_total %" G_GUINT64_FORMAT "\n", m->apply_count);
+        family(out, "isolatord_resumes_total", "counter", "Resumes from suspend after which the partition was applied again.");
+        g_string_append_printf(out, "isolatord_resumes_total %" G_GUINT64_FORMAT "\n", m->resume_count);
         family(out, "isolatord_device_events_total", "counter", "Device and link events that asked for a rescan.");
         g_string_append_printf(out, "isolatord_device_events_total %" G_GUINT64_FORMAT "\n", m->event_count);
 }

@@ -146,6 +146,21 @@ static int on_verify_timer(sd_event_source *source, uint64_t usec, void *userdat
         return arm_verify_timer(s);
 }
 
+/* logind announces sleep (true) and wake-up (false): on wake-up the partition is
+ * applied again. Only root can own org.freedesktop.login1, and an apply is idempotent. */
+static int on_prepare_for_sleep(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        Service *s = userdata;
+        int going = 0;
+        if (sd_bus_message_read(msg, "b", &going) < 0 || going)
+                return 0;
+        if (manager_resume(s->manager)) {
+                refresh_cgroup_watch(s);
+                bus_notify_changes(s->adapter);
+                service_status(s);
+        }
+        return 0;
+}
+
 static int on_sighup(sd_event_source *source, const struct signalfd_siginfo *si, void *userdata) {
         Service *s = userdata;
         g_autoptr(GError) e = NULL;
@@ -252,6 +267,12 @@ int service_run(const ManagerOptions *o) {
         if (r < 0)
                 return log_error_errno(r, "cannot own %s on the system bus (is another isolatord running, "
                                           "and does the bus policy let this user own it?): %m", BUS_NAME), 1;
+
+        r = sd_bus_match_signal(s.bus, NULL, "org.freedesktop.login1", "/org/freedesktop/login1",
+                                "org.freedesktop.login1.Manager", "PrepareForSleep", on_prepare_for_sleep, &s);
+        if (r < 0)
+                log_warning_errno(r, "cannot watch logind's PrepareForSleep (%m): after a suspend, the partition is "
+                                     "put back by the next verify only");
 
         r = sd_event_add_time_relative(s.event, &s.verify_timer, CLOCK_MONOTONIC,
                                        (uint64_t) s.manager->config->daemon.verify_interval_sec * 1000000u, 0,

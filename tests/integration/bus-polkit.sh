@@ -11,16 +11,13 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib-test.sh"
 . "$here/lib-bus.sh"
 
-# dbusmock is Debian's python3-dbusmock, for Debian's own interpreter.
-mock_python=/usr/bin/python3
-if ! "$mock_python" -c 'import dbusmock' 2>/dev/null; then
+if ! mock_available; then
   echo "python3-dbusmock is not installed (tools/deps installs it)" >&2
   exit 77
 fi
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/isolatord-polkit-XXXXXX")
-mock_pid=
-trap '[ -n "$mock_pid" ] && kill "$mock_pid" 2>/dev/null; bus_cleanup; [ -n "${KEEP_WORK:-}" ] || rm -rf "$work"' EXIT
+trap 'bus_cleanup; [ -n "${KEEP_WORK:-}" ] || rm -rf "$work"' EXIT
 chmod 755 "$work"
 mkdir -p "$work/etc"
 conf="$work/etc/isolatord.conf"
@@ -32,10 +29,7 @@ prop() { busctl --system get-property org.rtaudio.Isolator /org/rtaudio/Isolator
 mock() { busctl --system call org.freedesktop.PolicyKit1 /org/freedesktop/PolicyKit1/Authority org.freedesktop.DBus.Mock "$@"; }
 
 bus_start "$work/bus" "$here/polkit-mock.conf"
-"$mock_python" -m dbusmock --system --template polkitd >"$work/mock.log" 2>&1 &
-mock_pid=$!
-for _ in $(seq 200); do bus_has_owner org.freedesktop.PolicyKit1 && break; sleep 0.05; done
-bus_has_owner org.freedesktop.PolicyKit1 || { cat "$work/mock.log" >&2; exit 1; }
+mock_start polkitd org.freedesktop.PolicyKit1 "$work/mock.log"
 
 cp -a "$ISOLATORD_FIXTURES/ryzen-7700x" "$work/root"
 daemon_start --root "$work/root" --config "$conf" --runtime-dir "$work/run" -v -v
@@ -93,17 +87,17 @@ if sys.argv[2] == "leave":
 loop.run()
 print(" ".join(sorted(results)))
 PY
-expect_exit 0 "six Apply calls at once from one caller" -- nobody "$mock_python" "$work/flood.py" 6 wait
+expect_exit 0 "six Apply calls at once from one caller" -- nobody "$MOCK_PYTHON" "$work/flood.py" 6 wait
 expect_eq "four asked polkit, two were refused at once" \
   "ok ok ok ok org.rtaudio.Isolator1.Error.Busy org.rtaudio.Isolator1.Error.Busy" "$out"
-expect_exit 0 "a caller that leaves" -- nobody "$mock_python" "$work/flood.py" 2 leave
+expect_exit 0 "a caller that leaves" -- nobody "$MOCK_PYTHON" "$work/flood.py" 2 leave
 sleep 0.3
 checks=$((checks + 1))
 grep -q "left the bus: its authorization check is dropped" "$BUS_DIR/daemon.log" || fail "the checks of a caller that left were kept"
 mock SetDelay d 0 >/dev/null
 
 # No polkit on the bus: only root.
-kill "$mock_pid"; wait "$mock_pid" 2>/dev/null || true; mock_pid=
+kill "$MOCK_PID"; wait "$MOCK_PID" 2>/dev/null || true; MOCK_PID=
 for _ in $(seq 100); do bus_has_owner org.freedesktop.PolicyKit1 || break; sleep 0.05; done
 expect_exit 1 "without polkit" -- as_nobody Revert
 expect_in "says polkit is not running" "polkit is not running on this bus, so only root may"

@@ -21,10 +21,9 @@ if [ ! -x "$ws" ] || ! command -v cockpit-bridge >/dev/null || ! command -v chro
 fi
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/isolatord-cockpit-XXXXXX")
-ws_pid= session_pid=
+ws_pid=
 cleanup() {
   if [ -n "$ws_pid" ]; then kill "$ws_pid" 2>/dev/null || true; wait "$ws_pid" 2>/dev/null || true; fi
-  if [ -n "$session_pid" ]; then kill "$session_pid" 2>/dev/null || true; fi
   bus_cleanup
   rm -rf "$work"
 }
@@ -41,9 +40,9 @@ sleep 1.5 # samples, and the noise monitor's two readings
 # (else it starts one that outlives it); no login (--local-session).
 mkdir -p "$work/share/cockpit" "$work/xdg-config"
 ln -s "$COCKPIT_PAGE" "$work/share/cockpit/isolator"
-{ read -r session_address; read -r session_pid; } < <(dbus-daemon --session --fork --print-address=1 --print-pid=1)
+session_bus_start
 port=$("$ISOLATORD_PYTHON" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-XDG_DATA_DIRS="$work/share:/usr/share" XDG_CONFIG_DIRS="$work/xdg-config" DBUS_SESSION_BUS_ADDRESS="$session_address" \
+XDG_DATA_DIRS="$work/share:/usr/share" XDG_CONFIG_DIRS="$work/xdg-config" DBUS_SESSION_BUS_ADDRESS="$SESSION_BUS_ADDRESS" \
   "$ws" --port "$port" --address 127.0.0.1 --local-session=cockpit-bridge >"$work/ws.log" 2>&1 &
 ws_pid=$!
 for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.05; done

@@ -65,8 +65,30 @@ expect_daemon_stops() {
   [ "$status" -eq 0 ] || fail "$1: isolatord exited $status, expected 0"
 }
 
+# MOCK_PYTHON: Debian's own interpreter, the one python3-dbusmock is installed for.
+MOCK_PYTHON=/usr/bin/python3
+# mock_available: true when python3-dbusmock can be imported.
+mock_available() { "$MOCK_PYTHON" -c 'import dbusmock' 2>/dev/null; }
+# mock_start TEMPLATE NAME LOG: python-dbusmock's TEMPLATE on the private system bus (its
+# policy file given to bus_start), waiting until it owns NAME; MOCK_PID.
+mock_start() {
+  "$MOCK_PYTHON" -m dbusmock --system --template "$1" >"$3" 2>&1 &
+  MOCK_PID=$!
+  for _ in $(seq 200); do bus_has_owner "$2" && return 0; sleep 0.05; done
+  echo "dbusmock's $1 did not start: $(cat "$3")" >&2
+  return 1
+}
+
+# session_bus_start: a private session bus (a desktop's or a bridge's), stopped by
+# bus_cleanup; SESSION_BUS_ADDRESS. Not exported: given to the one process that needs it.
+session_bus_start() {
+  { read -r SESSION_BUS_ADDRESS; read -r SESSION_BUS_PID; } < <(dbus-daemon --session --fork --print-address=1 --print-pid=1)
+}
+
 bus_cleanup() {
   if [ -n "${DAEMON_PID:-}" ]; then kill -KILL "$DAEMON_PID" 2>/dev/null || true; fi
+  if [ -n "${MOCK_PID:-}" ]; then kill "$MOCK_PID" 2>/dev/null || true; fi
+  if [ -n "${SESSION_BUS_PID:-}" ]; then kill "$SESSION_BUS_PID" 2>/dev/null || true; fi
   if [ -n "${BUS_PID:-}" ]; then kill "$BUS_PID" 2>/dev/null || true; fi
   wait 2>/dev/null || true
 }

@@ -209,16 +209,23 @@ try:
           spin(lambda: isolator("GetStatus")[0]["verify_count"] > before, 10), f"verify count stays {before}")
 
     click("Latency window…")
-    time.sleep(2.5)  # mapped, histograms fetched and drawn
     Gdk.init([])
     window = Gdk.get_default_root_window()
-    pixbuf = Gdk.pixbuf_get_from_window(window, 0, 0, 640, 150)  # the window, at 0,0 (no window manager)
-    pixbuf.savev(screenshot, "png", [], [])
-    pixels = pixbuf.get_pixels()
-    stride, channels = pixbuf.get_rowstride(), pixbuf.get_n_channels()
-    bars = sum(1 for y in range(pixbuf.get_height()) for x in range(pixbuf.get_width())
-               if pixels[y * stride + x * channels:y * stride + x * channels + 3] == bytes((0, 102, 204)))
-    check("the latency window shows bars (pixels of the bars' blue in the screenshot)", bars > 100, f"{bars} pixels")
+    shot = {"bars": 0}
+
+    def bars_drawn():
+        """The window at 0,0 (no window manager), redrawn every second: its bars' blue."""
+        spin(lambda: False, 0.5)
+        pixbuf = Gdk.pixbuf_get_from_window(window, 0, 0, 640, 150)
+        if not pixbuf:
+            return False
+        pixels, stride, channels = pixbuf.get_pixels(), pixbuf.get_rowstride(), pixbuf.get_n_channels()
+        shot["bars"] = sum(1 for y in range(pixbuf.get_height()) for x in range(pixbuf.get_width())
+                           if pixels[y * stride + x * channels:y * stride + x * channels + 3] == bytes((0, 102, 204)))
+        pixbuf.savev(screenshot, "png", [], [])
+        return shot["bars"] > 100
+    check("the latency window shows bars (pixels of the bars' blue in the screenshot)",
+          spin(bars_drawn, 15), f"{shot['bars']} pixels")
 finally:
     tray.terminate()
     tray.wait()

@@ -21,11 +21,10 @@ if [ "$(id -u)" -ne 0 ] || ! command -v Xvfb >/dev/null || [ ! -x "$ISOLATOR_TRA
 fi
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/isolatord-tray-XXXXXX")
-xvfb_pid= session_pid=
+xvfb_pid=
 cleanup() {
   umount "$work/root/sys/fs/cgroup/system.slice/cpuset.cpus" 2>/dev/null || true
   if [ -n "$xvfb_pid" ]; then kill "$xvfb_pid" 2>/dev/null || true; fi
-  if [ -n "$session_pid" ]; then kill "$session_pid" 2>/dev/null || true; fi
   bus_cleanup
   rm -rf "$work"
 }
@@ -43,11 +42,11 @@ bus_start "$work/bus"
 display=:$(( 90 + RANDOM % 400 ))
 Xvfb "$display" -screen 0 1024x768x24 -nolisten tcp >"$work/xvfb.log" 2>&1 &
 xvfb_pid=$!
-{ read -r session_address; read -r session_pid; } < <(dbus-daemon --session --fork --print-address=1 --print-pid=1)
+session_bus_start
 for _ in $(seq 100); do [ -e "/tmp/.X11-unix/X${display#:}" ] && break; sleep 0.05; done
 
 status=0
-DISPLAY=$display DBUS_SESSION_BUS_ADDRESS=$session_address NO_AT_BRIDGE=1 \
+DISPLAY=$display DBUS_SESSION_BUS_ADDRESS=$SESSION_BUS_ADDRESS NO_AT_BRIDGE=1 \
   "$python" "$here/tray.py" "$ISOLATOR_TRAY" "$ISOLATORD" "$work/root" "$work/isolatord.conf" "$work/run" \
   "$work/tray.log" "$ARTIFACT_DIR/tray-latency.png" || status=$?
 if [ "$status" -ne 0 ]; then

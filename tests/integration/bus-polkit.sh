@@ -11,10 +11,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib-test.sh"
 . "$here/lib-bus.sh"
 
-if ! mock_available; then
-  echo "python3-dbusmock is not installed (tools/deps installs it)" >&2
-  exit 77
-fi
+mock_require
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/isolatord-polkit-XXXXXX")
 trap 'bus_cleanup; [ -n "${KEEP_WORK:-}" ] || rm -rf "$work"' EXIT

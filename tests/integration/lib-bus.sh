@@ -67,8 +67,12 @@ expect_daemon_stops() {
 
 # MOCK_PYTHON: Debian's own interpreter, the one python3-dbusmock is installed for.
 MOCK_PYTHON=/usr/bin/python3
-# mock_available: true when python3-dbusmock can be imported.
-mock_available() { "$MOCK_PYTHON" -c 'import dbusmock' 2>/dev/null; }
+# mock_require: a test that needs python3-dbusmock skips (77) without it.
+mock_require() {
+  "$MOCK_PYTHON" -c 'import dbusmock' 2>/dev/null && return 0
+  echo "python3-dbusmock is not installed (tools/deps installs it)" >&2
+  exit 77
+}
 # mock_start TEMPLATE NAME LOG: python-dbusmock's TEMPLATE on the private system bus (its
 # policy file given to bus_start), waiting until it owns NAME; MOCK_PID.
 mock_start() {

@@ -12,10 +12,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib-test.sh"
 . "$here/lib-bus.sh"
 
-if ! mock_available; then
-  echo "python3-dbusmock is not installed (tools/deps installs it)" >&2
-  exit 77
-fi
+mock_require
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/isolatord-resume-XXXXXX")
 trap 'bus_cleanup; rm -rf "$work"' EXIT

@@ -379,6 +379,7 @@ static int method_get_status(sd_bus_message *msg, void *userdata, sd_bus_error *
         if (r >= 0) r = append_sv(reply, "verify_count", "t", m->verify_count);
         if (r >= 0) r = append_sv(reply, "apply_count", "t", m->apply_count);
         if (r >= 0) r = append_sv(reply, "resume_count", "t", m->resume_count);
+        if (r >= 0) r = append_sv(reply, "cpu_event_count", "t", m->cpu_event_count);
         if (r >= 0) r = append_sv(reply, "event_count", "t", m->event_count);
         SamplerSummary sampler = {};
         bool sampling = manager_sampler_summary(m, &sampler);

@@ -134,6 +134,53 @@ static EnforcerContext context_of(const Manager *m, const EnforcerOps *ops, Pass
         g_assert_not_reached();
 }
 
+static bool partition_ok(const Manager *m) {
+        return diagnostics_count(m->diagnostics, DIAG_ERROR) == 0;
+}
+
+/* Whether the partition cannot be held at all. A group CPU that goes offline while the
+ * partition is applied does not end it: the rest is kept, the offline CPU is a required
+ * finding (degraded), and its share is applied again when it comes back. Offline before
+ * the first apply, it is an error like any other. */
+static bool partition_blocks(const Manager *m) {
+        bool held = m->state == MANAGER_ACTIVE || m->state == MANAGER_DEGRADED;
+        for (unsigned i = 0; i < m->diagnostics->len; i++) {
+                const Diagnostic *d = m->diagnostics->pdata[i];
+                if (d->severity == DIAG_ERROR && !(held && g_str_equal(d->rule, "cpu-offline")))
+                        return true;
+        }
+        return false;
+}
+
+/* The online CPUs read again (one file); when they changed, the topology is read whole
+ * and the partition validated against it. True when something changed. */
+static bool refresh_online(Manager *m) {
+        g_autoptr(GError) e = NULL;
+        CpuMask online;
+        Topology *t = NULL;
+
+        if (root_read_cpulist(m->root, "sys/devices/system/cpu/online", &online) < 0)
+                return false;
+        cpumask_and(&online, &online, &m->topology->possible);
+        if (cpumask_equal(&online, &m->topology->online))
+                return false;
+        if (topology_load(m->root, &t, &e) < 0) {
+                log_warning("%s", e->message);
+                return false;
+        }
+        CpuMask gone, came;
+        cpumask_andnot(&gone, &m->topology->online, &t->online);
+        cpumask_andnot(&came, &t->online, &m->topology->online);
+        g_autofree char *gone_list = cpumask_format_list(&gone), *came_list = cpumask_format_list(&came);
+        log_notice("CPUs changed: %s%s%s%s%s", *gone_list ? "offline " : "", gone_list,
+                   *gone_list && *came_list ? ", " : "", *came_list ? "online " : "", came_list);
+        topology_free(m->topology);
+        m->topology = t;
+        g_ptr_array_unref(m->diagnostics);
+        m->diagnostics = partition_validate(m->config, m->topology);
+        return true;
+}
+
 static bool applied(const Manager *m) {
         return m->state == MANAGER_ACTIVE || m->state == MANAGER_DEGRADED;
 }
@@ -147,6 +194,22 @@ void manager_event(Manager *m, const Trigger *t) {
         if (t->kind == TRIGGER_DEVICE || t->kind == TRIGGER_LINK) {
                 m->event_count += MAX(t->count, 1u);
                 m->rescan_count++;
+        }
+        if (t->kind == TRIGGER_CPU) {
+                /* The partition is the manager's: validated again, and a partition that
+                 * was kept from applying by an offline CPU is applied once it is back. */
+                g_autoptr(GError) e = NULL;
+                m->cpu_event_count += MAX(t->count, 1u);
+                bool was_blocked = m->state == MANAGER_INACTIVE;
+                if (!refresh_online(m) && !was_blocked)
+                        return;
+                if (was_blocked && partition_ok(m)) {
+                        log_info("every CPU the partition needs is online: applying it");
+                        if (!manager_apply(m, &e))
+                                log_warning("%s", e->message);
+                } else
+                        manager_verify(m);
+                return;
         }
         /* Events repair what the partition holds; outside it there is nothing to keep. */
         if (!applied(m))
@@ -276,10 +339,6 @@ void manager_stop(Manager *m) {
                 log_warning("%s", e->message);
 }
 
-static bool partition_ok(const Manager *m) {
-        return diagnostics_count(m->diagnostics, DIAG_ERROR) == 0;
-}
-
 static void add_partition_findings(const Manager *m, GPtrArray *findings) {
         for (unsigned i = 0; i < m->diagnostics->len; i++) {
                 const Diagnostic *d = m->diagnostics->pdata[i];
@@ -296,6 +355,7 @@ static int pass(Manager *m, bool repair) {
 
         assert(m);
 
+        refresh_online(m);
         repair = repair && applied(m);
         add_partition_findings(m, findings);
         for (unsigned i = 0; i < m->originals_findings->len; i++) {
@@ -316,7 +376,7 @@ static int pass(Manager *m, bool repair) {
         m->last_pass_mono_usec = g_get_monotonic_time();
         m->last_pass_repaired = repair;
 
-        if (!partition_ok(m))
+        if (partition_blocks(m))
                 m->state = MANAGER_INACTIVE;
         else if (m->state != MANAGER_REVERTED && m->state != MANAGER_INACTIVE)
                 m->state = findings_count_required(m->findings) > 0 ? MANAGER_DEGRADED : MANAGER_ACTIVE;

@@ -53,6 +53,7 @@ typedef struct Manager {
         uint64_t verify_count;
         uint64_t apply_count;       /* applies: Apply, reloads, resumes (not the periodic verify) */
         uint64_t resume_count;      /* resumes from suspend that applied the partition again */
+        uint64_t cpu_event_count;   /* CPUs that went offline or came online (udev events) */
         uint64_t last_verify_usec;  /* CLOCK_REALTIME */
         int64_t last_pass_mono_usec; /* CLOCK_MONOTONIC, of the last verify or observe */
         bool last_pass_repaired;

@@ -67,9 +67,9 @@ static void on_trigger(const Trigger *t, void *userdata) {
         Service *s = userdata;
 
         manager_event(s->manager, t);
-        if (t->kind == TRIGGER_CGROUP)
+        if (t->kind == TRIGGER_CGROUP || t->kind == TRIGGER_CPU)
                 refresh_cgroup_watch(s); /* a folder may have been recreated */
-        if (t->kind == TRIGGER_DEVICE || t->kind == TRIGGER_LINK || t->kind == TRIGGER_CGROUP)
+        if (t->kind == TRIGGER_DEVICE || t->kind == TRIGGER_LINK || t->kind == TRIGGER_CGROUP || t->kind == TRIGGER_CPU)
                 bus_notify_changes(s->adapter);
 }
 

@@ -40,14 +40,26 @@ static int on_io(sd_event_source *source, int fd, uint32_t revents, void *userda
         unsigned matter = 0;
 
         /* Drain everything queued: the rescan below covers all of it. */
+        unsigned cpus = 0;
         while ((dev = udev_monitor_receive_device(s->monitor))) {
                 const char *action = udev_device_get_action(dev);
-                if (action_matters(action)) {
+                const char *subsystem = udev_device_get_subsystem(dev);
+                if (subsystem && g_str_equal(subsystem, "cpu")) {
+                        /* A CPU going offline or coming online changes the partition, not
+                         * the IRQs: the manager validates it again. */
+                        if (action && g_strv_contains((const char *const[]) { "online", "offline", "add", "remove", NULL },
+                                                      action)) {
+                                cpus++;
+                                log_debug("uevent %s %s", action, udev_device_get_syspath(dev));
+                        }
+                } else if (action_matters(action)) {
                         matter++;
                         log_debug("uevent %s %s", action, udev_device_get_syspath(dev));
                 }
                 udev_device_unref(dev);
         }
+        if (cpus > 0)
+                trigger_publish(&s->sink, &(Trigger) { .kind = TRIGGER_CPU, .count = cpus });
         if (matter > 0) {
                 s->pending += matter;
                 coalescer_poke(s->coalescer);

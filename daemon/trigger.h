@@ -15,6 +15,7 @@ typedef enum TriggerKind {
         TRIGGER_THREAD,  /* process parent started the thread pid */
         TRIGGER_EXIT,    /* process pid ended */
         TRIGGER_LOST,    /* process events were lost: every process again */
+        TRIGGER_CPU,     /* a CPU went offline or came online (the manager's: the partition re-validated) */
         _TRIGGER_MAX,
 } TriggerKind;
 

@@ -3,7 +3,8 @@
  * receives the testbed's uevents; its --root is a fake 7700X where the harness makes the
  * IRQ a new device would request. A device added with a new IRQ gets it pinned without
  * any Apply or Verify (the periodic verify is an hour away); a removed device's IRQ
- * vanishing is no error; a burst of uevents is coalesced into fewer rescans.
+ * vanishing is no error; a burst of uevents is coalesced into fewer rescans; a group CPU
+ * going offline (a cpu uevent and the online file) is a finding, and back online it goes.
  * Usage (under umockdev-wrapper, on a private bus): hotplug WORKDIR */
 #include <signal.h>
 #include <stdio.h>
@@ -76,6 +77,31 @@ int main(int argc, char *argv[]) {
         CHECK(rescans <= 2, "a burst of %" G_GUINT64_FORMAT " queued uevents cost %" G_GUINT64_FORMAT " rescans", events,
               rescans);
         printf("burst of %" G_GUINT64_FORMAT " uevents: %" G_GUINT64_FORMAT " rescans\n", events, rescans);
+
+        /* CPU hotplug: CPU 3 (group hqplayer's) goes offline, as the kernel says it, a
+         * changed online file and a cpu uevent. The partition is validated again and
+         * kept (not ended): the offline CPU is one more required finding. Back online,
+         * the finding goes. */
+        uint64_t required = rig_status_uint(&rig, "required_findings");
+        uint64_t cpu_events = rig_status_uint(&rig, "cpu_event_count");
+        g_autofree char *online = g_build_filename(rig.root, "sys/devices/system/cpu/online", NULL);
+        g_file_set_contents(online, "0-2,4-15\n", -1, NULL);
+        g_free(umockdev_testbed_add_device(rig.tb, "cpu", "cpu3", NULL, "online", "0", NULL, NULL));
+        umockdev_testbed_uevent(rig.tb, "/sys/devices/cpu3", "offline");
+        bool seen = false;
+        for (int i = 0; i < 100 && !seen; i++, g_usleep(50000))
+                seen = rig_status_uint(&rig, "required_findings") == required + 1;
+        CHECK(seen, "CPU 3 offline: required findings %" G_GUINT64_FORMAT ", expected %" G_GUINT64_FORMAT,
+              rig_status_uint(&rig, "required_findings"), required + 1);
+        CHECK(rig_status_uint(&rig, "cpu_event_count") > cpu_events, "the cpu uevents were not counted");
+        g_file_set_contents(online, "0-15\n", -1, NULL);
+        umockdev_testbed_uevent(rig.tb, "/sys/devices/cpu3", "online");
+        seen = false;
+        for (int i = 0; i < 100 && !seen; i++, g_usleep(50000))
+                seen = rig_status_uint(&rig, "required_findings") == required;
+        CHECK(seen, "CPU 3 back online: required findings %" G_GUINT64_FORMAT ", expected %" G_GUINT64_FORMAT,
+              rig_status_uint(&rig, "required_findings"), required);
+        umockdev_testbed_remove_device(rig.tb, "/sys/devices/cpu3");
 
         if (failed)
                 rig_print_log(&rig);

@@ -123,7 +123,12 @@ uint64_t rig_status_uint(const Rig *rig, const char *key) {
         sd_bus_message_enter_container(reply, 'a', "{sv}");
         while (sd_bus_message_enter_container(reply, 'e', "sv") > 0) {
                 sd_bus_message_read(reply, "s", &k);
-                if (g_str_equal(k, key))
+                const char *type = NULL;
+                if (g_str_equal(k, key) && sd_bus_message_peek_type(reply, NULL, &type) >= 0 && g_str_equal(type, "u")) {
+                        uint32_t u;
+                        if (sd_bus_message_read(reply, "v", "u", &u) >= 0)
+                                value = u;
+                } else if (g_str_equal(k, key))
                         sd_bus_message_read(reply, "v", "t", &value);
                 else
                         sd_bus_message_skip(reply, "v");

@@ -32,4 +32,5 @@ void rig_make_irq(const Rig *rig, unsigned irq, const char *action);
 char *rig_irq_path(const Rig *rig, unsigned irq);
 /* Polls a file until it holds want; the time it took, or a negative number on timeout. */
 double rig_wait_file(const char *path, const char *want, double timeout_ms);
+/* A GetStatus value of type t or u; UINT64_MAX when there is none. */
 uint64_t rig_status_uint(const Rig *rig, const char *key);

@@ -179,9 +179,11 @@ static void notify(Tray *t, unsigned kind, const char *summary, const char *body
         t->last_notified[kind] = now;
         if (!t->session)
                 return;
+        /* Servers may read markup in a body; an object can carry a process's own name. */
+        g_autofree char *escaped = g_markup_escape_text(body, -1);
         g_dbus_connection_call(t->session, "org.freedesktop.Notifications", "/org/freedesktop/Notifications",
                                "org.freedesktop.Notifications", "Notify",
-                               g_variant_new("(susssasa{sv}i)", "isolatord", 0u, "dialog-warning", summary, body, NULL,
+                               g_variant_new("(susssasa{sv}i)", "isolatord", 0u, "dialog-warning", summary, escaped, NULL,
                                              NULL, -1),
                                NULL, G_DBUS_CALL_FLAGS_NO_AUTO_START, -1, NULL, NULL, NULL);
 }

@@ -99,19 +99,20 @@ static bool cache_ready(TrustCache *c) {
         return c->fd >= 0;
 }
 
-/* Watches the folder open as dirfd (O_PATH), before it is checked; false when it cannot. */
-static bool cache_watch(TrustCache *c, int dirfd) {
-        char self[64];
-        snprintf(self, sizeof self, "/proc/self/fd/%d", dirfd);
+/* Watches the folder open as dirfd (O_PATH), through the host's /proc/self/fd (the very
+ * folder, whatever its name now), before it is checked; false when it cannot. */
+static bool cache_watch(TrustCache *c, const Root *host, int dirfd) {
+        g_autofree char *self = root_pathf(host, "proc/self/fd/%d", dirfd);
         return inotify_add_watch(c->fd, self, WATCH_MASK) >= 0;
 }
 
 /* Walks path from "/" one folder at a time, without following symlinks, checking each
- * folder, and that the last name is the very file in st. top: "/" opened O_PATH and
- * kept by the caller (the host root's), or -1 to open it here. With cache: each folder
+ * folder, and that the last name is the very file in st; from the host root's open
+ * folder. With cache (on the host root only): each folder
  * is watched before it is checked, and the chain kept when all of it is trusted; a
  * chain kept already costs one stat of the path. */
-static bool check_chain(TrustCache *cache, int top, const char *path, const struct stat *file, char **why) {
+static bool check_chain(const Root *host, TrustCache *cache, const char *path, const struct stat *file, char **why) {
+        int top = root_is_host(host) ? root_fd(host) : -1;
         g_auto(GStrv) parts = NULL;
         g_autofree char *folder = NULL;
         int dirfd;
@@ -137,12 +138,12 @@ static bool check_chain(TrustCache *cache, int top, const char *path, const stru
                 *why = g_strdup_printf("cannot open /: %s", g_strerror(errno));
                 return false;
         }
-        watched = cache && cache_ready(cache);
+        watched = cache && root_is_host(host) && cache_ready(cache);
         parts = g_strsplit(path + 1, "/", -1);
         guint n = g_strv_length(parts);
         for (guint i = 0; i < n && !problem; i++) {
                 if (watched)
-                        watched = cache_watch(cache, dirfd);
+                        watched = cache_watch(cache, host, dirfd);
                 if (fstat(dirfd, &st) < 0) {
                         problem = "a folder above it cannot be read";
                         break;
@@ -199,7 +200,7 @@ int trust_check_exe(const Root *host, TrustCache *cache, pid_t pid, const char *
                 if (g_str_has_suffix(out->path, " (deleted)"))
                         out->why = g_strdup("the file it runs was deleted or replaced");
                 else if (check_file(&st, &out->why))
-                        check_chain(cache, root_is_host(host) ? root_fd(host) : -1, out->path, &st, &out->why);
+                        check_chain(host, cache, out->path, &st, &out->why);
                 if (attempt > 0 || !out->why || !g_str_equal(out->why, CHANGED_FILE))
                         break;
                 trusted_exe_clear(out);
@@ -208,13 +209,13 @@ int trust_check_exe(const Root *host, TrustCache *cache, pid_t pid, const char *
         return 0;
 }
 
-bool trust_check_path(TrustCache *cache, const char *path, char **why) {
+bool trust_check_path(const Root *host, TrustCache *cache, const char *path, char **why) {
         struct stat st;
         if (stat(path, &st) < 0) {
                 *why = g_strdup_printf("%s", g_strerror(errno));
                 return false;
         }
-        return check_file(&st, why) && check_chain(cache, -1, path, &st, why);
+        return check_file(&st, why) && check_chain(host, cache, path, &st, why);
 }
 
 int trust_read_uids(const Root *host, pid_t pid, uid_t *ruid, uid_t *euid) {

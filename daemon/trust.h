@@ -40,7 +40,7 @@ int trust_check_exe(const Root *host, TrustCache *cache, pid_t pid, const char *
 void trusted_exe_clear(TrustedExe *e);
 
 /* The same checks on a path (for a file a process is not running yet). */
-bool trust_check_path(TrustCache *cache, const char *path, char **why);
+bool trust_check_path(const Root *host, TrustCache *cache, const char *path, char **why);
 
 /* The real and effective user of a process (/proc/PID/status "Uid:"). */
 int trust_read_uids(const Root *host, pid_t pid, uid_t *ruid, uid_t *euid);

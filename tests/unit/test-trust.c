@@ -266,34 +266,35 @@ END_TEST
 /* The executable checks on this machine's own files: the system's programs are
  * trusted; a file a user owns, or one in a folder a user may write, is not. */
 START_TEST(test_exe_paths) {
+        g_autoptr(Root) host = root_new("/");
         g_autofree char *dir = fixture_tmpdir();
         g_autofree char *why = NULL;
-        ck_assert_msg(trust_check_path(NULL, "/usr/bin/sleep", &why), "%s", why);
+        ck_assert_msg(trust_check_path(host, NULL, "/usr/bin/sleep", &why), "%s", why);
         g_autofree char *user_dir = g_build_filename(dir, "home", NULL);
         g_autofree char *copy = g_build_filename(user_dir, "hqplayerd", NULL);
         g_mkdir_with_parents(user_dir, 0755);
         fixture_write(user_dir, "hqplayerd", "#!/bin/sh\n");
         ck_assert_int_eq(chmod(dir, 0755), 0);
-        ck_assert_msg(trust_check_path(NULL, copy, &why), "%s", why); /* root's file, root's folders */
+        ck_assert_msg(trust_check_path(host, NULL, copy, &why), "%s", why); /* root's file, root's folders */
         ck_assert_int_eq(chown(copy, 65534, 65534), 0);
-        ck_assert(!trust_check_path(NULL, copy, &why));
+        ck_assert(!trust_check_path(host, NULL, copy, &why));
         ck_assert_str_eq(why, "it is not owned by root");
         g_clear_pointer(&why, g_free);
         ck_assert_int_eq(chown(copy, 0, 0), 0);
         ck_assert_int_eq(chown(user_dir, 65534, 65534), 0);
-        ck_assert(!trust_check_path(NULL, copy, &why));
+        ck_assert(!trust_check_path(host, NULL, copy, &why));
         ck_assert_str_eq(why, "a folder above it is not owned by root");
         g_clear_pointer(&why, g_free);
         /* A world-writable folder: only its sticky bit keeps root's entry root's. */
         ck_assert_int_eq(chown(user_dir, 0, 0), 0);
         ck_assert_int_eq(chmod(user_dir, 0777), 0);
-        ck_assert(!trust_check_path(NULL, copy, &why));
+        ck_assert(!trust_check_path(host, NULL, copy, &why));
         ck_assert_str_eq(why, "a folder above it is writable by others than root");
         g_clear_pointer(&why, g_free);
         ck_assert_int_eq(chmod(user_dir, 01777), 0);
-        ck_assert_msg(trust_check_path(NULL, copy, &why), "%s", why);
+        ck_assert_msg(trust_check_path(host, NULL, copy, &why), "%s", why);
         ck_assert_int_eq(chmod(copy, 0666), 0);
-        ck_assert(!trust_check_path(NULL, copy, &why));
+        ck_assert(!trust_check_path(host, NULL, copy, &why));
         ck_assert_str_eq(why, "it is writable by others than root");
         fixture_remove(dir);
 }
@@ -303,6 +304,7 @@ END_TEST
  * change to one of them: a chmod, or the folder renamed away and another put in its
  * place, is seen at the next check. */
 START_TEST(test_exe_paths_kept) {
+        g_autoptr(Root) host = root_new("/");
         g_autofree char *dir = fixture_tmpdir();
         g_autofree char *why = NULL;
         g_autoptr(TrustCache) cache = trust_cache_new();
@@ -313,25 +315,25 @@ START_TEST(test_exe_paths_kept) {
         g_mkdir_with_parents(opt, 0755);
         fixture_write(opt, "hqplayerd", "#!/bin/sh\n");
         for (int i = 0; i < 3; i++)
-                ck_assert_msg(trust_check_path(cache, copy, &why), "%s", why);
+                ck_assert_msg(trust_check_path(host, cache, copy, &why), "%s", why);
         ck_assert_int_eq(chmod(opt, 0777), 0);
-        ck_assert(!trust_check_path(cache, copy, &why));
+        ck_assert(!trust_check_path(host, cache, copy, &why));
         ck_assert_str_eq(why, "a folder above it is writable by others than root");
         g_clear_pointer(&why, g_free);
         ck_assert_int_eq(chmod(opt, 0755), 0);
-        ck_assert_msg(trust_check_path(cache, copy, &why), "%s", why);
+        ck_assert_msg(trust_check_path(host, cache, copy, &why), "%s", why);
         /* Renamed away; a user's folder of the same name holds root's file again. */
         ck_assert_int_eq(rename(opt, moved), 0);
         g_mkdir_with_parents(opt, 0755);
         g_autofree char *old_copy = g_build_filename(moved, "hqplayerd", NULL);
         ck_assert_int_eq(link(old_copy, copy), 0);
         ck_assert_int_eq(chown(opt, 65534, 65534), 0);
-        ck_assert(!trust_check_path(cache, copy, &why));
+        ck_assert(!trust_check_path(host, cache, copy, &why));
         ck_assert_str_eq(why, "a folder above it is not owned by root");
         g_clear_pointer(&why, g_free);
         /* After a flush the walk is done again, and says the same. */
         trust_cache_flush(cache);
-        ck_assert(!trust_check_path(cache, copy, &why));
+        ck_assert(!trust_check_path(host, cache, copy, &why));
         ck_assert_str_eq(why, "a folder above it is not owned by root");
         fixture_remove(dir);
 }

@@ -29,12 +29,11 @@ typedef struct Tray {
         AppIndicator *indicator;
         GDBusProxy *proxy;
         GDBusConnection *session;
-        GtkWidget *menu, *state_item, *counts_item, *groups_box_end;
+        GtkWidget *menu, *state_item, *counts_item;
         GPtrArray *group_items;         /* GtkWidget*: one insensitive line per group */
         GtkWidget *latency_window, *latency_area;
         GHashTable *histograms;         /* cpu -> GArray of guint32, for the window */
         GPtrArray *groups;              /* Group* */
-        char *state;                    /* "active"..., or "not running" */
         gint64 last_notified[2];        /* LatencyExceeded, DriftCorrected (monotonic us) */
 } Tray;
 
@@ -136,8 +135,6 @@ static void refresh(Tray *t) {
                 }
         }
 
-        g_free(t->state);
-        t->state = g_strdup(state);
         bool running = status != NULL;
         app_indicator_set_status(t->indicator, !running                         ? APP_INDICATOR_STATUS_PASSIVE
                                                : g_str_equal(state, "degraded") ? APP_INDICATOR_STATUS_ATTENTION

@@ -20,7 +20,14 @@ typedef struct Audits {
         GPtrArray *kernel_config;   /* AuditItem*, or NULL when it could not be read */
         char *kconfig_source;       /* where the kernel configuration was read */
         char *kconfig_error;        /* why it could not be, or NULL */
+        char **cmdline;             /* the command line's parameters (never NULL) */
+        GHashTable *kconfig;        /* option -> value ("n" when not set), or NULL */
 } Audits;
+
+/* A parameter of the command line: its value ("" for a bare flag), or NULL when absent. */
+const char *audits_cmdline_value(const Audits *a, const char *key);
+/* A kernel build option's value, or NULL when unknown (or the configuration unread). */
+const char *audits_kconfig_value(const Audits *a, const char *option);
 
 Audits *audits_new(const Config *c, const Root *root);
 void audits_free(Audits *a);

@@ -53,7 +53,7 @@ static const char default_config[] =
 
 /* The schema: which keys each section takes. Adding a key is adding it here and
  * reading it in the parser below. */
-static const char *const partition_keys[] = { "Housekeeping", "CpuDmaLatencyUs", NULL };
+static const char *const partition_keys[] = { "Housekeeping", "CpuDmaLatencyUs", "AudioPaths", NULL };
 static const char *const group_keys[] = { "CPUs", "Slice", "Match", "User", "Unit", "SchedPolicy", "SchedPriority",
                                           "Partition", "Governor", NULL };
 static const char *const sampler_keys[] = { "Enabled", "IntervalUs", "ThresholdUs", "CPUs", "Priority", "PmQos",
@@ -129,6 +129,7 @@ Config *config_new_empty(void) {
         c->groups = g_ptr_array_new_with_free_func((GDestroyNotify) group_config_free);
         c->irq_rules = g_ptr_array_new_with_free_func((GDestroyNotify) irq_rule_free);
         c->sources = g_new0(char *, 1);
+        c->audio_paths = g_new0(char *, 1);
         c->cpu_dma_latency_us = -1;
         return c;
 }
@@ -140,6 +141,8 @@ Config *config_copy(const Config *c) {
         copy->daemon = c->daemon;
         copy->network = c->network;
         copy->cpu_dma_latency_us = c->cpu_dma_latency_us;
+        g_strfreev(copy->audio_paths);
+        copy->audio_paths = g_strdupv(c->audio_paths);
         copy->daemon.udev_monitor = g_strdup(c->daemon.udev_monitor);
         copy->daemon.systemd_address = g_strdup(c->daemon.systemd_address);
         copy->metrics = c->metrics;
@@ -161,6 +164,7 @@ void config_free(Config *c) {
         if (c->irq_rules)
                 g_ptr_array_unref(c->irq_rules);
         g_strfreev(c->sources);
+        g_strfreev(c->audio_paths);
         g_free(c->daemon.udev_monitor);
         g_free(c->daemon.systemd_address);
         g_free(c->metrics.textfile_dir);
@@ -374,6 +378,20 @@ bool config_unit_name_valid(const char *unit) {
                 return false;
         for (const char *p = unit; *p; p++)
                 if (!g_ascii_isalnum(*p) && !strchr(":-_.\\@", *p))
+                        return false;
+        return true;
+}
+
+static bool audio_path_valid(const char *path) {
+        g_auto(GStrv) parts = NULL;
+        if (path[0] != '/' || strlen(path) > 4096)
+                return false;
+        for (const char *p = path; *p; p++)
+                if ((unsigned char) *p < 0x20 || *p == 0x7f)
+                        return false;
+        parts = g_strsplit(path, "/", -1);
+        for (char **e = parts; *e; e++)
+                if (g_str_equal(*e, ".."))
                         return false;
         return true;
 }
@@ -633,6 +651,10 @@ static bool config_from_source(ConfigSource *s, Config **out, GError **error) {
                         return false;
                 c->cpu_dma_latency_us = (int) us;
         }
+        g_strfreev(c->audio_paths);
+        if (!get_list(s, "Partition", "AudioPaths", audio_path_valid, "an absolute path without \"..\"",
+                      &c->audio_paths, error))
+                return false;
         g_autofree char *backend = g_strstrip(g_key_file_get_string(s->merged, "Daemon", "CgroupBackend", NULL));
         if (g_str_equal(backend, "auto"))
                 c->daemon.cgroup_backend = CGROUP_BACKEND_AUTO;
@@ -870,6 +892,10 @@ char *config_to_text(const Config *c, const char *header) {
         g_string_append_printf(out, "[Partition]\nHousekeeping=%s\n", hk);
         if (c->cpu_dma_latency_us >= 0)
                 g_string_append_printf(out, "CpuDmaLatencyUs=%d\n", c->cpu_dma_latency_us);
+        if (c->audio_paths[0]) {
+                g_autofree char *paths = escaped_list(c->audio_paths);
+                g_string_append_printf(out, "AudioPaths=%s\n", paths);
+        }
         for (unsigned i = 0; i < c->groups->len; i++) {
                 const GroupConfig *g = c->groups->pdata[i];
                 g_autofree char *cpus = cpumask_format_list(&g->cpus);

@@ -83,6 +83,7 @@ typedef struct MetricsConfig {
 typedef struct Config {
         CpuMask housekeeping;
         int cpu_dma_latency_us;     /* [Partition] CpuDmaLatencyUs=: held while running; -1: off */
+        char **audio_paths;         /* [Partition] AudioPaths=: where the music is read from (checked, never written) */
         GPtrArray *groups;          /* GroupConfig*, in the order of the files */
         GPtrArray *irq_rules;       /* IrqRule*, in the order of the files: the first match wins */
         SamplerConfig sampler;

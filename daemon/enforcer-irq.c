@@ -93,15 +93,12 @@ void irq_set_thread_priorities(const EnforcerContext *ctx, const GPtrArray *irqs
 typedef struct IrqObservation {
         GPtrArray *irqs;       /* Irq*: every IRQ, or on a device event those not seen before */
         char *default_line;    /* proc/irq/default_smp_affinity, NULL when absent */
-        GArray *balancers;     /* irqbalance processes: on a pass only */
 } IrqObservation;
 
 static void irq_observation_free(void *p) {
         IrqObservation *o = p;
         g_ptr_array_unref(o->irqs);
         g_free(o->default_line);
-        if (o->balancers)
-                g_array_unref(o->balancers);
         g_free(o);
 }
 
@@ -122,9 +119,6 @@ static void *irq_observe(const EnforcerContext *ctx, const Trigger *scope) {
         forget_vanished(st, present);
         if (root_read_line(ctx->root, "proc/irq/default_smp_affinity", &o->default_line) >= 0)
                 g_strstrip(o->default_line);
-        if (!scope)
-                /* irqbalance moves IRQs every 10 s by its own rules: the two would fight. */
-                o->balancers = task_find_by_exe(ctx->root, enforcer_tasks(ctx), "irqbalance");
         return o;
 }
 
@@ -139,17 +133,6 @@ static void irq_diff(const EnforcerContext *ctx, const void *obs, GPtrArray *dif
                 difference_add(diffs, finding_new("irq", "default_smp_affinity", mask, o->default_line, true,
                                                   "new IRQs start outside housekeeping"),
                                true, o);
-        }
-        if (o->balancers && o->balancers->len > 0) {
-                CpuMask isolated;
-                config_isolated_cpus(ctx->config, &isolated);
-                g_autofree char *iso = cpumask_format_list(&isolated);
-                g_autofree char *pid = g_strdup_printf("pid %d", (int) g_array_index(o->balancers, pid_t, 0));
-                g_autofree char *fix = g_strdup_printf(
-                        "irqbalance and isolatord would fight over IRQ affinities: stop it (systemctl disable --now "
-                        "irqbalance), or ban the isolated CPUs with IRQBALANCE_BANNED_CPULIST=%s in "
-                        "/etc/default/irqbalance", iso);
-                difference_add(diffs, finding_new("irqbalance", pid, "not running", "running", true, fix), false, NULL);
         }
         for (unsigned i = 0; i < o->irqs->len; i++) {
                 const Irq *irq = o->irqs->pdata[i];

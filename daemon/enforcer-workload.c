@@ -428,7 +428,8 @@ typedef struct Misplaced {
 typedef struct WorkloadObservation {
         GArray *candidates;    /* Candidate */
         GArray *misplaced;     /* Misplaced */
-        GPtrArray *unowned;    /* Finding*: processes on group CPUs that belong to no group */
+        GPtrArray *advice;     /* Finding*: what a pass reports and apply leaves (processes on
+                                * group CPUs that belong to no group, placed ones' limits) */
         Workload *thread_of;   /* TRIGGER_THREAD: the placed process, and its new thread */
         pid_t tid;
 } WorkloadObservation;
@@ -443,7 +444,7 @@ static void workload_observation_free(void *p) {
         WorkloadObservation *o = p;
         g_array_unref(o->candidates);
         g_array_unref(o->misplaced);
-        g_ptr_array_unref(o->unowned);
+        g_ptr_array_unref(o->advice);
         g_free(o);
 }
 
@@ -502,6 +503,68 @@ static bool threads_differ(const EnforcerContext *ctx, pid_t pid, const CpuMask 
         return false;
 }
 
+/* A limit of /proc/PID/limits: its soft value ("unlimited" is G_MAXUINT64); false when
+ * the line is not there. */
+static bool limit_soft(const char *limits, const char *name, guint64 *out) {
+        const char *line = strstr(limits, name);
+        g_auto(GStrv) f = NULL;
+        if (!line)
+                return false;
+        f = g_strsplit_set(line + strlen(name), " \t\n", 0);
+        for (char **w = f; *w; w++) {
+                if (!**w)
+                        continue;
+                if (g_str_equal(*w, "unlimited")) {
+                        *out = G_MAXUINT64;
+                        return true;
+                }
+                return g_ascii_string_to_unsigned(*w, 10, 0, G_MAXUINT64, out, NULL);
+        }
+        return false;
+}
+
+/* rtcqs "rtprio" and the memlock limit, for the placed processes rather than for the
+ * caller: a player that raises its own threads' priority, or locks its buffers, needs
+ * RLIMIT_RTPRIO up to its group's priority and RLIMIT_MEMLOCK unlimited (under systemd,
+ * its unit's LimitRTPRIO= and LimitMEMLOCK=, which these are). isolatord sets the
+ * process's own scheduling as root, so this is advice. */
+static void observe_limits(const EnforcerContext *ctx, WorkloadObservation *o) {
+        WorkloadState *s = ctx->state;
+        GHashTableIter it;
+        gpointer value;
+
+        g_hash_table_iter_init(&it, s->by_pid);
+        while (g_hash_table_iter_next(&it, NULL, &value)) {
+                const Workload *w = value;
+                g_autofree char *rel = g_strdup_printf("proc/%d/limits", (int) w->pid), *limits = NULL;
+                g_autofree char *object = g_strdup_printf("%d %s", (int) w->pid, w->comm);
+                guint64 rtprio, memlock;
+                if (root_read(ctx->host, rel, &limits, NULL) < 0)
+                        continue;
+                if (w->policy == SCHED_FIFO || w->policy == SCHED_RR) {
+                        if (limit_soft(limits, "Max realtime priority", &rtprio) && rtprio < (guint64) w->priority) {
+                                g_autofree char *want = g_strdup_printf("RLIMIT_RTPRIO >= %d", w->priority);
+                                g_autofree char *found = g_strdup_printf("%" G_GUINT64_FORMAT, rtprio);
+                                g_autofree char *why = g_strdup_printf(
+                                        "the process cannot raise its own threads to the group's priority %d "
+                                        "(rtcqs: rtprio); fix: LimitRTPRIO=%d in its unit, or \"@audio - rtprio %d\" "
+                                        "in /etc/security/limits.d/ for its user",
+                                        w->priority, w->priority, w->priority);
+                                g_ptr_array_add(o->advice, finding_new("rlimit", object, want, found, false, why));
+                        }
+                }
+                if (limit_soft(limits, "Max locked memory", &memlock) && memlock != G_MAXUINT64) {
+                        g_autofree char *found = g_strdup_printf("%" G_GUINT64_FORMAT " bytes", memlock);
+                        g_ptr_array_add(o->advice,
+                                        finding_new("rlimit", object, "RLIMIT_MEMLOCK unlimited", found, false,
+                                                    "the process cannot lock its audio buffers in memory, so a page "
+                                                    "of them can be reclaimed and fault back in mid-period; fix: "
+                                                    "LimitMEMLOCK=infinity in its unit, or \"@audio - memlock "
+                                                    "unlimited\" in /etc/security/limits.d/ for its user"));
+                }
+        }
+}
+
 static void observe_unowned(const EnforcerContext *ctx, WorkloadObservation *o) {
         WorkloadState *s = ctx->state;
         const GArray *tasks = enforcer_tasks(ctx);
@@ -520,12 +583,12 @@ static void observe_unowned(const EnforcerContext *ctx, WorkloadObservation *o) 
                         continue;
                 g_autofree char *object = g_strdup_printf("%d %s", (int) pid, st.comm);
                 g_autofree char *cpu = g_strdup_printf("CPU %d", st.processor);
-                g_ptr_array_add(o->unowned, finding_new("unowned-process", object, "housekeeping", cpu, false,
+                g_ptr_array_add(o->advice, finding_new("unowned-process", object, "housekeeping", cpu, false,
                                                         "runs on a group's CPUs and belongs to no group (Match=)"));
         }
         if (unowned > MAX_UNOWNED_FINDINGS) {
                 g_autofree char *more = g_strdup_printf("%u more", unowned - MAX_UNOWNED_FINDINGS);
-                g_ptr_array_add(o->unowned, finding_new("unowned-process", more, "housekeeping", "group CPUs", false,
+                g_ptr_array_add(o->advice, finding_new("unowned-process", more, "housekeeping", "group CPUs", false,
                                                         "more processes on group CPUs that belong to no group"));
         }
 }
@@ -571,8 +634,10 @@ static void observe_all(const EnforcerContext *ctx, WorkloadObservation *o, bool
                                 observe_exec(ctx, o, pid, false);
                 }
         }
-        if (pass)
+        if (pass) {
                 observe_unowned(ctx, o);
+                observe_limits(ctx, o);
+        }
 }
 
 /* What an event reports is observed too: a fork notes whom the child belongs with, an
@@ -584,7 +649,7 @@ static void *workload_observe(const EnforcerContext *ctx, const Trigger *scope) 
         o->candidates = g_array_new(false, true, sizeof(Candidate));
         g_array_set_clear_func(o->candidates, (GDestroyNotify) candidate_clear);
         o->misplaced = g_array_new(false, true, sizeof(Misplaced));
-        o->unowned = g_ptr_array_new_with_free_func((GDestroyNotify) finding_free);
+        o->advice = g_ptr_array_new_with_free_func((GDestroyNotify) finding_free);
         switch (scope ? scope->kind : _TRIGGER_MAX) {
         case TRIGGER_EXEC:
                 observe_exec(ctx, o, scope->pid, true);
@@ -683,8 +748,8 @@ static void workload_diff(const EnforcerContext *ctx, const void *obs, GPtrArray
                 difference_add(diffs, finding_new("workload", o->thread_of->comm, "placed", "new thread", true,
                                                   "a new thread of a placed process"),
                                true, o)->action = ACTION_THREAD;
-        for (unsigned i = 0; i < o->unowned->len; i++) {
-                const Finding *f = o->unowned->pdata[i];
+        for (unsigned i = 0; i < o->advice->len; i++) {
+                const Finding *f = o->advice->pdata[i];
                 difference_add(diffs, finding_new(f->kind, f->object, f->expected, f->actual, f->required, f->message),
                                false, NULL);
         }

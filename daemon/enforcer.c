@@ -10,13 +10,16 @@
 const EnforcerOps *const enforcers[] = {
         &enforcer_boot_params,
         &enforcer_kernel_config,
+        &enforcer_conflicts, /* before the enforcers whose drift it names */
         &enforcer_irq,
         &enforcer_netdev,
         &enforcer_cpuset,
         &enforcer_kthread,
+        &enforcer_tunables,
         &enforcer_cpufreq,
         &enforcer_pm_qos,
         &enforcer_workload,
+        &enforcer_checklist,
         NULL,
 };
 

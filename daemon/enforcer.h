@@ -67,6 +67,9 @@ typedef struct EnforcerContext {
         const EventSink *events;
         PassShared *shared;
         GHashTable *refusals;       /* object -> errno + 1: refusals already said (the manager's) */
+        GHashTable *bus_names;      /* well-known names owned on the system bus now, or NULL: unknown */
+        GHashTable *fighters;       /* finding kind -> the tools found rewriting it (conflicts fills it) */
+        GHashTable *rewrites;       /* "kind object" -> GUINT_TO_POINTER(drift corrections of it) */
 } EnforcerContext;
 
 /* What a refusal by the kernel or the sandbox means, with the fix, for a person:
@@ -162,6 +165,9 @@ extern const EnforcerOps enforcer_workload;
 extern const EnforcerOps enforcer_kthread;
 extern const EnforcerOps enforcer_cpufreq;
 extern const EnforcerOps enforcer_pm_qos;
+extern const EnforcerOps enforcer_tunables;
+extern const EnforcerOps enforcer_checklist;
+extern const EnforcerOps enforcer_conflicts;
 
 /* Saves an original that is not a file's value, once, under "@OPS->NAME what", and
  * flushes the store: call it before the change. -EIO when it could not be saved, and

@@ -68,6 +68,17 @@ static char **read_actions(int irq_dirfd, const char *num) {
         return (char **) g_ptr_array_free(names, false);
 }
 
+char **irq_read_actions(const Root *root, unsigned num) {
+        g_autofree char *name = g_strdup_printf("%u", num);
+        int fd = root_open_dir(root, "proc/irq");
+        char **actions;
+        if (fd < 0)
+                return g_new0(char *, 1);
+        actions = read_actions(fd, name);
+        close(fd);
+        return actions;
+}
+
 /* What an IRQ's handlers were when last read, and how many sub-folders its folder had
  * then (its link count less 2): a handler added or removed changes that count. */
 typedef struct NamedIrq {

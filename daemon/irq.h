@@ -41,6 +41,10 @@ typedef struct IrqScan {
 /* The scan as how says (NULL: every IRQ, everything read). */
 GPtrArray *irq_scan_except(const Root *root, const IrqScan *how);
 
+/* The handler names of one IRQ (the sub-folders of proc/irq/N), sorted; empty when it
+ * has none or is gone. */
+char **irq_read_actions(const Root *root, unsigned num);
+
 /* The first rule one of whose globs matches one of the IRQ's action names, or NULL. */
 const IrqRule *irq_match_rule(const Config *c, const Irq *irq);
 /* Where the IRQ belongs: its rule's CPUs, else housekeeping. */

@@ -45,13 +45,53 @@ static EnforcerContext manager_context(const Manager *m, size_t i, PassShared *s
                 .events = &m->sink,
                 .shared = shared,
                 .refusals = m->refusals,
+                .bus_names = m->bus_names,
+                .fighters = m->fighters,
+                .rewrites = m->rewrites,
         };
+}
+
+/* Objects whose corrections are counted; past it the count starts over (a long-running
+ * daemon with churning IRQ numbers). */
+#define REWRITES_MAX 4096
+#define BUS_NAMES_MAX 4096
+
+void manager_bus_name(Manager *m, const char *name, bool owned) {
+        if (!m->bus_names)
+                m->bus_names = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+        if (!name || name[0] == ':')
+                return; /* unique names say nothing of who runs */
+        if (!owned)
+                g_hash_table_remove(m->bus_names, name);
+        else if (g_hash_table_size(m->bus_names) < BUS_NAMES_MAX)
+                g_hash_table_add(m->bus_names, g_strdup(name));
+}
+
+/* A correction of the same object again, while a tool that rewrites its kind runs: the
+ * event and the log say whose fight it is. NULL when it is not one. */
+static Finding *fight_of(Manager *m, const Finding *f) {
+        g_autofree char *key = g_strdup_printf("%s %s", f->kind, f->object);
+        unsigned n = GPOINTER_TO_UINT(g_hash_table_lookup(m->rewrites, key)) + 1;
+        const char *who;
+
+        if (g_hash_table_size(m->rewrites) >= REWRITES_MAX && n == 1)
+                g_hash_table_remove_all(m->rewrites);
+        g_hash_table_replace(m->rewrites, g_steal_pointer(&key), GUINT_TO_POINTER(n));
+        who = g_hash_table_lookup(m->fighters, f->kind);
+        if (n < 2 || !who)
+                return NULL;
+        g_autofree char *msg = g_strdup_printf("%s; re-written %u times: %s is running and rewrites it "
+                                               "(isoctl verify: its finding and fix)", f->message, n, who);
+        return finding_new(f->kind, f->object, f->expected, f->actual, f->required, msg);
 }
 
 /* Every event the enforcers and the sampler report: logged and counted here, then
  * handed to the listener (the bus). */
 static void on_event(const Event *e, void *userdata) {
         Manager *m = userdata;
+        g_autoptr(Finding) fight = NULL;
+        Event named;
+
         switch (e->kind) {
         case EVENT_DRIFT_CORRECTED: {
                 uint64_t *n = g_hash_table_lookup(m->drift_by_kind, e->finding->kind);
@@ -61,8 +101,14 @@ static void on_event(const Event *e, void *userdata) {
                 }
                 (*n)++;
                 m->drift_corrections++;
-                log_notice("drift repaired: %s %s was %s, is %s again", e->finding->kind, e->finding->object,
-                           e->finding->actual, e->finding->expected);
+                fight = fight_of(m, e->finding);
+                if (fight) {
+                        named = *e;
+                        named.finding = fight;
+                        e = &named;
+                }
+                log_notice("drift repaired: %s %s was %s, is %s again%s%s", e->finding->kind, e->finding->object,
+                           e->finding->actual, e->finding->expected, fight ? " — " : "", fight ? fight->message : "");
                 break;
         }
         case EVENT_IRQ_PINNED: {
@@ -661,6 +707,8 @@ bool manager_new(const ManagerOptions *o, Manager **out, GError **error) {
         m->exceeded_sent = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, g_free);
         m->drift_by_kind = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
         m->refusals = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+        m->fighters = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+        m->rewrites = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
         size_t n = 0;
         while (enforcers[n])
                 n++;
@@ -713,6 +761,12 @@ void manager_free(Manager *m) {
                 g_hash_table_unref(m->exceeded_sent);
         if (m->refusals)
                 g_hash_table_unref(m->refusals);
+        if (m->bus_names)
+                g_hash_table_unref(m->bus_names);
+        if (m->fighters)
+                g_hash_table_unref(m->fighters);
+        if (m->rewrites)
+                g_hash_table_unref(m->rewrites);
         if (m->drift_by_kind)
                 g_hash_table_unref(m->drift_by_kind);
         if (m->sampler_event_fd >= 0)

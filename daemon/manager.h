@@ -65,6 +65,9 @@ typedef struct Manager {
         EventSink listener;         /* who hears of events (the bus) */
         GHashTable *exceeded_sent;  /* cpu + 1 -> when LatencyExceeded was last reported */
         GHashTable *refusals;       /* what the kernel refused, said once (EnforcerContext) */
+        GHashTable *bus_names;      /* well-known names on the system bus, NULL until the bus says */
+        GHashTable *fighters;       /* finding kind -> tools rewriting it, as the last pass found */
+        GHashTable *rewrites;       /* "kind object" -> drift corrections of it (at most REWRITES_MAX) */
         uint64_t event_count;       /* device and link events that asked for a rescan */
         uint64_t rescan_count;      /* rescans they cost (bursts coalesce) */
         Sampler *sampler;           /* NULL when stopped */
@@ -72,6 +75,10 @@ typedef struct Manager {
         int sampler_event_fd;       /* poked by sampler threads; outlives restarts */
         NoiseReading *noise_before, *noise_after;
 } Manager;
+
+/* The system bus says a well-known name is owned (or no longer is); the first call
+ * makes the names known (EnforcerContext.bus_names). */
+void manager_bus_name(Manager *m, const char *name, bool owned);
 
 /* Loads the topology and the configuration. An unreadable or malformed configuration
  * is an error; a partition that does not fit the machine is not: the manager starts

@@ -161,6 +161,35 @@ static int on_prepare_for_sleep(sd_bus_message *msg, void *userdata, sd_bus_erro
         return 0;
 }
 
+/* Who owns which well-known name: conflicting tools are found by theirs. */
+static int on_name_owner_changed(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        Service *s = userdata;
+        const char *name, *old_owner, *new_owner;
+        if (sd_bus_message_read(msg, "sss", &name, &old_owner, &new_owner) >= 0)
+                manager_bus_name(s->manager, name, new_owner && *new_owner);
+        return 0;
+}
+
+static int watch_bus_names(Service *s) {
+        sd_bus_message *reply = NULL;
+        sd_bus_error error = SD_BUS_ERROR_NULL;
+        const char *name;
+        int r = sd_bus_match_signal(s->bus, NULL, "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
+                                    "NameOwnerChanged", on_name_owner_changed, s);
+        if (r >= 0)
+                r = sd_bus_call_method(s->bus, "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
+                                       "ListNames", &error, &reply, "");
+        if (r >= 0) {
+                manager_bus_name(s->manager, NULL, false); /* known now, even when empty */
+                r = sd_bus_message_enter_container(reply, 'a', "s");
+        }
+        while (r >= 0 && (r = sd_bus_message_read(reply, "s", &name)) > 0)
+                manager_bus_name(s->manager, name, true);
+        sd_bus_message_unref(reply);
+        sd_bus_error_free(&error);
+        return r;
+}
+
 static int on_sighup(sd_event_source *source, const struct signalfd_siginfo *si, void *userdata) {
         Service *s = userdata;
         g_autoptr(GError) e = NULL;
@@ -273,6 +302,10 @@ int service_run(const ManagerOptions *o) {
         if (r < 0)
                 log_warning_errno(r, "cannot watch logind's PrepareForSleep (%m): after a suspend, the partition is "
                                      "put back by the next verify only");
+        r = watch_bus_names(&s);
+        if (r < 0)
+                log_warning_errno(r, "cannot list the names on the system bus (%m): conflicting tools are found by "
+                                     "their executables only");
 
         r = sd_event_add_time_relative(s.event, &s.verify_timer, CLOCK_MONOTONIC,
                                        (uint64_t) s.manager->config->daemon.verify_interval_sec * 1000000u, 0,

@@ -254,26 +254,3 @@ GArray *task_table_read(const Root *root) {
         }
         return out;
 }
-
-GArray *task_find_by_exe(const Root *root, const GArray *table, const char *name) {
-        GArray *out = g_array_new(false, false, sizeof(pid_t));
-        for (unsigned i = 0; i < table->len; i++) {
-                const Task *task = &g_array_index(table, Task, i);
-                pid_t pid = task->pid;
-                if (task->stat.flags & TASK_PF_KTHREAD)
-                        continue;
-                g_autofree char *exe = task_read_exe(root, pid);
-                g_autofree char *base = exe ? g_path_get_basename(exe) : NULL;
-                if (!base || !g_str_equal(base, name))
-                        continue;
-                if (root_is_host(root)) {
-                        TrustedExe t;
-                        bool trusted = trust_check_exe(root, NULL, pid, exe, &t) >= 0 && t.trusted;
-                        trusted_exe_clear(&t);
-                        if (!trusted)
-                                continue;
-                }
-                g_array_append_val(out, pid);
-        }
-        return out;
-}

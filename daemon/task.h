@@ -54,10 +54,6 @@ GArray *task_table_read(const Root *root);
 /* Kernel threads whose name starts with prefix ("irq/24-"): PF_KTHREAD, which no process
  * can give itself, not the name, which any process can. */
 GArray *task_find_kthreads(const Root *root, const char *prefix);
-/* Processes of the table whose executable's file name is name ("irqbalance"); on the
- * host root only those whose executable is trusted (trust.h), so that a user's copy or
- * a rename is not taken for the real program. Kernel threads have none: not read. */
-GArray *task_find_by_exe(const Root *root, const GArray *table, const char *name);
 
 int task_get_affinity(const Root *root, pid_t tid, CpuMask *out);
 int task_set_affinity(const Root *root, pid_t tid, const CpuMask *cpus);

@@ -1,0 +1,236 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <errno.h>
+#include <string.h>
+
+#include "enforcer.h"
+#include "log.h"
+#include "task.h"
+#include "trust.h"
+
+/* Other tools that change what the partition sets: each found by its executable (not by
+ * the name a process gives itself; on the host only a trusted one, trust.h) or by the
+ * name it owns on the system bus, and reported with its fix. What each rewrites is
+ * published for the pass (EnforcerContext.fighters), so that a drift corrected again and
+ * again on that kind of object is said to be that tool's doing (manager.c), and the
+ * tool's finding lists what it re-wrote. Read-only: isolatord stops no other program. */
+
+typedef struct Tool {
+        const char *name;
+        const char *const *programs;   /* executables' file names, or scripts run by an interpreter */
+        const char *const *bus_names;  /* well-known names it owns on the system bus */
+        const char *const *fights;     /* the finding kinds of what it rewrites */
+        bool required;                 /* the partition cannot hold while it runs as it is */
+        const char *does;
+        const char *fix;
+} Tool;
+
+#define STRV(...) ((const char *const[]) { __VA_ARGS__, NULL })
+
+static const Tool tools[] = {
+        { "irqbalance", STRV("irqbalance"), NULL, STRV("irq"), true,
+          "moves IRQs every 10 s by its own rules, onto the audio CPUs too",
+          "stop it (systemctl disable --now irqbalance), or ban the isolated CPUs with "
+          "IRQBALANCE_BANNED_CPULIST=%s in /etc/default/irqbalance and restart it" },
+        { "tuned", STRV("tuned"), STRV("com.redhat.tuned"), STRV("governor", "irq", "cpuset"), false,
+          "applies its active profile's governor, IRQ and CPU settings, and again on its own events",
+          "tuned-adm off, or a profile that leaves CPUs %s alone" },
+        { "power-profiles-daemon", STRV("power-profiles-daemon", "tuned-ppd"),
+          STRV("net.hadess.PowerProfiles", "org.freedesktop.UPower.PowerProfiles"), STRV("governor"), false,
+          "switches the CPUs' governor and energy preference with the desktop's power profile",
+          "systemctl mask --now power-profiles-daemon (or tuned-ppd) on an audio machine, "
+          "or keep the profile at performance; isolatord sets the governor of CPUs %s back at each verify" },
+        { "system76-scheduler", STRV("system76-scheduler"), STRV("com.system76.Scheduler"), STRV("workload"), false,
+          "re-prioritizes and re-nices processes by its own rules, the players too",
+          "systemctl disable --now com.system76.Scheduler, or exclude the players from its rules "
+          "(CPUs %s belong to isolatord's groups)" },
+        { "ananicy", STRV("ananicy-cpp", "ananicy"), NULL, STRV("workload"), false,
+          "changes processes' nice, scheduling class and I/O priority by its rules, the players too",
+          "systemctl disable --now ananicy-cpp, or remove its rules for the players (CPUs %s)" },
+        { "gamemode", STRV("gamemoded"), STRV("com.feralinteractive.GameMode"), STRV("governor"), false,
+          "switches every CPU's governor while a game runs, and back afterwards",
+          "disable its governor change (desiredgov= in gamemode.ini), or remove it; CPUs %s" },
+        { "rtkit", STRV("rtkit-daemon"), STRV("org.freedesktop.RealtimeKit1"), STRV("workload"), false,
+          "grants real-time scheduling to any desktop process that asks, which then competes with the "
+          "players wherever it runs",
+          "keep real-time scheduling to the groups on CPUs %s: remove rtkit, or cap it "
+          "(rtkit-daemon --max-realtime-priority=) below the groups' priority" },
+};
+
+typedef struct Found {
+        const Tool *tool;
+        pid_t pid;          /* 0 when found by its bus name */
+        char *bus_name;     /* the name it owns, or NULL */
+        char *banned;       /* irqbalance: the CPUs it keeps IRQs off, or NULL */
+} Found;
+
+static void found_clear(Found *f) {
+        g_free(f->bus_name);
+        g_free(f->banned);
+}
+
+static bool interpreter(const char *base) {
+        return g_str_has_prefix(base, "python") || g_str_has_prefix(base, "perl");
+}
+
+/* The script an interpreter runs: its first argument that is not an option. */
+static char *read_script(const Root *root, pid_t pid) {
+        g_autofree char *rel = g_strdup_printf("proc/%d/cmdline", (int) pid), *data = NULL;
+        size_t len = 0;
+        if (root_read(root, rel, &data, &len) < 0)
+                return NULL;
+        for (size_t at = strlen(data) + 1; at < len; at += strlen(data + at) + 1)
+                if (data[at] && data[at] != '-')
+                        return g_strdup(data + at);
+        return NULL;
+}
+
+/* The tool whose program this is, or NULL; *path is the file that must be trusted. */
+static const Tool *tool_of(const char *base) {
+        for (size_t i = 0; i < G_N_ELEMENTS(tools); i++)
+                for (const char *const *p = tools[i].programs; *p; p++)
+                        if (g_str_equal(base, *p))
+                                return &tools[i];
+        return NULL;
+}
+
+static bool trusted(const Root *root, pid_t pid, const char *exe, const char *script) {
+        if (!root_is_host(root))
+                return true; /* a fake root's processes are what the test wrote */
+        if (script) {
+                g_autofree char *why = NULL;
+                return g_path_is_absolute(script) && trust_check_path(root, NULL, script, &why);
+        }
+        TrustedExe t;
+        bool ok = trust_check_exe(root, NULL, pid, exe, &t) >= 0 && t.trusted;
+        trusted_exe_clear(&t);
+        return ok;
+}
+
+/* irqbalance keeps IRQs off IRQBALANCE_BANNED_CPULIST (or _CPUS, a mask) from its
+ * environment, or when neither is set, off the kernel's isolated and nohz_full CPUs. */
+static char *irqbalance_banned(const EnforcerContext *ctx, pid_t pid, CpuMask *out) {
+        g_autofree char *rel = g_strdup_printf("proc/%d/environ", (int) pid), *env = NULL;
+        size_t len = 0;
+        cpumask_zero(out);
+        if (root_read(ctx->root, rel, &env, &len) >= 0)
+                for (size_t at = 0; at < len; at += strlen(env + at) + 1) {
+                        const char *v = env + at;
+                        if (g_str_has_prefix(v, "IRQBALANCE_BANNED_CPULIST=") &&
+                            cpumask_parse_list(v + strlen("IRQBALANCE_BANNED_CPULIST="), out, NULL) >= 0)
+                                return cpumask_format_list(out);
+                        if (g_str_has_prefix(v, "IRQBALANCE_BANNED_CPUS=") &&
+                            cpumask_parse_mask(v + strlen("IRQBALANCE_BANNED_CPUS="), out, NULL) >= 0)
+                                return cpumask_format_list(out);
+                }
+        for (const char *const *f = STRV("sys/devices/system/cpu/isolated", "sys/devices/system/cpu/nohz_full"); *f; f++) {
+                CpuMask m;
+                if (root_read_cpulist(ctx->root, *f, &m) >= 0)
+                        cpumask_or(out, out, &m);
+        }
+        return cpumask_format_list(out);
+}
+
+static void *conflicts_observe(const EnforcerContext *ctx, const Trigger *scope) {
+        const GArray *table = enforcer_tasks(ctx);
+        GArray *found = g_array_new(false, true, sizeof(Found));
+        CpuMask isolated;
+
+        g_array_set_clear_func(found, (GDestroyNotify) found_clear);
+        config_isolated_cpus(ctx->config, &isolated);
+        for (unsigned i = 0; i < table->len; i++) {
+                const Task *t = &g_array_index(table, Task, i);
+                if (t->stat.flags & TASK_PF_KTHREAD)
+                        continue;
+                g_autofree char *exe = task_read_exe(ctx->root, t->pid);
+                g_autofree char *base = exe ? g_path_get_basename(exe) : NULL;
+                g_autofree char *script = base && interpreter(base) ? read_script(ctx->root, t->pid) : NULL;
+                g_autofree char *script_base = script ? g_path_get_basename(script) : NULL;
+                const Tool *tool = base ? tool_of(script_base ? script_base : base) : NULL;
+                if (!tool || !trusted(ctx->root, t->pid, exe, script))
+                        continue;
+                Found f = { .tool = tool, .pid = t->pid };
+                if (g_str_equal(tool->name, "irqbalance")) {
+                        CpuMask banned;
+                        f.banned = irqbalance_banned(ctx, t->pid, &banned);
+                        if (cpumask_is_subset(&isolated, &banned)) {
+                                found_clear(&f);
+                                continue; /* it keeps off the audio CPUs: no fight */
+                        }
+                }
+                g_array_append_val(found, f);
+        }
+        /* Those that own their name on the bus, and were not found running. */
+        for (size_t i = 0; ctx->bus_names && i < G_N_ELEMENTS(tools); i++) {
+                bool running = false;
+                for (unsigned j = 0; j < found->len; j++)
+                        running |= g_array_index(found, Found, j).tool == &tools[i];
+                for (const char *const *n = tools[i].bus_names; n && *n && !running; n++)
+                        if (g_hash_table_contains(ctx->bus_names, *n)) {
+                                Found f = { .tool = &tools[i], .bus_name = g_strdup(*n) };
+                                g_array_append_val(found, f);
+                                break;
+                        }
+        }
+        return found;
+}
+
+static void conflicts_observation_free(void *p) {
+        g_array_unref(p);
+}
+
+/* What the fight has cost: the objects of its kinds corrected more than once. */
+static char *rewritten(const EnforcerContext *ctx, const Tool *tool) {
+        g_autoptr(GString) out = g_string_new(NULL);
+        g_autoptr(GList) keys = NULL;
+        if (!ctx->rewrites)
+                return NULL;
+        keys = g_list_sort(g_hash_table_get_keys(ctx->rewrites), (GCompareFunc) g_strcmp0);
+        for (GList *k = keys; k; k = k->next) {
+                unsigned n = GPOINTER_TO_UINT(g_hash_table_lookup(ctx->rewrites, k->data));
+                for (const char *const *kind = tool->fights; *kind && n >= 2; kind++) {
+                        size_t len = strlen(*kind);
+                        if (strncmp(k->data, *kind, len) == 0 && ((char *) k->data)[len] == ' ') {
+                                g_string_append_printf(out, "%s%s (%u times)", out->len ? ", " : "", (char *) k->data, n);
+                                break;
+                        }
+                }
+        }
+        return out->len ? g_string_free(g_steal_pointer(&out), false) : NULL;
+}
+
+static void conflicts_diff(const EnforcerContext *ctx, const void *obs, GPtrArray *diffs) {
+        const GArray *found = obs;
+        CpuMask isolated;
+        g_autofree char *iso = NULL;
+
+        config_isolated_cpus(ctx->config, &isolated);
+        iso = cpumask_format_list(&isolated);
+        if (ctx->fighters)
+                g_hash_table_remove_all(ctx->fighters);
+        for (unsigned i = 0; i < found->len; i++) {
+                const Found *f = &g_array_index(found, Found, i);
+                g_autofree char *who = f->pid ? g_strdup_printf("%s pid %d", f->tool->name, (int) f->pid)
+                                              : g_strdup_printf("%s (bus name %s)", f->tool->name, f->bus_name);
+                g_auto(GStrv) parts = g_strsplit(f->tool->fix, "%s", -1); /* the isolated CPUs go where it says %s */
+                g_autofree char *fix = g_strjoinv(iso, parts);
+                g_autofree char *fights = rewritten(ctx, f->tool);
+                g_autofree char *why = g_strdup_printf("%s; fix: %s%s%s", f->tool->does, fix,
+                                                       fights ? "; it has re-written " : "", fights ? fights : "");
+                g_autofree char *found_text = f->banned ? g_strdup_printf("running, banned CPUs %s", *f->banned ? f->banned : "none")
+                                                        : g_strdup(f->pid ? "running" : "on the bus");
+                difference_add(diffs, finding_new("conflict", who, "not running", found_text, f->tool->required, why),
+                               false, NULL);
+                for (const char *const *kind = f->tool->fights; ctx->fighters && *kind; kind++) {
+                        const char *had = g_hash_table_lookup(ctx->fighters, *kind);
+                        g_hash_table_replace(ctx->fighters, g_strdup(*kind),
+                                             had ? g_strdup_printf("%s, %s", had, who) : g_strdup(who));
+                }
+        }
+}
+
+const EnforcerOps enforcer_conflicts = {
+        .name = "conflicts",
+        .observe = conflicts_observe,
+        .observation_free = conflicts_observation_free,
+        .diff = conflicts_diff,
+};

@@ -16,10 +16,28 @@ struct Cgroups {
         sd_bus *bus;
         char *address;   /* what bus is connected to */
         char *error;     /* why the last connection failed */
+        int v1;          /* auto: whether cpuset is on a v1 hierarchy (-1: not looked yet) */
 };
 
 Cgroups *cgroups_new(void) {
-        return g_new0(Cgroups, 1);
+        Cgroups *cg = g_new0(Cgroups, 1);
+        cg->v1 = -1;
+        return cg;
+}
+
+/* The layout is the boot's (systemd.unified_cgroup_hierarchy=): looked at once. */
+static bool cpuset_on_v1(Cgroups *cg, const Root *root) {
+        g_autofree char *controllers = NULL;
+        if (cg->v1 < 0) {
+                g_auto(GStrv) words = NULL;
+                bool v2 = false;
+                if (root_read_line(root, "sys/fs/cgroup/cgroup.controllers", &controllers) >= 0) {
+                        words = g_strsplit(controllers, " ", -1);
+                        v2 = g_strv_contains((const char *const *) words, "cpuset");
+                }
+                cg->v1 = !v2 && root_exists(root, CGROUP_V1_CPUSET "/cpuset.cpus");
+        }
+        return cg->v1 > 0;
 }
 
 void cgroups_free(Cgroups *cg) {
@@ -60,10 +78,15 @@ CgroupBackend cgroups_backend(Cgroups *cg, const Root *root, const Config *c) {
         switch (c->daemon.cgroup_backend) {
         case CGROUP_BACKEND_CGROUPFS:
                 return CGROUP_BACKEND_CGROUPFS;
+        case CGROUP_BACKEND_CGROUPFS_V1:
+                return CGROUP_BACKEND_CGROUPFS_V1;
         case CGROUP_BACKEND_SYSTEMD:
                 (void) systemd_connect(cg, c->daemon.systemd_address);
                 return CGROUP_BACKEND_SYSTEMD;
         case CGROUP_BACKEND_AUTO:
+                /* systemd sets AllowedCPUs= on v2 only: a hybrid host's cpusets are v1's. */
+                if (cpuset_on_v1(cg, root))
+                        return CGROUP_BACKEND_CGROUPFS_V1;
                 /* A fake root describes another machine: never its host's systemd. */
                 if (root_is_host(root) && systemd_connect(cg, c->daemon.systemd_address) >= 0)
                         return CGROUP_BACKEND_SYSTEMD;
@@ -91,9 +114,13 @@ GPtrArray *cgroup_unit_chain(const char *unit) {
         return chain;
 }
 
-char *cgroup_unit_rel(const char *unit) {
+const char *cgroup_base(CgroupBackend backend) {
+        return backend == CGROUP_BACKEND_CGROUPFS_V1 ? CGROUP_V1_CPUSET : "sys/fs/cgroup";
+}
+
+char *cgroup_unit_rel(CgroupBackend backend, const char *unit) {
         g_autoptr(GPtrArray) chain = cgroup_unit_chain(unit);
-        return g_strconcat("sys/fs/cgroup/", chain->pdata[chain->len - 1], NULL);
+        return g_strconcat(cgroup_base(backend), "/", chain->pdata[chain->len - 1], NULL);
 }
 
 static const char *unit_interface(const char *unit) {

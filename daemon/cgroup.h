@@ -20,14 +20,22 @@ Cgroups *cgroups_new(void);
 void cgroups_free(Cgroups *cg);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(Cgroups, cgroups_free)
 
-/* SYSTEMD or CGROUPFS for this configuration: "auto" takes systemd when the root is
- * the host's and the manager answers at SystemdAddress; a configured "systemd" that
- * does not answer stays SYSTEMD, and its calls fail (findings say so). */
+/* Where the cpuset controller's v1 hierarchy is mounted on a hybrid host (Debian 10,
+ * systemd.unified_cgroup_hierarchy=0): the only place the v1 backend looks. */
+#define CGROUP_V1_CPUSET "sys/fs/cgroup/cpuset"
+
+/* SYSTEMD, CGROUPFS or CGROUPFS_V1 for this configuration: "auto" takes CGROUPFS_V1
+ * when v2 has no cpuset controller and the v1 hierarchy is there, else systemd when the
+ * root is the host's and the manager answers at SystemdAddress; a configured "systemd"
+ * that does not answer stays SYSTEMD, and its calls fail (findings say so). */
 CgroupBackend cgroups_backend(Cgroups *cg, const Root *root, const Config *c);
 
+/* The top of the cgroup tree the backend writes, relative to the root. */
+const char *cgroup_base(CgroupBackend backend);
 /* The cgroupfs folder of a unit, relative to the root, as systemd lays slices out:
- * "a-b.slice" is "sys/fs/cgroup/a.slice/a-b.slice". */
-char *cgroup_unit_rel(const char *unit);
+ * "a-b.slice" is "sys/fs/cgroup/a.slice/a-b.slice" (under the v1 cpuset hierarchy's
+ * top for CGROUPFS_V1). */
+char *cgroup_unit_rel(CgroupBackend backend, const char *unit);
 /* The folders from the top to the unit's own: "a.slice", "a.slice/a-b.slice". */
 GPtrArray *cgroup_unit_chain(const char *unit);
 

@@ -662,9 +662,11 @@ static bool config_from_source(ConfigSource *s, Config **out, GError **error) {
                 c->daemon.cgroup_backend = CGROUP_BACKEND_SYSTEMD;
         else if (g_str_equal(backend, "cgroupfs"))
                 c->daemon.cgroup_backend = CGROUP_BACKEND_CGROUPFS;
+        else if (g_str_equal(backend, "cgroupfs-v1"))
+                c->daemon.cgroup_backend = CGROUP_BACKEND_CGROUPFS_V1;
         else
-                return config_fail(error, s, "Daemon", "CgroupBackend", "\"%s\" is not one of auto, systemd, cgroupfs",
-                                   backend);
+                return config_fail(error, s, "Daemon", "CgroupBackend",
+                                   "\"%s\" is not one of auto, systemd, cgroupfs, cgroupfs-v1", backend);
         c->daemon.systemd_address = g_strstrip(g_key_file_get_string(s->merged, "Daemon", "SystemdAddress", NULL));
         if (!g_str_has_prefix(c->daemon.systemd_address, "unix:"))
                 return config_fail(error, s, "Daemon", "SystemdAddress",
@@ -858,6 +860,7 @@ const char *cgroup_backend_to_string(CgroupBackend b) {
         case CGROUP_BACKEND_AUTO: return "auto";
         case CGROUP_BACKEND_SYSTEMD: return "systemd";
         case CGROUP_BACKEND_CGROUPFS: return "cgroupfs";
+        case CGROUP_BACKEND_CGROUPFS_V1: return "cgroupfs-v1";
         }
         return "auto";
 }

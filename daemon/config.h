@@ -59,9 +59,12 @@ typedef struct SamplerConfig {
 } SamplerConfig;
 
 typedef enum CgroupBackend {
-        CGROUP_BACKEND_AUTO,        /* systemd when its manager answers (and the root is /), else cgroupfs */
+        CGROUP_BACKEND_AUTO,        /* cgroupfs-v1 when v2 has no cpuset controller and a v1 cpuset
+                                     * hierarchy is mounted; else systemd when its manager answers
+                                     * (and the root is /); else cgroupfs */
         CGROUP_BACKEND_SYSTEMD,
         CGROUP_BACKEND_CGROUPFS,
+        CGROUP_BACKEND_CGROUPFS_V1, /* the v1 cpuset hierarchy at sys/fs/cgroup/cpuset, written directly */
 } CgroupBackend;
 
 typedef struct DaemonConfig {

@@ -62,9 +62,11 @@ static UnitState *unit_state(CpusetState *s, const char *unit) {
         return u;
 }
 
-static GArray *wanted(const Config *c) {
+/* On cgroup v1 systemd makes no folders in the cpuset hierarchy: only the groups'
+ * slices, which isolatord makes, are there to confine. */
+static GArray *wanted(const Config *c, CgroupBackend backend) {
         GArray *out = g_array_new(false, true, sizeof(Want));
-        for (size_t i = 0; housekeeping_units[i]; i++) {
+        for (size_t i = 0; backend != CGROUP_BACKEND_CGROUPFS_V1 && housekeeping_units[i]; i++) {
                 Want w = { housekeeping_units[i], c->housekeeping, false, false };
                 g_array_append_val(out, w);
         }
@@ -78,16 +80,18 @@ static GArray *wanted(const Config *c) {
 
 static bool cpuset_event_is_relevant(const char *name) {
         return !name || !*name || g_str_equal(name, "cpuset.cpus") || g_str_equal(name, "cpuset.cpus.partition") ||
+               g_str_equal(name, "cpuset.cpu_exclusive") ||
                g_str_has_suffix(name, ".slice") || g_str_has_suffix(name, ".scope");
 }
 
 static GPtrArray *cpuset_watch_dirs(const EnforcerContext *ctx) {
-        g_autoptr(GArray) want = wanted(ctx->config);
+        CgroupBackend backend = cgroups_backend(ctx->cgroups, ctx->root, ctx->config);
+        g_autoptr(GArray) want = wanted(ctx->config, backend);
         GPtrArray *dirs = g_ptr_array_new_with_free_func(g_free);
         g_autoptr(GHashTable) seen = g_hash_table_new(g_str_hash, g_str_equal);
 
         for (unsigned i = 0; i < want->len; i++) {
-                g_autofree char *rel = cgroup_unit_rel(g_array_index(want, Want, i).unit);
+                g_autofree char *rel = cgroup_unit_rel(backend, g_array_index(want, Want, i).unit);
                 char *parent = g_path_get_dirname(rel);
                 char *own = g_strdup(rel);
                 for (char **d = (char *[]) { parent, own, NULL }; *d; d++) {
@@ -110,7 +114,7 @@ typedef struct UnitObs {
         bool exists;            /* cgroupfs: the folder is there */
         char *have;             /* cpuset.cpus (cgroupfs) or AllowedCPUs= (systemd); NULL: unreadable */
         char *error;            /* systemd: why AllowedCPUs= could not be read */
-        char *partition;        /* cpuset.cpus.partition, NULL when the kernel has none */
+        char *partition;        /* cpuset.cpus.partition (v1: cpuset.cpu_exclusive), NULL when the kernel has none */
         char *cgpath;           /* systemd: the unit's control group */
         char *dropin;           /* systemd: the drop-in's text, NULL when absent */
         bool has_effective;
@@ -119,6 +123,7 @@ typedef struct UnitObs {
 
 typedef struct CpusetObservation {
         CgroupBackend backend;
+        bool whole;             /* every unit observed (a pass), not one an event named */
         GArray *units;          /* UnitObs */
 } CpusetObservation;
 
@@ -155,9 +160,19 @@ static char *dropin_text(const char *unit, const CpuMask *cpus) {
                                unit, section, list);
 }
 
-static void observe_cgroupfs(const EnforcerContext *ctx, UnitObs *u) {
+/* What makes a slice's CPUs its own: an isolated partition on v2, an exclusive cpuset
+ * on v1 (which has no partitions). */
+static const char *partition_file(CgroupBackend backend) {
+        return backend == CGROUP_BACKEND_CGROUPFS_V1 ? "cpuset.cpu_exclusive" : "cpuset.cpus.partition";
+}
+
+static const char *partition_want(CgroupBackend backend) {
+        return backend == CGROUP_BACKEND_CGROUPFS_V1 ? "1" : "isolated";
+}
+
+static void observe_cgroupfs(const EnforcerContext *ctx, CgroupBackend backend, UnitObs *u) {
         g_autofree char *cpus_rel = g_strconcat(u->dir, "/cpuset.cpus", NULL);
-        g_autofree char *part_rel = g_strconcat(u->dir, "/cpuset.cpus.partition", NULL);
+        g_autofree char *part_rel = g_strconcat(u->dir, "/", partition_file(backend), NULL);
         u->have = read_stripped(ctx->root, cpus_rel);
         u->exists = u->have || root_exists(ctx->root, u->dir);
         if (u->want.isolated)
@@ -194,14 +209,16 @@ static bool in_scope(const Trigger *scope, const char *dir) {
 
 static void *cpuset_observe(const EnforcerContext *ctx, const Trigger *scope) {
         CpusetObservation *o = g_new0(CpusetObservation, 1);
-        g_autoptr(GArray) want = wanted(ctx->config);
+        g_autoptr(GArray) want = NULL;
 
         o->backend = cgroups_backend(ctx->cgroups, ctx->root, ctx->config);
+        want = wanted(ctx->config, o->backend);
         o->units = g_array_new(false, true, sizeof(UnitObs));
+        o->whole = !scope || !scope->name;
         g_array_set_clear_func(o->units, (GDestroyNotify) unit_obs_clear);
         for (unsigned i = 0; i < want->len; i++) {
                 UnitObs u = { .want = g_array_index(want, Want, i) };
-                u.dir = cgroup_unit_rel(u.want.unit);
+                u.dir = cgroup_unit_rel(o->backend, u.want.unit);
                 if (!in_scope(scope, u.dir)) {
                         unit_obs_clear(&u);
                         continue;
@@ -209,7 +226,7 @@ static void *cpuset_observe(const EnforcerContext *ctx, const Trigger *scope) {
                 if (o->backend == CGROUP_BACKEND_SYSTEMD)
                         observe_systemd(ctx, &u);
                 else
-                        observe_cgroupfs(ctx, &u);
+                        observe_cgroupfs(ctx, o->backend, &u);
                 g_array_append_val(o->units, u);
         }
         return o;
@@ -236,7 +253,8 @@ static void diff_cpus(CpusetState *s, const UnitObs *u, const char *want, const 
                 backoff_finding(us, u->want.unit, want, have, d);
 }
 
-static void diff_cgroupfs(const EnforcerContext *ctx, CpusetState *s, const UnitObs *u, GPtrArray *diffs) {
+static void diff_cgroupfs(const EnforcerContext *ctx, CgroupBackend backend, CpusetState *s, const UnitObs *u,
+                          GPtrArray *diffs) {
         g_autofree char *want = cpumask_format_list(&u->want.cpus);
         CpuMask cur;
 
@@ -260,6 +278,15 @@ static void diff_cgroupfs(const EnforcerContext *ctx, CpusetState *s, const Unit
                 diff_cpus(s, u, want, *u->have ? u->have : "(all)", "the unit may run on other CPUs", diffs);
         if (!u->want.isolated)
                 return;
+        if (backend == CGROUP_BACKEND_CGROUPFS_V1) {
+                if (!u->partition || !g_str_equal(u->partition, "1"))
+                        difference_add(diffs, finding_new("cpuset-partition", u->want.unit, "cpu_exclusive 1",
+                                                          u->partition ? u->partition : "unreadable", true,
+                                                          "cgroup v1 has no isolated partitions: an exclusive cpuset "
+                                                          "keeps sibling cpusets off the slice's CPUs"),
+                                       u->partition != NULL, u);
+                return;
+        }
         if (!u->partition)
                 difference_add(diffs, finding_new("cpuset-partition", u->want.unit, "isolated", "unsupported", false,
                                                   "this kernel has no cpuset partitions (Linux 6.1+ for isolated); the "
@@ -310,8 +337,16 @@ static void cpuset_diff(const EnforcerContext *ctx, const void *obs, GPtrArray *
                 if (o->backend == CGROUP_BACKEND_SYSTEMD)
                         diff_systemd(ctx, ctx->state, u, diffs);
                 else
-                        diff_cgroupfs(ctx, ctx->state, u, diffs);
+                        diff_cgroupfs(ctx, o->backend, ctx->state, u, diffs);
         }
+        if (o->backend == CGROUP_BACKEND_CGROUPFS_V1 && o->whole)
+                difference_add(diffs, finding_new("cpuset", "housekeeping units", "confined to housekeeping",
+                                                  "not confined (cgroup v1)", false,
+                                                  "on a v1 cpuset hierarchy systemd makes no folders for init.scope, "
+                                                  "system.slice and user.slice, so only the groups' slices are "
+                                                  "confined; isolcpus= keeps the scheduler's balancing off the group "
+                                                  "CPUs; fix: boot with systemd.unified_cgroup_hierarchy=1"),
+                               false, NULL);
 }
 
 /* --- apply --- */
@@ -347,11 +382,12 @@ static void drift_corrected(const EnforcerContext *ctx, const Difference *d) {
         enforcer_emit(ctx, &(Event) { .kind = EVENT_DRIFT_CORRECTED, .finding = f });
 }
 
-/* Creates the missing folders of a group's slice, saving each as created first. */
-static int cgroupfs_create(const EnforcerContext *ctx, const char *unit) {
+/* Creates the missing folders of a group's slice, saving each as created first. A v1
+ * cpuset takes no process before its memory nodes are set: its parent's. */
+static int cgroupfs_create(const EnforcerContext *ctx, CgroupBackend backend, const char *unit) {
         g_autoptr(GPtrArray) chain = cgroup_unit_chain(unit);
         for (unsigned i = 0; i < chain->len; i++) {
-                g_autofree char *rel = g_strconcat("sys/fs/cgroup/", chain->pdata[i], NULL);
+                g_autofree char *rel = g_strconcat(cgroup_base(backend), "/", chain->pdata[i], NULL);
                 g_autofree char *what = g_strconcat("mkdir ", rel, NULL);
                 if (root_exists(ctx->root, rel))
                         continue;
@@ -364,14 +400,23 @@ static int cgroupfs_create(const EnforcerContext *ctx, const char *unit) {
                 int r = root_cgroup_mkdir(ctx->root, rel);
                 if (r < 0 && r != -EEXIST)
                         return log_warning_errno(r, "cannot create %s: %m", rel);
+                if (backend == CGROUP_BACKEND_CGROUPFS_V1) {
+                        g_autofree char *parent = g_path_get_dirname(rel);
+                        g_autofree char *from = g_strconcat(parent, "/cpuset.mems", NULL), *mems = NULL;
+                        g_autofree char *to = g_strconcat(rel, "/cpuset.mems", NULL);
+                        /* The folder is isolatord's and goes with a revert: nothing to save. */
+                        if (root_read_line(ctx->root, from, &mems) < 0 || (r = root_write(ctx->root, to, g_strstrip(mems))) < 0)
+                                return log_warning_errno(r < 0 ? r : -EIO, "cannot give %s its memory nodes: %m", rel);
+                }
         }
         return 0;
 }
 
-/* true when the slice is an isolated partition now. */
-static bool cgroupfs_set_partition(const EnforcerContext *ctx, const UnitObs *uo) {
-        g_autofree char *rel = g_strconcat(uo->dir, "/cpuset.cpus.partition", NULL), *now = NULL;
-        EnforcerWrite pw = { rel, (char *) "isolated" };
+/* true when the slice is an isolated partition (v1: an exclusive cpuset) now. */
+static bool cgroupfs_set_partition(const EnforcerContext *ctx, CgroupBackend backend, const UnitObs *uo) {
+        g_autofree char *rel = g_strconcat(uo->dir, "/", partition_file(backend), NULL), *now = NULL;
+        const char *want = partition_want(backend);
+        EnforcerWrite pw = { rel, (char *) want };
         int pr;
         if (enforcer_write_batch(ctx, &pw, 1, &pr) < 0)
                 return false;
@@ -380,16 +425,16 @@ static bool cgroupfs_set_partition(const EnforcerContext *ctx, const UnitObs *uo
                 return false;
         }
         /* The kernel may take the word and still refuse: "isolated invalid (...)". */
-        now = ctx->dry_run ? g_strdup("isolated") : read_stripped(ctx->root, rel);
-        return now && g_str_equal(now, "isolated");
+        now = ctx->dry_run ? g_strdup(want) : read_stripped(ctx->root, rel);
+        return now && g_str_equal(now, want);
 }
 
-static void cgroupfs_set_cpus(const EnforcerContext *ctx, const UnitObs *uo, Difference *d) {
+static void cgroupfs_set_cpus(const EnforcerContext *ctx, CgroupBackend backend, const UnitObs *uo, Difference *d) {
         g_autofree char *cpus_rel = g_strconcat(uo->dir, "/cpuset.cpus", NULL);
         EnforcerWrite write = { cpus_rel, d->finding->expected };
         int result;
 
-        if (!uo->exists && cgroupfs_create(ctx, uo->want.unit) < 0)
+        if (!uo->exists && cgroupfs_create(ctx, backend, uo->want.unit) < 0)
                 return;
         if (enforcer_write_batch(ctx, &write, 1, &result) < 0)
                 return;
@@ -402,7 +447,7 @@ static void cgroupfs_set_cpus(const EnforcerContext *ctx, const UnitObs *uo, Dif
         d->repaired = true;
         /* A folder just created was not observed: its partition is set here too. */
         if (!uo->exists && uo->want.isolated)
-                (void) cgroupfs_set_partition(ctx, uo);
+                (void) cgroupfs_set_partition(ctx, backend, uo);
 }
 
 static void systemd_set_cpus(const EnforcerContext *ctx, GPtrArray *diffs, const UnitObs *uo, Difference *d) {
@@ -485,11 +530,11 @@ static int cpuset_apply(const EnforcerContext *ctx, const void *obs, GPtrArray *
                         if (o->backend == CGROUP_BACKEND_SYSTEMD)
                                 systemd_set_cpus(ctx, diffs, uo, d);
                         else
-                                cgroupfs_set_cpus(ctx, uo, d);
+                                cgroupfs_set_cpus(ctx, o->backend, uo, d);
                         if (d->repaired && drift)
                                 drift_corrected(ctx, d);
                 } else if (g_str_equal(d->finding->kind, "cpuset-partition"))
-                        d->repaired = cgroupfs_set_partition(ctx, uo);
+                        d->repaired = cgroupfs_set_partition(ctx, o->backend, uo);
                 else if (g_str_equal(d->finding->kind, "cpuset-dropin"))
                         systemd_write_dropin(ctx, uo, d);
         }

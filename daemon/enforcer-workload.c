@@ -255,6 +255,23 @@ static char *scope_name(const char *group, pid_t pid) {
         return g_strdup_printf("isolatord-%s-%d.scope", group, (int) pid);
 }
 
+/* Where a process is, as a path under sys/fs/cgroup that restore_task() writes it back
+ * to: its v2 cgroup, or on a v1 cpuset hierarchy "/cpuset" and its path there (the top
+ * when the host keeps no such line: a fake v1 root on a v2 host). */
+static int original_cgroup(const EnforcerContext *ctx, pid_t pid, char **out) {
+        g_autofree char *v1 = NULL, *proc = g_strdup_printf("proc/%d", (int) pid);
+        if (cgroups_backend(ctx->cgroups, ctx->root, ctx->config) != CGROUP_BACKEND_CGROUPFS_V1)
+                return task_read_cgroup(ctx->host, pid, out);
+        if (task_read_cgroup_v1(ctx->host, "cpuset", pid, &v1) < 0 || v1[0] != '/') {
+                if (!root_exists(ctx->host, proc))
+                        return -ESRCH;
+                g_free(v1);
+                v1 = g_strdup("/");
+        }
+        *out = g_strconcat("/", CGROUP_V1_CPUSET + strlen("sys/fs/cgroup/"), g_str_equal(v1, "/") ? "" : v1, NULL);
+        return 0;
+}
+
 static int move_to_slice(const EnforcerContext *ctx, const GroupConfig *g, pid_t pid) {
         g_autoptr(GError) e = NULL;
         if (cgroups_backend(ctx->cgroups, ctx->root, ctx->config) == CGROUP_BACKEND_SYSTEMD) {
@@ -265,7 +282,7 @@ static int move_to_slice(const EnforcerContext *ctx, const GroupConfig *g, pid_t
                 return r;
         }
         WorkloadState *s = ctx->state;
-        g_autofree char *dir = cgroup_unit_rel(g->slice);
+        g_autofree char *dir = cgroup_unit_rel(cgroups_backend(ctx->cgroups, ctx->root, ctx->config), g->slice);
         g_autofree char *rel = g_strconcat(dir, "/cgroup.procs", NULL);
         g_autofree char *text = g_strdup_printf("%d", (int) pid);
         RootFile *procs = g_hash_table_lookup(s->procs, rel);
@@ -298,7 +315,7 @@ static int place(const EnforcerContext *ctx, const GroupConfig *g, pid_t pid, co
         g_autofree char *what_cg = g_strdup_printf("cgroup %d %s", (int) pid, comm);
         g_autofree char *what_aff = g_strdup_printf("affinity %d %s", (int) pid, comm);
         g_autofree char *what_sched = g_strdup_printf("sched %d %s", (int) pid, comm);
-        if (task_read_cgroup(ctx->host, pid, &cgroup) < 0 || task_get_affinity(ctx->host, pid, &was) < 0) {
+        if (task_get_affinity(ctx->host, pid, &was) < 0 || original_cgroup(ctx, pid, &cgroup) < 0) {
                 workload_free(w);
                 return -ESRCH; /* gone already */
         }

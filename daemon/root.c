@@ -442,7 +442,8 @@ int root_read_cpulist(const Root *root, const char *rel, CpuMask *out) {
 }
 
 /* The interface files of a new cgroup that isolatord reads, with what the kernel puts
- * in them; NULL: the parent's cpuset.cpus.effective. */
+ * in them; NULL: the parent's effective CPUs. A v1 cpuset (its parent has "tasks") has
+ * the second set. */
 static const struct {
         const char *name;
         const char *content;
@@ -451,6 +452,13 @@ static const struct {
         { "cpuset.cpus", "\n" },
         { "cpuset.cpus.effective", NULL },
         { "cpuset.cpus.partition", "member\n" },
+        { "cpuset.mems", "\n" },
+}, fake_cgroup_v1_files[] = {
+        { "cgroup.procs", "" },
+        { "tasks", "" },
+        { "cpuset.cpus", "\n" },
+        { "cpuset.effective_cpus", NULL },
+        { "cpuset.cpu_exclusive", "0\n" },
         { "cpuset.mems", "\n" },
 };
 
@@ -465,16 +473,21 @@ int root_cgroup_mkdir(const Root *root, const char *rel) {
         if (root_is_host(root))
                 return 0;
         g_autofree char *parent = g_path_get_dirname(rel);
-        g_autofree char *effective_rel = g_strconcat(parent, "/cpuset.cpus.effective", NULL), *effective = NULL;
+        g_autofree char *tasks_rel = g_strconcat(parent, "/tasks", NULL);
+        bool v1 = root_exists(root, tasks_rel);
+        const typeof(fake_cgroup_files[0]) *files = v1 ? fake_cgroup_v1_files : fake_cgroup_files;
+        size_t nfiles = v1 ? G_N_ELEMENTS(fake_cgroup_v1_files) : G_N_ELEMENTS(fake_cgroup_files);
+        g_autofree char *effective_rel = g_strconcat(parent, v1 ? "/cpuset.effective_cpus" : "/cpuset.cpus.effective", NULL);
+        g_autofree char *effective = NULL;
         if (root_read_line(root, effective_rel, &effective) < 0)
                 effective = g_strdup("");
         g_autofree char *effective_text = g_strconcat(effective, "\n", NULL);
         newfd = openat(dirfd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (newfd < 0)
                 return negative_errno();
-        for (size_t i = 0; i < G_N_ELEMENTS(fake_cgroup_files); i++) {
-                const char *content = fake_cgroup_files[i].content ? fake_cgroup_files[i].content : effective_text;
-                if ((r = create_file_at(newfd, fake_cgroup_files[i].name, content)) < 0)
+        for (size_t i = 0; i < nfiles; i++) {
+                const char *content = files[i].content ? files[i].content : effective_text;
+                if ((r = create_file_at(newfd, files[i].name, content)) < 0)
                         return r;
         }
         return 0;
@@ -490,6 +503,8 @@ int root_cgroup_rmdir(const Root *root, const char *rel) {
                 _cleanup_close_ int fd = openat(dirfd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
                 for (size_t i = 0; fd >= 0 && i < G_N_ELEMENTS(fake_cgroup_files); i++)
                         (void) unlinkat(fd, fake_cgroup_files[i].name, 0);
+                for (size_t i = 0; fd >= 0 && i < G_N_ELEMENTS(fake_cgroup_v1_files); i++)
+                        (void) unlinkat(fd, fake_cgroup_v1_files[i].name, 0);
         }
         return unlinkat(dirfd, name, AT_REMOVEDIR) < 0 ? negative_errno() : 0;
 }

@@ -114,6 +114,26 @@ int task_read_cgroup(const Root *root, pid_t pid, char **out) {
         return -ENOENT;
 }
 
+int task_read_cgroup_v1(const Root *root, const char *controller, pid_t pid, char **out) {
+        g_autofree char *rel = task_rel(pid, 0, "cgroup"), *data = NULL;
+        int r = root_read(root, rel, &data, NULL);
+        if (r < 0)
+                return r;
+        /* "ID:CONTROLLERS:PATH", the controllers comma-separated. */
+        g_auto(GStrv) lines = g_strsplit(data, "\n", -1);
+        for (char **l = lines; *l; l++) {
+                g_auto(GStrv) f = g_strsplit(*l, ":", 3);
+                if (g_strv_length(f) < 3 || !*f[1])
+                        continue;
+                g_auto(GStrv) controllers = g_strsplit(f[1], ",", -1);
+                if (g_strv_contains((const char *const *) controllers, controller)) {
+                        *out = g_strdup(f[2]);
+                        return 0;
+                }
+        }
+        return -ENOENT;
+}
+
 /* --- affinity --- */
 
 static cpu_set_t *cpu_alloc(size_t *size) {

@@ -41,6 +41,8 @@ int task_read_comm(const Root *root, pid_t pid, char **out);
 char *task_read_exe(const Root *root, pid_t pid);
 /* The cgroup v2 path of a process ("/system.slice/foo.service"). */
 int task_read_cgroup(const Root *root, pid_t pid, char **out);
+/* Its path in a v1 hierarchy of controller ("cpuset"); -ENOENT when it has none. */
+int task_read_cgroup_v1(const Root *root, const char *controller, pid_t pid, char **out);
 
 /* A process and its stat, as a table of them holds it. */
 typedef struct Task {

@@ -12,9 +12,11 @@
 #include "testlib.h"
 
 START_TEST(test_slice_layout) {
-        g_autofree char *top = cgroup_unit_rel("system.slice");
-        g_autofree char *nested = cgroup_unit_rel("audio-hq-main.slice");
-        g_autofree char *scope = cgroup_unit_rel("init.scope");
+        g_autofree char *top = cgroup_unit_rel(CGROUP_BACKEND_CGROUPFS, "system.slice");
+        g_autofree char *nested = cgroup_unit_rel(CGROUP_BACKEND_SYSTEMD, "audio-hq-main.slice");
+        g_autofree char *scope = cgroup_unit_rel(CGROUP_BACKEND_CGROUPFS, "init.scope");
+        g_autofree char *v1 = cgroup_unit_rel(CGROUP_BACKEND_CGROUPFS_V1, "audio-hq.slice");
+        ck_assert_str_eq(v1, "sys/fs/cgroup/cpuset/audio.slice/audio-hq.slice");
         ck_assert_str_eq(top, "sys/fs/cgroup/system.slice");
         ck_assert_str_eq(nested, "sys/fs/cgroup/audio.slice/audio-hq.slice/audio-hq-main.slice");
         ck_assert_str_eq(scope, "sys/fs/cgroup/init.scope");

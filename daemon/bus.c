@@ -100,8 +100,9 @@ static void on_event(const Event *e, void *userdata) {
         switch (e->kind) {
         case EVENT_DRIFT_CORRECTED:
                 member = "DriftCorrected";
-                r = sd_bus_emit_signal(b->bus, BUS_PATH, BUS_INTERFACE, member, "ssss", e->finding->kind,
-                                       e->finding->object, e->finding->expected, e->finding->actual);
+                r = sd_bus_emit_signal(b->bus, BUS_PATH, BUS_INTERFACE, member, "sssss", e->finding->kind,
+                                       e->finding->object, e->finding->expected, e->finding->actual,
+                                       e->finding->message);
                 break;
         case EVENT_IRQ_PINNED:
                 member = "IrqPinned";
@@ -704,7 +705,8 @@ static const sd_bus_vtable isolator_vtable[] = {
                                 method_get_noise, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("GetMetrics", SD_BUS_NO_ARGS, SD_BUS_RESULT("s", text), method_get_metrics,
                                 SD_BUS_VTABLE_UNPRIVILEGED),
-        SD_BUS_SIGNAL_WITH_ARGS("DriftCorrected", SD_BUS_ARGS("s", kind, "s", object, "s", expected, "s", found), 0),
+        SD_BUS_SIGNAL_WITH_ARGS("DriftCorrected", SD_BUS_ARGS("s", kind, "s", object, "s", expected, "s", found, "s", why),
+                                0),
         SD_BUS_SIGNAL_WITH_ARGS("IrqPinned", SD_BUS_ARGS("u", irq, "s", name, "s", cpus), 0),
         SD_BUS_SIGNAL_WITH_ARGS("WorkloadPlaced", SD_BUS_ARGS("s", group, "u", pid, "s", comm), 0),
         SD_BUS_SIGNAL_WITH_ARGS("LatencyExceeded", SD_BUS_ARGS("u", cpu, "t", latency_us, "t", threshold_us), 0),

@@ -60,12 +60,12 @@ typedef struct Found {
         const Tool *tool;
         pid_t pid;          /* 0 when found by its bus name */
         char *bus_name;     /* the name it owns, or NULL */
-        char *banned;       /* irqbalance: the CPUs it keeps IRQs off, or NULL */
+        char *detail;       /* what makes it a conflict: irqbalance's banned CPUs, tuned's profile */
 } Found;
 
 static void found_clear(Found *f) {
         g_free(f->bus_name);
-        g_free(f->banned);
+        g_free(f->detail);
 }
 
 static bool interpreter(const char *base) {
@@ -130,6 +130,24 @@ static char *irqbalance_banned(const EnforcerContext *ctx, pid_t pid, CpuMask *o
         return cpumask_format_list(out);
 }
 
+/* Whether a tool found running fights the partition as it is set up: irqbalance that
+ * keeps off the audio CPUs does not, nor does tuned without an active profile. */
+static bool conflicting(const EnforcerContext *ctx, const CpuMask *isolated, Found *f) {
+        if (g_str_equal(f->tool->name, "irqbalance")) {
+                CpuMask banned;
+                g_autofree char *list = irqbalance_banned(ctx, f->pid, &banned);
+                f->detail = g_strdup_printf("banned CPUs %s", *list ? list : "none");
+                return !cpumask_is_subset(isolated, &banned);
+        }
+        if (g_str_equal(f->tool->name, "tuned")) {
+                g_autofree char *profile = NULL;
+                if (root_read_line(ctx->root, "etc/tuned/active_profile", &profile) < 0 || !*g_strstrip(profile))
+                        return false; /* tuned-adm off */
+                f->detail = g_strdup_printf("profile %s", profile);
+        }
+        return true;
+}
+
 static void *conflicts_observe(const EnforcerContext *ctx, const Trigger *scope) {
         const GArray *table = enforcer_tasks(ctx);
         GArray *found = g_array_new(false, true, sizeof(Found));
@@ -149,13 +167,9 @@ static void *conflicts_observe(const EnforcerContext *ctx, const Trigger *scope)
                 if (!tool || !trusted(ctx->root, t->pid, exe, script))
                         continue;
                 Found f = { .tool = tool, .pid = t->pid };
-                if (g_str_equal(tool->name, "irqbalance")) {
-                        CpuMask banned;
-                        f.banned = irqbalance_banned(ctx, t->pid, &banned);
-                        if (cpumask_is_subset(&isolated, &banned)) {
-                                found_clear(&f);
-                                continue; /* it keeps off the audio CPUs: no fight */
-                        }
+                if (!conflicting(ctx, &isolated, &f)) {
+                        found_clear(&f);
+                        continue;
                 }
                 g_array_append_val(found, f);
         }
@@ -216,7 +230,7 @@ static void conflicts_diff(const EnforcerContext *ctx, const void *obs, GPtrArra
                 g_autofree char *fights = rewritten(ctx, f->tool);
                 g_autofree char *why = g_strdup_printf("%s; fix: %s%s%s", f->tool->does, fix,
                                                        fights ? "; it has re-written " : "", fights ? fights : "");
-                g_autofree char *found_text = f->banned ? g_strdup_printf("running, banned CPUs %s", *f->banned ? f->banned : "none")
+                g_autofree char *found_text = f->detail ? g_strdup_printf("running, %s", f->detail)
                                                         : g_strdup(f->pid ? "running" : "on the bus");
                 difference_add(diffs, finding_new("conflict", who, "not running", found_text, f->tool->required, why),
                                false, NULL);

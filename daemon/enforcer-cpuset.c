@@ -30,6 +30,7 @@ typedef struct UnitState {
 
 typedef struct CpusetState {
         GHashTable *units;         /* unit name -> UnitState */
+        int backend;               /* the CgroupBackend last used, -1 before; said when it changes */
 } CpusetState;
 
 typedef struct Want {
@@ -41,6 +42,7 @@ typedef struct Want {
 
 static void *cpuset_state_new(void) {
         CpusetState *s = g_new0(CpusetState, 1);
+        s->backend = -1;
         s->units = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
         return s;
 }
@@ -213,6 +215,11 @@ static void *cpuset_observe(const EnforcerContext *ctx, const Trigger *scope) {
 
         o->backend = cgroups_backend(ctx->cgroups, ctx->root, ctx->config);
         want = wanted(ctx->config, o->backend);
+        if ((int) o->backend != ((CpusetState *) ctx->state)->backend) {
+                ((CpusetState *) ctx->state)->backend = (int) o->backend;
+                log_info("cpusets through %s (%s)", cgroup_backend_to_string(o->backend),
+                         o->backend == CGROUP_BACKEND_SYSTEMD ? "AllowedCPUs=" : cgroup_base(o->backend));
+        }
         o->units = g_array_new(false, true, sizeof(UnitObs));
         o->whole = !scope || !scope->name;
         g_array_set_clear_func(o->units, (GDestroyNotify) unit_obs_clear);

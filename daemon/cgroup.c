@@ -210,6 +210,18 @@ out:
         return r;
 }
 
+int cgroups_systemd_unit_job(Cgroups *cg, const char *method, const char *unit, GError **error) {
+        sd_bus_error e = SD_BUS_ERROR_NULL;
+        int r;
+        if ((r = need_bus(cg, error)) < 0)
+                return r;
+        r = sd_bus_call_method(cg->bus, SD_DEST, SD_PATH, SD_MANAGER, method, &e, NULL, "ss", unit, "replace");
+        if (r < 0)
+                bus_fail(error, r, &e, method, unit);
+        sd_bus_error_free(&e);
+        return r < 0 ? r : 0;
+}
+
 int cgroups_systemd_set_cpus(Cgroups *cg, const char *unit, const CpuMask *cpus, GError **error) {
         sd_bus_error e = SD_BUS_ERROR_NULL;
         sd_bus_message *m = NULL;

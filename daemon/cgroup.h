@@ -43,5 +43,7 @@ GPtrArray *cgroup_unit_chain(const char *unit);
 int cgroups_systemd_get_cpus(Cgroups *cg, const char *unit, CpuMask *out, char **control_group, GError **error);
 /* Runtime only (the manager's system.control/ drop-in); empty resets it. */
 int cgroups_systemd_set_cpus(Cgroups *cg, const char *unit, const CpuMask *cpus, GError **error);
+/* A job on a unit: method is StartUnit, StopUnit or RestartUnit (mode "replace"). */
+int cgroups_systemd_unit_job(Cgroups *cg, const char *method, const char *unit, GError **error);
 /* A transient scope NAME in slice holding pid: how a process joins a slice under systemd. */
 int cgroups_systemd_attach(Cgroups *cg, const char *slice, const char *name, pid_t pid, GError **error);

@@ -44,6 +44,7 @@ static const char default_config[] =
         "SystemdAddress=unix:path=/run/systemd/private\n"
         "RestoreOnExit=false\n"
         "DriftBurst=5\n"
+        "IrqBalance=ban\n"
         "\n"
         "[Metrics]\n"
         "TextfileDir=\n"
@@ -59,7 +60,7 @@ static const char *const group_keys[] = { "CPUs", "Slice", "Match", "User", "Uni
 static const char *const sampler_keys[] = { "Enabled", "IntervalUs", "ThresholdUs", "CPUs", "Priority", "PmQos",
                                             "HistogramMaxUs", NULL };
 static const char *const daemon_keys[] = { "VerifyIntervalSec", "UdevMonitor", "CgroupBackend", "SystemdAddress",
-                                           "RestoreOnExit", "DriftBurst", NULL };
+                                           "RestoreOnExit", "DriftBurst", "IrqBalance", NULL };
 static const char *const irq_keys[] = { "Match", "CPUs", "ThreadPriority", NULL };
 static const char *const network_keys[] = { "RpsCpus", "XpsCpus", NULL };
 static const char *const metrics_keys[] = { "TextfileDir", "IntervalSec", NULL };
@@ -667,6 +668,15 @@ static bool config_from_source(ConfigSource *s, Config **out, GError **error) {
         else
                 return config_fail(error, s, "Daemon", "CgroupBackend",
                                    "\"%s\" is not one of auto, systemd, cgroupfs, cgroupfs-v1", backend);
+        g_autofree char *irqbalance = g_strstrip(g_key_file_get_string(s->merged, "Daemon", "IrqBalance", NULL));
+        if (g_str_equal(irqbalance, "ban"))
+                c->daemon.irqbalance = IRQBALANCE_BAN;
+        else if (g_str_equal(irqbalance, "stop"))
+                c->daemon.irqbalance = IRQBALANCE_STOP;
+        else if (g_str_equal(irqbalance, "leave"))
+                c->daemon.irqbalance = IRQBALANCE_LEAVE;
+        else
+                return config_fail(error, s, "Daemon", "IrqBalance", "\"%s\" is not one of ban, stop, leave", irqbalance);
         c->daemon.systemd_address = g_strstrip(g_key_file_get_string(s->merged, "Daemon", "SystemdAddress", NULL));
         if (!g_str_has_prefix(c->daemon.systemd_address, "unix:"))
                 return config_fail(error, s, "Daemon", "SystemdAddress",
@@ -855,6 +865,15 @@ const char *sched_policy_to_string(SchedPolicy p) {
         return NULL;
 }
 
+const char *irqbalance_mode_to_string(IrqBalanceMode m) {
+        switch (m) {
+        case IRQBALANCE_BAN: return "ban";
+        case IRQBALANCE_STOP: return "stop";
+        case IRQBALANCE_LEAVE: return "leave";
+        }
+        return "ban";
+}
+
 const char *cgroup_backend_to_string(CgroupBackend b) {
         switch (b) {
         case CGROUP_BACKEND_AUTO: return "auto";
@@ -944,10 +963,11 @@ char *config_to_text(const Config *c, const char *header) {
         g_string_append_printf(out, "Priority=%u\nPmQos=%s\nHistogramMaxUs=%u\n", c->sampler.priority,
                                c->sampler.pm_qos ? "true" : "false", c->sampler.hist_max_us);
         g_string_append_printf(out, "\n[Daemon]\nVerifyIntervalSec=%u\nUdevMonitor=%s\nCgroupBackend=%s\n"
-                               "SystemdAddress=%s\nRestoreOnExit=%s\nDriftBurst=%u\n", c->daemon.verify_interval_sec,
-                               c->daemon.udev_monitor, cgroup_backend_to_string(c->daemon.cgroup_backend),
-                               c->daemon.systemd_address, c->daemon.restore_on_exit ? "true" : "false",
-                               c->daemon.drift_burst);
+                               "SystemdAddress=%s\nRestoreOnExit=%s\nDriftBurst=%u\nIrqBalance=%s\n",
+                               c->daemon.verify_interval_sec, c->daemon.udev_monitor,
+                               cgroup_backend_to_string(c->daemon.cgroup_backend), c->daemon.systemd_address,
+                               c->daemon.restore_on_exit ? "true" : "false", c->daemon.drift_burst,
+                               irqbalance_mode_to_string(c->daemon.irqbalance));
         g_string_append_printf(out, "\n[Metrics]\nTextfileDir=%s\nIntervalSec=%u\n",
                                c->metrics.textfile_dir ? c->metrics.textfile_dir : "", c->metrics.interval_sec);
         return g_string_free(out, false);

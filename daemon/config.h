@@ -67,6 +67,14 @@ typedef enum CgroupBackend {
         CGROUP_BACKEND_CGROUPFS_V1, /* the v1 cpuset hierarchy at sys/fs/cgroup/cpuset, written directly */
 } CgroupBackend;
 
+/* [Daemon] IrqBalance=: what isolatord does about an irqbalance that would move IRQs onto
+ * the audio CPUs. */
+typedef enum IrqBalanceMode {
+        IRQBALANCE_BAN,             /* write its banned CPU list (/etc/default/irqbalance), restart it */
+        IRQBALANCE_STOP,            /* stop irqbalance.service while the partition is applied */
+        IRQBALANCE_LEAVE,           /* only report it */
+} IrqBalanceMode;
+
 typedef struct DaemonConfig {
         unsigned verify_interval_sec;
         char *udev_monitor;         /* "auto", "udev" or "kernel" */
@@ -74,6 +82,7 @@ typedef struct DaemonConfig {
         char *systemd_address;      /* the manager's private bus */
         bool restore_on_exit;
         unsigned drift_burst;       /* corrections of one unit within 10 s before backing off */
+        IrqBalanceMode irqbalance;
 } DaemonConfig;
 
 /* [Metrics]: the Prometheus text file node-exporter's textfile collector reads. */
@@ -130,5 +139,6 @@ void config_isolated_cpus(const Config *c, CpuMask *out);
 bool config_unit_name_valid(const char *unit);
 const char *sched_policy_to_string(SchedPolicy p);
 const char *cgroup_backend_to_string(CgroupBackend b);
+const char *irqbalance_mode_to_string(IrqBalanceMode m);
 /* A config file that loads back into an equal Config; header is written as comments. */
 char *config_to_text(const Config *c, const char *header);

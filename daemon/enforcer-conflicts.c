@@ -12,7 +12,13 @@
  * name it owns on the system bus, and reported with its fix. What each rewrites is
  * published for the pass (EnforcerContext.fighters), so that a drift corrected again and
  * again on that kind of object is said to be that tool's doing (manager.c), and the
- * tool's finding lists what it re-wrote. Read-only: isolatord stops no other program. */
+ * tool's finding lists what it re-wrote. isolatord changes no other program, except
+ * irqbalance as [Daemon] IrqBalance= says: its banned CPU list written to
+ * /etc/default/irqbalance (Debian's EnvironmentFile=) and the service restarted, or the
+ * service stopped; each original saved, and a revert puts it back. */
+
+#define IRQBALANCE_DEFAULTS "etc/default/irqbalance"
+#define IRQBALANCE_UNIT "irqbalance.service"
 
 typedef struct Tool {
         const char *name;
@@ -232,8 +238,9 @@ static void conflicts_diff(const EnforcerContext *ctx, const void *obs, GPtrArra
                                                        fights ? "; it has re-written " : "", fights ? fights : "");
                 g_autofree char *found_text = f->detail ? g_strdup_printf("running, %s", f->detail)
                                                         : g_strdup(f->pid ? "running" : "on the bus");
+                bool irqbalance = f->pid && g_str_equal(f->tool->name, "irqbalance");
                 difference_add(diffs, finding_new("conflict", who, "not running", found_text, f->tool->required, why),
-                               false, NULL);
+                               irqbalance && ctx->config->daemon.irqbalance != IRQBALANCE_LEAVE, f);
                 for (const char *const *kind = f->tool->fights; ctx->fighters && *kind; kind++) {
                         const char *had = g_hash_table_lookup(ctx->fighters, *kind);
                         g_hash_table_replace(ctx->fighters, g_strdup(*kind),
@@ -242,9 +249,149 @@ static void conflicts_diff(const EnforcerContext *ctx, const void *obs, GPtrArra
         }
 }
 
+/* The defaults file with the banned list set to list, its other lines kept. */
+static char *defaults_with_ban(const char *had, const char *list) {
+        g_autoptr(GString) out = g_string_new(NULL);
+        g_auto(GStrv) lines = g_strsplit(had ? had : "", "\n", -1);
+        for (char **l = lines; *l; l++) {
+                const char *t = *l + strspn(*l, " \t");
+                if (g_str_has_prefix(t, "IRQBALANCE_BANNED_CPULIST=") || g_str_has_prefix(t, "IRQBALANCE_BANNED_CPUS=") ||
+                    g_str_equal(*l, "# isolatord: irqbalance keeps IRQs off the audio CPUs") || (!l[1] && !**l))
+                        continue;
+                g_string_append_printf(out, "%s\n", *l);
+        }
+        g_string_append_printf(out, "# isolatord: irqbalance keeps IRQs off the audio CPUs\nIRQBALANCE_BANNED_CPULIST=%s\n",
+                               list);
+        return g_string_free(g_steal_pointer(&out), false);
+}
+
+/* What apply did or could not do, after the finding's own why and fix. */
+static void add_note(Difference *d, char *note) {
+        char *msg = g_strdup_printf("%s; %s", d->finding->message, note);
+        g_free(note);
+        g_free(d->finding->message);
+        d->finding->message = msg;
+}
+
+static bool manager_answers(const EnforcerContext *ctx) {
+        return cgroups_backend(ctx->cgroups, ctx->root, ctx->config) == CGROUP_BACKEND_SYSTEMD;
+}
+
+static void irqbalance_ban(const EnforcerContext *ctx, Difference *d) {
+        CpuMask isolated;
+        g_autofree char *had = NULL, *list = NULL, *want = NULL;
+        g_autoptr(GError) e = NULL;
+        bool existed;
+        int r;
+
+        config_isolated_cpus(ctx->config, &isolated);
+        list = cpumask_format_list(&isolated);
+        existed = root_read(ctx->root, IRQBALANCE_DEFAULTS, &had, NULL) >= 0;
+        if (!existed && !root_exists(ctx->root, "etc/default")) {
+                add_note(d, g_strdup_printf("this system has no /etc/default for irqbalance's environment; "
+                                                      "fix: start it with IRQBALANCE_BANNED_CPULIST=%s", list));
+                return;
+        }
+        want = defaults_with_ban(had, list);
+        if (!existed || !g_str_equal(had, want)) {
+                const char *what = existed ? "file " IRQBALANCE_DEFAULTS : "created " IRQBALANCE_DEFAULTS;
+                if (enforcer_save_original(ctx, &enforcer_conflicts, what, existed ? had : "") < 0)
+                        return;
+                if (ctx->dry_run) {
+                        log_info("dry run: would write IRQBALANCE_BANNED_CPULIST=%s to /%s", list, IRQBALANCE_DEFAULTS);
+                        d->repaired = true;
+                        return;
+                }
+                if ((r = root_put_file(ctx->root, IRQBALANCE_DEFAULTS, want)) < 0) {
+                        add_note(d, g_strdup_printf("cannot write /%s: %s", IRQBALANCE_DEFAULTS, g_strerror(-r)));
+                        return;
+                }
+                log_notice("irqbalance: IRQBALANCE_BANNED_CPULIST=%s written to /%s", list, IRQBALANCE_DEFAULTS);
+        }
+        /* It reads its environment once, at its start. */
+        if (!manager_answers(ctx) ||
+            cgroups_systemd_unit_job(ctx->cgroups, "RestartUnit", IRQBALANCE_UNIT, &e) < 0) {
+                g_autofree char *msg = g_strdup_printf(
+                        "IRQBALANCE_BANNED_CPULIST=%s is in /%s, but the running irqbalance started without it and "
+                        "isolatord cannot restart it (%s); fix: systemctl restart irqbalance",
+                        list, IRQBALANCE_DEFAULTS, e ? e->message : "no systemd manager");
+                add_note(d, g_steal_pointer(&msg));
+                return;
+        }
+        log_notice("irqbalance restarted with the audio CPUs banned");
+        d->repaired = true;
+}
+
+static void irqbalance_stop(const EnforcerContext *ctx, Difference *d) {
+        g_autoptr(GError) e = NULL;
+        if (!manager_answers(ctx)) {
+                add_note(d, g_strdup("IrqBalance=stop needs the systemd manager, which does not answer here; "
+                                               "fix: systemctl disable --now irqbalance"));
+                return;
+        }
+        if (enforcer_save_original(ctx, &enforcer_conflicts, "unit " IRQBALANCE_UNIT, "active") < 0)
+                return;
+        if (ctx->dry_run) {
+                log_info("dry run: would stop %s", IRQBALANCE_UNIT);
+                d->repaired = true;
+                return;
+        }
+        if (cgroups_systemd_unit_job(ctx->cgroups, "StopUnit", IRQBALANCE_UNIT, &e) < 0) {
+                add_note(d, g_strdup(e->message));
+                return;
+        }
+        log_notice("irqbalance stopped while the partition is applied (IrqBalance=stop)");
+        d->repaired = true;
+}
+
+static int conflicts_apply(const EnforcerContext *ctx, const void *obs, GPtrArray *diffs) {
+        for (unsigned i = 0; i < diffs->len; i++) {
+                Difference *d = diffs->pdata[i];
+                if (!d->repairable)
+                        continue;
+                if (ctx->config->daemon.irqbalance == IRQBALANCE_STOP)
+                        irqbalance_stop(ctx, d);
+                else
+                        irqbalance_ban(ctx, d);
+                if (d->repaired && ctx->fighters)
+                        g_hash_table_remove(ctx->fighters, "irq");
+        }
+        return 0;
+}
+
+static char *conflicts_check_original(const char *what, const char *value) {
+        if (g_str_equal(what, "file " IRQBALANCE_DEFAULTS) || g_str_equal(what, "created " IRQBALANCE_DEFAULTS))
+                return NULL;
+        if (g_str_equal(what, "unit " IRQBALANCE_UNIT))
+                return g_str_equal(value, "active") ? NULL : g_strdup("not \"active\"");
+        return g_strdup("not an entry of the conflicts enforcer (irqbalance's defaults file or unit)");
+}
+
+static int conflicts_restore(const EnforcerContext *ctx, const char *what, const char *value) {
+        g_autoptr(GError) e = NULL;
+        int r;
+        if (g_str_equal(what, "unit " IRQBALANCE_UNIT))
+                r = cgroups_systemd_unit_job(ctx->cgroups, "StartUnit", IRQBALANCE_UNIT, &e);
+        else {
+                r = g_str_has_prefix(what, "created ") ? root_remove(ctx->root, IRQBALANCE_DEFAULTS)
+                                                       : root_put_file(ctx->root, IRQBALANCE_DEFAULTS, value);
+                /* The running irqbalance keeps the list until it starts again. */
+                if (r >= 0 && manager_answers(ctx) &&
+                    cgroups_systemd_unit_job(ctx->cgroups, "TryRestartUnit", IRQBALANCE_UNIT, &e) < 0)
+                        log_warning("%s", e->message);
+                return r;
+        }
+        if (r < 0)
+                log_warning("%s", e->message);
+        return r;
+}
+
 const EnforcerOps enforcer_conflicts = {
         .name = "conflicts",
         .observe = conflicts_observe,
         .observation_free = conflicts_observation_free,
         .diff = conflicts_diff,
+        .apply = conflicts_apply,
+        .restore = conflicts_restore,
+        .check_original = conflicts_check_original,
 };

@@ -89,18 +89,34 @@ gone "mitigations=off booted" checklist mitigations
 
 # --- rtcqs: preemption; the 7700X runs PREEMPT_RT, so first a stock kernel ---
 gone "a PREEMPT_RT kernel" checklist preemption
-"$py" - "$root/proc/config.gz" <<'PY'
+# kconfig_unset OPTION...: the fake kernel built without them (PREEMPT_DYNAMIC instead of RT).
+kconfig_unset() {
+  "$py" - "$root/proc/config.gz" "$@" <<'PY'
 import gzip, sys
 p = sys.argv[1]
-text = gzip.open(p).read().decode().replace("CONFIG_PREEMPT_RT=y", "# CONFIG_PREEMPT_RT is not set")
+text = gzip.open(p).read().decode()
+for opt in sys.argv[2:]:
+    text = text.replace(f"CONFIG_{opt}=y", f"# CONFIG_{opt} is not set")
 with gzip.GzipFile(p, "wb", mtime=0) as f:
     f.write((text + "CONFIG_PREEMPT_DYNAMIC=y\n").encode())
 PY
+}
+kconfig_unset PREEMPT_RT
 reload
 appears "a stock kernel without threadirqs" checklist preemption "boot with threadirqs preempt=full"
 cmdline_add "threadirqs preempt=full"
 gone "threadirqs preempt=full" checklist preemption
 cp "$ISOLATORD_FIXTURES/ryzen-7700x/proc/config.gz" "$root/proc/config.gz"
+
+# --- rtcqs: high-resolution timers and a tickless kernel (the kernel-config audit) ---
+kconfig_unset HIGH_RES_TIMERS NO_HZ_FULL
+reload
+appears "no high-resolution timers" kernel-config HIGH_RES_TIMERS "tick-granular"
+appears "not tickless" kernel-config NO_HZ_FULL "nohz_full= is ignored"
+cp "$ISOLATORD_FIXTURES/ryzen-7700x/proc/config.gz" "$root/proc/config.gz"
+reload
+gone "high-resolution timers built in" kernel-config HIGH_RES_TIMERS
+gone "tickless built in" kernel-config NO_HZ_FULL
 
 # --- rtcqs: swappiness ---
 appears "swappiness 60 with a swap partition" checklist vm.swappiness "vm.swappiness=10"
@@ -174,9 +190,11 @@ expect_exit 0 "isoctl revert" -- "$ISOCTL" revert
 expect_eq "timer_migration restored" 1 "$(cat "$root/proc/sys/kernel/timer_migration")"
 expect_eq "the writeback cpumask restored" ffff "$(cat "$root/sys/bus/workqueue/devices/writeback/cpumask")"
 appears "reverted: timer migration on" tunable kernel.timer_migration "timers armed on housekeeping"
+appears "reverted: the audio CPUs' governor powersave" governor cpu3 "performance"
 appears "reverted: corrected errors polled" tunable "machinecheck3 ignore_ce" "machine-check"
 "$ISOCTL" apply >/dev/null || true # the boot parameters stay required findings
 gone "applied: timer migration off" tunable kernel.timer_migration
+gone "applied: governor performance" governor cpu3
 gone "applied: ignore_ce" tunable "machinecheck3 ignore_ce"
 
 # --- conflicting tools, by a trusted executable (here: what the fake root's exe link
@@ -192,6 +210,10 @@ printf 'LANG=C\0IRQBALANCE_BANNED_CPULIST=8\0' >"$root/proc/4242/environ"
 fake_process 4243 irqbalance /usr/bin/sleep
 appears "irqbalance that does not ban the audio CPUs" conflict "irqbalance pid 4242" "IRQBALANCE_BANNED_CPULIST=1-7,9-15"
 gone "a process merely named irqbalance" conflict "irqbalance pid 4243"
+expect_eq "IrqBalance=ban: its banned list written, the file's other lines kept" \
+  "#IRQBALANCE_ARGS=|# isolatord: irqbalance keeps IRQs off the audio CPUs|IRQBALANCE_BANNED_CPULIST=1-7,9-15" \
+  "$(tail -n 3 "$root/etc/default/irqbalance" | paste -sd '|')"
+appears "without systemd it cannot be restarted: said" conflict "irqbalance pid 4242" "fix: systemctl restart irqbalance"
 checks=$((checks + 1))
 case "$(finding conflict "irqbalance pid 4242")" in
   *"| running, banned CPUs 8 | True |"*) ;; *) fail "irqbalance is not a required finding with its banned CPUs" ;;
@@ -212,6 +234,10 @@ expect_in "DriftCorrected names the fight" 're-written 2 times: irqbalance pid 4
 appears "the conflict lists what it re-wrote" conflict "irqbalance pid 4242" "it has re-written irq 56 snd_hda_intel:card0 (2 times)"
 printf 'IRQBALANCE_BANNED_CPULIST=1-7,9-15\0' >"$root/proc/4242/environ"
 gone "irqbalance banning the audio CPUs" conflict "irqbalance pid 4242"
+expect_exit 0 "isoctl revert" -- "$ISOCTL" revert
+expect_eq "revert: irqbalance's defaults file as it was" "" \
+  "$(diff "$ISOLATORD_FIXTURES/ryzen-7700x/etc/default/irqbalance" "$root/etc/default/irqbalance")"
+"$ISOCTL" apply >/dev/null || true
 
 # tuned: a python script with an active profile.
 fake_process 4300 tuned /usr/bin/python3.11

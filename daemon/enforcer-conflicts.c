@@ -281,28 +281,26 @@ static void irqbalance_ban(const EnforcerContext *ctx, Difference *d) {
         CpuMask isolated;
         g_autofree char *had = NULL, *list = NULL, *want = NULL;
         g_autoptr(GError) e = NULL;
-        bool existed;
         int r;
 
         config_isolated_cpus(ctx->config, &isolated);
         list = cpumask_format_list(&isolated);
-        existed = root_read(ctx->root, IRQBALANCE_DEFAULTS, &had, NULL) >= 0;
-        if (!existed && !root_exists(ctx->root, "etc/default")) {
-                add_note(d, g_strdup_printf("this system has no /etc/default for irqbalance's environment; "
-                                                      "fix: start it with IRQBALANCE_BANNED_CPULIST=%s", list));
+        /* Debian's package ships the file; the unit may write it and nothing else in /etc/default. */
+        if (root_read(ctx->root, IRQBALANCE_DEFAULTS, &had, NULL) < 0) {
+                add_note(d, g_strdup_printf("there is no /%s for irqbalance's environment here; fix: start it with "
+                                            "IRQBALANCE_BANNED_CPULIST=%s", IRQBALANCE_DEFAULTS, list));
                 return;
         }
         want = defaults_with_ban(had, list);
-        if (!existed || !g_str_equal(had, want)) {
-                const char *what = existed ? "file " IRQBALANCE_DEFAULTS : "created " IRQBALANCE_DEFAULTS;
-                if (enforcer_save_original(ctx, &enforcer_conflicts, what, existed ? had : "") < 0)
+        if (!g_str_equal(had, want)) {
+                if (enforcer_save_original(ctx, &enforcer_conflicts, "file " IRQBALANCE_DEFAULTS, had) < 0)
                         return;
                 if (ctx->dry_run) {
                         log_info("dry run: would write IRQBALANCE_BANNED_CPULIST=%s to /%s", list, IRQBALANCE_DEFAULTS);
                         d->repaired = true;
                         return;
                 }
-                if ((r = root_put_file(ctx->root, IRQBALANCE_DEFAULTS, want)) < 0) {
+                if ((r = root_rewrite_file(ctx->root, IRQBALANCE_DEFAULTS, want)) < 0) {
                         add_note(d, g_strdup_printf("cannot write /%s: %s", IRQBALANCE_DEFAULTS, g_strerror(-r)));
                         return;
                 }
@@ -360,7 +358,7 @@ static int conflicts_apply(const EnforcerContext *ctx, const void *obs, GPtrArra
 }
 
 static char *conflicts_check_original(const char *what, const char *value) {
-        if (g_str_equal(what, "file " IRQBALANCE_DEFAULTS) || g_str_equal(what, "created " IRQBALANCE_DEFAULTS))
+        if (g_str_equal(what, "file " IRQBALANCE_DEFAULTS))
                 return NULL;
         if (g_str_equal(what, "unit " IRQBALANCE_UNIT))
                 return g_str_equal(value, "active") ? NULL : g_strdup("not \"active\"");
@@ -373,8 +371,7 @@ static int conflicts_restore(const EnforcerContext *ctx, const char *what, const
         if (g_str_equal(what, "unit " IRQBALANCE_UNIT))
                 r = cgroups_systemd_unit_job(ctx->cgroups, "StartUnit", IRQBALANCE_UNIT, &e);
         else {
-                r = g_str_has_prefix(what, "created ") ? root_remove(ctx->root, IRQBALANCE_DEFAULTS)
-                                                       : root_put_file(ctx->root, IRQBALANCE_DEFAULTS, value);
+                r = root_rewrite_file(ctx->root, IRQBALANCE_DEFAULTS, value);
                 /* The running irqbalance keeps the list until it starts again. */
                 if (r >= 0 && manager_answers(ctx) &&
                     cgroups_systemd_unit_job(ctx->cgroups, "TryRestartUnit", IRQBALANCE_UNIT, &e) < 0)

@@ -358,6 +358,21 @@ int root_write(const Root *root, const char *rel, const char *value) {
         return r;
 }
 
+int root_rewrite_file(const Root *root, const char *rel, const char *content) {
+        int fd, r;
+        if (!root_rel_valid(rel))
+                return -EINVAL;
+        fd = open_beneath(root, rel, O_WRONLY | O_TRUNC, 0);
+        if (fd < 0)
+                return fd;
+        r = write_all(fd, content, strlen(content));
+        if (r == 0 && fsync(fd) < 0)
+                r = negative_errno();
+        if (close(fd) < 0 && r == 0)
+                r = negative_errno();
+        return r;
+}
+
 struct RootFile {
         const Root *root;
         char *rel;

@@ -47,6 +47,9 @@ bool root_rel_valid(const char *rel);
  * folder. Returns 0 or the negative errno the kernel gave at open, write or close (a
  * managed IRQ answers EIO, or EPERM since Linux 6.12; an immutable file EPERM). */
 int root_write(const Root *root, const char *rel, const char *value);
+/* Replaces an existing regular file's content in place, exactly (no newline added): for
+ * a file the unit may write alone (ReadWritePaths=), which cannot be renamed over. */
+int root_rewrite_file(const Root *root, const char *rel, const char *content);
 /* A kernel file written again and again (a slice's cgroup.procs at every exec), opened
  * once beneath the root like root_write's and kept open: a write then costs one call,
  * not a path walk. Opened again when what it names was removed meanwhile (cgroupfs

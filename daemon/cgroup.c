@@ -7,6 +7,7 @@
 #include "error.h"
 #include "log.h"
 #include "macro.h"
+#include "sd-glib.h"
 
 #define SD_DEST "org.freedesktop.systemd1"
 #define SD_PATH "/org/freedesktop/systemd1"
@@ -211,14 +212,13 @@ out:
 }
 
 int cgroups_systemd_unit_job(Cgroups *cg, const char *method, const char *unit, GError **error) {
-        sd_bus_error e = SD_BUS_ERROR_NULL;
+        g_auto(sd_bus_error) e = SD_BUS_ERROR_NULL;
         int r;
         if ((r = need_bus(cg, error)) < 0)
                 return r;
         r = sd_bus_call_method(cg->bus, SD_DEST, SD_PATH, SD_MANAGER, method, &e, NULL, "ss", unit, "replace");
         if (r < 0)
                 bus_fail(error, r, &e, method, unit);
-        sd_bus_error_free(&e);
         return r < 0 ? r : 0;
 }
 

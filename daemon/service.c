@@ -12,6 +12,7 @@
 #include "bus.h"
 #include "log.h"
 #include "metrics.h"
+#include "sd-glib.h"
 #include "service.h"
 #include "source-netlink.h"
 #include "source-cgroup.h"
@@ -171,8 +172,8 @@ static int on_name_owner_changed(sd_bus_message *msg, void *userdata, sd_bus_err
 }
 
 static int watch_bus_names(Service *s) {
-        sd_bus_message *reply = NULL;
-        sd_bus_error error = SD_BUS_ERROR_NULL;
+        g_autoptr(sd_bus_message) reply = NULL;
+        g_auto(sd_bus_error) error = SD_BUS_ERROR_NULL;
         const char *name;
         int r = sd_bus_match_signal(s->bus, NULL, "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
                                     "NameOwnerChanged", on_name_owner_changed, s);
@@ -185,8 +186,6 @@ static int watch_bus_names(Service *s) {
         }
         while (r >= 0 && (r = sd_bus_message_read(reply, "s", &name)) > 0)
                 manager_bus_name(s->manager, name, true);
-        sd_bus_message_unref(reply);
-        sd_bus_error_free(&error);
         return r;
 }
 

@@ -278,8 +278,7 @@ static void checklist_diff(const EnforcerContext *ctx, const void *obs, GPtrArra
         const GPtrArray *findings = obs;
         for (unsigned i = 0; i < findings->len; i++) {
                 const Finding *f = findings->pdata[i];
-                difference_add(diffs, finding_new(f->kind, f->object, f->expected, f->actual, f->required, f->message),
-                               false, NULL);
+                difference_add(diffs, finding_copy(f), false, NULL);
         }
 }
 

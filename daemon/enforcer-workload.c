@@ -719,8 +719,7 @@ static void workload_diff(const EnforcerContext *ctx, const void *obs, GPtrArray
         g_hash_table_iter_init(&it, s->untrusted);
         while (g_hash_table_iter_next(&it, NULL, &value)) {
                 const Finding *f = value;
-                difference_add(diffs, finding_new(f->kind, f->object, f->expected, f->actual, f->required, f->message),
-                               false, NULL);
+                difference_add(diffs, finding_copy(f), false, NULL);
         }
         for (unsigned i = 0; i < o->candidates->len; i++) {
                 const Candidate *c = &g_array_index(o->candidates, Candidate, i);
@@ -767,8 +766,7 @@ static void workload_diff(const EnforcerContext *ctx, const void *obs, GPtrArray
                                true, o)->action = ACTION_THREAD;
         for (unsigned i = 0; i < o->advice->len; i++) {
                 const Finding *f = o->advice->pdata[i];
-                difference_add(diffs, finding_new(f->kind, f->object, f->expected, f->actual, f->required, f->message),
-                               false, NULL);
+                difference_add(diffs, finding_copy(f), false, NULL);
         }
 }
 

@@ -16,6 +16,10 @@ Finding *finding_new(const char *kind, const char *object, const char *expected,
         return f;
 }
 
+Finding *finding_copy(const Finding *f) {
+        return finding_new(f->kind, f->object, f->expected, f->actual, f->required, f->message);
+}
+
 void finding_free(Finding *f) {
         if (!f)
                 return;

@@ -21,6 +21,7 @@ typedef struct Finding {
 Finding *finding_new(const char *kind, const char *object, const char *expected, const char *actual,
                      bool required, const char *message);
 void finding_free(Finding *f);
+Finding *finding_copy(const Finding *f);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(Finding, finding_free)
 GPtrArray *findings_new(void);
 /* Appends a finding for every item that is not ok. */

@@ -406,7 +406,7 @@ static int pass(Manager *m, bool repair) {
         add_partition_findings(m, findings);
         for (unsigned i = 0; i < m->originals_findings->len; i++) {
                 const Finding *f = m->originals_findings->pdata[i];
-                g_ptr_array_add(findings, finding_new(f->kind, f->object, f->expected, f->actual, f->required, f->message));
+                g_ptr_array_add(findings, finding_copy(f));
         }
         /* Each domain observed once: what differs is repaired (when asked) or reported;
          * what several read (the processes) is read once for all. */

@@ -17,9 +17,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 
 py=$ISOLATORD_PYTHON
 # The player runs on CPU 1 (the diretta group's only CPU this machine has).
-if ! "$py" -c 'import os,sys; sys.exit(0 if {0,1} <= os.sched_getaffinity(0) else 1)' || [ "$(id -u)" != 0 ]; then
-  echo "SKIP: needs root and CPUs 0 and 1 (declared in meson: ISOLATORD_SKIP_DECLARED)"; exit 77
-fi
+require_root_cpus_0_1
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/isolatord-cgroup-v1-XXXXXX")
 children=()
@@ -52,12 +50,6 @@ Enabled=false
 VerifyIntervalSec=3600
 CONF
 
-wait_for() {
-  local what=$1; shift
-  checks=$((checks + 1))
-  for _ in $(seq 300); do "$@" && return 0; sleep 0.01; done
-  fail "$what: not within 3 s"
-}
 placed() { [ "$("$py" -c 'import os,sys; p=int(sys.argv[1]); print(sorted(os.sched_getaffinity(p)), os.sched_getscheduler(p), os.sched_getparam(p).sched_priority)' "$1" 2>/dev/null)" = "[1] 1 10" ]; }
 
 bus_start "$work/bus"
@@ -94,7 +86,8 @@ wait_for "the slice's CPUs repaired" grep -qx "1-2,9-10" "$v1/diretta.slice/cpus
 sleep 0.3
 kill "$watch"; wait "$watch" 2>/dev/null || true
 out=$(cat "$work/watch.out")
-expect_in "DriftCorrected for the slice" 'DriftCorrected "cpuset" "diretta.slice" "1-2,9-10" "0-15"'
+# (a fake root's file may be seen empty between echo's truncate and write: found is not asserted)
+expect_in "DriftCorrected for the slice" 'DriftCorrected "cpuset" "diretta.slice" "1-2,9-10" '
 echo 0 >"$v1/hqplayer.slice/cpuset.cpu_exclusive"
 "$ISOCTL" verify >/dev/null || true
 expect_eq "the exclusive flag put back by a verify" "1" "$(cat "$v1/hqplayer.slice/cpuset.cpu_exclusive")"

@@ -40,12 +40,6 @@ CONF
 
 prop() { busctl --system get-property org.rtaudio.Isolator /org/rtaudio/Isolator org.rtaudio.Isolator1 "$1"; }
 # wait_for DESCRIPTION COMMAND...: polls COMMAND for up to 3 s.
-wait_for() {
-  local what=$1; shift
-  checks=$((checks + 1))
-  for _ in $(seq 300); do "$@" && return 0; sleep 0.01; done
-  fail "$what: not within 3 s"
-}
 has() { [ "$(cat "$1" 2>/dev/null)" = "$2" ]; }
 drift() { prop DriftCorrections | cut -d' ' -f2; }
 

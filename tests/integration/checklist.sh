@@ -18,9 +18,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 py=$ISOLATORD_PYTHON
 mock_require
 # The placed player runs on CPU 1 (the diretta group's only CPU this machine has).
-if ! "$py" -c 'import os,sys; sys.exit(0 if {0,1} <= os.sched_getaffinity(0) else 1)' || [ "$(id -u)" != 0 ]; then
-  echo "SKIP: needs root and CPUs 0 and 1 (declared in meson: ISOLATORD_SKIP_DECLARED)"; exit 77
-fi
+require_root_cpus_0_1
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/isolatord-checklist-XXXXXX")
 children=()

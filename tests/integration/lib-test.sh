@@ -38,6 +38,21 @@ expect_eq() {
   checks=$((checks + 1))
   [ "$2" = "$3" ] || fail "$1: \"$3\", expected \"$2\""
 }
+# wait_for DESCRIPTION COMMAND...: polls COMMAND every 10 ms for up to 5 s, one check.
+wait_for() {
+  local what=$1; shift
+  checks=$((checks + 1))
+  for _ in $(seq 500); do "$@" && return 0; sleep 0.01; done
+  fail "$what: not within 5 s"
+}
+# require_root_cpus_0_1: the test's own processes are placed on CPUs 0 and 1 as root;
+# elsewhere it skips (77), which its meson entry declares (ISOLATORD_SKIP_DECLARED).
+require_root_cpus_0_1() {
+  if ! "$ISOLATORD_PYTHON" -c 'import os,sys; sys.exit(0 if {0,1} <= os.sched_getaffinity(0) else 1)' ||
+     [ "$(id -u)" != 0 ]; then
+    echo "SKIP: needs root and CPUs 0 and 1 (declared in meson: ISOLATORD_SKIP_DECLARED)"; exit 77
+  fi
+}
 finish() {
   echo "$((checks - failures)) passed, $failures failed"
   [ "$failures" -eq 0 ]

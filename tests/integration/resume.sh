@@ -31,13 +31,6 @@ sleep_signal() { # true|false
     sssav org.freedesktop.login1.Manager PrepareForSleep b 1 b "$1" >/dev/null
 }
 count() { "$ISOCTL" --json status | "$ISOLATORD_PYTHON" -c "import json, sys; print(json.load(sys.stdin)['$1'])"; }
-# wait_for DESCRIPTION COMMAND...: polls COMMAND for up to 5 s.
-wait_for() {
-  local what=$1; shift
-  checks=$((checks + 1))
-  for _ in $(seq 100); do "$@" && return 0; sleep 0.05; done
-  fail "$what: not within 5 s"
-}
 
 daemon_start --root "$root" --config "$work/isolatord.conf" --runtime-dir "$work/run"
 expect_eq "the IRQ pinned at start" "0,8" "$(cat "$irq")"

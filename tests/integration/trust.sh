@@ -65,12 +65,6 @@ as_user() { setpriv --reuid="$1" --regid="$1" --clear-groups -- "${@:2}"; }
 bg_as() { setpriv --reuid="$1" --regid="$1" --clear-groups -- "${@:2}" & }
 sched_of() { "$py" -c 'import os,sys; p=int(sys.argv[1]); print(sorted(os.sched_getaffinity(p)), os.sched_getscheduler(p), os.sched_getparam(p).sched_priority)' "$1"; }
 placed() { [ "$(sched_of "$1" 2>/dev/null)" = "[1] 1 10" ] && grep -qx "$1" "$slice/cgroup.procs"; }
-wait_for() {
-  local what=$1; shift
-  checks=$((checks + 1))
-  for _ in $(seq 300); do "$@" && return 0; sleep 0.01; done
-  fail "$what: not within 3 s"
-}
 # not_placed DESCRIPTION PID: after a verify pass, neither the slice nor real-time.
 not_placed() {
   "$ISOCTL" verify >/dev/null 2>&1 || true

@@ -14,9 +14,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 
 py=$ISOLATORD_PYTHON
 # The group is CPU 1 of a 2-CPU fake machine: this machine must have CPUs 0 and 1.
-if ! "$py" -c 'import os,sys; sys.exit(0 if {0,1} <= os.sched_getaffinity(0) else 1)' || [ "$(id -u)" != 0 ]; then
-  echo "SKIP: needs root and CPUs 0 and 1 (declared in meson: ISOLATORD_SKIP_DECLARED)"; exit 77
-fi
+require_root_cpus_0_1
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/isolatord-workloads-XXXXXX")
 children=()
@@ -54,12 +52,6 @@ cp "$(readlink -f /usr/bin/python3)" "$bin/isotest-hqpy"
 
 sched_of() { "$py" -c 'import os,sys; p=int(sys.argv[1]); print(sorted(os.sched_getaffinity(p)), os.sched_getscheduler(p), os.sched_getparam(p).sched_priority)' "$1"; }
 placed() { [ "$(sched_of "$1" 2>/dev/null)" = "[1] 1 10" ]; }
-wait_for() {
-  local what=$1; shift
-  checks=$((checks + 1))
-  for _ in $(seq 300); do "$@" && return 0; sleep 0.01; done
-  fail "$what: not within 3 s"
-}
 
 bus_start "$work/bus"
 "$bin/isotest-hqearly" 60 & early=$!; children+=("$early")

@@ -90,13 +90,34 @@ static bool audio_action(const char *action) {
                g_str_has_prefix(action, "ehci_hcd");
 }
 
+static void add_shared(GPtrArray *findings, unsigned num, char **actions) {
+        bool audio = false;
+        for (char **a = actions; *a; a++)
+                audio |= audio_action(*a);
+        if (!audio || g_strv_length(actions) < 2)
+                return;
+        g_autofree char *object = g_strdup_printf("IRQ %u", num);
+        g_autofree char *found = g_strjoinv(", ", actions);
+        add(findings, object, "not shared", found,
+            "a sound or USB audio interrupt shared with another device waits for that device's handler "
+            "(rtcqs: IRQs); fix: move one of the devices to another slot or port, or use its MSI mode");
+}
+
 /* rtcqs "IRQs": a sound card's or USB controller's IRQ line shared with another device
- * runs the other's handler too. The rows of /proc/interrupts name them; only those
- * IRQs' folders are read. */
+ * runs the other's handler too. The IRQ enforcer's scan of the pass, when there was
+ * one; else the rows of /proc/interrupts name the candidates and only their folders
+ * are read. */
 static void check_shared_irqs(const EnforcerContext *ctx, GPtrArray *findings) {
         g_autofree char *text = NULL;
         g_auto(GStrv) lines = NULL;
 
+        if (ctx->shared && ctx->shared->irqs) {
+                for (unsigned i = 0; i < ctx->shared->irqs->len; i++) {
+                        const Irq *irq = ctx->shared->irqs->pdata[i];
+                        add_shared(findings, irq->num, irq->actions);
+                }
+                return;
+        }
         if (root_read(ctx->root, "proc/interrupts", &text, NULL) < 0)
                 return;
         lines = g_strsplit(text, "\n", -1);
@@ -110,16 +131,7 @@ static void check_shared_irqs(const EnforcerContext *ctx, GPtrArray *findings) {
                 if (!g_ascii_string_to_unsigned(head, 10, 0, UINT32_MAX, &num, NULL))
                         continue;
                 g_auto(GStrv) actions = irq_read_actions(ctx->root, (unsigned) num);
-                bool audio = false;
-                for (char **a = actions; *a; a++)
-                        audio |= audio_action(*a);
-                if (!audio || g_strv_length(actions) < 2)
-                        continue;
-                g_autofree char *object = g_strdup_printf("IRQ %u", (unsigned) num);
-                g_autofree char *found = g_strjoinv(", ", actions);
-                add(findings, object, "not shared", found,
-                    "a sound or USB audio interrupt shared with another device waits for that device's handler "
-                    "(rtcqs: IRQs); fix: move one of the devices to another slot or port, or use its MSI mode");
+                add_shared(findings, (unsigned) num, actions);
         }
 }
 

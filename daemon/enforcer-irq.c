@@ -117,6 +117,9 @@ static void *irq_observe(const EnforcerContext *ctx, const Trigger *scope) {
         o->irqs = irq_scan_except(ctx->root, &(IrqScan) { .skip = only_new ? st->seen : NULL, .present = present,
                                                           .names = only_new ? NULL : st->names });
         forget_vanished(st, present);
+        /* A pass's scan of every IRQ, for the enforcers after it (the checklist's shared lines). */
+        if (!scope && ctx->shared && !ctx->shared->irqs)
+                ctx->shared->irqs = g_ptr_array_ref(o->irqs);
         if (root_read_line(ctx->root, "proc/irq/default_smp_affinity", &o->default_line) >= 0)
                 g_strstrip(o->default_line);
         return o;

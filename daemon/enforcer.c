@@ -164,6 +164,8 @@ unsigned enforcer_reconcile(const EnforcerContext *ctx, const EnforcerOps *ops, 
 void pass_shared_clear(PassShared *p) {
         if (p->root_tasks)
                 g_array_unref(g_steal_pointer(&p->root_tasks));
+        if (p->irqs)
+                g_ptr_array_unref(g_steal_pointer(&p->irqs));
 }
 
 const GArray *enforcer_tasks(const EnforcerContext *ctx) {

@@ -49,6 +49,7 @@ typedef struct Audits Audits;
  * when it ends: a scan of /proc that several of them need is made once. */
 typedef struct PassShared {
         GArray *root_tasks;         /* Task (task.h) of the root, or NULL until asked */
+        GPtrArray *irqs;            /* Irq* (irq.h): every IRQ, as the IRQ enforcer's pass read them, or NULL */
 } PassShared;
 
 void pass_shared_clear(PassShared *p);

@@ -245,17 +245,39 @@ appears "tuned with a profile" conflict "tuned pid 4300" "tuned-adm off"
 echo >"$root/etc/tuned/active_profile"
 gone "tuned-adm off" conflict "tuned pid 4300"
 
-# system76-scheduler, by the name it owns on the system bus.
-gone "no scheduler on the bus" conflict "system76-scheduler (bus name com.system76.Scheduler)"
-"$MOCK_PYTHON" -m dbusmock --system com.system76.Scheduler /com/system76/Scheduler com.system76.Scheduler \
-  >"$work/s76.log" 2>&1 &
-s76=$!; children+=("$s76")
-for _ in $(seq 200); do bus_has_owner com.system76.Scheduler && break; sleep 0.05; done
-appears "system76-scheduler owns its name" conflict "system76-scheduler (bus name com.system76.Scheduler)" \
-  "systemctl disable --now com.system76.Scheduler"
-kill "$s76"; wait "$s76" 2>/dev/null || true
-for _ in $(seq 100); do bus_has_owner com.system76.Scheduler || break; sleep 0.05; done
-gone "the name released" conflict "system76-scheduler (bus name com.system76.Scheduler)"
+# Every other tool, by its executable (a Python one by its script): appears, and goes
+# when it stops.
+pid=4400
+for spec in "power-profiles-daemon|/usr/libexec/power-profiles-daemon||power-profiles-daemon" \
+            "power-profiles-daemon|/usr/bin/python3.11|/usr/sbin/tuned-ppd|tuned-ppd" \
+            "system76-scheduler|/usr/bin/system76-scheduler||com.system76.Scheduler" \
+            "ananicy|/usr/bin/ananicy-cpp||ananicy-cpp" \
+            "ananicy|/usr/bin/python3.11|/usr/bin/ananicy|ananicy-cpp" \
+            "gamemode|/usr/bin/gamemoded||desiredgov=" \
+            "rtkit|/usr/libexec/rtkit-daemon||max-realtime-priority"; do
+  IFS='|' read -r tool exe script fix <<<"$spec"
+  pid=$((pid + 1))
+  fake_process "$pid" "${exe##*/}" "$exe"
+  [ -z "$script" ] || printf '/usr/bin/python3\0%s\0' "$script" >"$root/proc/$pid/cmdline"
+  appears "$tool running (${script:-$exe})" conflict "$tool pid $pid" "$fix"
+  rm -rf "${root:?}/proc/$pid"
+  gone "$tool stopped" conflict "$tool pid $pid"
+done
+
+# And by the names they own on the system bus.
+for spec in "system76-scheduler|com.system76.Scheduler" "power-profiles-daemon|net.hadess.PowerProfiles" \
+            "gamemode|com.feralinteractive.GameMode" "rtkit|org.freedesktop.RealtimeKit1"; do
+  IFS='|' read -r tool name <<<"$spec"
+  object="$tool (bus name $name)"
+  gone "no $name on the bus" conflict "$object"
+  "$MOCK_PYTHON" -m dbusmock --system "$name" "/${name//.//}" "$name" >"$work/mock-$tool.log" 2>&1 &
+  owner=$!; children+=("$owner")
+  for _ in $(seq 200); do bus_has_owner "$name" && break; sleep 0.05; done
+  appears "$name owned" conflict "$object" "fix: "
+  kill "$owner"; wait "$owner" 2>/dev/null || true
+  for _ in $(seq 100); do bus_has_owner "$name" || break; sleep 0.05; done
+  gone "$name released" conflict "$object"
+done
 expect_daemon_stops "SIGTERM stops the daemon"
 
 # --- the 7700X with every item right: no finding, and a byte-exact revert ---

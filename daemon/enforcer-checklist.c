@@ -146,49 +146,106 @@ static long pm_qos_target(const EnforcerContext *ctx) {
         return v;
 }
 
+/* A CPU's idle states deeper than DEEP_IDLE_US: their exit latencies and names are the
+ * driver's and do not change while the CPU stays online, so they are read once; only
+ * whether each is disabled is read at every pass. */
+typedef struct DeepState {
+        unsigned index;
+        long latency_us;
+        char name[32];
+} DeepState;
+
+typedef struct ChecklistState {
+        CpuMask online;          /* what the cache was read for */
+        GHashTable *deep;        /* cpu + 1 -> GArray of DeepState */
+} ChecklistState;
+
+static void *checklist_state_new(void) {
+        ChecklistState *s = g_new0(ChecklistState, 1);
+        s->deep = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, (GDestroyNotify) g_array_unref);
+        return s;
+}
+
+static void checklist_state_free(void *p) {
+        ChecklistState *s = p;
+        if (!s)
+                return;
+        g_hash_table_unref(s->deep);
+        g_free(s);
+}
+
+static long read_long_at(int dirfd, const char *rel) {
+        char buf[32];
+        guint64 v;
+        if (root_read_small_at(dirfd, rel, buf, sizeof buf) < 0 || !g_ascii_string_to_unsigned(g_strstrip(buf), 10, 0, G_MAXINT32, &v, NULL))
+                return -1;
+        return (long) v;
+}
+
+static const GArray *deep_states(ChecklistState *s, int cpudir, int cpu) {
+        GArray *states = g_hash_table_lookup(s->deep, GINT_TO_POINTER(cpu + 1));
+        if (states)
+                return states;
+        states = g_array_new(false, true, sizeof(DeepState));
+        for (unsigned i = 0;; i++) {
+                g_autofree char *base = g_strdup_printf("cpu%d/cpuidle/state%u", cpu, i);
+                g_autofree char *lat_rel = g_strconcat(base, "/latency", NULL), *name_rel = g_strconcat(base, "/name", NULL);
+                DeepState d = { .index = i, .latency_us = read_long_at(cpudir, lat_rel) };
+                if (d.latency_us < 0)
+                        break;
+                if (d.latency_us <= DEEP_IDLE_US)
+                        continue;
+                if (root_read_small_at(cpudir, name_rel, d.name, sizeof d.name) < 0)
+                        g_snprintf(d.name, sizeof d.name, "state%u", i);
+                g_array_append_val(states, d);
+        }
+        g_hash_table_insert(s->deep, GINT_TO_POINTER(cpu + 1), states);
+        return states;
+}
+
 /* rtcqs "Power management": a deep idle state an audio CPU may enter takes up to its
  * exit latency to answer an interrupt. Fine when PM QoS forbids it (isolatord's own
  * CpuDmaLatencyUs=, or another holder of /dev/cpu_dma_latency) or it is disabled. */
 static void check_idle_states(const EnforcerContext *ctx, GPtrArray *findings) {
+        ChecklistState *s = ctx->state;
         CpuMask isolated, deep;
         long target;
-        unsigned worst_us = 0;
-        g_autofree char *worst_name = NULL;
+        long worst_us = 0;
+        char worst_name[32] = "";
+        int cpudir;
 
         if (ctx->config->cpu_dma_latency_us >= 0)
                 return; /* the pm-qos enforcer holds it, or says it cannot */
+        if (!cpumask_equal(&s->online, &ctx->topology->online)) {
+                g_hash_table_remove_all(s->deep); /* CPUs came or went: read again */
+                s->online = ctx->topology->online;
+        }
         target = pm_qos_target(ctx);
         config_isolated_cpus(ctx->config, &isolated);
         cpumask_and(&isolated, &isolated, &ctx->topology->online);
         cpumask_zero(&deep);
+        if ((cpudir = root_open_dir(ctx->root, "sys/devices/system/cpu")) < 0)
+                return;
         for (int cpu = cpumask_next(&isolated, -1); cpu >= 0; cpu = cpumask_next(&isolated, cpu)) {
-                for (unsigned i = 0;; i++) {
-                        g_autofree char *base = g_strdup_printf("sys/devices/system/cpu/cpu%d/cpuidle/state%u", cpu, i);
-                        g_autofree char *lat_rel = g_strconcat(base, "/latency", NULL);
-                        g_autofree char *dis_rel = g_strconcat(base, "/disable", NULL);
-                        long latency, disabled = 0;
-                        if (root_read_int(ctx->root, lat_rel, &latency) < 0)
-                                break;
-                        (void) root_read_int(ctx->root, dis_rel, &disabled);
-                        if (disabled || latency <= DEEP_IDLE_US || latency > target)
+                const GArray *states = deep_states(s, cpudir, cpu);
+                for (unsigned i = 0; i < states->len; i++) {
+                        const DeepState *d = &g_array_index(states, DeepState, i);
+                        g_autofree char *dis_rel = g_strdup_printf("cpu%d/cpuidle/state%u/disable", cpu, d->index);
+                        if (d->latency_us > target || read_long_at(cpudir, dis_rel) > 0)
                                 continue;
                         cpumask_add(&deep, (unsigned) cpu);
-                        if ((unsigned long) latency > worst_us) {
-                                g_autofree char *name_rel = g_strconcat(base, "/name", NULL);
-                                worst_us = (unsigned) latency;
-                                g_free(worst_name);
-                                worst_name = NULL;
-                                if (root_read_line(ctx->root, name_rel, &worst_name) < 0)
-                                        worst_name = g_strdup_printf("state%u", i);
-                                g_strstrip(worst_name);
+                        if (d->latency_us > worst_us) {
+                                worst_us = d->latency_us;
+                                g_strlcpy(worst_name, d->name, sizeof worst_name);
                         }
                 }
         }
+        close(cpudir);
         if (cpumask_is_empty(&deep))
                 return;
         g_autofree char *cpus = cpumask_format_list(&deep);
         g_autofree char *expected = g_strdup_printf("no idle state deeper than %d us on the audio CPUs", DEEP_IDLE_US);
-        g_autofree char *found = g_strdup_printf("%s (%u us to leave) on CPUs %s", worst_name, worst_us, cpus);
+        g_autofree char *found = g_strdup_printf("%s (%ld us to leave) on CPUs %s", worst_name, worst_us, cpus);
         add(findings, "idle-states", expected, found,
             "an audio CPU in a deep idle state answers its interrupt that much later (rtcqs: Power management); "
             "fix: [Partition] CpuDmaLatencyUs=0 holds /dev/cpu_dma_latency while isolatord runs, or disable "
@@ -296,6 +353,8 @@ static void checklist_diff(const EnforcerContext *ctx, const void *obs, GPtrArra
 
 const EnforcerOps enforcer_checklist = {
         .name = "checklist",
+        .state_new = checklist_state_new,
+        .state_free = checklist_state_free,
         .observe = checklist_observe,
         .observation_free = checklist_observation_free,
         .diff = checklist_diff,

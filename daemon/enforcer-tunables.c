@@ -94,19 +94,17 @@ static GArray *knobs_wanted(const EnforcerContext *ctx) {
         for (unsigned i = 0; i < wqs->len; i++) {
                 g_autofree char *rel = g_strdup_printf(WORKQUEUES "/%s/cpumask", (char *) wqs->pdata[i]);
                 g_autofree char *object = g_strdup_printf("workqueue %s", (char *) wqs->pdata[i]);
-                if (root_exists(ctx->root, rel))
-                        add_knob(knobs, rel, object, mask, COMPARE_MASK,
-                                 g_str_equal(wqs->pdata[i], "writeback")
-                                         ? "writeback (dirty pages to disk) runs on the CPUs of this mask (tuned)"
-                                         : "this unbound workqueue's work runs on the CPUs of its own mask");
+                add_knob(knobs, rel, object, mask, COMPARE_MASK,
+                         g_str_equal(wqs->pdata[i], "writeback")
+                                 ? "writeback (dirty pages to disk) runs on the CPUs of this mask (tuned)"
+                                 : "this unbound workqueue's work runs on the CPUs of its own mask");
         }
         mces = list_dir(ctx->root, MACHINECHECK);
         for (unsigned i = 0; i < mces->len; i++) {
                 g_autofree char *rel = g_strdup_printf(MACHINECHECK "/%s/ignore_ce", (char *) mces->pdata[i]);
                 g_autofree char *object = g_strdup_printf("%s ignore_ce", (char *) mces->pdata[i]);
-                if (root_exists(ctx->root, rel))
-                        add_knob(knobs, rel, object, "1", COMPARE_EQUAL,
-                                 "corrected machine-check errors are polled by a timer on every CPU (tuned)");
+                add_knob(knobs, rel, object, "1", COMPARE_EQUAL,
+                         "corrected machine-check errors are polled by a timer on every CPU (tuned)");
         }
         return knobs;
 }
@@ -137,12 +135,17 @@ static void *tunables_observe(const EnforcerContext *ctx, const Trigger *scope) 
                 return o;
         }
         o->knobs = knobs_wanted(ctx);
+        /* Relative to the root's top, opened once: a machine has a machinecheck folder
+         * per CPU, and a walk from the root per file would be most of the cost. Bound
+         * workqueues have no cpumask: their read fails and they are left out. */
+        int top = root_open_dir(ctx->root, ".");
         for (unsigned i = 0; i < o->knobs->len; i++) {
-                char *v = NULL;
-                if (root_read_line(ctx->root, g_array_index(o->knobs, Knob, i).rel, &v) >= 0)
-                        g_strstrip(v);
-                g_ptr_array_add(o->have, v);
+                char buf[256];
+                ssize_t n = top >= 0 ? root_read_small_at(top, g_array_index(o->knobs, Knob, i).rel, buf, sizeof buf) : -EBADF;
+                g_ptr_array_add(o->have, n >= 0 ? g_strstrip(g_strdup(buf)) : NULL);
         }
+        if (top >= 0)
+                close(top);
         return o;
 }
 

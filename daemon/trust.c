@@ -35,12 +35,19 @@ static const char *owner_problem(const struct stat *st, bool folder) {
 }
 
 /* Folders found trusted, each watched from before it was checked (inotify). Such a
- * folder and its entries can only be changed by root; when one is, the kernel says so
- * and every folder is checked again. A change inotify does not report (a mount) is the
- * caller's to flush for (trust_cache_flush at each full pass). */
+ * folder and its entries can only be changed by root; when a folder on a kept chain
+ * is (its mode or owner, or its name: the entry that names it in the folder above,
+ * created, removed, renamed or changed), the kernel says so and every folder is checked
+ * again. Other entries of those folders may come and go (files in /tmp, beside a
+ * player's folder) without costing a walk: an executable itself is compared with the
+ * file the process runs at every check. A change inotify does not report (a mount) is
+ * the caller's to flush for (trust_cache_flush at each full pass). */
 struct TrustCache {
         int fd;                 /* inotify, non-blocking; -1 until a folder is kept */
         GHashTable *folders;    /* path of a folder whose whole chain is trusted */
+        GHashTable *watched;    /* wd -> the path of the folder it watches */
+        GHashTable *on_chain;   /* the paths of every folder watched (a set) */
+        unsigned walks;         /* chains walked from / (a kept one costs none) */
 };
 
 #define CHANGED_FILE "the file at its path is not the one it runs (replaced or renamed)"
@@ -53,6 +60,8 @@ TrustCache *trust_cache_new(void) {
         TrustCache *c = g_new0(TrustCache, 1);
         c->fd = -1;
         c->folders = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+        c->watched = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, g_free);
+        c->on_chain = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
         return c;
 }
 
@@ -63,6 +72,12 @@ void trust_cache_flush(TrustCache *c) {
                 close(c->fd); /* its watches go with it */
         c->fd = -1;
         g_hash_table_remove_all(c->folders);
+        g_hash_table_remove_all(c->watched);
+        g_hash_table_remove_all(c->on_chain);
+}
+
+unsigned trust_cache_walks(const TrustCache *c) {
+        return c ? c->walks : 0;
 }
 
 void trust_cache_free(TrustCache *c) {
@@ -70,22 +85,55 @@ void trust_cache_free(TrustCache *c) {
                 return;
         trust_cache_flush(c);
         g_hash_table_unref(c->folders);
+        g_hash_table_unref(c->watched);
+        g_hash_table_unref(c->on_chain);
         g_free(c);
 }
 
-/* Whether folder is kept, after what the kernel reported since (any change: all go). */
+/* Whether an event changes a folder on a kept chain: the watched folder itself (its
+ * attributes, its removal or move; no name), an entry that is itself on a chain, or an
+ * event the kernel could not keep. */
+static bool event_touches_chain(TrustCache *c, const struct inotify_event *ev) {
+        const char *folder;
+        g_autofree char *entry = NULL;
+        if (ev->mask & (IN_Q_OVERFLOW | IN_IGNORED | IN_DELETE_SELF | IN_MOVE_SELF | IN_UNMOUNT) || ev->len == 0 ||
+            !ev->name[0])
+                return true;
+        folder = g_hash_table_lookup(c->watched, GINT_TO_POINTER(ev->wd));
+        if (!folder)
+                return true;
+        entry = g_strconcat(g_str_equal(folder, "/") ? "" : folder, "/", ev->name, NULL);
+        return g_hash_table_contains(c->on_chain, entry);
+}
+
+/* Whether folder is kept, after what the kernel reported since (a change on a chain:
+ * all go). */
 static bool cache_has(TrustCache *c, const char *folder) {
         char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+        bool flush = false;
         if (!c || c->fd < 0)
                 return false;
         for (;;) {
                 ssize_t n = read(c->fd, buf, sizeof buf);
-                if (n > 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
-                        trust_cache_flush(c);
-                        return false;
-                }
+                if (n < 0 && errno == EINTR)
+                        continue;
                 if (n < 0 && errno == EAGAIN)
                         break;
+                if (n <= 0) {
+                        flush = true;
+                        break;
+                }
+                for (ssize_t at = 0; at < n && !flush;) {
+                        const struct inotify_event *ev = (const struct inotify_event *) (buf + at);
+                        flush = event_touches_chain(c, ev);
+                        at += (ssize_t) (sizeof *ev + ev->len);
+                }
+                if (flush)
+                        break;
+        }
+        if (flush) {
+                trust_cache_flush(c);
+                return false;
         }
         return g_hash_table_contains(c->folders, folder);
 }
@@ -101,9 +149,14 @@ static bool cache_ready(TrustCache *c) {
 
 /* Watches the folder open as dirfd (O_PATH), through the host's /proc/self/fd (the very
  * folder, whatever its name now), before it is checked; false when it cannot. */
-static bool cache_watch(TrustCache *c, const Root *host, int dirfd) {
+static bool cache_watch(TrustCache *c, const Root *host, int dirfd, const char *path) {
         g_autofree char *self = root_pathf(host, "proc/self/fd/%d", dirfd);
-        return inotify_add_watch(c->fd, self, WATCH_MASK) >= 0;
+        int wd = inotify_add_watch(c->fd, self, WATCH_MASK);
+        if (wd < 0)
+                return false;
+        g_hash_table_replace(c->watched, GINT_TO_POINTER(wd), g_strdup(path));
+        g_hash_table_add(c->on_chain, g_strdup(path));
+        return true;
 }
 
 /* Walks path from "/" one folder at a time, without following symlinks, checking each
@@ -115,6 +168,7 @@ static bool check_chain(const Root *host, TrustCache *cache, const char *path, c
         int top = root_is_host(host) ? root_fd(host) : -1;
         g_auto(GStrv) parts = NULL;
         g_autofree char *folder = NULL;
+        g_autoptr(GString) at = g_string_new("/"); /* the path of the folder open as dirfd */
         int dirfd;
         struct stat st;
         const char *problem = NULL;
@@ -139,11 +193,13 @@ static bool check_chain(const Root *host, TrustCache *cache, const char *path, c
                 return false;
         }
         watched = cache && root_is_host(host) && cache_ready(cache);
+        if (cache)
+                cache->walks++;
         parts = g_strsplit(path + 1, "/", -1);
         guint n = g_strv_length(parts);
         for (guint i = 0; i < n && !problem; i++) {
                 if (watched)
-                        watched = cache_watch(cache, host, dirfd);
+                        watched = cache_watch(cache, host, dirfd, at->str);
                 if (fstat(dirfd, &st) < 0) {
                         problem = "a folder above it cannot be read";
                         break;
@@ -164,6 +220,9 @@ static bool check_chain(const Root *host, TrustCache *cache, const char *path, c
                 if (dirfd != top)
                         close(dirfd);
                 dirfd = next;
+                if (at->len > 1)
+                        g_string_append_c(at, '/');
+                g_string_append(at, parts[i]);
         }
         if (dirfd != top)
                 close(dirfd);

@@ -33,6 +33,8 @@ TrustCache *trust_cache_new(void);
 void trust_cache_free(TrustCache *c);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(TrustCache, trust_cache_free)
 void trust_cache_flush(TrustCache *c);
+/* How many chains were walked from / (for tests and figures). */
+unsigned trust_cache_walks(const TrustCache *c);
 
 /* cache: NULL to walk every folder every time. path: what /proc/PID/exe read just
  * before, or NULL to read it here. */

@@ -316,6 +316,14 @@ START_TEST(test_exe_paths_kept) {
         fixture_write(opt, "hqplayerd", "#!/bin/sh\n");
         for (int i = 0; i < 3; i++)
                 ck_assert_msg(trust_check_path(host, cache, copy, &why), "%s", why);
+        ck_assert_uint_eq(trust_cache_walks(cache), 1);
+        /* Entries that are not on the chain come and go without a walk. */
+        fixture_write(dir, "unrelated.log", "x\n");
+        fixture_write(opt, "hqplayerd.conf", "x\n");
+        g_autofree char *unrelated = g_build_filename(dir, "unrelated.log", NULL);
+        ck_assert_int_eq(chmod(unrelated, 0600), 0);
+        ck_assert_msg(trust_check_path(host, cache, copy, &why), "%s", why);
+        ck_assert_uint_eq(trust_cache_walks(cache), 1);
         ck_assert_int_eq(chmod(opt, 0777), 0);
         ck_assert(!trust_check_path(host, cache, copy, &why));
         ck_assert_str_eq(why, "a folder above it is writable by others than root");

@@ -540,11 +540,31 @@ static bool limit_soft(const char *limits, const char *name, guint64 *out) {
         return false;
 }
 
-/* rtcqs "rtprio" and the memlock limit, for the placed processes rather than for the
- * caller: a player that raises its own threads' priority, or locks its buffers, needs
- * RLIMIT_RTPRIO up to its group's priority and RLIMIT_MEMLOCK unlimited (under systemd,
- * its unit's LimitRTPRIO= and LimitMEMLOCK=, which these are). isolatord sets the
- * process's own scheduling as root, so this is advice. */
+void workload_limits_advice(const Workload *w, const char *limits, GPtrArray *out) {
+        g_autofree char *object = g_strdup_printf("%d %s", (int) w->pid, w->comm);
+        guint64 rtprio, memlock;
+        if ((w->policy == SCHED_FIFO || w->policy == SCHED_RR) && limit_soft(limits, "Max realtime priority", &rtprio) &&
+            rtprio < (guint64) w->priority) {
+                g_autofree char *want = g_strdup_printf("RLIMIT_RTPRIO >= %d", w->priority);
+                g_autofree char *found = g_strdup_printf("%" G_GUINT64_FORMAT, rtprio);
+                g_autofree char *why = g_strdup_printf(
+                        "the process cannot raise its own threads to the group's priority %d (rtcqs: rtprio); fix: "
+                        "LimitRTPRIO=%d in its unit, or \"@audio - rtprio %d\" in /etc/security/limits.d/ for its user",
+                        w->priority, w->priority, w->priority);
+                g_ptr_array_add(out, finding_new("rlimit", object, want, found, false, why));
+        }
+        if (limit_soft(limits, "Max locked memory", &memlock) && memlock != G_MAXUINT64) {
+                g_autofree char *found = g_strdup_printf("%" G_GUINT64_FORMAT " bytes", memlock);
+                g_ptr_array_add(out, finding_new("rlimit", object, "RLIMIT_MEMLOCK unlimited", found, false,
+                                                 "the process cannot lock its audio buffers in memory, so a page of "
+                                                 "them can be reclaimed and fault back in mid-period; fix: "
+                                                 "LimitMEMLOCK=infinity in its unit, or \"@audio - memlock "
+                                                 "unlimited\" in /etc/security/limits.d/ for its user"));
+        }
+}
+
+/* rtcqs "rtprio" and the memlock limit of every placed process, from its
+ * /proc/PID/limits (workload_limits_advice). */
 static void observe_limits(const EnforcerContext *ctx, WorkloadObservation *o) {
         WorkloadState *s = ctx->state;
         GHashTableIter it;
@@ -554,31 +574,8 @@ static void observe_limits(const EnforcerContext *ctx, WorkloadObservation *o) {
         while (g_hash_table_iter_next(&it, NULL, &value)) {
                 const Workload *w = value;
                 g_autofree char *rel = g_strdup_printf("proc/%d/limits", (int) w->pid), *limits = NULL;
-                g_autofree char *object = g_strdup_printf("%d %s", (int) w->pid, w->comm);
-                guint64 rtprio, memlock;
-                if (root_read(ctx->host, rel, &limits, NULL) < 0)
-                        continue;
-                if (w->policy == SCHED_FIFO || w->policy == SCHED_RR) {
-                        if (limit_soft(limits, "Max realtime priority", &rtprio) && rtprio < (guint64) w->priority) {
-                                g_autofree char *want = g_strdup_printf("RLIMIT_RTPRIO >= %d", w->priority);
-                                g_autofree char *found = g_strdup_printf("%" G_GUINT64_FORMAT, rtprio);
-                                g_autofree char *why = g_strdup_printf(
-                                        "the process cannot raise its own threads to the group's priority %d "
-                                        "(rtcqs: rtprio); fix: LimitRTPRIO=%d in its unit, or \"@audio - rtprio %d\" "
-                                        "in /etc/security/limits.d/ for its user",
-                                        w->priority, w->priority, w->priority);
-                                g_ptr_array_add(o->advice, finding_new("rlimit", object, want, found, false, why));
-                        }
-                }
-                if (limit_soft(limits, "Max locked memory", &memlock) && memlock != G_MAXUINT64) {
-                        g_autofree char *found = g_strdup_printf("%" G_GUINT64_FORMAT " bytes", memlock);
-                        g_ptr_array_add(o->advice,
-                                        finding_new("rlimit", object, "RLIMIT_MEMLOCK unlimited", found, false,
-                                                    "the process cannot lock its audio buffers in memory, so a page "
-                                                    "of them can be reclaimed and fault back in mid-period; fix: "
-                                                    "LimitMEMLOCK=infinity in its unit, or \"@audio - memlock "
-                                                    "unlimited\" in /etc/security/limits.d/ for its user"));
-                }
+                if (root_read(ctx->host, rel, &limits, NULL) >= 0)
+                        workload_limits_advice(w, limits, o->advice);
         }
 }
 

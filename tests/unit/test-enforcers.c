@@ -2,11 +2,13 @@
 /* The pieces under the cpuset, kthread and cpufreq enforcers on the fake machines:
  * /proc task files, systemd's slice layout, fake-root task affinity, and each enforcer's
  * apply, verify and restore through a manager on a private root. */
+#include <sched.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "cgroup.h"
 #include "config.h"
+#include "enforcer-workload.h"
 #include "manager.h"
 #include "task.h"
 #include "testlib.h"
@@ -24,6 +26,49 @@ START_TEST(test_slice_layout) {
         ck_assert_uint_eq(chain->len, 2);
         ck_assert_str_eq(chain->pdata[0], "a.slice");
         ck_assert_str_eq(chain->pdata[1], "a.slice/a-b.slice");
+}
+END_TEST
+
+/* The limits of a placed process as its /proc/PID/limits gives them: each below what
+ * its group needs is advice with the fix, and raised it is gone (the integration test
+ * cannot raise a hard limit here: no CAP_SYS_RESOURCE). */
+START_TEST(test_limits_advice) {
+        static const char *const low =
+                "Limit                     Soft Limit           Hard Limit           Units     \n"
+                "Max locked memory         65536                65536                bytes     \n"
+                "Max realtime priority     0                    0                    \n"
+                "Max realtime timeout      unlimited            unlimited            us        \n";
+        static const char *const raised =
+                "Limit                     Soft Limit           Hard Limit           Units     \n"
+                "Max locked memory         unlimited            unlimited            bytes     \n"
+                "Max realtime priority     95                   95                   \n";
+        Workload w = { .group = (char *) "hq", .pid = 4242, .comm = (char *) "hqplayerd", .policy = SCHED_FIFO,
+                       .priority = 90 };
+        g_autoptr(GPtrArray) out = findings_new();
+
+        workload_limits_advice(&w, low, out);
+        ck_assert_uint_eq(out->len, 2);
+        const Finding *rt = out->pdata[0], *mem = out->pdata[1];
+        ck_assert_str_eq(rt->kind, "rlimit");
+        ck_assert_str_eq(rt->object, "4242 hqplayerd");
+        ck_assert_str_eq(rt->expected, "RLIMIT_RTPRIO >= 90");
+        ck_assert_str_eq(rt->actual, "0");
+        ck_assert(!rt->required);
+        ck_assert_ptr_nonnull(strstr(rt->message, "LimitRTPRIO=90"));
+        ck_assert_str_eq(mem->expected, "RLIMIT_MEMLOCK unlimited");
+        ck_assert_str_eq(mem->actual, "65536 bytes");
+        ck_assert_ptr_nonnull(strstr(mem->message, "LimitMEMLOCK=infinity"));
+
+        g_ptr_array_set_size(out, 0);
+        workload_limits_advice(&w, raised, out);
+        ck_assert_uint_eq(out->len, 0);
+
+        /* A group without real-time scheduling needs no RLIMIT_RTPRIO. */
+        w.policy = SCHED_OTHER;
+        w.priority = 0;
+        workload_limits_advice(&w, low, out);
+        ck_assert_uint_eq(out->len, 1);
+        ck_assert_str_eq(((Finding *) out->pdata[0])->expected, "RLIMIT_MEMLOCK unlimited");
 }
 END_TEST
 
@@ -245,6 +290,7 @@ int main(void) {
         TCase *live = tcase_create("on fake roots");
         tcase_add_test(pure, test_slice_layout);
         tcase_add_test(pure, test_task_stat);
+        tcase_add_test(pure, test_limits_advice);
         tcase_add_test(live, test_fake_affinity_roundtrip);
         tcase_add_test(live, test_kthreads_and_governors);
         tcase_add_test(live, test_cpusets_cgroupfs);

@@ -19,11 +19,7 @@ py=$ISOLATORD_PYTHON
 # The player runs on CPU 1 (the diretta group's only CPU this machine has).
 require_root_cpus_0_1
 
-work=$(mktemp -d "${TMPDIR:-/tmp}/isolatord-cgroup-v1-XXXXXX")
-children=()
-cleanup() { for p in "${children[@]}"; do kill "$p" 2>/dev/null || true; done; bus_cleanup; rm -rf "$work"; }
-trap cleanup EXIT
-chmod 755 "$work"
+work_start cgroup-v1
 root="$work/root"
 cp -a "$ISOLATORD_FIXTURES/ryzen-7700x-v1" "$root"
 v1="$root/sys/fs/cgroup/cpuset"

@@ -20,11 +20,7 @@ mock_require
 # The placed player runs on CPU 1 (the diretta group's only CPU this machine has).
 require_root_cpus_0_1
 
-work=$(mktemp -d "${TMPDIR:-/tmp}/isolatord-checklist-XXXXXX")
-children=()
-cleanup() { for p in "${children[@]}"; do kill "$p" 2>/dev/null || true; done; bus_cleanup; rm -rf "$work"; }
-trap cleanup EXIT
-chmod 755 "$work"
+work_start checklist
 root="$work/root"
 cp -a "$ISOLATORD_FIXTURES/ryzen-7700x" "$root"
 conf="$work/isolatord.conf"

@@ -89,6 +89,15 @@ session_bus_start() {
   { read -r SESSION_BUS_ADDRESS; read -r SESSION_BUS_PID; } < <(dbus-daemon --session --fork --print-address=1 --print-pid=1)
 }
 
+# work_start NAME: the test's private folder $work (readable by the unprivileged callers),
+# removed at exit with the bus, the daemon and every pid the test adds to children.
+work_start() {
+  work=$(mktemp -d "${TMPDIR:-/tmp}/isolatord-$1-XXXXXX")
+  children=()
+  trap 'for p in "${children[@]}"; do kill "$p" 2>/dev/null || true; done; bus_cleanup; rm -rf "$work"' EXIT
+  chmod 755 "$work"
+}
+
 bus_cleanup() {
   if [ -n "${DAEMON_PID:-}" ]; then kill -KILL "$DAEMON_PID" 2>/dev/null || true; fi
   if [ -n "${MOCK_PID:-}" ]; then kill "$MOCK_PID" 2>/dev/null || true; fi

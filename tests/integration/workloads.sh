@@ -16,11 +16,7 @@ py=$ISOLATORD_PYTHON
 # The group is CPU 1 of a 2-CPU fake machine: this machine must have CPUs 0 and 1.
 require_root_cpus_0_1
 
-work=$(mktemp -d "${TMPDIR:-/tmp}/isolatord-workloads-XXXXXX")
-children=()
-cleanup() { for p in "${children[@]}"; do kill "$p" 2>/dev/null || true; done; bus_cleanup; rm -rf "$work"; }
-trap cleanup EXIT
-chmod 755 "$work"
+work_start workloads
 
 root="$work/root"
 cp -a "$ISOLATORD_FIXTURES/mini-2cpu" "$root"

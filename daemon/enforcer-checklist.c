@@ -252,6 +252,24 @@ static void check_idle_states(const EnforcerContext *ctx, GPtrArray *findings) {
             "the state (cpupower idle-set -D 20)");
 }
 
+/* tuned's network-latency: transparent huge pages "never". A fault of the player may
+ * then have to compact memory to find a huge page; "madvise" leaves it to programs that
+ * ask, which players do not. */
+static void check_thp(const EnforcerContext *ctx, GPtrArray *findings) {
+        g_autofree char *line = NULL;
+        const char *open_b, *close_b;
+        if (root_read_line(ctx->root, "sys/kernel/mm/transparent_hugepage/enabled", &line) < 0 ||
+            !(open_b = strchr(line, '[')) || !(close_b = strchr(open_b, ']')))
+                return;
+        g_autofree char *selected = g_strndup(open_b + 1, (gsize) (close_b - open_b - 1));
+        if (!g_str_equal(selected, "always"))
+                return;
+        add(findings, "transparent_hugepage", "never or madvise", selected,
+            "with huge pages always on, a page fault of the player may stall while the kernel compacts memory "
+            "for one (tuned's network-latency sets never); fix: echo madvise > "
+            "/sys/kernel/mm/transparent_hugepage/enabled, or transparent_hugepage=madvise on the command line");
+}
+
 static bool network_fs(const char *type) {
         static const char *const types[] = { "nfs", "nfs4", "cifs", "smb3", "smbfs", "9p", "sshfs", "davfs", NULL };
         if (g_str_has_prefix(type, "fuse"))
@@ -336,6 +354,7 @@ static void *checklist_observe(const EnforcerContext *ctx, const Trigger *scope)
         if (!cpumask_is_empty(&isolated))
                 check_idle_states(ctx, findings);
         check_audio_paths(ctx, findings);
+        check_thp(ctx, findings);
         return findings;
 }
 

@@ -9,7 +9,8 @@
 #include "log.h"
 
 /* Housekeeping beyond IRQs: the kernel knobs tuned's cpu-partitioning profile sets
- * (/usr/lib/tuned/cpu-partitioning/tuned.conf, [sysctl] and [sysfs]) so that timers,
+ * (/usr/lib/tuned/cpu-partitioning/tuned.conf, [sysctl] and [sysfs], with
+ * network-latency's kernel.numa_balancing and its script's KSM switch) so that timers,
  * per-CPU statistics, watchdogs, writeback and machine-check polling leave the audio
  * CPUs alone. Each is written only while the partition isolates CPUs, its original saved
  * first (enforcer_write_batch) and restored by a revert; a file this kernel lacks is
@@ -19,6 +20,7 @@ typedef enum Compare {
         COMPARE_EQUAL,      /* the value, as text */
         COMPARE_AT_LEAST,   /* a number no lower (0 counts as "off", which is higher still) */
         COMPARE_MASK,       /* a CPU mask equal to housekeeping */
+        COMPARE_NOT_ONE,    /* anything but "1" (KSM: 0 stopped, 2 unmerged) */
 } Compare;
 
 typedef struct Knob {
@@ -42,6 +44,12 @@ static const struct {
           "the NMI watchdog's perf counter interrupts every CPU periodically (tuned, the seed guide)" },
         { "proc/sys/kernel/hung_task_timeout_secs", "kernel.hung_task_timeout_secs", "600", COMPARE_AT_LEAST,
           "a thread starved by the real-time audio threads is not hung: no warnings, no panics (tuned)" },
+        { "proc/sys/kernel/numa_balancing", "kernel.numa_balancing", "0", COMPARE_EQUAL,
+          "automatic NUMA balancing unmaps the player's pages to see where they are used and migrates them: "
+          "page faults and IPIs on the audio CPUs (tuned's network-latency)" },
+        { "sys/kernel/mm/ksm/run", "ksm run", "0", COMPARE_NOT_ONE,
+          "KSM merges identical pages; a write to a merged page of the player costs a copy-on-write fault "
+          "(tuned's cpu-partitioning script stops it)" },
 };
 
 #define WORKQUEUES "sys/bus/workqueue/devices"
@@ -160,6 +168,8 @@ static bool satisfied(const EnforcerContext *ctx, const Knob *k, const char *hav
                        g_ascii_string_to_unsigned(k->want, 10, 0, G_MAXUINT64, &want, NULL) && (n == 0 || n >= want);
         case COMPARE_MASK:
                 return cpumask_parse_mask(have, &cpus, NULL) >= 0 && cpumask_equal(&cpus, &ctx->config->housekeeping);
+        case COMPARE_NOT_ONE:
+                return !g_str_equal(have, "1");
         }
         return false;
 }

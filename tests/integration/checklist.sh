@@ -142,6 +142,11 @@ appears "/srv/music on nfs4" checklist /srv/music "copy the music to a local dis
 cp "$ISOLATORD_FIXTURES/ryzen-7700x/proc/1/mountinfo" "$root/proc/1/mountinfo"
 gone "/srv/music local again" checklist /srv/music
 
+# --- tuned's network-latency: transparent huge pages ---
+appears "huge pages always" checklist transparent_hugepage "echo madvise"
+echo "always [madvise] never" >"$root/sys/kernel/mm/transparent_hugepage/enabled"
+gone "huge pages on request only" checklist transparent_hugepage
+
 # --- rtcqs: rtprio and memlock, of the placed player ---
 # Root here lacks CAP_SYS_RESOURCE (hard limits: RTPRIO 0, MEMLOCK 8 MiB), so no limit
 # can be raised to what the fixes ask: the RTPRIO finding is fixed by the group no
@@ -180,17 +185,27 @@ expect_eq "kernel.hung_task_timeout_secs raised" 600 "$(cat "$root/proc/sys/kern
 expect_eq "the writeback workqueue on housekeeping" 0101 "$(cat "$root/sys/bus/workqueue/devices/writeback/cpumask")"
 expect_eq "an unbound workqueue on housekeeping" 0101 "$(cat "$root/sys/bus/workqueue/devices/blkcg_punt_bio/cpumask")"
 expect_eq "machine-check polling off" 1 "$(cat "$root/sys/devices/system/machinecheck/machinecheck9/ignore_ce")"
+# Knobs this machine had off, turned on by someone: put back by the next verify, and
+# their originals are what a revert restores.
+echo 1 >"$root/sys/kernel/mm/ksm/run"
+echo 1 >"$root/proc/sys/kernel/numa_balancing"
+"$ISOCTL" verify >/dev/null || true
+expect_eq "KSM stopped again" 0 "$(cat "$root/sys/kernel/mm/ksm/run")"
+expect_eq "NUMA balancing off again" 0 "$(cat "$root/proc/sys/kernel/numa_balancing")"
 kill "$player"; wait "$player" 2>/dev/null || true
 expect_exit 0 "isoctl revert" -- "$ISOCTL" revert
+expect_eq "revert: KSM as it was found when first written" 1 "$(cat "$root/sys/kernel/mm/ksm/run")"
 expect_eq "timer_migration restored" 1 "$(cat "$root/proc/sys/kernel/timer_migration")"
 expect_eq "the writeback cpumask restored" ffff "$(cat "$root/sys/bus/workqueue/devices/writeback/cpumask")"
 appears "reverted: timer migration on" tunable kernel.timer_migration "timers armed on housekeeping"
 appears "reverted: the audio CPUs' governor powersave" governor cpu3 "performance"
 appears "reverted: corrected errors polled" tunable "machinecheck3 ignore_ce" "machine-check"
+appears "reverted: KSM merging" tunable "ksm run" "copy-on-write"
 "$ISOCTL" apply >/dev/null || true # the boot parameters stay required findings
 gone "applied: timer migration off" tunable kernel.timer_migration
 gone "applied: governor performance" governor cpu3
 gone "applied: ignore_ce" tunable "machinecheck3 ignore_ce"
+gone "applied: KSM stopped" tunable "ksm run"
 
 # --- conflicting tools, by a trusted executable (here: what the fake root's exe link
 #     says) and never by the name a process gives itself ---

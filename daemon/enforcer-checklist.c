@@ -9,6 +9,7 @@
 #include "enforcer.h"
 #include "irq.h"
 #include "log.h"
+#include "text.h"
 
 /* The audio community's checklist (rtcqs, realtimeconfigquickscan) that no other
  * enforcer already answers, evaluated for the workloads: the kernel's preemption model,
@@ -334,7 +335,9 @@ static void check_audio_paths(const EnforcerContext *ctx, GPtrArray *findings) {
                 }
                 if (!type || !network_fs(type))
                         continue;
-                g_autofree char *found = g_strdup_printf("%s from %s (mounted on %s)", type, source, best);
+                /* A user's FUSE mount names its own source: printable before it is said. */
+                g_autofree char *raw = g_strdup_printf("%s from %s (mounted on %s)", type, source, best);
+                g_autofree char *found = text_printable(raw);
                 add(findings, *p, "a local file system", found,
                     "a network or FUSE file system can stall a read for longer than the player buffers "
                     "(rtcqs: Filesystems); fix: copy the music to a local disk, or give the player a large buffer");

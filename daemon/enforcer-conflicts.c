@@ -5,6 +5,7 @@
 #include "enforcer.h"
 #include "log.h"
 #include "task.h"
+#include "text.h"
 #include "trust.h"
 
 /* Other tools that change what the partition sets: each found by its executable (not by
@@ -149,7 +150,8 @@ static bool conflicting(const EnforcerContext *ctx, const CpuMask *isolated, Fou
                 g_autofree char *profile = NULL;
                 if (root_read_line(ctx->root, "etc/tuned/active_profile", &profile) < 0 || !*g_strstrip(profile))
                         return false; /* tuned-adm off */
-                f->detail = g_strdup_printf("profile %s", profile);
+                g_autofree char *shown = text_printable(profile);
+                f->detail = g_strdup_printf("profile %s", shown);
         }
         return true;
 }

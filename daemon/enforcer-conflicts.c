@@ -113,6 +113,17 @@ static bool trusted(const Root *root, pid_t pid, const char *exe, const char *sc
         return ok;
 }
 
+/* Anyone may run a trusted program, or name a trusted script in an interpreter's
+ * arguments. irqbalance (whose finding isolatord acts on: IrqBalance=ban, stop) and the
+ * script-run tools count only as root's, as their services run them; the others are
+ * advice, and some run as their own users (rtkit, gamemoded). */
+static bool system_instance(const Root *root, pid_t pid, const Tool *tool, const char *script) {
+        uid_t ruid, euid;
+        if (!root_is_host(root) || (!script && !g_str_equal(tool->name, "irqbalance")))
+                return true;
+        return trust_read_uids(root, pid, &ruid, &euid) >= 0 && euid == 0;
+}
+
 /* irqbalance keeps IRQs off IRQBALANCE_BANNED_CPULIST (or _CPUS, a mask) from its
  * environment, or when neither is set, off the kernel's isolated and nohz_full CPUs. */
 static char *irqbalance_banned(const EnforcerContext *ctx, pid_t pid, CpuMask *out) {
@@ -172,7 +183,8 @@ static void *conflicts_observe(const EnforcerContext *ctx, const Trigger *scope)
                 g_autofree char *script = base && interpreter(base) ? read_script(ctx->root, t->pid) : NULL;
                 g_autofree char *script_base = script ? g_path_get_basename(script) : NULL;
                 const Tool *tool = base ? tool_of(script_base ? script_base : base) : NULL;
-                if (!tool || !trusted(ctx->root, t->pid, exe, script))
+                if (!tool || !trusted(ctx->root, t->pid, exe, script) ||
+                    !system_instance(ctx->root, t->pid, tool, script))
                         continue;
                 Found f = { .tool = tool, .pid = t->pid };
                 if (!conflicting(ctx, &isolated, &f)) {

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-#include <errno.h>
 #include <getopt.h>
+#include <gio/gio.h>
+#include <json-glib/json-glib.h>
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,10 +12,7 @@
 
 #include "build-config.h"
 #include "bus-error.h"
-#include "macro.h"
-#include "table.h"
-#include "value.h"
-#include "sd-glib.h"
+#include "base/table.h"
 
 /* Exit statuses, the contract of DESIGN.md. */
 enum {
@@ -24,11 +23,16 @@ enum {
 };
 
 typedef struct Ctl {
-        sd_bus *bus;
+        GDBusConnection *bus;
         bool json;
         bool color;
         bool refused_input_is_usage; /* the command passes the user's values on */
+        int timeout_ms;              /* -1: GDBus's 25 s */
 } Ctl;
+
+/* A change that runs the bootloader's tools (update-grub, kernel-install) waits for
+ * them: as long as the helper's unit may take (TimeoutStartSec=5min), and a little. */
+#define BOOTLINE_TIMEOUT_MS (330 * 1000)
 
 static const char *paint(const Ctl *c, const char *state) {
         if (!c->color)
@@ -44,79 +48,131 @@ static const char *unpaint(const Ctl *c) {
         return c->color ? "\033[0m" : "";
 }
 
-/* What a failed call means for the user, and the exit status that says it. */
-static int call_failed(const Ctl *c, const char *method, const sd_bus_error *e, int r) {
-        const char *name = e && e->name ? e->name : "";
-        const char *msg = e && e->message ? e->message : strerror(-r);
+/* Nothing answers for isolatord: no owner, an owner that left without answering, or no
+ * bus any more. */
+static bool daemon_absent(const GError *e) {
+        return g_error_matches(e, G_DBUS_ERROR, G_DBUS_ERROR_SERVICE_UNKNOWN) ||
+               g_error_matches(e, G_DBUS_ERROR, G_DBUS_ERROR_NAME_HAS_NO_OWNER) ||
+               g_error_matches(e, G_DBUS_ERROR, G_DBUS_ERROR_NO_REPLY) ||
+               g_error_matches(e, G_DBUS_ERROR, G_DBUS_ERROR_DISCONNECTED) ||
+               g_error_matches(e, G_IO_ERROR, G_IO_ERROR_CLOSED);
+}
 
-        if (g_str_equal(name, SD_BUS_ERROR_SERVICE_UNKNOWN) || g_str_equal(name, SD_BUS_ERROR_NAME_HAS_NO_OWNER) ||
-            g_str_equal(name, SD_BUS_ERROR_NO_REPLY) || g_str_equal(name, SD_BUS_ERROR_DISCONNECTED)) {
-                fprintf(stderr, "isoctl: isolatord is not running: nothing owns %s on the system bus (%s)\n",
-                        BUS_NAME, msg);
+/* What a failed call means for the user, and the exit status that says it. */
+static int call_failed(const Ctl *c, const char *method, GError *e) {
+        g_autofree char *name = g_dbus_error_get_remote_error(e);
+
+        if (name)
+                g_dbus_error_strip_remote_error(e); /* the daemon's message, without GDBus's prefix */
+        else if (g_error_matches(e, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT)) {
+                /* GDBus checked the answer against the type the interface documents. */
+                fprintf(stderr, "isoctl: cannot read isolatord's answer: %s\n", e->message);
                 return EXIT_UNREACHABLE;
         }
-        if (g_str_equal(name, BUS_ERROR_PREFIX "NotAuthorized") || g_str_equal(name, SD_BUS_ERROR_ACCESS_DENIED)) {
-                fprintf(stderr, "isoctl: isolatord refused %s: %s\n", method, msg);
+        if (daemon_absent(e)) {
+                fprintf(stderr, "isoctl: isolatord is not running: nothing owns %s on the system bus (%s)\n",
+                        BUS_NAME, e->message);
+                return EXIT_UNREACHABLE;
+        }
+        if (g_strcmp0(name, BUS_ERROR_PREFIX "NotAuthorized") == 0 || g_error_matches(e, G_DBUS_ERROR, G_DBUS_ERROR_ACCESS_DENIED)) {
+                fprintf(stderr, "isoctl: isolatord refused %s: %s\n", method, e->message);
                 return EXIT_UNREACHABLE;
         }
         /* A value the user typed was wrong: a usage error, with the daemon's reason. */
-        if (c->refused_input_is_usage && (g_str_equal(name, BUS_ERROR_PREFIX "InvalidCpuList") || g_str_equal(name, BUS_ERROR_PREFIX "UnknownGroup") ||
-            g_str_equal(name, BUS_ERROR_PREFIX "Overlap") || g_str_equal(name, BUS_ERROR_PREFIX "InvalidPartition"))) {
-                fprintf(stderr, "isoctl: %s\n", msg);
+        if (c->refused_input_is_usage && name &&
+            (g_str_equal(name, BUS_ERROR_PREFIX "InvalidCpuList") || g_str_equal(name, BUS_ERROR_PREFIX "UnknownGroup") ||
+             g_str_equal(name, BUS_ERROR_PREFIX "Overlap") || g_str_equal(name, BUS_ERROR_PREFIX "InvalidPartition"))) {
+                fprintf(stderr, "isoctl: %s\n", e->message);
                 return EXIT_USAGE;
         }
-        fprintf(stderr, "isoctl: %s failed: %s%s%s%s\n", method, msg, *name ? " (" : "", name, *name ? ")" : "");
+        fprintf(stderr, "isoctl: %s failed: %s%s%s%s\n", method, e->message, name ? " (" : "", name ? name : "",
+                name ? ")" : "");
         return EXIT_FINDINGS;
 }
 
-/* Calls a method without arguments or with string arguments; *reply is positioned at
- * its first output. Returns an exit status. */
-static int call(const Ctl *c, const char *method, sd_bus_message **reply, const char *a1, const char *a2) {
-        g_auto(sd_bus_error) error = SD_BUS_ERROR_NULL;
-        int r;
+/* Calls a method of isolatord's object; *reply holds its outputs, of reply_type (GDBus
+ * refuses an answer of another type). what names the call in messages. Returns an exit
+ * status. */
+static int call_interface(const Ctl *c, const char *interface, const char *method, const char *what, GVariant *args,
+                          const char *reply_type, GVariant **reply) {
+        g_autoptr(GError) error = NULL;
 
-        if (a2)
-                r = sd_bus_call_method(c->bus, BUS_NAME, BUS_PATH, BUS_INTERFACE, method, &error, reply, "ss", a1, a2);
-        else
-                r = sd_bus_call_method(c->bus, BUS_NAME, BUS_PATH, BUS_INTERFACE, method, &error, reply, NULL);
-        if (r < 0)
-                return call_failed(c, method, &error, r);
-        return EXIT_OK;
+        *reply = g_dbus_connection_call_sync(c->bus, BUS_NAME, BUS_PATH, interface, method, args,
+                                             G_VARIANT_TYPE(reply_type), G_DBUS_CALL_FLAGS_NONE, c->timeout_ms, NULL, &error);
+        return *reply ? EXIT_OK : call_failed(c, what, error);
 }
 
-/* Reads the reply's outputs into an object with the given names (NULL-terminated); a
- * single unnamed output is returned as itself. */
-static int read_reply(sd_bus_message *reply, const char *const *names, Value **out) {
-        g_autoptr(Value) obj = value_new_object();
-        for (const char *const *n = names; *n; n++) {
-                Value *v = NULL;
-                int r = value_read(reply, &v);
-                if (r < 0) {
-                        fprintf(stderr, "isoctl: cannot read isolatord's answer: %s\n", strerror(-r));
-                        return EXIT_UNREACHABLE;
+static int call(const Ctl *c, const char *method, GVariant *args, const char *reply_type, GVariant **reply) {
+        return call_interface(c, BUS_INTERFACE, method, method, args, reply_type, reply);
+}
+
+/* Compact JSON text. json-glib (1.6) escapes every control character but U+001F (its
+ * test is "< 0x1f"), which would make the document invalid; that byte only occurs inside
+ * strings, so it is escaped here. */
+static char *json_write(JsonNode *node) {
+        g_autofree char *text = json_to_string(node, false);
+        g_auto(GStrv) parts = g_strsplit(text, "\x1f", -1);
+        return g_strjoinv("\\u001f", parts);
+}
+
+/* One D-Bus value as JSON: dictionaries as objects in the daemon's key order, variants
+ * as their content, structs and other arrays as lists. */
+static char *json_text(GVariant *v) {
+        g_autoptr(JsonNode) node = json_gvariant_serialize(v);
+        return json_write(node);
+}
+
+/* --json: a method's outputs as one document: the only one as itself, several as an
+ * object under the interface's argument names. */
+static void print_json(GVariant *reply, const char *const *names) {
+        g_autoptr(JsonNode) node = NULL;
+
+        if (!names[1]) {
+                g_autoptr(GVariant) only = g_variant_get_child_value(reply, 0);
+                node = json_gvariant_serialize(only);
+        } else {
+                g_autoptr(JsonObject) obj = json_object_new();
+                for (gsize i = 0; names[i]; i++) {
+                        g_autoptr(GVariant) out = g_variant_get_child_value(reply, i);
+                        json_object_set_member(obj, names[i], json_gvariant_serialize(out));
                 }
-                value_object_add(obj, *n, v);
+                node = json_node_init_object(json_node_alloc(), obj);
         }
-        if (names[0] && !names[1]) {
-                *out = g_ptr_array_steal_index(obj->items, 0);
-                return EXIT_OK;
-        }
-        *out = g_steal_pointer(&obj);
-        return EXIT_OK;
+        g_autofree char *text = json_write(node);
+        puts(text);
 }
 
-static void print_json(const Value *v) {
-        g_autoptr(GString) s = g_string_new(NULL);
-        value_to_json(v, s);
-        puts(s->str);
+/* A record's field, of the type the interface documents; a field the daemon does not
+ * send reads as empty, zero or false. */
+static const char *field_str(GVariant *rec, const char *key) {
+        const char *s;
+        return g_variant_lookup(rec, key, "&s", &s) ? s : "";
 }
 
-static int fetch(const Ctl *c, const char *method, const char *const *names, Value **out) {
-        g_autoptr(sd_bus_message) reply = NULL;
-        int r = call(c, method, &reply, NULL, NULL);
-        if (r != EXIT_OK)
-                return r;
-        return read_reply(reply, names, out);
+static guint32 field_u32(GVariant *rec, const char *key) {
+        guint32 u;
+        return g_variant_lookup(rec, key, "u", &u) ? u : 0;
+}
+
+static guint64 field_u64(GVariant *rec, const char *key) {
+        guint64 t;
+        return g_variant_lookup(rec, key, "t", &t) ? t : 0;
+}
+
+static double field_double(GVariant *rec, const char *key) {
+        double d;
+        return g_variant_lookup(rec, key, "d", &d) ? d : 0;
+}
+
+static bool field_bool(GVariant *rec, const char *key) {
+        gboolean b;
+        return g_variant_lookup(rec, key, "b", &b) && b;
+}
+
+/* A list of strings (as) joined by sep. */
+static char *field_join(GVariant *rec, const char *key, const char *sep) {
+        g_autofree const char **strv = NULL;
+        return g_variant_lookup(rec, key, "^a&s", &strv) ? g_strjoinv(sep, (char **) strv) : g_strdup("");
 }
 
 static const char *or_dash(const char *s) {
@@ -127,53 +183,63 @@ static const char *or_dash(const char *s) {
 
 static int cmd_status(Ctl *c, char **args) {
         static const char *const names[] = { "status", NULL };
-        g_autoptr(Value) st = NULL;
-        int r = fetch(c, "GetStatus", names, &st);
+        g_autoptr(GVariant) reply = NULL;
+        int r = call(c, "GetStatus", NULL, "(a{sv})", &reply);
         if (r != EXIT_OK)
                 return r;
         if (c->json) {
-                print_json(st);
+                print_json(reply, names);
                 return EXIT_OK;
         }
 
-        const char *state = value_get_str(st, "state");
-        g_autofree char *sources = value_join(value_get(st, "config_sources"), ", ");
-        uint64_t last = value_get_uint(st, "last_verify_usec");
-        printf("State:         %s%s%s (%" PRIu64 " finding(s), %" PRIu64 " required)\n", paint(c, state), state,
-               unpaint(c), value_get_uint(st, "findings_count"), value_get_uint(st, "required_findings"));
-        printf("Housekeeping:  %s\n", value_get_str(st, "housekeeping"));
-        printf("Isolated:      %s\n", or_dash(value_get_str(st, "isolated")));
-        printf("Machine:       CPUs %s online, under %s%s\n", value_get_str(st, "online"), value_get_str(st, "root"),
-               value_get_bool(st, "dry_run") ? " (dry run: nothing is written)" : "");
+        g_autoptr(GVariant) st = g_variant_get_child_value(reply, 0);
+        const char *state = field_str(st, "state");
+        g_autofree char *sources = field_join(st, "config_sources", ", ");
+        guint64 last = field_u64(st, "last_verify_usec");
+        printf("State:         %s%s%s (%u finding(s), %u required)\n", paint(c, state), state, unpaint(c),
+               field_u32(st, "findings_count"), field_u32(st, "required_findings"));
+        printf("Housekeeping:  %s\n", field_str(st, "housekeeping"));
+        printf("Isolated:      %s\n", or_dash(field_str(st, "isolated")));
+        printf("Machine:       CPUs %s online, under %s%s\n", field_str(st, "online"), field_str(st, "root"),
+               field_bool(st, "dry_run") ? " (dry run: nothing is written)" : "");
         printf("Config:        %s\n", *sources ? sources : "built-in defaults");
-        printf("Verified:      %" PRIu64 " time(s), every %" PRIu64 " s", value_get_uint(st, "verify_count"),
-               value_get_uint(st, "verify_interval_sec"));
+        printf("Verified:      %" G_GUINT64_FORMAT " time(s), every %u s", field_u64(st, "verify_count"),
+               field_u32(st, "verify_interval_sec"));
         if (last > 0) {
                 time_t t = (time_t) (last / 1000000u);
                 char when[64];
                 strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S", localtime(&t));
                 printf("; last at %s", when);
         }
-        printf("\nDrift:         %" PRIu64 " correction(s)\n", value_get_uint(st, "drift_corrections"));
-        if (value_get_bool(st, "sampler_running"))
-                printf("Latency:       %" PRIu64 " sample(s) above %" PRIu64 " us since the last reset (isoctl latency)\n",
-                       value_get_uint(st, "latency_exceeded"), value_get_uint(st, "latency_threshold_us"));
+        printf("\nDrift:         %" G_GUINT64_FORMAT " correction(s)\n", field_u64(st, "drift_corrections"));
+        printf("Starvation:    %" G_GUINT64_FORMAT " boost(s) of starving threads; guard %s\n", field_u64(st, "boost_count"),
+               or_dash(field_str(st, "starvation_guard")));
+        if (field_bool(st, "sampler_running"))
+                printf("Latency:       %" G_GUINT64_FORMAT " sample(s) above %u us since the last reset (isoctl latency)\n",
+                       field_u64(st, "latency_exceeded"), field_u32(st, "latency_threshold_us"));
         else
                 printf("Latency:       the sampler is not running (isoctl sampler start)\n");
+        const char *attribution = field_str(st, "attribution");
+        if (*attribution && g_str_equal(attribution, "counters"))
+                printf("Causes:        from counters only, which cannot say what ran when: %s\n",
+                       field_str(st, "attribution_fallback"));
+        else if (*attribution)
+                printf("Causes:        from the kernel's tracepoints (isoctl latency --why)%s%s\n",
+                       *field_str(st, "attribution_missing") ? "; this kernel has no " : "",
+                       field_str(st, "attribution_missing"));
         printf("\n");
 
         g_autoptr(Table) t = table_new("GROUP", "CPUS", "COUNT", "SLICE", "MATCH", "SCHED", NULL);
-        const Value *groups = value_get(st, "groups");
-        for (unsigned i = 0; groups && i < groups->items->len; i++) {
-                const Value *g = groups->items->pdata[i];
-                g_autofree char *count = g_strdup_printf("%" PRIu64, value_get_uint(g, "count"));
-                g_autofree char *match = value_join(value_get(g, "match"), " ");
-                const char *policy = value_get_str(g, "sched_policy");
-                g_autofree char *sched = *policy && value_get_uint(g, "sched_priority")
-                        ? g_strdup_printf("%s %" PRIu64, policy, value_get_uint(g, "sched_priority"))
-                        : g_strdup(policy);
-                table_add_row(t, value_get_str(g, "name"), value_get_str(g, "cpus"), count,
-                              value_get_str(g, "slice"), or_dash(match), or_dash(sched));
+        g_autoptr(GVariant) groups = g_variant_lookup_value(st, "groups", G_VARIANT_TYPE("aa{sv}"));
+        for (gsize i = 0; groups && i < g_variant_n_children(groups); i++) {
+                g_autoptr(GVariant) g = g_variant_get_child_value(groups, i);
+                g_autofree char *count = g_strdup_printf("%u", field_u32(g, "count"));
+                g_autofree char *match = field_join(g, "match", " ");
+                const char *policy = field_str(g, "sched_policy");
+                guint32 priority = field_u32(g, "sched_priority");
+                g_autofree char *sched = *policy && priority ? g_strdup_printf("%s %u", policy, priority) : g_strdup(policy);
+                table_add_row(t, field_str(g, "name"), field_str(g, "cpus"), count, field_str(g, "slice"), or_dash(match),
+                              or_dash(sched));
         }
         table_print(t, stdout);
         return EXIT_OK;
@@ -181,91 +247,181 @@ static int cmd_status(Ctl *c, char **args) {
 
 static int cmd_verify(Ctl *c, char **args) {
         static const char *const names[] = { "findings", NULL };
-        g_autoptr(Value) findings = NULL;
+        g_autoptr(GVariant) reply = NULL;
         unsigned required = 0;
-        int r = fetch(c, "Verify", names, &findings);
+        int r = call(c, "Verify", NULL, "(aa{sv})", &reply);
         if (r != EXIT_OK)
                 return r;
 
-        for (unsigned i = 0; i < findings->items->len; i++)
-                required += value_get_bool(findings->items->pdata[i], "required");
+        g_autoptr(GVariant) findings = g_variant_get_child_value(reply, 0);
+        gsize n = g_variant_n_children(findings);
+        for (gsize i = 0; i < n; i++) {
+                g_autoptr(GVariant) f = g_variant_get_child_value(findings, i);
+                required += field_bool(f, "required");
+        }
         if (c->json) {
-                print_json(findings);
+                print_json(reply, names);
                 return required > 0 ? EXIT_FINDINGS : EXIT_OK;
         }
-        if (findings->items->len == 0) {
+        if (n == 0) {
                 printf("No findings: the partition holds.\n");
                 return EXIT_OK;
         }
         g_autoptr(Table) t = table_new("KIND", "OBJECT", "EXPECTED", "FOUND", "LEVEL", NULL);
-        for (unsigned i = 0; i < findings->items->len; i++) {
-                const Value *f = findings->items->pdata[i];
-                table_add_row(t, value_get_str(f, "kind"), value_get_str(f, "object"),
-                              or_dash(value_get_str(f, "expected")), or_dash(value_get_str(f, "actual")),
-                              value_get_bool(f, "required") ? "required" : "advice");
+        for (gsize i = 0; i < n; i++) {
+                g_autoptr(GVariant) f = g_variant_get_child_value(findings, i);
+                table_add_row(t, field_str(f, "kind"), field_str(f, "object"), or_dash(field_str(f, "expected")),
+                              or_dash(field_str(f, "actual")), field_bool(f, "required") ? "required" : "advice");
         }
         table_print(t, stdout);
-        printf("\n%u finding(s), %u required%s\n", findings->items->len, required,
+        printf("\n%zu finding(s), %u required%s\n", n, required,
                required ? ": the partition does not hold (details: isoctl verify --json)" : "");
         return required > 0 ? EXIT_FINDINGS : EXIT_OK;
 }
 
-static void print_audit_table(const Ctl *c, const Value *items, const char *first_header) {
+/* The items of boot-params and kernel-audit (aa{sv}). */
+static void print_audit_table(const Ctl *c, GVariant *items, const char *first_header) {
         g_autoptr(Table) t = table_new(first_header, "WANTED", "RUNNING", "STATE", "LEVEL", NULL);
-        for (unsigned i = 0; i < items->items->len; i++) {
-                const Value *it = items->items->pdata[i];
-                const char *state = value_get_str(it, "state");
-                const char *actual = value_get_str(it, "actual");
+        for (gsize i = 0; i < g_variant_n_children(items); i++) {
+                g_autoptr(GVariant) it = g_variant_get_child_value(items, i);
+                const char *state = field_str(it, "state");
+                const char *actual = field_str(it, "actual");
+                const char *expected = field_str(it, "expected");
                 g_autofree char *shown_state = g_strdup_printf("%s%s%s", paint(c, state), state, unpaint(c));
-                const char *expected = value_get_str(it, "expected");
-                table_add_row(t, value_get_str(it, "name"), *expected ? expected : "(flag)",
-                              value_get_bool(it, "present") ? (*actual ? actual : "(set)") : "-", shown_state,
-                              value_get_bool(it, "required") ? "required" : "recommended");
+                table_add_row(t, field_str(it, "name"), *expected ? expected : "(flag)",
+                              field_bool(it, "present") ? (*actual ? actual : "(set)") : "-", shown_state,
+                              field_bool(it, "required") ? "required" : "recommended");
         }
         table_print(t, stdout);
 }
 
-static unsigned count_required_problems(const Value *items) {
+static unsigned count_required_problems(GVariant *items) {
         unsigned n = 0;
-        for (unsigned i = 0; i < items->items->len; i++) {
-                const Value *it = items->items->pdata[i];
-                n += value_get_bool(it, "required") && !g_str_equal(value_get_str(it, "state"), "ok");
+        for (gsize i = 0; i < g_variant_n_children(items); i++) {
+                g_autoptr(GVariant) it = g_variant_get_child_value(items, i);
+                n += field_bool(it, "required") && !g_str_equal(field_str(it, "state"), "ok");
         }
         return n;
 }
 
-static int cmd_boot_params(Ctl *c, char **args) {
-        static const char *const names[] = { "parameters", "required_line", "full_line", NULL };
-        g_autoptr(Value) bp = NULL;
-        int r = fetch(c, "GetBootParameters", names, &bp);
+/* What the next boot will have, under the table of boot-params. */
+static void print_boot_loader(const Ctl *c, GVariant *bl, const char *required_line) {
+        const char *kind = field_str(bl, "kind");
+        g_autofree char *lacks = field_join(bl, "next_boot_lacks", " ");
+        g_auto(GStrv) required = g_strsplit(required_line, " ", -1);
+        g_auto(GStrv) lacking = g_strsplit(lacks, " ", -1);
+        bool has_required = *field_str(bl, "next_boot_line") != '\0';
+
+        for (char **p = required; *p && has_required; p++)
+                has_required = !g_strv_contains((const char *const *) lacking, *p);
+        if (g_str_equal(kind, "unknown"))
+                printf("\nBootloader:  none isolatord writes for (%s):\n             add the line to its kernel "
+                       "command line by hand, then reboot.\n", field_str(bl, "why"));
+        else
+                printf("\nBootloader:  %s (isoctl boot-params --write writes the line; isoctl revert takes it back)\n", kind);
+        if (*field_str(bl, "next_boot_line"))
+                printf("Next boot:   %s%s%s (\"%s\", /%s)\n", paint(c, has_required ? "ok" : "missing"),
+                       has_required ? "has the required line" : "lacks required parameters", unpaint(c),
+                       field_str(bl, "next_boot_title"), field_str(bl, "next_boot_source"));
+        else if (*field_str(bl, "next_boot_error") && !g_str_equal(kind, "unknown"))
+                printf("Next boot:   unknown (%s)\n", field_str(bl, "next_boot_error"));
+        if (*lacks && *field_str(bl, "next_boot_line"))
+                printf("             it lacks: %s\n", lacks);
+        if (field_bool(bl, "written"))
+                printf("Written:     %s\n", field_str(bl, "written_line"));
+        if (*field_str(bl, "state_error"))
+                printf("Written:     %s\n", field_str(bl, "state_error"));
+}
+
+static int cmd_boot_params_write(Ctl *c, bool all) {
+        g_autoptr(GVariant) reply = NULL;
+        const char *message;
+        c->timeout_ms = BOOTLINE_TIMEOUT_MS;
+        int r = call(c, "WriteBootParameters", g_variant_new("(b)", all), "(s)", &reply);
         if (r != EXIT_OK)
                 return r;
-        const Value *params = value_get(bp, "parameters");
+        g_variant_get(reply, "(&s)", &message);
+        if (c->json) {
+                g_autoptr(JsonBuilder) b = json_builder_new();
+                json_builder_begin_object(b);
+                json_builder_set_member_name(b, "message");
+                json_builder_add_string_value(b, message);
+                json_builder_end_object(b);
+                g_autoptr(JsonNode) node = json_builder_get_root(b);
+                g_autofree char *text = json_write(node);
+                puts(text);
+        } else
+                printf("%s\n", message);
+        return EXIT_OK;
+}
+
+static int cmd_boot_params(Ctl *c, char **args) {
+        g_autoptr(GVariant) reply = NULL, bl_reply = NULL;
+        g_autoptr(GVariant) params = NULL, bl = NULL;
+        const char *required_line, *full_line;
+        bool write = false, all = false;
+
+        for (char **a = args; *a; a++) {
+                if (g_str_equal(*a, "--write"))
+                        write = true;
+                else if (g_str_equal(*a, "--all"))
+                        all = true;
+                else {
+                        fprintf(stderr, "isoctl: boot-params takes --write and --all, not \"%s\"\n", *a);
+                        return EXIT_USAGE;
+                }
+        }
+        if (all && !write) {
+                fprintf(stderr, "isoctl: --all goes with --write\n");
+                return EXIT_USAGE;
+        }
+        if (write)
+                return cmd_boot_params_write(c, all);
+
+        int r = call(c, "GetBootParameters", NULL, "(aa{sv}ss)", &reply);
+        if (r != EXIT_OK)
+                return r;
+        g_variant_get(reply, "(@aa{sv}&s&s)", &params, &required_line, &full_line);
+        if (call(c, "GetBootLoader", NULL, "(a{sv})", &bl_reply) == EXIT_OK)
+                g_variant_get(bl_reply, "(@a{sv})", &bl);
         unsigned problems = count_required_problems(params);
         if (c->json) {
-                print_json(bp);
+                g_autoptr(JsonObject) obj = json_object_new();
+                json_object_set_member(obj, "parameters", json_gvariant_serialize(params));
+                json_object_set_string_member(obj, "required_line", required_line);
+                json_object_set_string_member(obj, "full_line", full_line);
+                if (bl)
+                        json_object_set_member(obj, "bootloader", json_gvariant_serialize(bl));
+                g_autoptr(JsonNode) node = json_node_init_object(json_node_alloc(), obj);
+                g_autofree char *text = json_write(node);
+                puts(text);
                 return problems ? EXIT_FINDINGS : EXIT_OK;
         }
         print_audit_table(c, params, "PARAMETER");
-        printf("\nKernel command line (GRUB_CMDLINE_LINUX, then update-grub and reboot):\n  %s\n"
-               "With the recommended ones:\n  %s\n\n%u required setting(s) missing or different.\n",
-               value_get_str(bp, "required_line"), value_get_str(bp, "full_line"), problems);
+        printf("\nKernel command line the partition needs:\n  %s\n"
+               "With the recommended ones (isoctl boot-params --write --all):\n  %s\n",
+               required_line, full_line);
+        if (bl)
+                print_boot_loader(c, bl, required_line);
+        printf("\n%u required setting(s) of the running kernel missing or different.\n", problems);
         return problems ? EXIT_FINDINGS : EXIT_OK;
 }
 
 static int cmd_kernel_audit(Ctl *c, char **args) {
         static const char *const names[] = { "source", "options", "fragment", NULL };
-        g_autoptr(Value) ka = NULL;
-        int r = fetch(c, "GetKernelAudit", names, &ka);
+        g_autoptr(GVariant) reply = NULL;
+        g_autoptr(GVariant) options = NULL;
+        const char *source;
+        int r = call(c, "GetKernelAudit", NULL, "(saa{sv}s)", &reply);
         if (r != EXIT_OK)
                 return r;
-        const Value *options = value_get(ka, "options");
+        g_variant_get(reply, "(&s@aa{sv}s)", &source, &options, NULL);
         unsigned problems = count_required_problems(options);
         if (c->json) {
-                print_json(ka);
+                print_json(reply, names);
                 return problems ? EXIT_FINDINGS : EXIT_OK;
         }
-        printf("Kernel configuration: %s\n\n", value_get_str(ka, "source"));
+        printf("Kernel configuration: %s\n\n", source);
         print_audit_table(c, options, "OPTION");
         printf("\n%u required option(s) missing or different.%s\n", problems,
                problems ? " A Kconfig fragment for your own kernel: isoctl kernel-audit --json (\"fragment\")" : "");
@@ -274,40 +430,44 @@ static int cmd_kernel_audit(Ctl *c, char **args) {
 
 static int cmd_plan(Ctl *c, char **args) {
         static const char *const names[] = { "config", "notes", NULL };
-        g_autoptr(Value) plan = NULL;
-        int r = fetch(c, "Plan", names, &plan);
+        g_autoptr(GVariant) reply = NULL;
+        g_autofree const char **notes = NULL;
+        const char *config;
+        int r = call(c, "Plan", NULL, "(sas)", &reply);
         if (r != EXIT_OK)
                 return r;
         if (c->json) {
-                print_json(plan);
+                print_json(reply, names);
                 return EXIT_OK;
         }
-        const Value *notes = value_get(plan, "notes");
-        for (unsigned i = 0; i < notes->items->len; i++)
-                printf("# Note: %s.\n", ((Value *) notes->items->pdata[i])->s);
-        fputs(value_get_str(plan, "config"), stdout);
+        g_variant_get(reply, "(&s^a&s)", &config, &notes);
+        for (const char **note = notes; *note; note++)
+                printf("# Note: %s.\n", *note);
+        fputs(config, stdout);
         return EXIT_OK;
 }
 
 static int cmd_irqs(Ctl *c, char **args) {
         static const char *const names[] = { "irqs", NULL };
-        g_autoptr(Value) irqs = NULL;
+        g_autoptr(GVariant) reply = NULL;
         unsigned hot = 0, unmovable = 0, foreign = 0;
-        int r = fetch(c, "GetIrqs", names, &irqs);
+        int r = call(c, "GetIrqs", NULL, "(aa{sv})", &reply);
         if (r != EXIT_OK)
                 return r;
         if (c->json) {
-                print_json(irqs);
+                print_json(reply, names);
                 return EXIT_OK;
         }
+        g_autoptr(GVariant) irqs = g_variant_get_child_value(reply, 0);
+        gsize n = g_variant_n_children(irqs);
         g_autoptr(Table) t = table_new("IRQ", "NAME", "CPUS", "EFFECTIVE", "TARGET", "STATE", "ON ISOLATED", NULL);
-        for (unsigned i = 0; i < irqs->items->len; i++) {
-                const Value *q = irqs->items->pdata[i];
-                const char *state = value_get_str(q, "state");
-                uint64_t isolated = value_get_uint(q, "isolated_count");
-                g_autofree char *num = g_strdup_printf("%" PRIu64, value_get_uint(q, "irq"));
+        for (gsize i = 0; i < n; i++) {
+                g_autoptr(GVariant) q = g_variant_get_child_value(irqs, i);
+                const char *state = field_str(q, "state");
+                guint64 isolated = field_u64(q, "isolated_count");
+                g_autofree char *num = g_strdup_printf("%u", field_u32(q, "irq"));
                 /* "!": the IRQ has fired on isolated CPUs (since boot): worth a look. */
-                g_autofree char *count = isolated ? g_strdup_printf("%" PRIu64 " !", isolated) : g_strdup("0");
+                g_autofree char *count = isolated ? g_strdup_printf("%" G_GUINT64_FORMAT " !", isolated) : g_strdup("0");
                 g_autofree char *shown_state = g_strdup_printf("%s%s%s",
                                                                g_str_equal(state, "pinned") || g_str_equal(state, "ruled")
                                                                        ? paint(c, "ok") : paint(c, "degraded"),
@@ -315,122 +475,145 @@ static int cmd_irqs(Ctl *c, char **args) {
                 hot += isolated > 0;
                 unmovable += g_str_equal(state, "unmovable");
                 foreign += g_str_equal(state, "foreign");
-                table_add_row(t, num, or_dash(value_get_str(q, "name")), value_get_str(q, "cpus"),
-                              or_dash(value_get_str(q, "effective")), value_get_str(q, "target"), shown_state, count);
+                table_add_row(t, num, or_dash(field_str(q, "name")), field_str(q, "cpus"),
+                              or_dash(field_str(q, "effective")), field_str(q, "target"), shown_state, count);
         }
         table_print(t, stdout);
-        printf("\n%u IRQ(s): %u unmovable, %u not on their CPUs; %u have fired on isolated CPUs since boot (!)\n",
-               irqs->items->len, unmovable, foreign, hot);
+        printf("\n%zu IRQ(s): %u unmovable, %u not on their CPUs; %u have fired on isolated CPUs since boot (!)\n",
+               n, unmovable, foreign, hot);
         return EXIT_OK;
+}
+
+/* "fifo 10" from a record's policy and priority, "-" when it has no policy. */
+static char *field_sched(GVariant *rec) {
+        const char *policy = field_str(rec, "policy");
+        gint32 priority = 0;
+        g_variant_lookup(rec, "priority", "i", &priority);
+        if (!*policy)
+                return g_strdup("-");
+        return priority ? g_strdup_printf("%s %d", policy, priority) : g_strdup(policy);
+}
+
+/* The threads of one workload record as rows; how many. */
+static gsize add_thread_rows(Table *t, const char *pid, GVariant *workload) {
+        g_autoptr(GVariant) threads = g_variant_lookup_value(workload, "threads", G_VARIANT_TYPE("aa{sv}"));
+        gsize n = threads ? g_variant_n_children(threads) : 0;
+        for (gsize i = 0; i < n; i++) {
+                g_autoptr(GVariant) th = g_variant_get_child_value(threads, i);
+                g_autofree char *tid = g_strdup_printf("%u", field_u32(th, "tid"));
+                g_autofree char *sched = field_sched(th);
+                table_add_row(t, pid, tid, field_str(th, "comm"), or_dash(field_str(th, "rule")),
+                              or_dash(field_str(th, "cpus")), sched);
+        }
+        return n;
 }
 
 static int cmd_workloads(Ctl *c, char **args) {
         static const char *const names[] = { "workloads", NULL };
-        g_autoptr(Value) ws = NULL;
-        int r = fetch(c, "GetWorkloads", names, &ws);
+        g_autoptr(GVariant) reply = NULL;
+        int r = call(c, "GetWorkloads", NULL, "(aa{sv})", &reply);
         if (r != EXIT_OK)
                 return r;
         if (c->json) {
-                print_json(ws);
+                print_json(reply, names);
                 return EXIT_OK;
         }
+        g_autoptr(GVariant) ws = g_variant_get_child_value(reply, 0);
+        gsize n = g_variant_n_children(ws);
         g_autoptr(Table) t = table_new("GROUP", "PID", "COMM", "CPUS", "POLICY", "PLACED", NULL);
-        for (unsigned i = 0; i < ws->items->len; i++) {
-                const Value *w = ws->items->pdata[i];
-                const char *policy = value_get_str(w, "policy");
-                const Value *prio = value_get(w, "priority");
-                g_autofree char *pid = g_strdup_printf("%" PRIu64, value_get_uint(w, "pid"));
-                g_autofree char *sched = *policy ? g_strdup_printf("%s %" PRId64, policy, prio ? prio->i : 0)
-                                                 : g_strdup("-");
-                g_autoptr(GDateTime) at = g_date_time_new_from_unix_local((gint64) (value_get_uint(w, "placed_at") / 1000000u));
+        g_autoptr(Table) threads = table_new("PID", "TID", "THREAD", "RULE", "CPUS", "POLICY", NULL);
+        gsize nthreads = 0;
+        for (gsize i = 0; i < n; i++) {
+                g_autoptr(GVariant) w = g_variant_get_child_value(ws, i);
+                g_autofree char *sched = field_sched(w);
+                g_autofree char *pid = g_strdup_printf("%u", field_u32(w, "pid"));
+                g_autoptr(GDateTime) at = g_date_time_new_from_unix_local((gint64) (field_u64(w, "placed_at") / 1000000u));
                 g_autofree char *when = at ? g_date_time_format(at, "%H:%M:%S") : g_strdup("-");
-                table_add_row(t, value_get_str(w, "group"), pid, value_get_str(w, "comm"), or_dash(value_get_str(w, "cpus")),
-                              sched, when);
+                table_add_row(t, field_str(w, "group"), pid, field_str(w, "comm"), or_dash(field_str(w, "cpus")), sched,
+                              when);
+                nthreads += add_thread_rows(threads, pid, w);
         }
         table_print(t, stdout);
-        printf("\n%u placed process(es)\n", ws->items->len);
+        if (nthreads > 0) {
+                printf("\n");
+                table_print(threads, stdout);
+        }
+        printf("\n%zu placed process(es), %zu thread(s); RULE \"-\": the group's CPUs and scheduling\n", n, nthreads);
         return EXIT_OK;
 }
 
 static int simple_change(Ctl *c, const char *method, const char *what);
 
-static double value_get_double(const Value *obj, const char *key) {
-        const Value *v = value_get(obj, key);
-        return v && v->kind == VALUE_DOUBLE ? v->d : 0;
-}
-
 /* cyclictest -h's output, so that existing plotting scripts read it: one line per 1 us
- * bucket with a column per CPU, then the totals. */
-static void print_cyclictest(const Value *cpus) {
-        unsigned rows = 0, n = cpus->items->len;
-        for (unsigned c = 0; c < n; c++) {
-                const Value *h = value_get(cpus->items->pdata[c], "histogram");
-                rows = MAX(rows, h ? h->items->len : 0);
+ * bucket with a column per CPU, then the totals. cpus: the measured CPUs' records. */
+static void print_cyclictest(const GPtrArray *cpus) {
+        g_autoptr(GPtrArray) histograms = g_ptr_array_new_with_free_func((GDestroyNotify) g_variant_unref);
+        gsize rows = 0;
+        for (unsigned c = 0; c < cpus->len; c++) {
+                GVariant *h = g_variant_lookup_value(cpus->pdata[c], "histogram", G_VARIANT_TYPE("au"));
+                if (!h)
+                        h = g_variant_ref_sink(g_variant_new_array(G_VARIANT_TYPE_UINT32, NULL, 0));
+                rows = MAX(rows, g_variant_n_children(h));
+                g_ptr_array_add(histograms, h);
         }
         printf("# Histogram\n");
-        for (unsigned i = 0; i < rows; i++) {
-                printf("%06u", i);
-                for (unsigned c = 0; c < n; c++) {
-                        const Value *h = value_get(cpus->items->pdata[c], "histogram");
-                        uint64_t count = h && i < h->items->len ? ((Value *) h->items->pdata[i])->u : 0;
-                        printf("\t%06" PRIu64, count);
+        for (gsize i = 0; i < rows; i++) {
+                printf("%06zu", i);
+                for (unsigned c = 0; c < cpus->len; c++) {
+                        gsize len;
+                        const guint32 *counts = g_variant_get_fixed_array(histograms->pdata[c], &len, sizeof(guint32));
+                        printf("\t%06u", i < len ? counts[i] : 0);
                 }
                 printf("\n");
         }
-        static const struct { const char *title, *key; int width; } totals[] = {
-                { "# Total:", "samples", 9 },
-                { "# Min Latencies:", "min_us", 5 },
-                { "# Avg Latencies:", "avg_us", 5 },
-                { "# Max Latencies:", "max_us", 5 },
-                { "# Histogram Overflows:", "overflows", 5 },
+        static const struct { const char *title, *key; bool count; int width; } totals[] = {
+                { "# Total:", "samples", true, 9 },
+                { "# Min Latencies:", "min_us", false, 5 },
+                { "# Avg Latencies:", "avg_us", false, 5 },
+                { "# Max Latencies:", "max_us", false, 5 },
+                { "# Histogram Overflows:", "overflows", true, 5 },
         };
         for (size_t t = 0; t < G_N_ELEMENTS(totals); t++) {
                 printf("%s", totals[t].title);
-                for (unsigned c = 0; c < n; c++) {
-                        const Value *cpu = cpus->items->pdata[c];
-                        const Value *v = value_get(cpu, totals[t].key);
-                        double d = !v ? 0 : v->kind == VALUE_DOUBLE ? v->d : (double) v->u;
+                for (unsigned c = 0; c < cpus->len; c++) {
+                        GVariant *cpu = cpus->pdata[c];
+                        double d = totals[t].count ? (double) field_u64(cpu, totals[t].key) : field_double(cpu, totals[t].key);
                         printf(" %0*.0f", totals[t].width, d);
                 }
                 printf("\n");
         }
         printf("# Histogram Overflow at cycle number:\n");
-        for (unsigned c = 0; c < n; c++)
-                printf("# Thread %u: (CPU %" PRIu64 ")\n", c, value_get_uint(cpus->items->pdata[c], "cpu"));
+        for (unsigned c = 0; c < cpus->len; c++)
+                printf("# Thread %u: (CPU %u)\n", c, field_u32(cpus->pdata[c], "cpu"));
 }
 
 /* A terminal bar chart of one CPU's histogram, counts log-scaled so that rare slow
  * samples still show. */
 static int print_histogram(Ctl *c, const char *cpu_text) {
-        g_auto(sd_bus_error) error = SD_BUS_ERROR_NULL;
-        g_autoptr(sd_bus_message) reply = NULL;
-        const uint32_t *counts;
-        size_t size;
-        uint32_t bucket;
-        uint64_t overflows, max = 0, total = 0;
+        g_autoptr(GVariant) reply = NULL;
+        g_autoptr(GVariant) counts_v = NULL;
+        guint32 bucket;
+        guint64 overflows, max = 0, total = 0;
         guint64 cpu;
+        gsize n;
 
         if (!g_ascii_string_to_unsigned(cpu_text, 10, 0, 8191, &cpu, NULL)) {
                 fprintf(stderr, "isoctl: --histogram takes a CPU number, not \"%s\"\n", cpu_text);
                 return EXIT_USAGE;
         }
-        int r = sd_bus_call_method(c->bus, BUS_NAME, BUS_PATH, BUS_INTERFACE, "GetHistogram", &error, &reply, "u",
-                                   (uint32_t) cpu);
-        if (r < 0)
-                return call_failed(c, "GetHistogram", &error, r);
-        if (sd_bus_message_read(reply, "u", &bucket) < 0 ||
-            sd_bus_message_read_array(reply, 'u', (const void **) &counts, &size) < 0 ||
-            sd_bus_message_read(reply, "t", &overflows) < 0)
-                return EXIT_UNREACHABLE;
-        size_t n = size / sizeof(uint32_t);
-        for (size_t i = 0; i < n; i++) {
+        int r = call(c, "GetHistogram", g_variant_new("(u)", (guint32) cpu), "(uaut)", &reply);
+        if (r != EXIT_OK)
+                return r;
+        g_variant_get(reply, "(u@aut)", &bucket, &counts_v, &overflows);
+        const guint32 *counts = g_variant_get_fixed_array(counts_v, &n, sizeof(guint32));
+        for (gsize i = 0; i < n; i++) {
                 max = MAX(max, counts[i]);
                 total += counts[i];
         }
         max = MAX(max, overflows);
-        printf("Latency histogram of CPU %" G_GUINT64_FORMAT ": %" PRIu64 " samples, %u us buckets, log-scaled\n\n",
+        printf("Latency histogram of CPU %" G_GUINT64_FORMAT ": %" G_GUINT64_FORMAT " samples, %u us buckets, log-scaled\n\n",
                cpu, total + overflows, bucket);
-        for (size_t i = 0; i < n; i++) {
+        for (gsize i = 0; i < n; i++) {
                 if (!counts[i])
                         continue;
                 int len = (int) (log10((double) counts[i] + 1) / log10((double) max + 1) * 50 + 0.5);
@@ -439,126 +622,258 @@ static int print_histogram(Ctl *c, const char *cpu_text) {
         }
         if (overflows) {
                 int len = (int) (log10((double) overflows + 1) / log10((double) max + 1) * 50 + 0.5);
-                printf(">%4zu us |%.*s %" PRIu64 "\n", n * bucket, MAX(len, 1),
+                printf(">%4zu us |%.*s %" G_GUINT64_FORMAT "\n", n * bucket, MAX(len, 1),
                        "##################################################", overflows);
         }
         return EXIT_OK;
 }
 
+static char *format_time_usec(guint64 usec) {
+        time_t t = (time_t) (usec / 1000000u);
+        char when[32];
+        strftime(when, sizeof when, "%H:%M:%S", localtime(&t));
+        return g_strdup_printf("%s.%03u", when, (unsigned) (usec % 1000000u / 1000u));
+}
+
+/* A cause's size in the window (traced) or its rate (counters). */
+static char *cause_amount(GVariant *cause) {
+        double t = field_double(cause, "time_us"), rate = field_double(cause, "per_second");
+        if (t >= 0)
+                return g_strdup_printf("%.0f us x%u", t, field_u32(cause, "count"));
+        return rate >= 0 ? g_strdup_printf("%.0f/s", rate) : g_strdup("-");
+}
+
+static void add_cause_row(Table *t, GVariant *spike, GVariant *cause, bool first) {
+        g_autofree char *when = first ? format_time_usec(field_u64(spike, "at_usec")) : g_strdup("");
+        g_autofree char *cpu = first ? g_strdup_printf("%u", field_u32(spike, "cpu")) : g_strdup("");
+        g_autofree char *late = first ? g_strdup_printf("%" G_GUINT64_FORMAT " us", field_u64(spike, "latency_us"))
+                                      : g_strdup("");
+        g_autofree char *amount = cause ? cause_amount(cause) : g_strdup("-");
+        g_autofree char *who = NULL;
+        if (!cause)
+                who = g_strdup(g_str_equal(field_str(spike, "source"), "counters") ? "no counter moved"
+                                                                                   : "nothing traced ran");
+        else if (g_str_equal(field_str(cause, "kind"), "thread"))
+                who = g_strdup_printf("%s [%u]", field_str(cause, "name"), field_u32(cause, "id"));
+        else
+                who = g_strdup(field_str(cause, "name"));
+        table_add_row(t, when, cpu, late, cause ? field_str(cause, "kind") : "-", who, amount,
+                      cause ? or_dash(field_str(cause, "sched")) : "-", cause ? or_dash(field_str(cause, "group")) : "-",
+                      cause && field_bool(cause, "movable") ? "yes" : "no");
+}
+
+/* isoctl latency --why: the last spikes, each with what ran in its window. */
+static int print_spikes(Ctl *c, guint32 count) {
+        static const char *const names[] = { "spikes", NULL };
+        g_autoptr(GVariant) reply = NULL;
+        int r = call(c, "GetSpikes", g_variant_new("(u)", count), "(aa{sv})", &reply);
+        if (r != EXIT_OK)
+                return r;
+        if (c->json) {
+                print_json(reply, names);
+                return EXIT_OK;
+        }
+        g_autoptr(GVariant) spikes = g_variant_get_child_value(reply, 0);
+        if (g_variant_n_children(spikes) == 0) {
+                printf("No spike above the threshold since the start or the last reset.\n");
+                return EXIT_OK;
+        }
+        g_autoptr(Table) t = table_new("TIME", "CPU", "LATE", "KIND", "CAUSE", "IN WINDOW", "SCHED", "GROUP", "MOVABLE",
+                                       NULL);
+        g_autoptr(GString) notes = g_string_new(NULL);
+        const char *source = "";
+        for (gsize i = 0; i < g_variant_n_children(spikes); i++) {
+                g_autoptr(GVariant) spike = g_variant_get_child_value(spikes, i);
+                g_autoptr(GVariant) causes = g_variant_lookup_value(spike, "causes", G_VARIANT_TYPE("aa{sv}"));
+                gsize n = causes ? g_variant_n_children(causes) : 0;
+                g_variant_lookup(spike, "source", "&s", &source);
+                if (n == 0)
+                        add_cause_row(t, spike, NULL, true);
+                for (gsize k = 0; k < n; k++) {
+                        g_autoptr(GVariant) cause = g_variant_get_child_value(causes, k);
+                        add_cause_row(t, spike, cause, k == 0);
+                        if (field_bool(cause, "movable") && !strstr(notes->str, field_str(cause, "note")))
+                                g_string_append_printf(notes, "  %s %s: %s\n", field_str(cause, "kind"),
+                                                       field_str(cause, "name"), field_str(cause, "note"));
+                }
+        }
+        printf("The last spikes on the audio CPUs and what ran in each one's window (%s):\n\n",
+               g_str_equal(source, "counters") ? "from counters: what moved in the second before, not what ran when"
+                                               : "from the kernel's tracepoints, the longest first");
+        table_print(t, stdout);
+        if (notes->len)
+                printf("\nWhat isolatord moves:\n%s", notes->str);
+        return EXIT_OK;
+}
+
 static int cmd_latency(Ctl *c, char **args) {
         static const char *const names[] = { "cpus", NULL };
-        g_autoptr(Value) cpus = NULL;
+        g_autoptr(GVariant) reply = NULL;
         bool cyclictest = false;
         const char *histogram = NULL;
+        gint64 why = -1;
 
         for (char **a = args; *a; a++) {
                 if (g_str_equal(*a, "--format=cyclictest"))
                         cyclictest = true;
+                else if (g_str_equal(*a, "--why"))
+                        why = 10;
+                else if (g_str_has_prefix(*a, "--why=")) {
+                        guint64 n;
+                        if (!g_ascii_string_to_unsigned(*a + strlen("--why="), 10, 0, 32, &n, NULL)) {
+                                fprintf(stderr, "isoctl: --why= takes how many spikes, 0 to 32, not \"%s\"\n", *a + 6);
+                                return EXIT_USAGE;
+                        }
+                        why = (gint64) n;
+                }
                 else if (g_str_equal(*a, "--histogram") && a[1])
                         histogram = *++a;
                 else if (g_str_has_prefix(*a, "--histogram="))
                         histogram = *a + strlen("--histogram=");
                 else {
-                        fprintf(stderr, "isoctl: latency takes --json, --histogram CPU or --format=cyclictest, not \"%s\"\n", *a);
+                        fprintf(stderr, "isoctl: latency takes --json, --why[=N], --histogram CPU or --format=cyclictest, "
+                                        "not \"%s\"\n", *a);
                         return EXIT_USAGE;
                 }
         }
+        if (why >= 0)
+                return print_spikes(c, (guint32) why);
         if (histogram)
                 return print_histogram(c, histogram);
-        int r = fetch(c, "GetLatency", names, &cpus);
+        int r = call(c, "GetLatency", NULL, "(aa{sv})", &reply);
         if (r != EXIT_OK)
                 return r;
         if (c->json) {
-                print_json(cpus);
+                print_json(reply, names);
                 return EXIT_OK;
         }
-        if (cpus->items->len == 0) {
+        g_autoptr(GVariant) cpus = g_variant_get_child_value(reply, 0);
+        if (g_variant_n_children(cpus) == 0) {
                 printf("The sampler is not running (isoctl sampler start).\n");
                 return EXIT_OK;
         }
-        g_autoptr(Value) measured = value_new_list();
-        for (unsigned i = 0; i < cpus->items->len; i++) {
-                Value *cpu = cpus->items->pdata[i];
-                if (value_get_bool(cpu, "measured"))
-                        g_ptr_array_add(measured->items, g_steal_pointer(&cpus->items->pdata[i]));
+        g_autoptr(GPtrArray) measured = g_ptr_array_new_with_free_func((GDestroyNotify) g_variant_unref);
+        g_autoptr(GString) not_measured = g_string_new(NULL);
+        for (gsize i = 0; i < g_variant_n_children(cpus); i++) {
+                GVariant *cpu = g_variant_get_child_value(cpus, i);
+                if (field_bool(cpu, "measured")) {
+                        g_ptr_array_add(measured, cpu);
+                        continue;
+                }
+                g_string_append_printf(not_measured, "%s%u", not_measured->len ? "," : "", field_u32(cpu, "cpu"));
+                g_variant_unref(cpu);
         }
         if (cyclictest) {
                 print_cyclictest(measured);
                 return EXIT_OK;
         }
-        g_autoptr(Table) t = table_new("CPU", "SAMPLES", "MIN", "AVG", "P50", "P99", "P99.9", "MAX", "OVERFLOWS",
-                                       "OVERRUNS", "OVER THRESHOLD", NULL);
-        GString *not_measured = g_string_new(NULL);
-        for (unsigned i = 0; i < cpus->items->len; i++) {
-                const Value *cpu = cpus->items->pdata[i];
-                if (!cpu) /* moved to measured */
-                        continue;
-                g_string_append_printf(not_measured, "%s%" PRIu64, not_measured->len ? "," : "", value_get_uint(cpu, "cpu"));
+        /* The kernel's timerlat tracer measures the timer IRQ's latency apart. */
+        bool timerlat = measured->len > 0 && g_strcmp0(field_str(measured->pdata[0], "source"), "timerlat") == 0;
+        g_autoptr(Table) t = timerlat ? table_new("CPU", "SAMPLES", "MIN", "AVG", "P50", "P99", "P99.9", "MAX",
+                                                  "IRQ AVG", "IRQ MAX", "OVERFLOWS", "LOST", "OVER THRESHOLD",
+                                                  "OWN WAKEUPS/S", "OWN CPU", NULL)
+                                      : table_new("CPU", "SAMPLES", "MIN", "AVG", "P50", "P99", "P99.9", "MAX",
+                                                  "OVERFLOWS", "OVERRUNS", "OVER THRESHOLD", "OWN WAKEUPS/S",
+                                                  "OWN CPU", NULL);
+        for (unsigned i = 0; i < measured->len; i++) {
+                GVariant *cpu = measured->pdata[i];
+                g_autofree char *n = g_strdup_printf("%u", field_u32(cpu, "cpu"));
+                g_autofree char *samples = g_strdup_printf("%" G_GUINT64_FORMAT, field_u64(cpu, "samples"));
+                g_autofree char *mn = g_strdup_printf("%.1f", field_double(cpu, "min_us"));
+                g_autofree char *avg = g_strdup_printf("%.1f", field_double(cpu, "avg_us"));
+                g_autofree char *p50 = g_strdup_printf("%.0f", field_double(cpu, "p50_us"));
+                g_autofree char *p99 = g_strdup_printf("%.0f", field_double(cpu, "p99_us"));
+                g_autofree char *p999 = g_strdup_printf("%.0f", field_double(cpu, "p999_us"));
+                g_autofree char *mx = g_strdup_printf("%.1f", field_double(cpu, "max_us"));
+                g_autofree char *of = g_strdup_printf("%" G_GUINT64_FORMAT, field_u64(cpu, "overflows"));
+                g_autofree char *ov = g_strdup_printf("%" G_GUINT64_FORMAT, field_u64(cpu, "overruns"));
+                g_autofree char *ex = g_strdup_printf("%" G_GUINT64_FORMAT, field_u64(cpu, "exceeded"));
+                double wakeups = field_double(cpu, "own_wakeups_per_s"), own = field_double(cpu, "own_cpu_percent");
+                g_autofree char *ow = wakeups >= 0 ? g_strdup_printf("%.0f", wakeups) : g_strdup("?");
+                g_autofree char *oc = own >= 0 ? g_strdup_printf("%.2f%%", own) : g_strdup("?");
+                g_autofree char *irq_avg = g_strdup_printf("%.1f", field_double(cpu, "irq_avg_us"));
+                g_autofree char *irq_max = g_strdup_printf("%.1f", field_double(cpu, "irq_max_us"));
+                if (timerlat)
+                        table_add_row(t, n, samples, mn, avg, p50, p99, p999, mx, irq_avg, irq_max, of, ov, ex, ow, oc);
+                else
+                        table_add_row(t, n, samples, mn, avg, p50, p99, p999, mx, of, ov, ex, ow, oc);
         }
-        for (unsigned i = 0; i < measured->items->len; i++) {
-                const Value *cpu = measured->items->pdata[i];
-                g_autofree char *n = g_strdup_printf("%" PRIu64, value_get_uint(cpu, "cpu"));
-                g_autofree char *samples = g_strdup_printf("%" PRIu64, value_get_uint(cpu, "samples"));
-                g_autofree char *mn = g_strdup_printf("%.1f", value_get_double(cpu, "min_us"));
-                g_autofree char *avg = g_strdup_printf("%.1f", value_get_double(cpu, "avg_us"));
-                g_autofree char *p50 = g_strdup_printf("%.0f", value_get_double(cpu, "p50_us"));
-                g_autofree char *p99 = g_strdup_printf("%.0f", value_get_double(cpu, "p99_us"));
-                g_autofree char *p999 = g_strdup_printf("%.0f", value_get_double(cpu, "p999_us"));
-                g_autofree char *mx = g_strdup_printf("%.1f", value_get_double(cpu, "max_us"));
-                g_autofree char *of = g_strdup_printf("%" PRIu64, value_get_uint(cpu, "overflows"));
-                g_autofree char *ov = g_strdup_printf("%" PRIu64, value_get_uint(cpu, "overruns"));
-                g_autofree char *ex = g_strdup_printf("%" PRIu64, value_get_uint(cpu, "exceeded"));
-                table_add_row(t, n, samples, mn, avg, p50, p99, p999, mx, of, ov, ex);
-        }
-        printf("Wake-up latency in microseconds, per measured CPU:\n\n");
+        if (timerlat)
+                printf("Wake-up latency in microseconds, measured by the kernel's timerlat tracer: its thread's per\n"
+                       "measured CPU (the histogram), the timer IRQ's apart (IRQ AVG, IRQ MAX), beside what measuring\n"
+                       "costs (the tracer's thread; isoctl latency --why: what caused the spikes):\n\n");
+        else
+                printf("Wake-up latency in microseconds, per measured CPU, beside what measuring costs it (the sampler's\n"
+                       "own wake-ups and share of the CPU since it started; isoctl latency --why: what caused the spikes):\n\n");
         table_print(t, stdout);
         if (not_measured->len)
                 printf("\nNot measured (not on this machine, or no real-time thread): CPUs %s\n", not_measured->str);
-        g_string_free(not_measured, true);
         return EXIT_OK;
+}
+
+static char *rate_text(double rate) {
+        return rate < 0 ? g_strdup("?") : g_strdup_printf("%.0f", rate);
+}
+
+/* The first sources of a CPU: "kworker/3:1 12/s 3.1%; 56 xhci_hcd 2/s". */
+static char *sources_text(GVariant *cpu) {
+        g_autoptr(GVariant) sources = g_variant_lookup_value(cpu, "sources", G_VARIANT_TYPE("aa{sv}"));
+        g_autoptr(GString) out = g_string_new(NULL);
+        if (!sources)
+                return field_join(cpu, "top_sources", "; ");
+        for (gsize i = 0; i < g_variant_n_children(sources) && i < 4; i++) {
+                g_autoptr(GVariant) s = g_variant_get_child_value(sources, i);
+                double share = field_double(s, "share");
+                g_string_append_printf(out, "%s%s %.0f/s", out->len ? "; " : "", field_str(s, "name"),
+                                       field_double(s, "per_second"));
+                if (share >= 0)
+                        g_string_append_printf(out, " %.1f%%", share * 100);
+        }
+        return g_string_free(g_steal_pointer(&out), false);
 }
 
 static int cmd_noise(Ctl *c, char **args) {
         static const char *const names[] = { "cpus", NULL };
-        g_autoptr(Value) cpus = NULL;
-        int r = fetch(c, "GetNoise", names, &cpus);
+        g_autoptr(GVariant) reply = NULL;
+        int r = call(c, "GetNoise", NULL, "(aa{sv})", &reply);
         if (r != EXIT_OK)
                 return r;
         if (c->json) {
-                print_json(cpus);
+                print_json(reply, names);
                 return EXIT_OK;
         }
+        g_autoptr(GVariant) cpus = g_variant_get_child_value(reply, 0);
         g_autoptr(Table) t = table_new("CPU", "LOC/s", "RES/s", "CAL/s", "TLB/s", "DEVICES/s", "SWITCHES/s",
-                                       "TOP DEVICE IRQS", NULL);
-        for (unsigned i = 0; i < cpus->items->len; i++) {
-                const Value *cpu = cpus->items->pdata[i];
-                g_autofree char *n = g_strdup_printf("%" PRIu64, value_get_uint(cpu, "cpu"));
-                g_autofree char *loc = g_strdup_printf("%.0f", value_get_double(cpu, "loc"));
-                g_autofree char *res = g_strdup_printf("%.0f", value_get_double(cpu, "res"));
-                g_autofree char *cal = g_strdup_printf("%.0f", value_get_double(cpu, "cal"));
-                g_autofree char *tlb = g_strdup_printf("%.0f", value_get_double(cpu, "tlb"));
-                g_autofree char *dev = g_strdup_printf("%.0f", value_get_double(cpu, "devices"));
-                double sw = value_get_double(cpu, "switches");
-                g_autofree char *swt = sw < 0 ? g_strdup("?") : g_strdup_printf("%.0f", sw);
-                g_autofree char *top = value_join(value_get(cpu, "top_sources"), "; ");
+                                       "TOP SOURCES", NULL);
+        const char *source = "counters";
+        for (gsize i = 0; i < g_variant_n_children(cpus); i++) {
+                g_autoptr(GVariant) cpu = g_variant_get_child_value(cpus, i);
+                g_autofree char *n = g_strdup_printf("%u", field_u32(cpu, "cpu"));
+                g_autofree char *loc = rate_text(field_double(cpu, "loc"));
+                g_autofree char *res = rate_text(field_double(cpu, "res"));
+                g_autofree char *cal = rate_text(field_double(cpu, "cal"));
+                g_autofree char *tlb = rate_text(field_double(cpu, "tlb"));
+                g_autofree char *dev = rate_text(field_double(cpu, "devices"));
+                g_autofree char *swt = rate_text(field_double(cpu, "switches"));
+                g_autofree char *top = sources_text(cpu);
+                g_variant_lookup(cpu, "source", "&s", &source);
                 table_add_row(t, n, loc, res, cal, tlb, dev, swt, or_dash(top));
         }
-        printf("What still reaches each CPU, per second over the last second:\n\n");
+        printf("What still reaches each audio CPU, per second over the last second (%s):\n\n",
+               g_str_equal(source, "tracepoints") ? "from the kernel's tracepoints; a source's share of the CPU's time"
+                                                  : "from counters: device IRQs only, no threads");
         table_print(t, stdout);
         return EXIT_OK;
 }
 
 /* Prometheus's text format, as the daemon makes it (the same text as its textfile). */
 static int cmd_metrics(Ctl *c, char **args) {
-        g_autoptr(sd_bus_message) reply = NULL;
+        g_autoptr(GVariant) reply = NULL;
         const char *text;
-        int r = call(c, "GetMetrics", &reply, NULL, NULL);
+        int r = call(c, "GetMetrics", NULL, "(s)", &reply);
         if (r != EXIT_OK)
                 return r;
-        if (sd_bus_message_read(reply, "s", &text) < 0) {
-                fprintf(stderr, "isoctl: cannot read isolatord's answer\n");
-                return EXIT_UNREACHABLE;
-        }
+        g_variant_get(reply, "(&s)", &text);
         fputs(text, stdout);
         return EXIT_OK;
 }
@@ -578,20 +893,25 @@ static int cmd_sampler(Ctl *c, char **args) {
 
 /* The changes print what the daemon now says, so the user sees the effect. */
 static int after_change(Ctl *c, const char *what) {
-        g_autoptr(Value) state = NULL;
-        g_auto(sd_bus_error) error = SD_BUS_ERROR_NULL;
-        char *s = NULL;
-        int r = sd_bus_get_property_string(c->bus, BUS_NAME, BUS_PATH, BUS_INTERFACE, "State", &error, &s);
-        if (r < 0)
-                return call_failed(c, "State", &error, r);
+        g_autoptr(GVariant) reply = NULL;
+        g_autoptr(GVariant) value = NULL;
+        int r = call_interface(c, "org.freedesktop.DBus.Properties", "Get", "State",
+                               g_variant_new("(ss)", BUS_INTERFACE, "State"), "(v)", &reply);
+        if (r != EXIT_OK)
+                return r;
+        g_variant_get(reply, "(v)", &value);
+        if (!g_variant_is_of_type(value, G_VARIANT_TYPE_STRING)) {
+                fprintf(stderr, "isoctl: cannot read isolatord's answer: State is of type %s\n", g_variant_get_type_string(value));
+                return EXIT_UNREACHABLE;
+        }
+        const char *s = g_variant_get_string(value, NULL);
         printf("%s; isolatord is %s%s%s.\n", what, paint(c, s), s, unpaint(c));
-        free(s);
         return EXIT_OK;
 }
 
 static int simple_change(Ctl *c, const char *method, const char *what) {
-        g_autoptr(sd_bus_message) reply = NULL;
-        int r = call(c, method, &reply, NULL, NULL);
+        g_autoptr(GVariant) reply = NULL;
+        int r = call(c, method, NULL, "()", &reply);
         return r != EXIT_OK ? r : after_change(c, what);
 }
 
@@ -604,99 +924,94 @@ static int cmd_reload(Ctl *c, char **args) {
 }
 
 static int cmd_revert(Ctl *c, char **args) {
+        c->timeout_ms = BOOTLINE_TIMEOUT_MS; /* a boot line written is taken back too */
         return simple_change(c, "Revert", "Every original value restored");
 }
 
 static int cmd_set(Ctl *c, char **args) {
-        g_autoptr(sd_bus_message) reply = NULL;
+        g_autoptr(GVariant) reply = NULL;
         g_autofree char *what = g_strdup_printf("Group %s moved to CPUs %s", args[0], args[1]);
         c->refused_input_is_usage = true;
-        int r = call(c, "SetGroupCpus", &reply, args[0], args[1]);
+        int r = call(c, "SetGroupCpus", g_variant_new("(ss)", args[0], args[1]), "()", &reply);
         return r != EXIT_OK ? r : after_change(c, what);
 }
 
-static int on_signal(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
+/* One line per signal: with --json an object of the time, the signal's name and its
+ * arguments; otherwise PropertiesChanged as name=value pairs and the others as their
+ * arguments, each in JSON. */
+static void on_signal(GDBusConnection *bus, const char *sender, const char *path, const char *interface,
+                      const char *member, GVariant *args, void *userdata) {
         const Ctl *c = userdata;
-        g_autoptr(Value) event = value_new_object();
         g_autoptr(GString) line = g_string_new(NULL);
-        const char *member = sd_bus_message_get_member(m);
         char when[32];
         time_t now = time(NULL);
 
         strftime(when, sizeof when, "%H:%M:%S", localtime(&now));
-        value_object_add(event, "time", value_new_string(when));
-        value_object_add(event, "signal", value_new_string(member));
-        /* Every signal's arguments as a list; PropertiesChanged's are its three. */
-        Value *args = value_new_list();
-        while (sd_bus_message_at_end(m, false) == 0) {
-                Value *v = NULL;
-                if (value_read(m, &v) < 0)
-                        break;
-                g_ptr_array_add(args->items, v);
-        }
-        value_object_add(event, "args", args);
-
         if (c->json) {
-                value_to_json(event, line);
-        } else if (g_str_equal(member, "PropertiesChanged") && args->items->len >= 2) {
-                const Value *changed = args->items->pdata[1];
+                g_autoptr(JsonBuilder) b = json_builder_new();
+                json_builder_begin_object(b);
+                json_builder_set_member_name(b, "time");
+                json_builder_add_string_value(b, when);
+                json_builder_set_member_name(b, "signal");
+                json_builder_add_string_value(b, member);
+                json_builder_set_member_name(b, "args");
+                json_builder_add_value(b, json_gvariant_serialize(args));
+                json_builder_end_object(b);
+                g_autoptr(JsonNode) event = json_builder_get_root(b);
+                g_autofree char *text = json_write(event);
+                g_string_append(line, text);
+        } else if (g_str_equal(member, "PropertiesChanged") && g_variant_is_of_type(args, G_VARIANT_TYPE("(sa{sv}as)"))) {
+                g_autoptr(GVariantIter) changed = NULL;
+                g_autofree const char **invalidated = NULL;
+                const char *name;
+                GVariant *value;
+
+                g_variant_get(args, "(&sa{sv}^a&s)", NULL, &changed, &invalidated);
                 g_string_append_printf(line, "%s  changed:", when);
-                for (unsigned i = 0; i < changed->items->len; i++) {
-                        g_string_append_printf(line, " %s=", (char *) changed->keys->pdata[i]);
-                        value_to_json(changed->items->pdata[i], line);
+                while (g_variant_iter_loop(changed, "{&sv}", &name, &value)) {
+                        g_autofree char *text = json_text(value);
+                        g_string_append_printf(line, " %s=%s", name, text);
                 }
-                if (args->items->len >= 3) {
-                        g_autofree char *inval = value_join(args->items->pdata[2], ",");
-                        if (*inval)
-                                g_string_append_printf(line, " (invalidated: %s)", inval);
-                }
+                g_autofree char *inval = g_strjoinv(",", (char **) invalidated);
+                if (*inval)
+                        g_string_append_printf(line, " (invalidated: %s)", inval);
         } else {
                 g_string_append_printf(line, "%s  %s", when, member);
-                for (unsigned i = 0; i < args->items->len; i++) {
-                        g_string_append_c(line, ' ');
-                        value_to_json(args->items->pdata[i], line);
+                for (gsize i = 0; i < g_variant_n_children(args); i++) {
+                        g_autoptr(GVariant) arg = g_variant_get_child_value(args, i);
+                        g_autofree char *text = json_text(arg);
+                        g_string_append_printf(line, " %s", text);
                 }
         }
         puts(line->str);
         fflush(stdout);
-        return 0;
 }
 
-/* Is isolatord there at all? */
-static int ping(const Ctl *c) {
-        g_auto(sd_bus_error) error = SD_BUS_ERROR_NULL;
-        int r = sd_bus_call_method(c->bus, BUS_NAME, BUS_PATH, "org.freedesktop.DBus.Peer", "Ping", &error, NULL, NULL);
-        return r < 0 ? call_failed(c, "Ping", &error, r) : EXIT_OK;
+static void on_closed(GDBusConnection *bus, gboolean remote_peer_vanished, GError *error, void *userdata) {
+        GMainLoop *loop = userdata;
+        fprintf(stderr, "isoctl: lost the bus: %s\n", error ? error->message : "the connection was closed");
+        g_main_loop_quit(loop);
 }
 
 static int cmd_watch(Ctl *c, char **args) {
-        int r;
+        g_autoptr(GMainLoop) loop = g_main_loop_new(NULL, false);
+        g_autoptr(GVariant) reply = NULL;
 
         /* Signals from isolatord, whatever interface: its own and PropertiesChanged. */
-        r = sd_bus_match_signal(c->bus, NULL, BUS_NAME, BUS_PATH, NULL, NULL, on_signal, c);
-        if (r < 0) {
-                fprintf(stderr, "isoctl: cannot subscribe to isolatord's signals: %s\n", strerror(-r));
-                return EXIT_UNREACHABLE;
+        guint subscription = g_dbus_connection_signal_subscribe(c->bus, BUS_NAME, NULL, NULL, BUS_PATH, NULL,
+                                                                G_DBUS_SIGNAL_FLAGS_NONE, on_signal, c, NULL);
+        g_signal_connect(c->bus, "closed", G_CALLBACK(on_closed), loop);
+        /* Fail early, and say so, when the daemon is not there. The bus handles the
+         * subscription's AddMatch before this call, so nothing sent after it is missed. */
+        int r = call_interface(c, "org.freedesktop.DBus.Peer", "Ping", "Ping", NULL, "()", &reply);
+        if (r == EXIT_OK) {
+                fprintf(stderr, "Watching %s; Ctrl-C to stop.\n", BUS_NAME);
+                g_main_loop_run(loop);
+                r = EXIT_UNREACHABLE;
         }
-        /* Fail early, and say so, when the daemon is not there. */
-        r = ping(c);
-        if (r != EXIT_OK)
-                return r;
-        fprintf(stderr, "Watching %s; Ctrl-C to stop.\n", BUS_NAME);
-        for (;;) {
-                r = sd_bus_process(c->bus, NULL);
-                if (r < 0) {
-                        fprintf(stderr, "isoctl: lost the bus: %s\n", strerror(-r));
-                        return EXIT_UNREACHABLE;
-                }
-                if (r > 0)
-                        continue;
-                r = sd_bus_wait(c->bus, UINT64_MAX);
-                if (r < 0 && r != -EINTR) {
-                        fprintf(stderr, "isoctl: lost the bus: %s\n", strerror(-r));
-                        return EXIT_UNREACHABLE;
-                }
-        }
+        g_signal_handlers_disconnect_by_func(c->bus, on_closed, loop);
+        g_dbus_connection_signal_unsubscribe(c->bus, subscription);
+        return r;
 }
 
 typedef struct Command {
@@ -714,16 +1029,17 @@ static const Command commands[] = {
         { "reload", 0, cmd_reload, "", "re-read the configuration; an invalid one is refused (root or polkit)" },
         { "set", 2, cmd_set, " GROUP CPUS", "move a group to other CPUs, kept across restarts (root or polkit)" },
         { "revert", 0, cmd_revert, "", "restore every original value (root or polkit)" },
-        { "boot-params", 0, cmd_boot_params, "", "the kernel command line the partition needs, and what is missing" },
+        { "boot-params", -1, cmd_boot_params, " [--write [--all]]",
+          "the boot line the partition needs and what the next boot has; --write: for the bootloader (root or polkit)" },
         { "kernel-audit", 0, cmd_kernel_audit, "", "the kernel build options real-time audio needs" },
         { "plan", 0, cmd_plan, "", "a partition proposed for this machine, as a configuration file" },
         { "workloads", 0, cmd_workloads, "", "the processes placed in their groups: slice, CPUs, scheduling" },
         { "irqs", 0, cmd_irqs, "", "every IRQ: where it is, where it belongs, whether it hits isolated CPUs" },
-        { "latency", -1, cmd_latency, " [--histogram CPU|--format=cyclictest]",
-          "wake-up latency per measured CPU; a CPU's histogram; cyclictest -h output" },
+        { "latency", -1, cmd_latency, " [--why[=N]|--histogram CPU|--format=cyclictest]",
+          "wake-up latency per measured CPU and what measuring costs; the last spikes' causes; a histogram" },
         { "reset-latency", 0, cmd_reset_latency, "", "zero the latency statistics (root or polkit)" },
         { "sampler", 1, cmd_sampler, " start|stop", "start or stop the latency sampler (root or polkit)" },
-        { "noise", 0, cmd_noise, "", "interrupts and context switches per second that still reach each CPU" },
+        { "noise", 0, cmd_noise, "", "what still reaches each audio CPU a second: interrupts, threads, by name" },
         { "metrics", 0, cmd_metrics, "", "every figure in Prometheus's text format (--json does not apply)" },
         { "watch", 0, cmd_watch, "", "print isolatord's signals and property changes until interrupted" },
 };
@@ -753,7 +1069,7 @@ int main(int argc, char *argv[]) {
                 { "version", no_argument, NULL, ARG_VERSION },
                 {}
         };
-        Ctl c = {};
+        Ctl c = { .timeout_ms = -1 };
         const Command *cmd = NULL;
         int opt, r;
 
@@ -801,14 +1117,17 @@ int main(int argc, char *argv[]) {
         if (c.json)
                 c.color = false;
 
-        r = sd_bus_open_system(&c.bus);
-        if (r < 0) {
-                fprintf(stderr, "isoctl: cannot reach the system bus: %s\n", strerror(-r));
+        g_autoptr(GError) error = NULL;
+        c.bus = g_bus_get_sync(G_BUS_TYPE_SYSTEM, NULL, &error);
+        if (!c.bus) {
+                fprintf(stderr, "isoctl: cannot reach the system bus: %s\n", error->message);
                 g_free(args);
                 return EXIT_UNREACHABLE;
         }
+        /* A lost bus is the command's to report (watch says so), not a SIGTERM to itself. */
+        g_dbus_connection_set_exit_on_close(c.bus, false);
         r = cmd->run(&c, args);
         g_free(args);
-        sd_bus_flush_close_unref(c.bus);
+        g_object_unref(c.bus);
         return r;
 }

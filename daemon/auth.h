@@ -2,6 +2,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <sys/types.h>
 #include <systemd/sd-bus.h>
 
 /* Who may change things: everything that is not a read goes through auth_check() before
@@ -16,10 +17,18 @@ typedef struct Auth Auth;
 Auth *auth_new(sd_bus *bus);
 Auth *auth_free(Auth *a);
 
-/* Whether the caller's EUID, as the bus reports it, is 0. */
-bool auth_caller_is_root(sd_bus_message *m);
+/* The caller's EUID as the bus reports it (never /proc). 1: in *ret. 0: the bus daemon
+ * is being asked; return 1 from the method, and again(m, userdata) is called with m once
+ * it answers (this then returns 1 at once). Negative errno: failed.
+ *
+ * The bus daemon fixes a connection's credentials when it connects and never gives its
+ * unique name to another, so the answer is kept per unique name until the caller leaves
+ * the bus. It is asked asynchronously: a synchronous question would hold the loop for a
+ * round trip through a bus daemon that a user's flood of new connections keeps busy. */
+int auth_caller_uid(Auth *a, sd_bus_message *m, sd_bus_message_handler_t again, void *userdata, uid_t *ret);
 
-/* 1: go ahead. 0: pending; return 0 from the method and it will be called again.
+/* 1: go ahead. 0: pending (the bus daemon is asked who the caller is, or polkit whether
+ * it may); return 0 from the method and it will be called again.
  * Negative: refused or failed, with error set (org.rtaudio.Isolator1.Error.NotAuthorized). */
 int auth_check(Auth *a, sd_bus_message *m, sd_bus_message_handler_t handler, void *userdata,
                sd_bus_error *error);

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include "bus-error.h"
-#include "error.h"
+#include "base/error.h"
 
 int bus_error_set_gerror(sd_bus_error *error, const GError *e) {
         g_autofree char *name = g_strconcat(BUS_ERROR_PREFIX,

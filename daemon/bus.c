@@ -8,87 +8,80 @@
 #include "build-config.h"
 #include "bus-error.h"
 #include "bus.h"
-#include "enforcer-workload.h"
-#include "task.h"
-#include "enforcer-irq.h"
-#include "kconfig.h"
-#include "log.h"
+#include "bootline-runner.h"
+#include "kernel/bootloader.h"
+#include "model/bootline.h"
+#include "enforce/enforcer-workload.h"
+#include "enforce/workload-threads.h"
+#include "kernel/task.h"
+#include "enforce/enforcer-irq.h"
+#include "model/kconfig.h"
+#include "base/log.h"
 #include "metrics.h"
-#include "partition.h"
-#include "plan.h"
-#include "sd-glib.h"
+#include "model/partition.h"
+#include "model/plan.h"
+#include "passes.h"
+#include "read-pace.h"
+#include "base/sd-glib.h"
 
-/* What the properties showed last, to send PropertiesChanged only for real changes. */
-typedef struct Shown {
-        ManagerState state;
-        char *housekeeping;
-        char *groups;
-        unsigned findings;
-        uint64_t drift;
-} Shown;
+/* Verify calls a user that is not root may have waiting for a pass (the XML says so);
+ * root's are not counted. */
+#define VERIFY_WAITING 4
+/* Verify answers sent in one go; more wait for the next turn of the loop. */
+#define VERIFY_SLICE 64
+
+typedef struct VerifyCall {
+        sd_bus_message *msg;
+        uid_t uid;
+} VerifyCall;
+
+/* The waiting Verify calls one pass answers, and that pass's answer built once. */
+typedef struct VerifyBatch {
+        sd_bus_message *answer;       /* sealed; NULL when it could not be built */
+        GPtrArray *calls;             /* VerifyCall* */
+        unsigned sent;
+} VerifyBatch;
 
 struct Bus {
         sd_bus *bus;
         sd_bus_slot *slot;
         Manager *manager;
         Auth *auth;
-        Shown shown;
-        sd_event_source *verify_pass; /* deferred: one pass for every Verify waiting */
-        sd_event_source *verify_next; /* a second after the last pass: users' next one */
-        GPtrArray *verify_waiting;    /* sd_bus_message* (ref) */
-        bool verify_repair;           /* a root caller waits: the pass repairs */
+        Passes *passes;               /* Verify */
+        ReadPace *reads;              /* GetIrqs, GetNoise, GetMetrics */
+        GPtrArray *verify_waiting;    /* VerifyCall*: for the next pass */
+        GHashTable *verify_by_uid;    /* uid -> its Verify calls not answered yet */
+        bool verify_asked;            /* the passes were asked for that pass */
+        bool verify_asked_repair;     /* ... by root: it repairs */
+        GQueue verify_batches;        /* VerifyBatch*: passes' answers being sent */
+        sd_event_source *verify_send; /* deferred: the next slice of them */
+        BootLineRunner *bootline;     /* WriteBootParameters, and Revert's share */
+        sd_bus_message *bootline_call; /* the call answered when the helper is done */
 };
 
-static char *groups_text(const Config *c) {
-        GString *s = g_string_new(NULL);
-        for (unsigned i = 0; i < c->groups->len; i++) {
-                const GroupConfig *g = c->groups->pdata[i];
-                g_autofree char *cpus = cpumask_format_list(&g->cpus);
-                g_string_append_printf(s, "%s=%s@%s;", g->name, cpus, g->slice);
-        }
-        return g_string_free(s, false);
-}
-
-static Shown shown_now(const Manager *m) {
-        return (Shown) {
-                .state = m->state,
-                .housekeeping = cpumask_format_list(&m->config->housekeeping),
-                .groups = groups_text(m->config),
-                .findings = m->findings->len,
-                .drift = m->drift_corrections,
-        };
-}
-
-static void shown_clear(Shown *s) {
-        g_free(s->housekeeping);
-        g_free(s->groups);
-}
-
-void bus_notify_changes(Bus *b) {
-        Shown now = shown_now(b->manager);
-        const char *changed[6];
+void bus_changed(Bus *b, unsigned what) {
+        const char *names[6];
         unsigned n = 0;
 
-        if (now.state != b->shown.state)
-                changed[n++] = "State";
-        if (g_strcmp0(now.housekeeping, b->shown.housekeeping) != 0)
-                changed[n++] = "Housekeeping";
-        if (g_strcmp0(now.groups, b->shown.groups) != 0)
-                changed[n++] = "Groups";
-        if (now.findings != b->shown.findings)
-                changed[n++] = "FindingsCount";
-        if (now.drift != b->shown.drift)
-                changed[n++] = "DriftCorrections";
-        changed[n] = NULL;
-        shown_clear(&b->shown);
-        b->shown = now;
-        if (n > 0) {
-                int r = sd_bus_emit_properties_changed_strv(b->bus, BUS_PATH, BUS_INTERFACE, (char **) changed);
-                if (r < 0)
-                        log_warning_errno(r, "cannot send PropertiesChanged: %m");
-        }
+        if (what & MANAGER_CHANGED_STATE)
+                names[n++] = "State";
+        if (what & MANAGER_CHANGED_HOUSEKEEPING)
+                names[n++] = "Housekeeping";
+        if (what & MANAGER_CHANGED_GROUPS)
+                names[n++] = "Groups";
+        if (what & MANAGER_CHANGED_FINDINGS)
+                names[n++] = "FindingsCount";
+        if (what & MANAGER_CHANGED_DRIFT)
+                names[n++] = "DriftCorrections";
+        names[n] = NULL;
+        if (n == 0)
+                return;
+        int r = sd_bus_emit_properties_changed_strv(b->bus, BUS_PATH, BUS_INTERFACE, (char **) names);
+        if (r < 0)
+                log_warning_errno(r, "cannot send PropertiesChanged: %m");
 }
 
+static int emit_explained(Bus *b, const Spike *spike);
 
 /* Every event the manager reports, as a signal. */
 static void on_event(const Event *e, void *userdata) {
@@ -117,6 +110,12 @@ static void on_event(const Event *e, void *userdata) {
                 member = "LatencyExceeded";
                 r = sd_bus_emit_signal(b->bus, BUS_PATH, BUS_INTERFACE, member, "utt", (uint32_t) e->cpu,
                                        e->latency_us, e->threshold_us);
+                break;
+        case EVENT_THREAD_BOOSTED:
+                break; /* counted (GetStatus boost_count, the metrics) and logged; no signal */
+        case EVENT_LATENCY_EXPLAINED:
+                member = "LatencyExplained";
+                r = emit_explained(b, e->spike);
                 break;
         }
         if (r < 0)
@@ -183,6 +182,17 @@ static int append_records(sd_bus_message *m, const GPtrArray *items, AppendRecor
         return sd_bus_message_close_container(m);
 }
 
+/* A field whose value is itself a list of records (aa{sv} in a variant). */
+static int append_sv_records(sd_bus_message *m, const char *key, const GPtrArray *items, AppendRecord append) {
+        int r = sd_bus_message_open_container(m, 'e', "sv");
+        if (r >= 0) r = sd_bus_message_append_basic(m, 's', key);
+        if (r >= 0) r = sd_bus_message_open_container(m, 'v', "aa{sv}");
+        if (r >= 0) r = append_records(m, items, append);
+        if (r >= 0) r = sd_bus_message_close_container(m);
+        if (r >= 0) r = sd_bus_message_close_container(m);
+        return r;
+}
+
 static int append_group(sd_bus_message *m, const void *item) {
         const GroupConfig *g = item;
         g_autofree char *cpus = cpumask_format_list(&g->cpus);
@@ -238,6 +248,12 @@ static int append_latency(sd_bus_message *m, const void *item) {
         if (r >= 0) r = append_sv(m, "overflows", "t", l->overflows);
         if (r >= 0) r = append_sv(m, "overruns", "t", l->overruns);
         if (r >= 0) r = append_sv(m, "exceeded", "t", l->exceeded);
+        if (r >= 0) r = append_sv(m, "own_wakeups_per_s", "d", l->own_wakeups_per_s);
+        if (r >= 0) r = append_sv(m, "own_cpu_percent", "d", l->own_cpu_percent);
+        if (r >= 0) r = append_sv(m, "source", "s", l->source ? l->source : "thread");
+        if (r >= 0) r = append_sv(m, "irq_samples", "t", l->irq_samples);
+        if (r >= 0) r = append_sv(m, "irq_avg_us", "d", l->irq_avg_us);
+        if (r >= 0) r = append_sv(m, "irq_max_us", "d", l->irq_max_us);
         if (r >= 0) {
                 r = sd_bus_message_open_container(m, 'e', "sv");
                 if (r >= 0) r = sd_bus_message_append_basic(m, 's', "histogram");
@@ -247,6 +263,57 @@ static int append_latency(sd_bus_message *m, const void *item) {
                 if (r >= 0) r = sd_bus_message_close_container(m);
         }
         return r;
+}
+
+static int append_noise_source(sd_bus_message *m, const void *item) {
+        const NoiseSource *s = item;
+        int r = append_sv(m, "kind", "s", s->kind);
+        if (r >= 0) r = append_sv(m, "name", "s", s->name);
+        if (r >= 0) r = append_sv(m, "id", "u", s->id);
+        if (r >= 0) r = append_sv(m, "pid", "i", s->pid);
+        if (r >= 0) r = append_sv(m, "per_second", "d", s->rate);
+        if (r >= 0) r = append_sv(m, "share", "d", s->share);
+        return r;
+}
+
+static int append_spike_cause(sd_bus_message *m, const void *item) {
+        const SpikeCause *c = item;
+        int r = append_sv(m, "kind", "s", c->kind);
+        if (r >= 0) r = append_sv(m, "name", "s", c->name);
+        if (r >= 0) r = append_sv(m, "id", "u", c->id);
+        if (r >= 0) r = append_sv(m, "pid", "i", c->pid);
+        if (r >= 0) r = append_sv(m, "time_us", "d", c->time_us);
+        if (r >= 0) r = append_sv(m, "count", "u", c->count);
+        if (r >= 0) r = append_sv(m, "per_second", "d", c->per_second);
+        if (r >= 0) r = append_sv(m, "sched", "s", c->sched);
+        if (r >= 0) r = append_sv(m, "group", "s", c->group);
+        if (r >= 0) r = append_sv(m, "movable", "b", (int) c->movable);
+        if (r >= 0) r = append_sv(m, "note", "s", c->note);
+        return r;
+}
+
+static int append_spike(sd_bus_message *m, const void *item) {
+        const Spike *s = item;
+        int r = append_sv(m, "cpu", "u", s->cpu);
+        if (r >= 0) r = append_sv(m, "at_usec", "t", s->at_usec);
+        if (r >= 0) r = append_sv(m, "latency_us", "t", s->latency_us);
+        if (r >= 0) r = append_sv(m, "threshold_us", "t", s->threshold_us);
+        if (r >= 0) r = append_sv(m, "source", "s", s->source);
+        if (r >= 0) r = append_sv(m, "partial", "b", (int) s->partial);
+        if (r >= 0) r = append_sv(m, "traced_us", "d", s->traced_us);
+        if (r >= 0) r = append_sv_records(m, "causes", s->causes, append_spike_cause);
+        return r;
+}
+
+static int emit_explained(Bus *b, const Spike *spike) {
+        g_autoptr(sd_bus_message) m = NULL;
+        int r = sd_bus_message_new_signal(b->bus, &m, BUS_PATH, BUS_INTERFACE, "LatencyExplained");
+        if (r >= 0) r = sd_bus_message_append(m, "uttts", spike->cpu, spike->at_usec, spike->latency_us,
+                                              spike->threshold_us, spike->source);
+        if (r >= 0) r = append_records(m, spike->causes, append_spike_cause);
+        if (r < 0)
+                return r;
+        return sd_bus_send(b->bus, m, NULL);
 }
 
 static int append_noise(sd_bus_message *m, const void *item) {
@@ -265,6 +332,8 @@ static int append_noise(sd_bus_message *m, const void *item) {
         }
         g_ptr_array_add(names, NULL);
         if (r >= 0) r = append_sv_strv(m, "top_sources", (char **) names->pdata);
+        if (r >= 0) r = append_sv(m, "source", "s", c->traced ? "tracepoints" : "counters");
+        if (r >= 0) r = append_sv_records(m, "sources", c->sources, append_noise_source);
         for (unsigned i = 0; i < names->len; i++)
                 g_free(names->pdata[i]);
         return r;
@@ -288,6 +357,18 @@ static int append_irq(sd_bus_message *m, const void *item) {
         return r;
 }
 
+static int append_workload_thread(sd_bus_message *m, const void *item) {
+        const WorkloadThread *t = item;
+        g_autofree char *cpus = cpumask_format_list(&t->cpus);
+        int r = append_sv(m, "tid", "u", (uint32_t) t->tid);
+        if (r >= 0) r = append_sv(m, "comm", "s", t->comm);
+        if (r >= 0) r = append_sv(m, "rule", "s", t->rule ? t->rule : "");
+        if (r >= 0) r = append_sv(m, "cpus", "s", cpus);
+        if (r >= 0) r = append_sv(m, "policy", "s", t->policy >= 0 ? task_policy_name(t->policy) : "");
+        if (r >= 0) r = append_sv(m, "priority", "i", (int32_t) t->priority);
+        return r;
+}
+
 static int append_workload(sd_bus_message *m, const void *item) {
         const Workload *w = item;
         g_autofree char *cpus = cpumask_format_list(&w->cpus);
@@ -298,6 +379,7 @@ static int append_workload(sd_bus_message *m, const void *item) {
         if (r >= 0) r = append_sv(m, "policy", "s", w->policy >= 0 ? task_policy_name(w->policy) : "");
         if (r >= 0) r = append_sv(m, "priority", "i", (int32_t) w->priority);
         if (r >= 0) r = append_sv(m, "placed_at", "t", w->placed_usec);
+        if (r >= 0 && w->threads) r = append_sv_records(m, "threads", w->threads, append_workload_thread);
         return r;
 }
 
@@ -312,57 +394,69 @@ static int reply_records(sd_bus_message *msg, const GPtrArray *items, AppendReco
         return sd_bus_send(NULL, reply, NULL);
 }
 
-/* --- properties --- */
+/* --- properties: one getter each --- */
 
-static int property_get(sd_bus *bus, const char *path, const char *interface, const char *property,
-                        sd_bus_message *reply, void *userdata, sd_bus_error *error) {
-        Bus *b = userdata;
-        const Manager *m = b->manager;
+static const ManagerStatus *status_of(void *userdata) {
+        return manager_status(((Bus *) userdata)->manager);
+}
 
-        if (g_str_equal(property, "Version"))
-                return sd_bus_message_append(reply, "s", ISOLATORD_VERSION);
-        if (g_str_equal(property, "State"))
-                return sd_bus_message_append(reply, "s", manager_state_to_string(m->state));
-        if (g_str_equal(property, "Housekeeping")) {
-                g_autofree char *hk = cpumask_format_list(&m->config->housekeeping);
-                return sd_bus_message_append(reply, "s", hk);
+static int property_version(sd_bus *bus, const char *path, const char *interface, const char *property,
+                            sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        return sd_bus_message_append(reply, "s", ISOLATORD_VERSION);
+}
+
+static int property_state(sd_bus *bus, const char *path, const char *interface, const char *property,
+                          sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        return sd_bus_message_append(reply, "s", manager_state_to_string(status_of(userdata)->state));
+}
+
+static int property_housekeeping(sd_bus *bus, const char *path, const char *interface, const char *property,
+                                 sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        g_autofree char *hk = cpumask_format_list(&status_of(userdata)->config->housekeeping);
+        return sd_bus_message_append(reply, "s", hk);
+}
+
+static int property_groups(sd_bus *bus, const char *path, const char *interface, const char *property,
+                           sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        const Config *c = status_of(userdata)->config;
+        int r = sd_bus_message_open_container(reply, 'a', "(sss)");
+        for (unsigned i = 0; i < c->groups->len && r >= 0; i++) {
+                const GroupConfig *g = c->groups->pdata[i];
+                g_autofree char *cpus = cpumask_format_list(&g->cpus);
+                r = sd_bus_message_append(reply, "(sss)", g->name, cpus, g->slice);
         }
-        if (g_str_equal(property, "FindingsCount"))
-                return sd_bus_message_append(reply, "u", m->findings->len);
-        if (g_str_equal(property, "DriftCorrections"))
-                return sd_bus_message_append(reply, "t", m->drift_corrections);
-        if (g_str_equal(property, "Groups")) {
-                int r = sd_bus_message_open_container(reply, 'a', "(sss)");
-                for (unsigned i = 0; i < m->config->groups->len && r >= 0; i++) {
-                        const GroupConfig *g = m->config->groups->pdata[i];
-                        g_autofree char *cpus = cpumask_format_list(&g->cpus);
-                        r = sd_bus_message_append(reply, "(sss)", g->name, cpus, g->slice);
-                }
-                return r < 0 ? r : sd_bus_message_close_container(reply);
-        }
-        return sd_bus_error_setf(error, SD_BUS_ERROR_UNKNOWN_PROPERTY, "no property %s", property);
+        return r < 0 ? r : sd_bus_message_close_container(reply);
+}
+
+static int property_findings_count(sd_bus *bus, const char *path, const char *interface, const char *property,
+                                   sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        return sd_bus_message_append(reply, "u", status_of(userdata)->findings->len);
+}
+
+static int property_drift(sd_bus *bus, const char *path, const char *interface, const char *property,
+                          sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        return sd_bus_message_append(reply, "t", status_of(userdata)->drift_corrections);
 }
 
 /* --- reads --- */
 
 static int method_get_status(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
-        Bus *b = userdata;
-        const Manager *m = b->manager;
+        const ManagerStatus *st = status_of(userdata);
         g_autoptr(sd_bus_message) reply = NULL;
-        g_autofree char *hk = cpumask_format_list(&m->config->housekeeping);
+        g_autofree char *hk = cpumask_format_list(&st->config->housekeeping);
         CpuMask iso;
         int r;
 
-        config_isolated_cpus(m->config, &iso);
+        config_isolated_cpus(st->config, &iso);
         g_autofree char *isolated = cpumask_format_list(&iso);
-        g_autofree char *online = cpumask_format_list(&m->topology->online);
+        g_autofree char *online = cpumask_format_list(&st->topology->online);
 
         r = sd_bus_message_new_method_return(msg, &reply);
         if (r < 0)
                 return r;
         r = sd_bus_message_open_container(reply, 'a', "{sv}");
         if (r >= 0) r = append_sv(reply, "version", "s", ISOLATORD_VERSION);
-        if (r >= 0) r = append_sv(reply, "state", "s", manager_state_to_string(m->state));
+        if (r >= 0) r = append_sv(reply, "state", "s", manager_state_to_string(st->state));
         if (r >= 0) r = append_sv(reply, "housekeeping", "s", hk);
         if (r >= 0) r = append_sv(reply, "isolated", "s", isolated);
         if (r >= 0) r = append_sv(reply, "online", "s", online);
@@ -370,105 +464,200 @@ static int method_get_status(sd_bus_message *msg, void *userdata, sd_bus_error *
                 r = sd_bus_message_open_container(reply, 'e', "sv");
                 if (r >= 0) r = sd_bus_message_append_basic(reply, 's', "groups");
                 if (r >= 0) r = sd_bus_message_open_container(reply, 'v', "aa{sv}");
-                if (r >= 0) r = append_records(reply, m->config->groups, append_group);
+                if (r >= 0) r = append_records(reply, st->config->groups, append_group);
                 if (r >= 0) r = sd_bus_message_close_container(reply);
                 if (r >= 0) r = sd_bus_message_close_container(reply);
         }
-        if (r >= 0) r = append_sv(reply, "findings_count", "u", m->findings->len);
-        if (r >= 0) r = append_sv(reply, "required_findings", "u", findings_count_required(m->findings));
-        if (r >= 0) r = append_sv(reply, "drift_corrections", "t", m->drift_corrections);
-        if (r >= 0) r = append_sv(reply, "verify_count", "t", m->verify_count);
-        if (r >= 0) r = append_sv(reply, "apply_count", "t", m->apply_count);
-        if (r >= 0) r = append_sv(reply, "resume_count", "t", m->resume_count);
-        if (r >= 0) r = append_sv(reply, "cpu_event_count", "t", m->cpu_event_count);
-        if (r >= 0) r = append_sv(reply, "event_count", "t", m->event_count);
-        SamplerSummary sampler = {};
-        bool sampling = manager_sampler_summary(m, &sampler);
-        if (r >= 0) r = append_sv(reply, "sampler_running", "b", (int) sampling);
-        if (r >= 0) r = append_sv(reply, "latency_exceeded", "t", sampler.exceeded);
-        if (r >= 0 && sampling)
-                r = append_sv(reply, "latency_threshold_us", "u", sampler.threshold_us);
-        if (r >= 0 && sampling)
-                r = append_sv(reply, "sampler_memory", "s", sampler.memory);
-        if (r >= 0) r = append_sv(reply, "rescan_count", "t", m->rescan_count);
-        if (r >= 0) r = append_sv(reply, "last_verify_usec", "t", m->last_verify_usec);
-        if (r >= 0) r = append_sv(reply, "verify_interval_sec", "u", m->config->daemon.verify_interval_sec);
-        if (r >= 0) r = append_sv(reply, "root", "s", root_dir(m->root));
-        if (r >= 0) r = append_sv(reply, "dry_run", "b", (int) m->dry_run);
-        if (r >= 0) r = append_sv_strv(reply, "config_sources", m->config->sources);
+        if (r >= 0) r = append_sv(reply, "findings_count", "u", st->findings->len);
+        if (r >= 0) r = append_sv(reply, "required_findings", "u", st->required_findings);
+        if (r >= 0) r = append_sv(reply, "drift_corrections", "t", st->drift_corrections);
+        for (size_t i = 0; i < st->n_counters && r >= 0; i++)
+                r = append_sv(reply, st->counters[i].key, "t", st->counters[i].value);
+        if (r >= 0) r = append_sv(reply, "sampler_running", "b", (int) st->sampling);
+        if (r >= 0) r = append_sv(reply, "latency_exceeded", "t", st->latency_exceeded);
+        if (r >= 0 && st->sampling)
+                r = append_sv(reply, "latency_threshold_us", "u", st->latency_threshold_us);
+        if (r >= 0 && st->sampling)
+                r = append_sv(reply, "sampler_memory", "s", st->sampler_memory);
+        if (r >= 0) r = append_sv(reply, "starvation_guard", "s", st->starvation_guard);
+        if (r >= 0 && st->attribution.source)
+                r = append_sv(reply, "attribution", "s", st->attribution.source);
+        if (r >= 0 && st->attribution.fallback)
+                r = append_sv(reply, "attribution_fallback", "s", st->attribution.fallback);
+        if (r >= 0 && st->attribution.missing)
+                r = append_sv(reply, "attribution_missing", "s", st->attribution.missing);
+        if (r >= 0) r = append_sv(reply, "last_verify_usec", "t", st->last_verify_usec);
+        if (r >= 0) r = append_sv(reply, "verify_interval_sec", "u", st->config->daemon.verify_interval_sec);
+        if (r >= 0) r = append_sv(reply, "root", "s", st->root_dir);
+        if (r >= 0) r = append_sv(reply, "dry_run", "b", (int) st->dry_run);
+        if (r >= 0) r = append_sv_strv(reply, "config_sources", st->config->sources);
         if (r >= 0) r = sd_bus_message_close_container(reply);
         if (r < 0)
                 return r;
         return sd_bus_send(NULL, reply, NULL);
 }
 
-/* Verify observes and reports; for root it repairs too, as the periodic pass does. A
- * pass scans every IRQ, process and cgroup (a tenth of a second on a 256-CPU machine),
- * so callers share passes: every Verify waiting when a pass runs (it runs after the
- * bus's queued messages) gets that pass's answer. Root's calls get a pass at once;
- * users' at most one a second: a user's Verify within a second of the last pass waits
- * for the next. A flood of Verify calls from users costs one pass and one answer per
- * caller a second, and GetStatus keeps answering between them. */
-static void message_unref(void *m) {
-        sd_bus_message_unref(m);
+/* Verify observes and reports; for root it repairs too, as the periodic pass does. When
+ * passes run is the passes' to say (passes.h): the adapter asks them for one pass at a
+ * time and answers every Verify waiting when it ran from that pass's findings, built
+ * once, in slices of VERIFY_SLICE so that a crowd of callers does not hold the loop. */
+
+/* The caller's user in *uid: 1. 0: the bus is being asked, and method is called again
+ * with msg once it answers. A caller the bus would not tell is counted as the user -1,
+ * with every other such caller: not root. */
+static int caller_uid(Bus *b, sd_bus_message *msg, sd_bus_message_handler_t method, uid_t *uid, sd_bus_error *error) {
+        int r = auth_caller_uid(b->auth, msg, method, b, uid);
+        if (r == -EBUSY)
+                return sd_bus_error_set(error, SD_BUS_ERROR_LIMITS_EXCEEDED,
+                                        "too many calls of this connection wait for the bus to say who sent them");
+        if (r < 0) {
+                log_debug_errno(r, "cannot tell the user of %s: %m", sd_bus_message_get_sender(msg) ?: "a caller");
+                *uid = (uid_t) -1;
+                return 1;
+        }
+        return r;
 }
 
-static int on_verify_pass(sd_event_source *source, void *userdata) {
-        Bus *b = userdata;
-        g_autoptr(GPtrArray) waiting = g_steal_pointer(&b->verify_waiting);
-        bool repair = b->verify_repair;
+static unsigned verify_count(Bus *b, uid_t uid) {
+        return GPOINTER_TO_UINT(g_hash_table_lookup(b->verify_by_uid, GUINT_TO_POINTER((unsigned) uid)));
+}
 
-        b->verify_waiting = g_ptr_array_new_with_free_func(message_unref);
-        b->verify_repair = false;
-        if (repair)
-                manager_verify(b->manager);
+static void verify_call_free(VerifyCall *c) {
+        sd_bus_message_unref(c->msg);
+        g_free(c);
+}
+
+static void verify_batch_free(VerifyBatch *batch) {
+        sd_bus_message_unref(batch->answer);
+        g_ptr_array_unref(batch->calls);
+        g_free(batch);
+}
+
+static void verify_answered(Bus *b, uid_t uid) {
+        unsigned n = verify_count(b, uid);
+        if (n <= 1)
+                g_hash_table_remove(b->verify_by_uid, GUINT_TO_POINTER((unsigned) uid));
         else
-                manager_observe(b->manager);
-        bus_notify_changes(b);
-        for (unsigned i = 0; i < waiting->len; i++) {
-                int r = reply_records(waiting->pdata[i], b->manager->findings, append_finding);
-                if (r < 0)
-                        log_debug_errno(r, "cannot answer a Verify: %m");
+                g_hash_table_insert(b->verify_by_uid, GUINT_TO_POINTER((unsigned) uid), GUINT_TO_POINTER(n - 1));
+}
+
+/* Sends up to max answers of the oldest batches; whether some are left. */
+static bool verify_send_slice(Bus *b, unsigned max) {
+        VerifyBatch *batch;
+        while (max > 0 && (batch = g_queue_peek_head(&b->verify_batches))) {
+                for (; batch->sent < batch->calls->len && max > 0; batch->sent++, max--) {
+                        const VerifyCall *c = batch->calls->pdata[batch->sent];
+                        int r = batch->answer ? read_pace_reply_copy(c->msg, batch->answer)
+                                              : sd_bus_reply_method_errorf(c->msg, BUS_ERROR_PREFIX "Failed",
+                                                                           "the findings could not be sent");
+                        if (r < 0)
+                                log_debug_errno(r, "cannot answer a Verify: %m");
+                        verify_answered(b, c->uid);
+                }
+                if (batch->sent == batch->calls->len)
+                        verify_batch_free(g_queue_pop_head(&b->verify_batches));
         }
+        return !g_queue_is_empty(&b->verify_batches);
+}
+
+static int on_verify_send(sd_event_source *source, void *userdata) {
+        Bus *b = userdata;
+        if (verify_send_slice(b, VERIFY_SLICE))
+                return sd_event_source_set_enabled(source, SD_EVENT_ONESHOT);
         return 0;
 }
 
-static int on_verify_next(sd_event_source *source, uint64_t usec, void *userdata) {
+static gint root_first(gconstpointer a, gconstpointer b) {
+        const VerifyCall *x = *(VerifyCall *const *) a, *y = *(VerifyCall *const *) b;
+        return (x->uid != 0) - (y->uid != 0);
+}
+
+/* The pass asked for has run (passes may call this twice for one pass, when root asked
+ * for repair after a user: the second finds nobody waiting). Root's calls are answered
+ * first. */
+static void answer_verify(Manager *m, void *userdata) {
         Bus *b = userdata;
-        return sd_event_source_set_enabled(b->verify_pass, SD_EVENT_ONESHOT);
+        g_autoptr(GPtrArray) calls = g_steal_pointer(&b->verify_waiting);
+        g_autoptr(sd_bus_message) answer = NULL;
+        int r;
+
+        b->verify_waiting = g_ptr_array_new_with_free_func((GDestroyNotify) verify_call_free);
+        b->verify_asked = b->verify_asked_repair = false;
+        if (calls->len == 0)
+                return;
+        g_ptr_array_sort(calls, root_first); /* stable */
+        r = sd_bus_message_new_method_return(((VerifyCall *) calls->pdata[0])->msg, &answer);
+        if (r >= 0)
+                r = append_records(answer, manager_status(m)->findings, append_finding);
+        /* Sealed to be read from, never sent: its cookie does not matter. */
+        if (r >= 0)
+                r = sd_bus_message_seal(answer, 1, 0);
+        if (r < 0) {
+                log_warning_errno(r, "cannot build the answer to %u Verify calls: %m", calls->len);
+                answer = sd_bus_message_unref(answer);
+        }
+        VerifyBatch *batch = g_new0(VerifyBatch, 1);
+        batch->answer = g_steal_pointer(&answer);
+        batch->calls = g_steal_pointer(&calls);
+        g_queue_push_tail(&b->verify_batches, batch);
+        if (!verify_send_slice(b, VERIFY_SLICE))
+                return;
+        if (!b->verify_send || sd_event_source_set_enabled(b->verify_send, SD_EVENT_ONESHOT) < 0)
+                verify_send_slice(b, UINT_MAX); /* no loop: all now */
 }
 
 static int method_verify(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         Bus *b = userdata;
-        bool root = auth_caller_is_root(msg);
-        int r;
+        uid_t uid;
+        int r = caller_uid(b, msg, method_verify, &uid, error);
+        if (r <= 0)
+                return r < 0 ? r : 1;
+        bool root = uid == 0;
+        unsigned n = verify_count(b, uid);
 
-        g_ptr_array_add(b->verify_waiting, sd_bus_message_ref(msg));
-        b->verify_repair |= root;
-        if (!b->verify_pass) { /* no loop (an in-process test bus): a pass now */
-                on_verify_pass(NULL, b);
-                return 1;
+        if (!root && n >= VERIFY_WAITING)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_LIMITS_EXCEEDED,
+                                         "%u Verify calls of user %u are already waiting; "
+                                         "the next pass answers them all",
+                                         n, (unsigned) uid);
+        VerifyCall *c = g_new(VerifyCall, 1);
+        *c = (VerifyCall) { sd_bus_message_ref(msg), uid };
+        g_ptr_array_add(b->verify_waiting, c);
+        g_hash_table_insert(b->verify_by_uid, GUINT_TO_POINTER((unsigned) uid), GUINT_TO_POINTER(n + 1));
+        /* One request of the passes stands for every call waiting; root's asks again
+         * for a pass that repairs, at once. */
+        if (!b->verify_asked || (root && !b->verify_asked_repair)) {
+                b->verify_asked = true;
+                b->verify_asked_repair |= root;
+                passes_request(b->passes, root, answer_verify, b, NULL);
         }
-        if (root || !manager_pass_fresh(b->manager, false))
-                r = sd_event_source_set_enabled(b->verify_pass, SD_EVENT_ONESHOT);
-        else {
-                r = sd_event_source_set_time(b->verify_next,
-                                             (uint64_t) b->manager->last_pass_mono_usec + G_USEC_PER_SEC);
-                if (r >= 0)
-                        r = sd_event_source_set_enabled(b->verify_next, SD_EVENT_ONESHOT);
-        }
-        return r < 0 ? r : 1;
+        return 1;
+}
+
+/* Reads that scan the machine go through the pace (read-pace.h), counted per user;
+ * method is the one that called, run again once the caller's user is known. */
+static int paced(Bus *b, sd_bus_message *msg, sd_bus_message_handler_t method, PacedRead read,
+                 sd_bus_error *error) {
+        uid_t uid;
+        int r = caller_uid(b, msg, method, &uid, error);
+        if (r <= 0)
+                return r < 0 ? r : 1;
+        return read_pace_submit(b->reads, msg, uid, read, b);
+}
+
+static int read_irqs(sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        Bus *b = userdata;
+        g_autoptr(GPtrArray) report = manager_irqs(b->manager);
+        return append_records(reply, report, append_irq);
 }
 
 static int method_get_irqs(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
-        Bus *b = userdata;
-        g_autoptr(GPtrArray) report = manager_report(b->manager, &enforcer_irq);
-        return reply_records(msg, report, append_irq);
+        return paced(userdata, msg, method_get_irqs, read_irqs, error);
 }
 
 static int method_get_workloads(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         Bus *b = userdata;
-        g_autoptr(GPtrArray) report = manager_report(b->manager, &enforcer_workload);
+        g_autoptr(GPtrArray) report = manager_workloads(b->manager);
         return reply_records(msg, report, append_workload);
 }
 
@@ -505,23 +694,42 @@ static int method_get_histogram(sd_bus_message *msg, void *userdata, sd_bus_erro
         return sd_bus_error_setf(error, BUS_ERROR_PREFIX "NotFound", "CPU %u is not measured", cpu);
 }
 
-static int method_get_noise(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+static int method_get_spikes(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        Bus *b = userdata;
+        uint32_t n;
+        int r = sd_bus_message_read(msg, "u", &n);
+        if (r < 0)
+                return r;
+        g_autoptr(GPtrArray) spikes = manager_spikes(b->manager, n);
+        return reply_records(msg, spikes, append_spike);
+}
+
+static int read_noise(sd_bus_message *reply, void *userdata, sd_bus_error *error) {
         Bus *b = userdata;
         g_autoptr(GPtrArray) noise = manager_noise(b->manager);
         if (!noise)
-                return sd_bus_error_set(error, BUS_ERROR_PREFIX "NotFound", "no noise figures yet: they need two readings, a second apart");
-        return reply_records(msg, noise, append_noise);
+                return sd_bus_error_set(error, BUS_ERROR_PREFIX "NotFound",
+                                        "no noise figures yet: they need two readings, a second apart");
+        return append_records(reply, noise, append_noise);
+}
+
+static int method_get_noise(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        return paced(userdata, msg, method_get_noise, read_noise, error);
+}
+
+static int read_metrics(sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        Bus *b = userdata;
+        g_autofree char *text = metrics_text(b->manager);
+        return sd_bus_message_append(reply, "s", text);
 }
 
 static int method_get_metrics(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
-        Bus *b = userdata;
-        g_autofree char *text = metrics_text(b->manager);
-        return sd_bus_reply_method_return(msg, "s", text);
+        return paced(userdata, msg, method_get_metrics, read_metrics, error);
 }
 
 static int method_get_boot_parameters(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         Bus *b = userdata;
-        const Audits *a = b->manager->audits;
+        const Audits *a = manager_status(b->manager)->audits;
         g_autoptr(sd_bus_message) reply = NULL;
         g_autoptr(GPtrArray) items = g_ptr_array_new();
         int r;
@@ -538,7 +746,7 @@ static int method_get_boot_parameters(sd_bus_message *msg, void *userdata, sd_bu
 
 static int method_get_kernel_audit(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         Bus *b = userdata;
-        const Audits *a = b->manager->audits;
+        const Audits *a = manager_status(b->manager)->audits;
         g_autoptr(sd_bus_message) reply = NULL;
         g_autofree char *fragment = kconfig_fragment();
         int r;
@@ -557,7 +765,8 @@ static int method_get_kernel_audit(sd_bus_message *msg, void *userdata, sd_bus_e
 static int method_plan(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         Bus *b = userdata;
         g_autoptr(GPtrArray) notes = NULL;
-        g_autoptr(Config) plan = plan_partition(b->manager->topology, b->manager->config, &notes);
+        const ManagerStatus *st = manager_status(b->manager);
+        g_autoptr(Config) plan = plan_partition(st->topology, st->config, &notes);
         g_autofree char *text = config_to_text(plan, "isolatord partition proposed by Plan()");
         g_autoptr(sd_bus_message) reply = NULL;
         int r;
@@ -585,7 +794,6 @@ static int method_plan(sd_bus_message *msg, void *userdata, sd_bus_error *error)
         } while (0)
 
 static int reply_after_change(Bus *b, sd_bus_message *msg, bool ok, const GError *e, sd_bus_error *error) {
-        bus_notify_changes(b);
         if (!ok)
                 return bus_error_set_gerror(error, e);
         return sd_bus_reply_method_return(msg, NULL);
@@ -653,19 +861,135 @@ static int method_reset_latency(sd_bus_message *msg, void *userdata, sd_bus_erro
         return sd_bus_reply_method_return(msg, NULL);
 }
 
+/* --- the boot line: written and taken back by isolatord-bootline, in a unit of its own --- */
+
+static BootLineRun bootline_run(Bus *b) {
+        const ManagerStatus *st = manager_status(b->manager);
+        return (BootLineRun) {
+                .root = st->root,
+                .runtime_dir = st->runtime_dir,
+                .systemd_address = st->config->daemon.systemd_address,
+        };
+}
+
+static void on_bootline_done(bool ok, const char *message, void *userdata) {
+        Bus *b = userdata;
+        g_autoptr(sd_bus_message) call = g_steal_pointer(&b->bootline_call);
+        int r;
+
+        if (!call)
+                return;
+        if (ok && g_str_equal(sd_bus_message_get_member(call), "Revert"))
+                r = sd_bus_reply_method_return(call, NULL);
+        else if (ok)
+                r = sd_bus_reply_method_return(call, "s", message);
+        else
+                r = sd_bus_reply_method_errorf(call, BUS_ERROR_PREFIX "BootLoader", "%s", message);
+        if (r < 0)
+                log_debug_errno(r, "cannot answer %s: %m", sd_bus_message_get_member(call));
+        /* The next boot changed: the boot-loader finding with it. */
+        manager_observe(b->manager);
+}
+
+/* Hands msg's answer to the helper; 1 (answered later), or a negative errno with error set. */
+static int bootline_start(Bus *b, sd_bus_message *msg, const char *verb, const char *line, sd_bus_error *error) {
+        g_autoptr(GError) e = NULL;
+        BootLineRun run = bootline_run(b);
+        if (!bootline_runner_start(b->bootline, &run, verb, line, on_bootline_done, b, &e))
+                return bus_error_set_gerror(error, e);
+        b->bootline_call = sd_bus_message_ref(msg);
+        return 1;
+}
+
+static int method_write_boot_parameters(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        Bus *b = userdata;
+        const ManagerStatus *st;
+        int all, r;
+
+        REQUIRE_AUTH(b, msg, method_write_boot_parameters, error);
+        r = sd_bus_message_read(msg, "b", &all);
+        if (r < 0)
+                return r;
+        st = manager_status(b->manager);
+        if (st->state == MANAGER_INACTIVE)
+                return sd_bus_error_set(error, BUS_ERROR_PREFIX "InvalidPartition",
+                                        "the partition does not fit this machine: a boot line for it would be wrong "
+                                        "(isoctl verify says why)");
+        const char *line = all ? st->audits->full_line : st->audits->required_line;
+        if (!*line)
+                return sd_bus_error_set(error, BUS_ERROR_PREFIX "NotFound", "the partition needs no boot parameter");
+        if (st->dry_run) {
+                g_autofree char *said = g_strdup_printf("dry run: would write %s for the bootloader", line);
+                log_info("%s", said);
+                return sd_bus_reply_method_return(msg, "s", said);
+        }
+        log_info("writing the boot line for the bootloader: %s", line);
+        return bootline_start(b, msg, "write", line, error);
+}
+
+static int method_get_boot_loader(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        Bus *b = userdata;
+        const ManagerStatus *st = manager_status(b->manager);
+        g_autoptr(BootLoader) bl = bootloader_detect(st->root);
+        g_autoptr(BootLineState) saved = NULL;
+        g_autoptr(GError) e = NULL;
+        g_auto(GStrv) planned = bootline_parse(st->audits->required_line, NULL);
+        g_autoptr(sd_bus_message) reply = NULL;
+        char *empty[] = { NULL };
+        int r;
+
+        (void) bootline_state_load(st->root, &saved, &e);
+        g_autoptr(NextBoot) nb = bootloader_next_boot(st->root, bl, planned);
+        g_autofree char *written = saved && saved->params ? g_strjoinv(" ", saved->params) : g_strdup("");
+        r = sd_bus_message_new_method_return(msg, &reply);
+        if (r >= 0) r = sd_bus_message_open_container(reply, 'a', "{sv}");
+        if (r >= 0) r = append_sv(reply, "kind", "s", bootloader_kind_to_string(bl->kind));
+        if (r >= 0) r = append_sv(reply, "why", "s", bl->why ? bl->why : "");
+        if (r >= 0) r = append_sv(reply, "written", "b", (int) (saved != NULL));
+        if (r >= 0) r = append_sv(reply, "written_line", "s", written);
+        if (r >= 0) r = append_sv(reply, "state_error", "s", e ? e->message : "");
+        if (r >= 0) r = append_sv(reply, "next_boot_line", "s", nb->cmdline ? nb->cmdline : "");
+        if (r >= 0) r = append_sv(reply, "next_boot_title", "s", nb->title ? nb->title : "");
+        if (r >= 0) r = append_sv(reply, "next_boot_source", "s", nb->source ? nb->source : "");
+        if (r >= 0) r = append_sv(reply, "next_boot_error", "s", nb->error ? nb->error : "");
+        if (r >= 0) r = append_sv_strv(reply, "next_boot_lacks", nb->lacks ? nb->lacks : empty);
+        if (r >= 0) r = append_sv(reply, "entries", "u", nb->entries);
+        if (r >= 0) r = append_sv(reply, "entries_with_line", "u", nb->entries_with);
+        if (r >= 0) r = append_sv(reply, "configured", "s", nb->configured ? nb->configured : "");
+        if (r >= 0) r = append_sv(reply, "busy", "b", (int) bootline_runner_busy(b->bootline));
+        if (r >= 0) r = sd_bus_message_close_container(reply);
+        if (r < 0)
+                return r;
+        return sd_bus_send(NULL, reply, NULL);
+}
+
 static int method_revert(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
-        REQUIRE_AUTH((Bus *) userdata, msg, method_revert, error);
-        return run_change(userdata, msg, manager_revert, error);
+        Bus *b = userdata;
+        g_autoptr(GError) e = NULL;
+        g_autoptr(BootLineState) saved = NULL;
+        const ManagerStatus *st;
+
+        REQUIRE_AUTH(b, msg, method_revert, error);
+        if (!manager_revert(b->manager, &e))
+                return bus_error_set_gerror(error, e);
+        st = manager_status(b->manager);
+        /* What the helper wrote outlives the boot, and goes with everything else. */
+        if (st->dry_run || bootline_state_load(st->root, &saved, &e) < 0 || !saved) {
+                if (e)
+                        log_warning("the boot line is left as it is: %s", e->message);
+                return sd_bus_reply_method_return(msg, NULL);
+        }
+        return bootline_start(b, msg, "revert", NULL, error);
 }
 
 static const sd_bus_vtable isolator_vtable[] = {
         SD_BUS_VTABLE_START(0),
-        SD_BUS_PROPERTY("Version", "s", property_get, 0, SD_BUS_VTABLE_PROPERTY_CONST),
-        SD_BUS_PROPERTY("State", "s", property_get, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
-        SD_BUS_PROPERTY("Housekeeping", "s", property_get, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
-        SD_BUS_PROPERTY("Groups", "a(sss)", property_get, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
-        SD_BUS_PROPERTY("FindingsCount", "u", property_get, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
-        SD_BUS_PROPERTY("DriftCorrections", "t", property_get, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("Version", "s", property_version, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("State", "s", property_state, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("Housekeeping", "s", property_housekeeping, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("Groups", "a(sss)", property_groups, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("FindingsCount", "u", property_findings_count, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("DriftCorrections", "t", property_drift, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_METHOD_WITH_ARGS("GetStatus", SD_BUS_NO_ARGS, SD_BUS_RESULT("a{sv}", status),
                                 method_get_status, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("Verify", SD_BUS_NO_ARGS, SD_BUS_RESULT("aa{sv}", findings),
@@ -681,6 +1005,10 @@ static const sd_bus_vtable isolator_vtable[] = {
         SD_BUS_METHOD_WITH_ARGS("GetBootParameters", SD_BUS_NO_ARGS,
                                 SD_BUS_RESULT("aa{sv}", parameters, "s", required_line, "s", full_line),
                                 method_get_boot_parameters, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("WriteBootParameters", SD_BUS_ARGS("b", with_recommended), SD_BUS_RESULT("s", message),
+                                method_write_boot_parameters, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("GetBootLoader", SD_BUS_NO_ARGS, SD_BUS_RESULT("a{sv}", bootloader),
+                                method_get_boot_loader, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("GetKernelAudit", SD_BUS_NO_ARGS,
                                 SD_BUS_RESULT("s", source, "aa{sv}", options, "s", fragment),
                                 method_get_kernel_audit, SD_BUS_VTABLE_UNPRIVILEGED),
@@ -703,6 +1031,8 @@ static const sd_bus_vtable isolator_vtable[] = {
                                 method_get_histogram, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("GetNoise", SD_BUS_NO_ARGS, SD_BUS_RESULT("aa{sv}", cpus),
                                 method_get_noise, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("GetSpikes", SD_BUS_ARGS("u", count), SD_BUS_RESULT("aa{sv}", spikes),
+                                method_get_spikes, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("GetMetrics", SD_BUS_NO_ARGS, SD_BUS_RESULT("s", text), method_get_metrics,
                                 SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_SIGNAL_WITH_ARGS("DriftCorrected", SD_BUS_ARGS("s", kind, "s", object, "s", expected, "s", found, "s", why),
@@ -710,37 +1040,37 @@ static const sd_bus_vtable isolator_vtable[] = {
         SD_BUS_SIGNAL_WITH_ARGS("IrqPinned", SD_BUS_ARGS("u", irq, "s", name, "s", cpus), 0),
         SD_BUS_SIGNAL_WITH_ARGS("WorkloadPlaced", SD_BUS_ARGS("s", group, "u", pid, "s", comm), 0),
         SD_BUS_SIGNAL_WITH_ARGS("LatencyExceeded", SD_BUS_ARGS("u", cpu, "t", latency_us, "t", threshold_us), 0),
+        SD_BUS_SIGNAL_WITH_ARGS("LatencyExplained", SD_BUS_ARGS("u", cpu, "t", at_usec, "t", latency_us, "t", threshold_us,
+                                                                "s", source, "aa{sv}", causes), 0),
         SD_BUS_VTABLE_END,
 };
 
-int bus_serve(sd_bus *bus, Manager *manager, Bus **out) {
+int bus_serve(sd_bus *bus, Manager *manager, Passes *passes, Bus **out) {
         Bus *b = g_new0(Bus, 1);
         int r;
 
         assert(bus);
         assert(manager);
+        assert(passes);
 
         b->bus = sd_bus_ref(bus);
         b->manager = manager;
+        b->passes = passes;
         b->auth = auth_new(bus);
-        b->shown = shown_now(manager);
-        b->verify_waiting = g_ptr_array_new_with_free_func(message_unref);
-        sd_event *event = sd_bus_get_event(bus);
-        if (event) {
-                r = sd_event_add_defer(event, &b->verify_pass, on_verify_pass, b);
+        b->reads = read_pace_new(sd_bus_get_event(bus));
+        b->verify_waiting = g_ptr_array_new_with_free_func((GDestroyNotify) verify_call_free);
+        b->verify_by_uid = g_hash_table_new(g_direct_hash, g_direct_equal);
+        g_queue_init(&b->verify_batches);
+        if (sd_bus_get_event(bus)) {
+                r = sd_event_add_defer(sd_bus_get_event(bus), &b->verify_send, on_verify_send, b);
                 if (r >= 0)
-                        r = sd_event_add_time(event, &b->verify_next, CLOCK_MONOTONIC, 0, 0, on_verify_next, b);
-                if (r >= 0)
-                        r = sd_event_source_set_enabled(b->verify_next, SD_EVENT_OFF);
-                if (r >= 0)
-                        r = sd_event_source_set_priority(b->verify_pass, SD_EVENT_PRIORITY_NORMAL + 10);
-                if (r >= 0)
-                        r = sd_event_source_set_enabled(b->verify_pass, SD_EVENT_OFF);
+                        r = sd_event_source_set_enabled(b->verify_send, SD_EVENT_OFF);
                 if (r < 0) {
-                        bus_free(b);
-                        return log_error_errno(r, "cannot set up the shared verify pass: %m");
+                        log_warning_errno(r, "cannot answer Verify calls in slices (%m): they are answered in one go");
+                        b->verify_send = sd_event_source_disable_unref(b->verify_send);
                 }
         }
+        b->bootline = bootline_runner_new(sd_bus_get_event(bus));
         manager_set_listener(manager, &(EventSink) { on_event, b });
         r = sd_bus_add_object_vtable(bus, &b->slot, BUS_PATH, BUS_INTERFACE, isolator_vtable, b);
         if (r < 0) {
@@ -756,13 +1086,19 @@ Bus *bus_free(Bus *b) {
                 return NULL;
         manager_set_listener(b->manager, NULL);
         sd_bus_slot_unref(b->slot);
-        sd_event_source_disable_unref(b->verify_pass);
-        sd_event_source_disable_unref(b->verify_next);
+        read_pace_free(b->reads);
+        /* The passes are freed after the adapter, with no pass between: the request
+         * that names b is never answered. */
+        sd_event_source_disable_unref(b->verify_send);
+        g_queue_clear_full(&b->verify_batches, (GDestroyNotify) verify_batch_free);
         if (b->verify_waiting)
                 g_ptr_array_unref(b->verify_waiting);
+        if (b->verify_by_uid)
+                g_hash_table_unref(b->verify_by_uid);
+        bootline_runner_free(b->bootline);
+        sd_bus_message_unref(b->bootline_call);
         auth_free(b->auth);
         sd_bus_unref(b->bus);
-        shown_clear(&b->shown);
         g_free(b);
         return NULL;
 }

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 
 #include "build-config.h"
-#include "log.h"
+#include "base/log.h"
 #include "offline.h"
 #include "service.h"
 

@@ -1,19 +1,201 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <assert.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <sched.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/file.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
-#include "audits.h"
-#include "enforcer.h"
-#include "error.h"
-#include "finding.h"
-#include "log.h"
+#include "enforce/audits.h"
+#include "enforce/enforcer.h"
+#include "enforce/enforcer-irq.h"
+#include "enforce/enforcer-starvation.h"
+#include "enforce/enforcer-workload.h"
+#include "enforce/tools.h"
+#include "base/error.h"
+#include "model/finding.h"
+#include "base/log.h"
 #include "manager.h"
-#include "partition.h"
+#include "model/partition.h"
+
+/* What is counted, as GetStatus and the metrics show it (ManagerCounter). */
+typedef enum CounterId {
+        COUNTER_VERIFY,
+        COUNTER_APPLY,
+        COUNTER_RESUME,
+        COUNTER_CPU_EVENT,
+        COUNTER_DEVICE_EVENT,
+        COUNTER_RESCAN,
+        COUNTER_PLACED,
+        COUNTER_BOOST,
+        _COUNTER_MAX,
+} CounterId;
+
+static const struct {
+        const char *key, *metric, *help;
+} counter_names[_COUNTER_MAX] = {
+        [COUNTER_VERIFY] = { "verify_count", "isolatord_verify_passes_total",
+                             "Verify passes run (timer, bus and apply)." },
+        [COUNTER_APPLY] = { "apply_count", "isolatord_applies_total", "Applies of the partition (Apply, reload, resume)." },
+        [COUNTER_RESUME] = { "resume_count", "isolatord_resumes_total",
+                             "Resumes from suspend after which the partition was applied again." },
+        [COUNTER_CPU_EVENT] = { "cpu_event_count", "isolatord_cpu_events_total",
+                                "CPUs that went offline or came online." },
+        [COUNTER_DEVICE_EVENT] = { "event_count", "isolatord_device_events_total",
+                                   "Device and link events that asked for a rescan." },
+        [COUNTER_RESCAN] = { "rescan_count", "isolatord_rescans_total", "Rescans those events cost (bursts coalesce)." },
+        [COUNTER_PLACED] = { "placed_count", "isolatord_placements_total",
+                             "Processes placed in a group (its slice, CPUs and scheduling)." },
+        [COUNTER_BOOST] = { "boost_count", "isolatord_starvation_boosts_total",
+                            "Threads starving on an audio CPU that the starvation guard boosted." },
+};
+
+struct Manager {
+        Root *root;
+        Root *host;                 /* "/": real processes */
+        Cgroups *cgroups;
+        char *config_path;
+        bool config_must_exist;
+        bool dry_run;
+        Config *config;
+        Audits *audits;             /* of config: recomputed when it changes */
+        Topology *topology;
+        GPtrArray *diagnostics;     /* partition_validate() of config */
+        GPtrArray *findings;        /* Finding*, of the last verify, partition diagnostics first */
+        ManagerState state;
+        uint64_t drift_corrections;
+        GHashTable *drift_by_kind;  /* finding kind -> uint64_t*: drift_corrections by kind */
+        ManagerCounter counters[_COUNTER_MAX];
+        uint64_t last_verify_usec;  /* CLOCK_REALTIME */
+        int64_t last_pass_mono_usec; /* CLOCK_MONOTONIC, of the last verify or observe */
+        bool last_pass_repaired;
+        char *runtime_dir;
+        int lock_fd;                /* runtime_dir/lock, held while this manager lives */
+        Originals *originals;
+        GPtrArray *originals_findings; /* Finding*: saved originals set aside or refused at start */
+        void **enforcer_states;     /* parallel to enforcers[] */
+        GHashTable **refusals;      /* parallel to enforcers[]: what the kernel refused, said once */
+        void **check_states;        /* parallel to audit_checks[] */
+        IrqNames *irq_names;        /* handler names between the passes' IRQ scans */
+        RunningTools *tools;        /* conflicting tools, as the last pass found them */
+        EventSink sink;             /* what enforcers emit to: logged, counted, passed on */
+        EventSink listener;         /* who hears of events (the bus) */
+        ManagerChanged changed;     /* who hears where the state changed */
+        void *changed_userdata;
+        ManagerStatus status;       /* what manager_status() last gave */
+        GArray *drift_list;         /* DriftCount, for status */
+        GHashTable *bus_names;      /* well-known names on the system bus, NULL until the bus says */
+        GHashTable *rewrites;       /* "kind object" -> drift corrections of it (at most REWRITES_MAX) */
+        Latency *latency;           /* the sampler, the attribution, the noise and the spikes */
+        CpuMask host_online;         /* the real CPUs online, as it started */
+        int sampler_event_fd;       /* poked by sampler threads; outlives restarts */
+        GPtrArray *irq_report;      /* IrqReport*: what GetIrqs and the metrics read, at most a second old */
+        int64_t irq_report_at;
+        GPtrArray *workload_report; /* Workload*: GetWorkloads */
+};
+
+static void count(Manager *m, CounterId id, uint64_t n) {
+        m->counters[id].value += n;
+}
+
+/* The listener hears of a change where it happens. */
+static void changed(Manager *m, unsigned what) {
+        if (what && m->changed)
+                m->changed(what, m->changed_userdata);
+}
+
+static void stop_enforcers(Manager *m);
+
+static void set_state(Manager *m, ManagerState state) {
+        bool held = m->state == MANAGER_ACTIVE || m->state == MANAGER_DEGRADED;
+        if (m->state == state)
+                return;
+        m->state = state;
+        /* What is temporary (a boost) ends with the partition. */
+        if (held && state != MANAGER_ACTIVE && state != MANAGER_DEGRADED)
+                stop_enforcers(m);
+        changed(m, MANAGER_CHANGED_STATE);
+}
+
+void manager_set_changed(Manager *m, ManagerChanged fn, void *userdata) {
+        m->changed = fn;
+        m->changed_userdata = userdata;
+}
+
+int manager_sampler_fd(const Manager *m) {
+        return m->sampler_event_fd;
+}
+
+static int compare_drift(gconstpointer a, gconstpointer b) {
+        return strcmp(((const DriftCount *) a)->kind, ((const DriftCount *) b)->kind);
+}
+
+uint64_t manager_counter(const ManagerStatus *st, const char *key) {
+        for (size_t i = 0; i < st->n_counters; i++)
+                if (g_str_equal(st->counters[i].key, key))
+                        return st->counters[i].value;
+        return 0;
+}
+
+static PassInputs event_inputs(const Manager *m);
+static EnforcerContext context_of(const Manager *m, const EnforcerOps *ops, const PassInputs *inputs);
+static bool applied(const Manager *m);
+
+/* The guard as the last pass decided, and whether the partition is held at all. */
+static const char *starvation_text(const Manager *m) {
+        g_auto(PassInputs) inputs = event_inputs(m);
+        EnforcerContext ctx = context_of(m, &enforcer_starvation, &inputs);
+        return applied(m) ? starvation_guard_state(&ctx) : "off: the partition is not applied";
+}
+
+const ManagerStatus *manager_status(Manager *m) {
+        ManagerStatus *st = &m->status;
+        GHashTableIter it;
+        gpointer key, value;
+
+        g_array_set_size(m->drift_list, 0);
+        g_hash_table_iter_init(&it, m->drift_by_kind);
+        while (g_hash_table_iter_next(&it, &key, &value))
+                g_array_append_val(m->drift_list, ((DriftCount) { key, *(uint64_t *) value }));
+        g_array_sort(m->drift_list, compare_drift);
+        *st = (ManagerStatus) {
+                .state = m->state,
+                .config = m->config,
+                .topology = m->topology,
+                .audits = m->audits,
+                .findings = m->findings,
+                .required_findings = findings_count_required(m->findings),
+                .drift_corrections = m->drift_corrections,
+                .drift_by_kind = m->drift_list,
+                .counters = m->counters,
+                .n_counters = _COUNTER_MAX,
+                .last_verify_usec = m->last_verify_usec,
+                .last_pass_mono_usec = m->last_pass_mono_usec,
+                .last_pass_repaired = m->last_pass_repaired,
+                .root = m->root,
+                .root_dir = root_dir(m->root),
+                .config_path = m->config_path,
+                .runtime_dir = m->runtime_dir,
+                .dry_run = m->dry_run,
+                .saved_originals = originals_count(m->originals),
+                .sampling = latency_sampler(m->latency) != NULL,
+                .starvation_guard = starvation_text(m),
+                .attribution = latency_attribution(m->latency),
+        };
+        Sampler *sampler = latency_sampler(m->latency);
+        if (sampler) {
+                const char *why = sampler_memory_not_locked(sampler);
+                st->latency_exceeded = sampler_exceeded_total(sampler);
+                st->latency_threshold_us = sampler_options(sampler)->threshold_us;
+                st->sampler_source = sampler_source(sampler);
+                st->sampler_memory = why ? why : "locked";
+        }
+        return st;
+}
 
 const char *manager_state_to_string(ManagerState s) {
         switch (s) {
@@ -31,7 +213,7 @@ static uint64_t now_realtime_usec(void) {
         return (uint64_t) ts.tv_sec * 1000000u + (uint64_t) ts.tv_nsec / 1000u;
 }
 
-static EnforcerContext manager_context(const Manager *m, size_t i, PassShared *shared) {
+static EnforcerContext manager_context(const Manager *m, void *state, GHashTable *refusals, const PassInputs *inputs) {
         return (EnforcerContext) {
                 .root = m->root,
                 .host = m->host,
@@ -41,14 +223,21 @@ static EnforcerContext manager_context(const Manager *m, size_t i, PassShared *s
                 .audits = m->audits,
                 .dry_run = m->dry_run,
                 .originals = m->originals,
-                .state = m->enforcer_states[i],
+                .state = state,
                 .events = &m->sink,
-                .shared = shared,
-                .refusals = m->refusals,
-                .bus_names = m->bus_names,
-                .fighters = m->fighters,
-                .rewrites = m->rewrites,
+                .inputs = inputs,
+                .refusals = refusals,
         };
+}
+
+/* Enforcer i's view. */
+static EnforcerContext enforcer_context(const Manager *m, size_t i, const PassInputs *inputs) {
+        return manager_context(m, m->enforcer_states[i], m->refusals[i], inputs);
+}
+
+/* What an event knows: the processes, read when first asked. */
+static PassInputs event_inputs(const Manager *m) {
+        return (PassInputs) { .root = m->root, .rewrites = m->rewrites };
 }
 
 /* Objects whose corrections are counted; past it the count starts over (a long-running
@@ -77,7 +266,7 @@ static Finding *fight_of(Manager *m, const Finding *f) {
         if (g_hash_table_size(m->rewrites) >= REWRITES_MAX && n == 1)
                 g_hash_table_remove_all(m->rewrites);
         g_hash_table_replace(m->rewrites, g_steal_pointer(&key), GUINT_TO_POINTER(n));
-        who = g_hash_table_lookup(m->fighters, f->kind);
+        who = tools_fighting(m->tools, f->kind);
         if (n < 2 || !who)
                 return NULL;
         g_autofree char *msg = g_strdup_printf("%s; re-written %u times: %s is running and rewrites it "
@@ -101,6 +290,7 @@ static void on_event(const Event *e, void *userdata) {
                 }
                 (*n)++;
                 m->drift_corrections++;
+                changed(m, MANAGER_CHANGED_DRIFT);
                 fight = fight_of(m, e->finding);
                 if (fight) {
                         named = *e;
@@ -117,7 +307,13 @@ static void on_event(const Event *e, void *userdata) {
                 break;
         }
         case EVENT_WORKLOAD_PLACED:
+                count(m, COUNTER_PLACED, 1);
+                break;
         case EVENT_LATENCY_EXCEEDED:
+        case EVENT_LATENCY_EXPLAINED:
+                break;
+        case EVENT_THREAD_BOOSTED:
+                count(m, COUNTER_BOOST, 1); /* the guard logs it, once a minute a thread */
                 break;
         }
         if (m->listener.emit)
@@ -128,38 +324,61 @@ void manager_set_listener(Manager *m, const EventSink *listener) {
         m->listener = listener ? *listener : (EventSink) {};
 }
 
-typedef struct ExceededSent {
-        uint64_t count;            /* the CPU's exceeded count when last reported */
-        int64_t at_usec;           /* CLOCK_MONOTONIC */
-} ExceededSent;
+static GPtrArray *workloads_of(void *userdata) {
+        return manager_workloads(userdata);
+}
+
+/* An IRQ fired on an audio CPU: the IRQ enforcer looks at it now (a drifted one is put
+ * back at once rather than at the next pass). */
+static void irq_seen(unsigned irq, void *userdata) {
+        manager_event(userdata, &(Trigger) { .kind = TRIGGER_IRQ, .irq = irq });
+}
+
+/* What the latency side needs of the manager, as it is now. */
+/* The timerlat tracer's global settings, written as every enforcer writes: the original
+ * saved (and on disk) first, so that a revert after a crash puts it back too. */
+static int write_saved(const char *rel, const char *value, void *userdata) {
+        Manager *m = userdata;
+        g_auto(PassInputs) inputs = event_inputs(m);
+        EnforcerContext ctx = enforcer_context(m, 0, &inputs);
+        EnforcerWrite w = { .rel = (char *) rel, .value = (char *) value };
+        int result = 0;
+        int r = enforcer_write_batch(&ctx, &w, 1, &result);
+        return r < 0 ? r : result;
+}
+
+/* ... and put back when the tracer stops, the original then forgotten. */
+static void restore_saved(const char *rel, void *userdata) {
+        Manager *m = userdata;
+        g_autoptr(GError) e = NULL;
+        const char *value = originals_get(m->originals, rel);
+        if (!value)
+                return; /* never taken, or a revert put it back already */
+        g_auto(PassInputs) inputs = event_inputs(m);
+        EnforcerContext ctx = enforcer_context(m, 0, &inputs);
+        int r = enforcer_restore(&ctx, rel, value);
+        if (r < 0 && r != -ENOENT) {
+                log_warning_errno(r, "cannot restore %s to \"%s\" (kept for a revert): %m", rel, value);
+                return;
+        }
+        g_autoptr(GHashTable) restored = g_hash_table_new(g_str_hash, g_str_equal);
+        g_hash_table_add(restored, (char *) rel);
+        if (originals_forget(m->originals, restored, &e) < 0)
+                log_warning("%s", e->message);
+}
+
+static LatencyEnv latency_env(Manager *m) {
+        return (LatencyEnv) {
+                .config = m->config, .root = m->root, .host = m->host, .host_online = m->host_online,
+                .event_fd = m->sampler_event_fd, .findings = m->findings, .workloads = workloads_of, .userdata = m,
+                .sink = &m->sink, .irq_seen = irq_seen, .dry_run = m->dry_run,
+                .writer = { .write_saved = write_saved, .restore = restore_saved, .userdata = m },
+        };
+}
 
 void manager_latency_check(Manager *m) {
-        g_autoptr(GPtrArray) stats = NULL;
-        int64_t now = g_get_monotonic_time();
-
-        if (!m->sampler)
-                return;
-        stats = sampler_stats(m->sampler);
-        for (unsigned i = 0; i < stats->len; i++) {
-                const LatencyStats *l = stats->pdata[i];
-                ExceededSent *sent = g_hash_table_lookup(m->exceeded_sent, GINT_TO_POINTER(l->cpu + 1));
-                if (!l->measured || l->exceeded == 0)
-                        continue;
-                if (!sent) {
-                        sent = g_new0(ExceededSent, 1);
-                        g_hash_table_insert(m->exceeded_sent, GINT_TO_POINTER(l->cpu + 1), sent);
-                } else if (l->exceeded <= sent->count || now - sent->at_usec < G_USEC_PER_SEC) {
-                        if (l->exceeded < sent->count)
-                                sent->count = 0; /* reset meanwhile */
-                        continue;
-                }
-                on_event(&(Event) { .kind = EVENT_LATENCY_EXCEEDED, .cpu = (unsigned) l->cpu,
-                                    .latency_us = l->last_exceeded_us,
-                                    .threshold_us = sampler_options(m->sampler)->threshold_us },
-                         m);
-                sent->count = l->exceeded;
-                sent->at_usec = now;
-        }
+        LatencyEnv env = latency_env(m);
+        latency_check(m->latency, &env);
 }
 
 const char *manager_default_runtime_dir(void) {
@@ -173,10 +392,10 @@ const char *manager_default_runtime_dir(void) {
 }
 
 /* One enforcer's view, for the calls that concern a single domain. */
-static EnforcerContext context_of(const Manager *m, const EnforcerOps *ops, PassShared *shared) {
+static EnforcerContext context_of(const Manager *m, const EnforcerOps *ops, const PassInputs *inputs) {
         for (size_t i = 0; enforcers[i]; i++)
                 if (enforcers[i] == ops)
-                        return manager_context(m, i, shared);
+                        return enforcer_context(m, i, inputs);
         g_assert_not_reached();
 }
 
@@ -231,21 +450,33 @@ static bool applied(const Manager *m) {
         return m->state == MANAGER_ACTIVE || m->state == MANAGER_DEGRADED;
 }
 
+/* What a pass or a repair may have changed is read again at the next ask. */
+static void report_stale(Manager *m, const EnforcerOps *ops) {
+        if (!ops || ops == &enforcer_irq)
+                g_clear_pointer(&m->irq_report, g_ptr_array_unref);
+        if (!ops || ops == &enforcer_workload)
+                g_clear_pointer(&m->workload_report, g_ptr_array_unref);
+}
+
+static void reports_stale(Manager *m) {
+        report_stale(m, NULL);
+}
+
 void manager_event(Manager *m, const Trigger *t) {
-        g_auto(PassShared) shared = {};
+        g_auto(PassInputs) inputs = event_inputs(m);
         unsigned repaired = 0;
 
         assert(m);
         assert(t);
         if (t->kind == TRIGGER_DEVICE || t->kind == TRIGGER_LINK) {
-                m->event_count += MAX(t->count, 1u);
-                m->rescan_count++;
+                count(m, COUNTER_DEVICE_EVENT, MAX(t->count, 1u));
+                count(m, COUNTER_RESCAN, 1);
         }
         if (t->kind == TRIGGER_CPU) {
                 /* The partition is the manager's: validated again, and a partition that
                  * was kept from applying by an offline CPU is applied once it is back. */
                 g_autoptr(GError) e = NULL;
-                m->cpu_event_count += MAX(t->count, 1u);
+                count(m, COUNTER_CPU_EVENT, MAX(t->count, 1u));
                 bool was_blocked = m->state == MANAGER_INACTIVE;
                 if (!refresh_online(m) && !was_blocked)
                         return;
@@ -262,28 +493,81 @@ void manager_event(Manager *m, const Trigger *t) {
                 return;
         for (size_t i = 0; enforcers[i]; i++)
                 if (enforcers[i]->triggers & TRIGGER_BIT(t->kind)) {
-                        EnforcerContext ctx = manager_context(m, i, &shared);
-                        repaired += enforcer_reconcile(&ctx, enforcers[i], t, true, NULL);
+                        EnforcerContext ctx = enforcer_context(m, i, &inputs);
+                        unsigned n = enforcer_reconcile(&ctx, enforcers[i], t, true, NULL);
+                        /* An exit changes what the workloads list without a repair. */
+                        if (n > 0 || t->kind == TRIGGER_EXIT)
+                                report_stale(m, enforcers[i]);
+                        repaired += n;
                 }
+        if (t->kind == TRIGGER_DEVICE)
+                irq_names_forget(m->irq_names); /* a shared IRQ may have gained or lost a handler */
         if (t->kind == TRIGGER_DEVICE || t->kind == TRIGGER_LINK)
                 log_debug("rescan for %u event(s): %u change(s)", MAX(t->count, 1u), repaired);
 }
 
-GPtrArray *manager_report(Manager *m, const EnforcerOps *ops) {
-        g_auto(PassShared) shared = {};
-        EnforcerContext ctx = context_of(m, ops, &shared);
-        assert(ops->report);
-        return ops->report(&ctx);
+bool manager_ticking(Manager *m) {
+        g_auto(PassInputs) inputs = event_inputs(m);
+        if (!applied(m))
+                return false;
+        for (size_t i = 0; enforcers[i]; i++) {
+                EnforcerContext ctx = enforcer_context(m, i, &inputs);
+                if (enforcers[i]->ticking && enforcers[i]->ticking(&ctx))
+                        return true;
+        }
+        return false;
+}
+
+void manager_tick(Manager *m) {
+        g_auto(PassInputs) inputs = event_inputs(m);
+        int64_t now = g_get_monotonic_time();
+        if (!applied(m))
+                return;
+        for (size_t i = 0; enforcers[i]; i++) {
+                EnforcerContext ctx = enforcer_context(m, i, &inputs);
+                if (enforcers[i]->tick && enforcers[i]->ticking(&ctx))
+                        enforcers[i]->tick(&ctx, now);
+        }
+}
+
+static void stop_enforcers(Manager *m) {
+        g_auto(PassInputs) inputs = event_inputs(m);
+        for (size_t i = 0; enforcers[i]; i++) {
+                EnforcerContext ctx = enforcer_context(m, i, &inputs);
+                if (enforcers[i]->stop)
+                        enforcers[i]->stop(&ctx);
+        }
+}
+
+GPtrArray *manager_irqs(Manager *m) {
+        int64_t now = g_get_monotonic_time();
+        if (!m->irq_report || now - m->irq_report_at >= G_USEC_PER_SEC) {
+                g_auto(PassInputs) inputs = event_inputs(m);
+                EnforcerContext ctx = context_of(m, &enforcer_irq, &inputs);
+                g_clear_pointer(&m->irq_report, g_ptr_array_unref);
+                m->irq_report = irq_report(&ctx);
+                m->irq_report_at = now;
+        }
+        return g_ptr_array_ref(m->irq_report);
+}
+
+GPtrArray *manager_workloads(Manager *m) {
+        if (!m->workload_report) {
+                g_auto(PassInputs) inputs = event_inputs(m);
+                EnforcerContext ctx = context_of(m, &enforcer_workload, &inputs);
+                m->workload_report = workload_report(&ctx);
+        }
+        return g_ptr_array_ref(m->workload_report);
 }
 
 GPtrArray *manager_watch_dirs(Manager *m) {
         GPtrArray *dirs = g_ptr_array_new_with_free_func(g_free);
-        g_auto(PassShared) shared = {};
+        g_auto(PassInputs) inputs = event_inputs(m);
         for (size_t i = 0; enforcers[i]; i++) {
-                EnforcerContext ctx = manager_context(m, i, &shared);
-                if (!enforcers[i]->watch_dirs)
+                EnforcerContext ctx = enforcer_context(m, i, &inputs);
+                if (!enforcers[i]->watch)
                         continue;
-                g_autoptr(GPtrArray) rel = enforcers[i]->watch_dirs(&ctx);
+                g_autoptr(GPtrArray) rel = enforcers[i]->watch->dirs(&ctx);
                 for (unsigned j = 0; j < rel->len; j++)
                         g_ptr_array_add(dirs, g_strdup(rel->pdata[j]));
         }
@@ -292,88 +576,51 @@ GPtrArray *manager_watch_dirs(Manager *m) {
 
 bool manager_watch_relevant(const Manager *m, const char *name) {
         for (size_t i = 0; enforcers[i]; i++)
-                if (enforcers[i]->watch_dirs && (!enforcers[i]->watch_relevant || enforcers[i]->watch_relevant(name)))
+                if (enforcers[i]->watch && (!enforcers[i]->watch->relevant || enforcers[i]->watch->relevant(name)))
                         return true;
         return false;
 }
 
 int manager_sampler_start(Manager *m) {
-        const SamplerConfig *sc = &m->config->sampler;
-        SamplerOptions o = {
-                .interval_us = sc->interval_us,
-                .threshold_us = sc->threshold_us,
-                .priority = (int) sc->priority,
-                .hist_max_us = sc->hist_max_us,
-                .pm_qos = sc->pm_qos,
-                .lock_memory = true,
-                .event_fd = m->sampler_event_fd,
-                .host_cpus = m->host_cpus,
-        };
-
-        if (m->sampler)
-                return 0;
-        if (sc->has_cpus)
-                o.cpus = sc->cpus;
-        else
-                config_isolated_cpus(m->config, &o.cpus);
-        int r = sampler_start(&o, &m->sampler);
-        if (r < 0)
-                return log_error_errno(r, "cannot start the latency sampler: %m");
-        g_autofree char *cpus = cpumask_format_list(&o.cpus);
-        log_info("latency sampler on CPUs %s every %u us (SCHED_FIFO %d)", cpus, o.interval_us, o.priority);
-        return 0;
+        LatencyEnv env = latency_env(m);
+        return latency_sampler_start(m->latency, &env);
 }
 
 void manager_sampler_stop(Manager *m) {
-        m->sampler = sampler_stop(m->sampler);
-        g_hash_table_remove_all(m->exceeded_sent);
-}
-
-bool manager_sampler_summary(const Manager *m, SamplerSummary *out) {
-        if (!m->sampler)
-                return false;
-        const char *why = sampler_memory_not_locked(m->sampler);
-        *out = (SamplerSummary) {
-                .exceeded = sampler_exceeded_total(m->sampler),
-                .threshold_us = sampler_options(m->sampler)->threshold_us,
-                .memory = why ? why : "locked",
-        };
-        return true;
+        latency_sampler_stop(m->latency);
 }
 
 GPtrArray *manager_latency(Manager *m) {
-        return m->sampler ? sampler_stats(m->sampler) : NULL;
+        LatencyEnv env = latency_env(m);
+        return latency_stats(m->latency, &env);
 }
 
 void manager_latency_reset(Manager *m) {
-        if (m->sampler)
-                sampler_reset(m->sampler);
+        latency_reset(m->latency);
 }
 
 void manager_noise_tick(Manager *m, uint64_t now_ns) {
-        noise_reading_free(m->noise_before);
-        m->noise_before = m->noise_after;
-        m->noise_after = noise_read(m->root, now_ns);
+        LatencyEnv env = latency_env(m);
+        latency_tick(m->latency, &env, now_ns);
 }
 
 GPtrArray *manager_noise(Manager *m) {
-        g_autoptr(GPtrArray) irqs = NULL;
-        g_autoptr(GHashTable) names = NULL;
+        return latency_noise(m->latency);
+}
 
-        if (!m->noise_before || !m->noise_after)
-                return NULL;
-        /* Names for the device IRQs: a scan only when someone asks. */
-        irqs = irq_scan(m->root);
-        names = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
-        for (unsigned i = 0; i < irqs->len; i++) {
-                const Irq *irq = irqs->pdata[i];
-                g_hash_table_insert(names, g_strdup_printf("%u", irq->num), g_strdup(irq->name));
-        }
-        return noise_rates(m->noise_before, m->noise_after, &m->topology->online, names);
+GPtrArray *manager_spikes(Manager *m, unsigned n) {
+        return latency_spikes(m->latency, n);
+}
+
+uint64_t manager_spikes_by_kind(Manager *m, const char *kind) {
+        return latency_spikes_by_kind(m->latency, kind);
 }
 
 void manager_stop(Manager *m) {
         g_autoptr(GError) e = NULL;
+        stop_enforcers(m);
+        if (m->state == MANAGER_INACTIVE && m->counters[COUNTER_APPLY].value == 0 && originals_count(m->originals) == 0)
+                return; /* never started, nothing of an earlier run left */
         if (!m->config->daemon.restore_on_exit || m->state == MANAGER_REVERTED) {
                 /* What the next start needs, without the lines of ended processes. */
                 if (!m->dry_run && originals_compact(m->originals, &e) < 0)
@@ -395,6 +642,25 @@ static void add_partition_findings(const Manager *m, GPtrArray *findings) {
         }
 }
 
+/* The counters read the rows of the IRQs that may reach the audio CPUs: after a pass
+ * that may have moved IRQs, as it left them, not as its scan found them, else every IRQ
+ * a first apply moved off the audio CPUs is read every second until the next pass (30 s
+ * of the whole file parsed on a server). Only those the scan found there are read again. */
+static void irqs_as_left(const Manager *m, GPtrArray *irqs) {
+        CpuMask audio;
+        config_isolated_cpus(m->config, &audio);
+        for (unsigned i = 0; i < irqs->len; i++) {
+                Irq *irq = irqs->pdata[i];
+                g_autofree char *rel = NULL;
+                CpuMask now;
+                if (!cpumask_intersects(&irq->affinity, &audio))
+                        continue;
+                rel = g_strdup_printf("proc/irq/%u/smp_affinity_list", irq->num);
+                if (root_read_cpulist(m->root, rel, &now) >= 0)
+                        irq->affinity = now;
+        }
+}
+
 /* One pass over every domain: repaired first when asked and applied, then observed. */
 static int pass(Manager *m, bool repair) {
         g_autoptr(GPtrArray) findings = findings_new();
@@ -408,24 +674,50 @@ static int pass(Manager *m, bool repair) {
                 const Finding *f = m->originals_findings->pdata[i];
                 g_ptr_array_add(findings, finding_copy(f));
         }
-        /* Each domain observed once: what differs is repaired (when asked) or reported;
-         * what several read (the processes) is read once for all. */
-        g_auto(PassShared) shared = {};
+        /* What several read (the processes, every IRQ, the tools running) is read once,
+         * before any of them runs; then each domain observed once: what differs is
+         * repaired (when asked) or reported; then the audits. */
+        g_auto(PassInputs) inputs = event_inputs(m);
+        int64_t t0 = g_get_monotonic_time();
+        g_auto(GStrv) drivers = config_irq_drivers(m->config);
+        g_autoptr(GPtrArray) irqs = irq_scan_except(m->root, &(IrqScan) { .names = m->irq_names, .drivers = drivers });
+        int64_t t1 = g_get_monotonic_time();
+        running_tools_free(m->tools);
+        m->tools = tools_find(m->root, m->config, pass_inputs_tasks(&inputs), m->bus_names);
+        log_debug("pass inputs: %u IRQs in %" G_GINT64_FORMAT " us, processes and tools in %" G_GINT64_FORMAT " us",
+                  irqs->len, t1 - t0, g_get_monotonic_time() - t1);
+        inputs.irqs = irqs;
+        inputs.tools = m->tools;
         for (size_t i = 0; enforcers[i]; i++) {
-                EnforcerContext ctx = manager_context(m, i, &shared);
+                EnforcerContext ctx = enforcer_context(m, i, &inputs);
+                int64_t e0 = g_get_monotonic_time();
                 enforcer_reconcile(&ctx, enforcers[i], NULL, repair, findings);
+                log_debug("pass: %s in %" G_GINT64_FORMAT " us", enforcers[i]->name, g_get_monotonic_time() - e0);
         }
+        for (size_t i = 0; audit_checks[i]; i++) {
+                EnforcerContext ctx = manager_context(m, m->check_states[i], NULL, &inputs);
+                int64_t a0 = g_get_monotonic_time();
+                audit_checks[i]->audit(&ctx, findings);
+                log_debug("pass: audit %s in %" G_GINT64_FORMAT " us", audit_checks[i]->name, g_get_monotonic_time() - a0);
+        }
+        if (repair)
+                irqs_as_left(m, irqs);
+        LatencyEnv env = latency_env(m);
+        latency_irqs(m->latency, &env, irqs);
+        unsigned before = m->findings->len;
         g_ptr_array_unref(m->findings);
         m->findings = g_steal_pointer(&findings);
-        m->verify_count++;
+        reports_stale(m);
+        count(m, COUNTER_VERIFY, 1);
         m->last_verify_usec = now_realtime_usec();
         m->last_pass_mono_usec = g_get_monotonic_time();
         m->last_pass_repaired = repair;
 
         if (partition_blocks(m))
-                m->state = MANAGER_INACTIVE;
+                set_state(m, MANAGER_INACTIVE);
         else if (m->state != MANAGER_REVERTED && m->state != MANAGER_INACTIVE)
-                m->state = findings_count_required(m->findings) > 0 ? MANAGER_DEGRADED : MANAGER_ACTIVE;
+                set_state(m, findings_count_required(m->findings) > 0 ? MANAGER_DEGRADED : MANAGER_ACTIVE);
+        changed(m, MANAGER_CHANGED_PASS | (m->findings->len != before ? MANAGER_CHANGED_FINDINGS : 0));
         return 0;
 }
 
@@ -437,11 +729,6 @@ int manager_observe(Manager *m) {
         return pass(m, false);
 }
 
-bool manager_pass_fresh(const Manager *m, bool repaired) {
-        return m->verify_count > 0 && g_get_monotonic_time() - m->last_pass_mono_usec < G_USEC_PER_SEC &&
-               (!repaired || m->last_pass_repaired);
-}
-
 bool manager_apply(Manager *m, GError **error) {
         assert(m);
 
@@ -451,8 +738,8 @@ bool manager_apply(Manager *m, GError **error) {
                             "the partition is invalid for this machine, nothing was applied: %s", d->message);
                 return false;
         }
-        m->state = MANAGER_ACTIVE; /* verify applies, then refines it to degraded */
-        m->apply_count++;
+        set_state(m, MANAGER_ACTIVE); /* verify applies, then refines it to degraded */
+        count(m, COUNTER_APPLY, 1);
         manager_verify(m);
         return true;
 }
@@ -464,7 +751,7 @@ bool manager_resume(Manager *m) {
                 return false;
         }
         log_info("resumed from suspend: applying the partition again (firmware may have reset what it holds)");
-        m->resume_count++;
+        count(m, COUNTER_RESUME, 1);
         if (!manager_apply(m, &e)) {
                 log_warning("%s", e->message);
                 return false;
@@ -490,9 +777,24 @@ static bool check_partition(const Manager *m, const Config *c, GPtrArray **diags
 }
 
 /* Takes a validated configuration and its diagnostics, and applies it unless reverted. */
+/* The groups as the Groups property shows them: "name=cpus@slice;". */
+static char *groups_text(const Config *c) {
+        GString *s = g_string_new(NULL);
+        for (unsigned i = 0; i < c->groups->len; i++) {
+                const GroupConfig *g = c->groups->pdata[i];
+                g_autofree char *cpus = cpumask_format_list(&g->cpus);
+                g_string_append_printf(s, "%s=%s@%s;", g->name, cpus, g->slice);
+        }
+        return g_string_free(s, false);
+}
+
 static bool manager_swap_config(Manager *m, Config *c, GPtrArray *diags, GError **error) {
+        g_autofree char *groups_before = groups_text(m->config), *groups_after = groups_text(c);
+        unsigned what = (cpumask_equal(&m->config->housekeeping, &c->housekeeping) ? 0 : MANAGER_CHANGED_HOUSEKEEPING) |
+                        (g_str_equal(groups_before, groups_after) ? 0 : MANAGER_CHANGED_GROUPS);
         config_free(m->config);
         m->config = c;
+        changed(m, what);
         audits_free(m->audits);
         m->audits = audits_new(m->config, m->root);
         g_ptr_array_unref(m->diagnostics);
@@ -516,17 +818,20 @@ bool manager_reload(Manager *m, GError **error) {
                 config_free(c);
                 return false;
         }
-        return manager_swap_config(m, c, diags, error);
+        if (!manager_swap_config(m, c, diags, error))
+                return false;
+        latency_retry_attribution(m->latency);
+        return true;
 }
 
-char *manager_state_dropin(const Manager *m) {
+char *manager_state_dropin(Manager *m) {
         return g_strconcat(m->config_path, ".d/99-isolatord-set.conf", NULL);
 }
 
 /* Writes the CPUs of every group into the drop-in. All of them, not only the group that
  * moved: the drop-in declares groups, and a file that declares some groups replaces the
  * default ones, so a partial one would lose groups at the next start. */
-static bool persist_partition(const Manager *m, const Config *c, GError **error) {
+static bool persist_partition(Manager *m, const Config *c, GError **error) {
         g_autofree char *path = manager_state_dropin(m);
         g_autofree char *dir = g_path_get_dirname(path);
         g_autoptr(GString) data = g_string_new(
@@ -603,9 +908,15 @@ bool manager_revert(Manager *m, GError **error) {
         unsigned failures = 0;
 
         assert(m);
-        g_auto(PassShared) shared = {};
+        /* The timerlat tracer's settings belong to the sampler, which runs apart from the
+         * partition: it puts them back as it stops, and takes them again. */
+        Sampler *sampler = latency_sampler(m->latency);
+        bool timerlat = sampler && g_str_equal(sampler_source(sampler), "timerlat");
+        if (timerlat)
+                manager_sampler_stop(m);
+        g_auto(PassInputs) inputs = event_inputs(m);
         for (size_t i = 0; enforcers[i]; i++) {
-                EnforcerContext ctx = manager_context(m, i, &shared);
+                EnforcerContext ctx = enforcer_context(m, i, &inputs);
                 if (enforcers[i]->revert)
                         enforcers[i]->revert(&ctx);
         }
@@ -617,7 +928,7 @@ bool manager_revert(Manager *m, GError **error) {
                         log_info("dry run: would restore \"%s\" to %s", value, rel);
                         continue;
                 }
-                EnforcerContext ctx = manager_context(m, 0, &shared);
+                EnforcerContext ctx = enforcer_context(m, 0, &inputs);
                 int r = enforcer_restore(&ctx, rel, value);
                 if (r >= 0 || r == -ENOENT) /* gone with its device: nothing to restore */
                         g_hash_table_add(restored, (char *) rel);
@@ -630,8 +941,11 @@ bool manager_revert(Manager *m, GError **error) {
                             originals_compact(m->originals, error) < 0))
                 return false;
         log_info("reverted: %u original(s) restored", g_hash_table_size(restored));
-        g_hash_table_remove_all(m->refusals); /* said again should they recur after the next Apply */
-        m->state = MANAGER_REVERTED;
+        for (size_t i = 0; enforcers[i]; i++)
+                g_hash_table_remove_all(m->refusals[i]); /* said again should they recur after the next Apply */
+        set_state(m, MANAGER_REVERTED);
+        if (timerlat)
+                manager_sampler_start(m);
         manager_verify(m);
         if (failures > 0) {
                 g_set_error(error, ISO_ERROR, ISO_ERROR_IO,
@@ -641,12 +955,60 @@ bool manager_revert(Manager *m, GError **error) {
         return true;
 }
 
+/* systemd ended the job that moves a process into a slice: its placement goes on. */
+static void on_moved(pid_t pid, const char *scope, int error, const char *why, void *userdata) {
+        Manager *m = userdata;
+        if (error < 0)
+                log_debug("systemd did not move %d into %s: %s", (int) pid, scope, why);
+        manager_event(m, &(Trigger) { .kind = TRIGGER_MOVED, .pid = pid, .name = scope, .error = error });
+}
+
 /* The machine the originals belong to: this root, this boot. */
 static char *machine_identity(const Root *root) {
         g_autofree char *boot = NULL;
         if (root_read_line(root, "proc/sys/kernel/random/boot_id", &boot) < 0 || !*g_strstrip(boot))
                 g_free(g_steal_pointer(&boot)), boot = g_strdup("unknown");
         return g_strdup_printf("root=%s boot=%s", root_dir(root), boot);
+}
+
+/* One manager per runtime folder: a second one (a second daemon, a hand-run copy) would
+ * read the first's originals mid-write, and its stop would revert the first's partition.
+ * The first one's lock holds until it exits, crash included; a dry run writes nothing
+ * and takes none. */
+static int take_lock(Manager *m, GError **error) {
+        g_autofree char *path = g_build_filename(m->runtime_dir, "lock", NULL);
+        g_autofree char *holder = NULL;
+
+        if (g_mkdir_with_parents(m->runtime_dir, 0755) < 0) {
+                g_set_error(error, ISO_ERROR, ISO_ERROR_IO, "cannot create the runtime folder %s: %s", m->runtime_dir,
+                            g_strerror(errno));
+                return -errno;
+        }
+        m->lock_fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (m->lock_fd < 0) {
+                g_set_error(error, ISO_ERROR, ISO_ERROR_IO, "cannot open %s: %s", path, g_strerror(errno));
+                return -errno;
+        }
+        if (flock(m->lock_fd, LOCK_EX | LOCK_NB) < 0) {
+                int err = errno;
+                char buf[16] = "";
+                ssize_t n = pread(m->lock_fd, buf, sizeof buf - 1, 0);
+                holder = n > 0 ? g_strndup(buf, (gsize) n) : g_strdup("?");
+                g_strstrip(holder);
+                if (err == EWOULDBLOCK)
+                        g_set_error(error, ISO_ERROR, ISO_ERROR_IO,
+                                    "another isolatord (pid %s) keeps the partition with the runtime folder %s: this one "
+                                    "changes nothing and exits",
+                                    holder[0] && strspn(holder, "0123456789") == strlen(holder) ? holder : "?",
+                                    m->runtime_dir);
+                else
+                        g_set_error(error, ISO_ERROR, ISO_ERROR_IO, "cannot lock %s: %s", path, g_strerror(err));
+                return -err;
+        }
+        g_autofree char *pid = g_strdup_printf("%d\n", (int) getpid());
+        if (ftruncate(m->lock_fd, 0) < 0 || pwrite(m->lock_fd, pid, strlen(pid), 0) < 0)
+                log_debug("cannot write the pid into %s: %m", path); /* the lock holds anyway */
+        return 0;
 }
 
 /* Loads the saved originals, and sets aside what cannot be this machine's: a file of
@@ -682,20 +1044,21 @@ bool manager_new(const ManagerOptions *o, Manager **out, GError **error) {
         g_autoptr(Manager) m = g_new0(Manager, 1);
 
         m->sampler_event_fd = -1;
-        /* Before isolatord pins itself to housekeeping: the CPUs that exist for it (not
-         * read from /sys, which may be a test's; not --root's, which describes another
-         * machine). */
-        cpu_set_t allowed;
-        if (sched_getaffinity(0, sizeof allowed, &allowed) >= 0)
-                for (int cpu = 0; cpu < CPU_SETSIZE; cpu++)
-                        if (CPU_ISSET(cpu, &allowed))
-                                cpumask_add(&m->host_cpus, (unsigned) cpu);
-
+        m->lock_fd = -1;
         assert(o);
         assert(out);
 
         m->root = root_new(o->root);
         m->host = root_new("/");
+        /* The CPUs of this machine, not --root's (another machine's), nor this process's
+         * affinity (isolcpus= narrows every process's to housekeeping at boot). */
+        if (root_read_cpulist(m->host, "sys/devices/system/cpu/online", &m->host_online) < 0) {
+                cpu_set_t allowed;
+                if (sched_getaffinity(0, sizeof allowed, &allowed) >= 0)
+                        for (int cpu = 0; cpu < CPU_SETSIZE; cpu++)
+                                if (CPU_ISSET(cpu, &allowed))
+                                        cpumask_add(&m->host_online, (unsigned) cpu);
+        }
         m->cgroups = cgroups_new();
         m->config_path = g_strdup(o->config_path);
         m->config_must_exist = o->config_must_exist;
@@ -704,40 +1067,62 @@ bool manager_new(const ManagerOptions *o, Manager **out, GError **error) {
         m->state = MANAGER_INACTIVE;
         m->runtime_dir = g_strdup(o->runtime_dir ? o->runtime_dir : manager_default_runtime_dir());
         m->sink = (EventSink) { on_event, m };
-        m->exceeded_sent = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, g_free);
+        m->latency = latency_new();
         m->drift_by_kind = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
-        m->refusals = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
-        m->fighters = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+        m->irq_names = irq_names_new();
         m->rewrites = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+        m->drift_list = g_array_new(false, false, sizeof(DriftCount));
+        for (size_t i = 0; i < _COUNTER_MAX; i++)
+                m->counters[i] = (ManagerCounter) { counter_names[i].key, counter_names[i].metric, counter_names[i].help, 0 };
         size_t n = 0;
         while (enforcers[n])
                 n++;
         m->enforcer_states = g_new0(void *, n + 1);
-        for (size_t i = 0; i < n; i++)
+        m->refusals = g_new0(GHashTable *, n + 1);
+        for (size_t i = 0; i < n; i++) {
                 if (enforcers[i]->state_new)
                         m->enforcer_states[i] = enforcers[i]->state_new();
+                m->refusals[i] = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+        }
+        for (n = 0; audit_checks[n]; n++)
+                ;
+        m->check_states = g_new0(void *, n + 1);
+        for (size_t i = 0; i < n; i++)
+                if (audit_checks[i]->state_new)
+                        m->check_states[i] = audit_checks[i]->state_new();
 
         m->sampler_event_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-        if (open_originals(m, error) < 0 || topology_load(m->root, &m->topology, error) < 0 ||
+        if ((!m->dry_run && take_lock(m, error) < 0) || open_originals(m, error) < 0 || topology_load(m->root, &m->topology, error) < 0 ||
             config_load(m->config_path, m->config_must_exist, &m->config, error) < 0)
                 return false;
         m->diagnostics = partition_validate(m->config, m->topology);
         m->audits = audits_new(m->config, m->root);
-        if (partition_ok(m)) {
-                if (!manager_apply(m, error))
-                        return false;
-        } else {
-                log_error("the partition is invalid for this machine; isolatord stays inactive until a valid "
-                          "configuration is loaded (isolatord --check-config shows why)");
-                manager_verify(m);
-        }
+        cgroups_set_moved(m->cgroups, on_moved, m);
         *out = g_steal_pointer(&m);
         return true;
+}
+
+bool manager_start(Manager *m, GError **error) {
+        assert(m);
+        if (partition_ok(m))
+                return manager_apply(m, error);
+        log_error("the partition is invalid for this machine; isolatord stays inactive until a valid "
+                  "configuration is loaded (isolatord --check-config shows why)");
+        manager_verify(m);
+        return true;
+}
+
+void manager_set_event(Manager *m, sd_event *event) {
+        cgroups_set_event(m->cgroups, event);
 }
 
 void manager_free(Manager *m) {
         if (!m)
                 return;
+        /* First, while what it writes through is here: the timerlat tracer's settings go
+         * back as the sampler stops. */
+        if (m->latency)
+                latency_sampler_stop(m->latency);
         root_free(m->root);
         root_free(m->host);
         g_free(m->config_path);
@@ -748,31 +1133,37 @@ void manager_free(Manager *m) {
                 g_ptr_array_unref(m->diagnostics);
         if (m->findings)
                 g_ptr_array_unref(m->findings);
-        for (size_t i = 0; m->enforcer_states && enforcers[i]; i++)
+        for (size_t i = 0; m->enforcer_states && enforcers[i]; i++) {
                 if (enforcers[i]->state_free)
                         enforcers[i]->state_free(m->enforcer_states[i]);
+                g_hash_table_unref(m->refusals[i]);
+        }
         g_free(m->enforcer_states);
+        g_free(m->refusals);
+        for (size_t i = 0; m->check_states && audit_checks[i]; i++)
+                if (audit_checks[i]->state_free)
+                        audit_checks[i]->state_free(m->check_states[i]);
+        g_free(m->check_states);
+        irq_names_free(m->irq_names);
+        running_tools_free(m->tools);
         originals_free(m->originals);
         if (m->originals_findings)
                 g_ptr_array_unref(m->originals_findings);
         cgroups_free(m->cgroups);
-        sampler_stop(m->sampler);
-        if (m->exceeded_sent)
-                g_hash_table_unref(m->exceeded_sent);
-        if (m->refusals)
-                g_hash_table_unref(m->refusals);
+        latency_free(m->latency);
         if (m->bus_names)
                 g_hash_table_unref(m->bus_names);
-        if (m->fighters)
-                g_hash_table_unref(m->fighters);
         if (m->rewrites)
                 g_hash_table_unref(m->rewrites);
         if (m->drift_by_kind)
                 g_hash_table_unref(m->drift_by_kind);
         if (m->sampler_event_fd >= 0)
                 close(m->sampler_event_fd);
-        noise_reading_free(m->noise_before);
-        noise_reading_free(m->noise_after);
+        if (m->lock_fd >= 0)
+                close(m->lock_fd);
+        reports_stale(m);
+        if (m->drift_list)
+                g_array_unref(m->drift_list);
         g_free(m->runtime_dir);
         g_free(m);
 }

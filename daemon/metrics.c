@@ -5,7 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "enforcer-irq.h"
+#include "enforce/enforcer-irq.h"
 #include "metrics.h"
 
 /* Upper bounds of the latency buckets, in microseconds; those under the histogram's
@@ -28,37 +28,33 @@ static void family(GString *out, const char *name, const char *type, const char 
         g_string_append_printf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
-static void append_state(GString *out, const Manager *m) {
+static void append_state(GString *out, const ManagerStatus *st) {
         static const ManagerState states[] = { MANAGER_INACTIVE, MANAGER_ACTIVE, MANAGER_DEGRADED, MANAGER_REVERTED };
         family(out, "isolatord_state", "gauge", "The partition's state: 1 for the one it is in.");
         for (size_t i = 0; i < G_N_ELEMENTS(states); i++)
                 g_string_append_printf(out, "isolatord_state{state=\"%s\"} %d\n", manager_state_to_string(states[i]),
-                                       m->state == states[i]);
+                                       st->state == states[i]);
 }
 
-static void append_counts(GString *out, const Manager *m) {
-        unsigned required = findings_count_required(m->findings);
+static void append_counts(GString *out, const ManagerStatus *st) {
         family(out, "isolatord_findings", "gauge", "Findings of the last verify, by level.");
-        g_string_append_printf(out, "isolatord_findings{level=\"required\"} %u\n", required);
-        g_string_append_printf(out, "isolatord_findings{level=\"advice\"} %u\n", m->findings->len - required);
+        g_string_append_printf(out, "isolatord_findings{level=\"required\"} %u\n", st->required_findings);
+        g_string_append_printf(out, "isolatord_findings{level=\"advice\"} %u\n",
+                               st->findings->len - st->required_findings);
 
         family(out, "isolatord_drift_corrections_total", "counter",
                "Changes made by others to what the partition holds, put back, by kind.");
-        g_autoptr(GList) kinds = g_list_sort(g_hash_table_get_keys(m->drift_by_kind), (GCompareFunc) strcmp);
-        for (GList *l = kinds; l; l = l->next) {
-                const uint64_t *n = g_hash_table_lookup(m->drift_by_kind, l->data);
+        for (unsigned i = 0; i < st->drift_by_kind->len; i++) {
+                const DriftCount *d = &g_array_index(st->drift_by_kind, DriftCount, i);
                 g_string_append(out, "isolatord_drift_corrections_total{kind=\"");
-                append_label_value(out, l->data);
-                g_string_append_printf(out, "\"} %" G_GUINT64_FORMAT "\n", *n);
+                append_label_value(out, d->kind);
+                g_string_append_printf(out, "\"} %" G_GUINT64_FORMAT "\n", d->count);
         }
-        family(out, "isolatord_verify_passes_total", "counter", "Verify passes run (timer, bus and apply).");
-        g_string_append_printf(out, "isolatord_verify_passes_total %" G_GUINT64_FORMAT "\n", m->verify_count);
-        family(out, "isolatord_applies_total", "counter", "Applies of the partition (Apply, reload, resume).");
-        g_string_append_printf(out, "isolatord_applies_total %" G_GUINT64_FORMAT "\n", m->apply_count);
-        family(out, "isolatord_resumes_total", "counter", "Resumes from suspend after which the partition was applied again.");
-        g_string_append_printf(out, "isolatord_resumes_total %" G_GUINT64_FORMAT "\n", m->resume_count);
-        family(out, "isolatord_device_events_total", "counter", "Device and link events that asked for a rescan.");
-        g_string_append_printf(out, "isolatord_device_events_total %" G_GUINT64_FORMAT "\n", m->event_count);
+        for (size_t i = 0; i < st->n_counters; i++) {
+                const ManagerCounter *c = &st->counters[i];
+                family(out, c->metric, "counter", c->help);
+                g_string_append_printf(out, "%s %" G_GUINT64_FORMAT "\n", c->metric, c->value);
+        }
 }
 
 static void append_latency(GString *out, Manager *m) {
@@ -105,9 +101,32 @@ static void append_latency(GString *out, Manager *m) {
         }
 }
 
+/* What measuring costs each CPU: its thread's wake-ups and share of the CPU. */
+static void append_sampler_cost(GString *out, Manager *m) {
+        g_autoptr(GPtrArray) stats = manager_latency(m);
+        if (!stats)
+                return;
+        family(out, "isolatord_sampler_wakeups_per_second", "gauge",
+               "Wake-ups of the measuring thread on each CPU since the sampler started.");
+        for (unsigned i = 0; i < stats->len; i++) {
+                const LatencyStats *l = stats->pdata[i];
+                if (l->measured && l->own_wakeups_per_s >= 0)
+                        g_string_append_printf(out, "isolatord_sampler_wakeups_per_second{cpu=\"%d\"} %.3f\n", l->cpu,
+                                               l->own_wakeups_per_s);
+        }
+        family(out, "isolatord_sampler_cpu_ratio", "gauge",
+               "The share of each CPU's time the measuring thread took since the sampler started.");
+        for (unsigned i = 0; i < stats->len; i++) {
+                const LatencyStats *l = stats->pdata[i];
+                if (l->measured && l->own_cpu_percent >= 0)
+                        g_string_append_printf(out, "isolatord_sampler_cpu_ratio{cpu=\"%d\"} %.6f\n", l->cpu,
+                                               l->own_cpu_percent / 100.0);
+        }
+}
+
 static void append_irqs(GString *out, Manager *m) {
         static const char *const states[] = { "pinned", "ruled", "foreign", "unmovable" };
-        g_autoptr(GPtrArray) report = manager_report(m, &enforcer_irq);
+        g_autoptr(GPtrArray) report = manager_irqs(m);
         unsigned by_state[G_N_ELEMENTS(states)] = {};
 
         family(out, "isolatord_irqs", "gauge", "IRQs by what isolatord made of their affinity.");
@@ -130,6 +149,30 @@ static void append_irqs(GString *out, Manager *m) {
         }
 }
 
+static const char *const source_kinds[] = { "irq", "softirq", "vector", "nmi", "thread", "other" };
+
+/* A traced CPU's sources of one kind summed: occurrences a second, or share of its time. */
+static double kind_sum(const NoiseCpu *n, const char *kind, bool share) {
+        double sum = 0;
+        for (unsigned i = 0; i < n->sources->len; i++) {
+                const NoiseSource *src = n->sources->pdata[i];
+                if (g_str_equal(src->kind, kind))
+                        sum += share ? src->share : src->rate;
+        }
+        return sum;
+}
+
+/* From the tracepoints: what reached each audio CPU by kind, how often and for how much of its time. */
+static void append_noise_kinds(GString *out, const GPtrArray *noise, const char *name, bool share, const char *help) {
+        family(out, name, "gauge", help);
+        for (unsigned i = 0; i < noise->len; i++) {
+                const NoiseCpu *n = noise->pdata[i];
+                for (size_t k = 0; n->traced && k < G_N_ELEMENTS(source_kinds); k++)
+                        g_string_append_printf(out, "%s{cpu=\"%d\",kind=\"%s\"} %.6f\n", name, n->cpu, source_kinds[k],
+                                               kind_sum(n, source_kinds[k], share));
+        }
+}
+
 static void append_noise(GString *out, Manager *m) {
         g_autoptr(GPtrArray) noise = manager_noise(m);
         if (!noise)
@@ -145,8 +188,10 @@ static void append_noise(GString *out, Manager *m) {
                 } sources[] = { { "loc", n->loc }, { "res", n->res }, { "cal", n->cal }, { "tlb", n->tlb },
                                 { "devices", n->devices } };
                 for (size_t k = 0; k < G_N_ELEMENTS(sources); k++)
-                        g_string_append_printf(out, "isolatord_noise_interrupts_per_second{cpu=\"%d\",source=\"%s\"} %.3f\n",
-                                               n->cpu, sources[k].name, sources[k].rate);
+                        if (sources[k].rate >= 0) /* -1: not known from this source */
+                                g_string_append_printf(out,
+                                                       "isolatord_noise_interrupts_per_second{cpu=\"%d\",source=\"%s\"} %.3f\n",
+                                                       n->cpu, sources[k].name, sources[k].rate);
         }
         family(out, "isolatord_noise_context_switches_per_second", "gauge",
                "Context switches on each CPU in the last second.");
@@ -156,15 +201,31 @@ static void append_noise(GString *out, Manager *m) {
                         g_string_append_printf(out, "isolatord_noise_context_switches_per_second{cpu=\"%d\"} %.3f\n",
                                                n->cpu, n->switches);
         }
+        append_noise_kinds(out, noise, "isolatord_noise_per_second", false,
+                           "What reached each audio CPU in the last second by kind (from the tracepoints), a second.");
+        append_noise_kinds(out, noise, "isolatord_noise_time_ratio", true,
+                           "The share of each audio CPU's time what reached it took in the last second, by kind.");
+}
+
+static void append_spikes(GString *out, Manager *m) {
+        static const char *const causes[] = { "irq", "softirq", "vector", "nmi", "thread", "counter", "none" };
+        family(out, "isolatord_spikes_total", "counter",
+               "Spikes explained since the start (or the last ResetLatency), by the kind of their first cause.");
+        for (size_t k = 0; k < G_N_ELEMENTS(causes); k++)
+                g_string_append_printf(out, "isolatord_spikes_total{cause=\"%s\"} %" G_GUINT64_FORMAT "\n", causes[k],
+                                       manager_spikes_by_kind(m, causes[k]));
 }
 
 char *metrics_text(Manager *m) {
         GString *out = g_string_sized_new(4096);
-        append_state(out, m);
-        append_counts(out, m);
+        const ManagerStatus *st = manager_status(m);
+        append_state(out, st);
+        append_counts(out, st);
         append_latency(out, m);
+        append_sampler_cost(out, m);
         append_irqs(out, m);
         append_noise(out, m);
+        append_spikes(out, m);
         return g_string_free(out, false);
 }
 

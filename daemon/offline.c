@@ -1,16 +1,16 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <assert.h>
 
-#include "audits.h"
-#include "bootparams.h"
-#include "config.h"
-#include "kconfig.h"
-#include "log.h"
+#include "enforce/audits.h"
+#include "model/bootparams.h"
+#include "model/config.h"
+#include "model/kconfig.h"
+#include "base/log.h"
 #include "offline.h"
-#include "partition.h"
-#include "plan.h"
-#include "table.h"
-#include "topology.h"
+#include "model/partition.h"
+#include "model/plan.h"
+#include "base/table.h"
+#include "model/topology.h"
 
 typedef struct Machine {
         Root *root;
@@ -55,6 +55,14 @@ static void print_machine(const Machine *m, FILE *out) {
                 m->topology->nodes->len, m->topology->nodes->len == 1 ? "" : "s");
 }
 
+/* "fifo 70", "keep", or NULL when isolatord sets none. */
+static char *sched_text(SchedPolicy policy, int priority) {
+        if (policy == SCHED_POLICY_UNSET)
+                return NULL;
+        return priority ? g_strdup_printf("%s %d", sched_policy_to_string(policy), priority)
+                        : g_strdup(sched_policy_to_string(policy));
+}
+
 static void print_partition(const Config *c, FILE *out) {
         g_autoptr(Table) t = table_new("PART", "CPUS", "COUNT", "SLICE", "MATCH", "SCHED", NULL);
         g_autofree char *hk = cpumask_format_list(&c->housekeeping);
@@ -66,11 +74,24 @@ static void print_partition(const Config *c, FILE *out) {
                 g_autofree char *cpus = cpumask_format_list(&g->cpus);
                 g_autofree char *n = g_strdup_printf("%u", cpumask_count(&g->cpus));
                 g_autofree char *match = g->match[0] ? g_strjoinv(" ", g->match) : NULL;
-                g_autofree char *sched = g->sched_policy == SCHED_POLICY_UNSET ? NULL
-                        : g->sched_priority ? g_strdup_printf("%s %d", sched_policy_to_string(g->sched_policy), g->sched_priority)
-                        : g_strdup(sched_policy_to_string(g->sched_policy));
+                g_autofree char *sched = sched_text(g->sched_policy, g->sched_priority);
                 table_add_row(t, g->name, cpus, n, g->slice, match, sched);
         }
+        table_print(t, out);
+}
+
+static void print_thread_rules(const Config *c, FILE *out) {
+        if (c->thread_rules->len == 0)
+                return;
+        g_autoptr(Table) t = table_new("THREAD RULE", "GROUP", "MATCH", "CPUS", "SCHED", NULL);
+        for (unsigned i = 0; i < c->thread_rules->len; i++) {
+                const ThreadRule *r = c->thread_rules->pdata[i];
+                g_autofree char *match = g_strjoinv(" ", r->match);
+                g_autofree char *cpus = r->has_cpus ? cpumask_format_list(&r->cpus) : g_strdup("the group's");
+                g_autofree char *sched = sched_text(r->sched_policy, r->sched_priority);
+                table_add_row(t, r->name, r->group, match, cpus, sched ? sched : "the group's");
+        }
+        fputc('\n', out);
         table_print(t, out);
 }
 
@@ -95,6 +116,7 @@ int offline_check_config(const OfflineOptions *o, FILE *out) {
         print_machine(&m, out);
         fputc('\n', out);
         print_partition(m.config, out);
+        print_thread_rules(m.config, out);
         if (diags->len > 0)
                 fputc('\n', out);
         print_diagnostics(diags, out);
@@ -199,7 +221,8 @@ int offline_boot_params(const OfflineOptions *o, FILE *out) {
                 print_audit_reasons(params, out);
                 print_audit_reasons(live, out);
         }
-        fprintf(out, "\nAdd to GRUB_CMDLINE_LINUX in /etc/default/grub (remove older isolcpus=, nohz_full=,\n"
+        fprintf(out, "\nisoctl boot-params --write writes it for GRUB or kernel-install. By hand: add it to\n"
+                     "GRUB_CMDLINE_LINUX in /etc/default/grub (remove older isolcpus=, nohz_full=,\n"
                      "rcu_nocbs=, irqaffinity=, kthread_cpus=), run update-grub and reboot:\n  %s\n"
                      "With the recommended ones:\n  %s\n", audits->required_line, audits->full_line);
         fprintf(out, "\n%u required setting%s missing or different.\n", problems, problems == 1 ? "" : "s");

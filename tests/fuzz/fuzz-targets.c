@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The fuzz targets, one per reader of outside text: CPU lists and masks, configuration
  * files (loaded from raw bytes, NUL included, and round-tripped), the kernel command
- * line, a kernel .config, /proc/interrupts, /proc/schedstat, /proc/PID/stat, the saved
- * originals file (a root daemon reads it back after a crash), and the arguments a
+ * line, a kernel .config, /proc/interrupts, /proc/schedstat, /proc/PID/stat, a task's
+ * schedstat and status and /proc/stat's idle times (what the starvation guard reads), the saved
+ * originals file (a root daemon reads it back after a crash), a tracefs format file with
+ * a raw record laid out by it, and the arguments a
  * stranger sends SetGroupCpus over the bus. This file is built once per target with
  * -DFUZZ_TARGET=fuzz_NAME: for libFuzzer with -Dfuzzing=true (clang, the library built
  * with -fsanitize=fuzzer-no-link so that coverage reaches it), and always as a replay of
@@ -13,17 +15,21 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "bootparams.h"
-#include "config.h"
-#include "cpumask.h"
-#include "enforcer.h"
-#include "irq.h"
-#include "kconfig.h"
-#include "log.h"
+#include "model/bootparams.h"
+#include "model/config.h"
+#include "model/cpumask.h"
+#include "enforce/enforcer.h"
+#include "kernel/cpustat.h"
+#include "kernel/irq.h"
+#include "model/kconfig.h"
+#include "base/log.h"
 #include "manager.h"
-#include "noise.h"
-#include "originals.h"
-#include "task.h"
+#include "kernel/noise.h"
+#include "kernel/originals.h"
+#include "kernel/task.h"
+#include "kernel/timerlat.h"
+#include "kernel/trace-format.h"
+#include "kernel/trace-record.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int fuzz_cpumask(const uint8_t *data, size_t size);
@@ -33,8 +39,11 @@ int fuzz_kconfig(const uint8_t *data, size_t size);
 int fuzz_interrupts(const uint8_t *data, size_t size);
 int fuzz_schedstat(const uint8_t *data, size_t size);
 int fuzz_stat(const uint8_t *data, size_t size);
+int fuzz_progress(const uint8_t *data, size_t size);
 int fuzz_originals(const uint8_t *data, size_t size);
 int fuzz_bus(const uint8_t *data, size_t size);
+int fuzz_trace_format(const uint8_t *data, size_t size);
+int fuzz_timerlat_page(const uint8_t *data, size_t size);
 
 /* The bytes as the kernel's files reach a parser: whole, NUL bytes included, ended by
  * one more NUL (a C parser sees up to the first). */
@@ -115,6 +124,72 @@ int fuzz_stat(const uint8_t *data, size_t size) {
         return 0;
 }
 
+int fuzz_progress(const uint8_t *data, size_t size) {
+        g_autofree char *text = text_of(data, size);
+        uint64_t n;
+        uint64_t idle[4];
+        bool known[4];
+        (void) task_parse_schedstat(text, &n, &n);
+        (void) task_parse_switches(text, &n);
+        (void) cpustat_parse_idle(text, idle, known, G_N_ELEMENTS(idle));
+        return 0;
+}
+
+/* A format file, a NUL, then a raw record: every field read from the record, and the
+ * record decoded with the format taken for each tracepoint attribution knows. */
+int fuzz_trace_format(const uint8_t *data, size_t size) {
+        const uint8_t *nul = memchr(data, '\0', size);
+        g_autofree char *text = text_of(data, nul ? (size_t) (nul - data) : size);
+        const uint8_t *raw = nul ? nul + 1 : data + size;
+        size_t len = nul ? size - (size_t) (raw - data) : 0;
+        TraceFormat f;
+        char buf[32];
+        int64_t v;
+
+        if (trace_format_parse(text, &f) < 0)
+                return 0;
+        assert(f.nfields <= TRACE_FIELDS_MAX);
+        for (unsigned i = 0; i < f.nfields; i++) {
+                assert(f.fields[i].offset + f.fields[i].size <= TRACE_RECORD_MAX);
+                if (trace_field_str(&f.fields[i], raw, len, buf, sizeof buf))
+                        assert(strlen(buf) < sizeof buf);
+                (void) trace_field_int(&f.fields[i], raw, len, &v);
+        }
+        for (size_t i = 0; i < trace_points_count; i++) {
+                g_autoptr(TraceDecoder) d = trace_decoder_new();
+                TraceRecord r;
+                if (trace_decoder_add(d, i, text) == 0 && trace_decode_raw(d, raw, len, &r))
+                        assert(r.name[sizeof r.name - 1] == '\0' && r.prev.comm[sizeof r.prev.comm - 1] == '\0');
+        }
+        return 0;
+}
+
+static void count_sample(const TimerlatSample *s, void *userdata) {
+        (*(size_t *) userdata)++;
+}
+
+/* A page of the timerlat tracer's ring as trace_pipe_raw hands it (or a fake root's
+ * bytes): decoded within its bounds, each sample at least an event header and an entry. */
+int fuzz_timerlat_page(const uint8_t *data, size_t size) {
+        static const char *const format =
+                "name: timerlat\nID: 13\nformat:\n"
+                "\tfield:unsigned short common_type;\toffset:0;\tsize:2;\tsigned:0;\n"
+                "\tfield:int common_pid;\toffset:4;\tsize:4;\tsigned:1;\n"
+                "\tfield:unsigned int seqnum;\toffset:8;\tsize:4;\tsigned:0;\n"
+                "\tfield:int context;\toffset:12;\tsize:4;\tsigned:1;\n"
+                "\tfield:u64 timer_latency;\toffset:16;\tsize:8;\tsigned:0;\n";
+        TraceFormat f;
+        size_t n = 0;
+        bool missed;
+        g_autofree uint8_t *copy = g_memdup2(data, size); /* exactly size bytes, for ASan */
+
+        assert(trace_format_parse(format, &f) == 0);
+        int r = timerlat_page_decode(&f, copy, size, count_sample, &n, &missed);
+        assert(r == -EBADMSG || (size_t) r == n);
+        assert(n * 28 <= size);
+        return 0;
+}
+
 static char *fuzz_dir(void) {
         static char *dir;
         if (!dir)
@@ -165,7 +240,7 @@ int fuzz_bus(const uint8_t *data, size_t size) {
                                     NULL);
                 ManagerOptions o = { .root = root, .config_path = conf, .dry_run = true, .runtime_dir = run };
                 GError *e = NULL;
-                if (!manager_new(&o, &m, &e))
+                if (!manager_new(&o, &m, &e) || !manager_start(m, &e))
                         g_error("no manager for the bus target (ISOLATORD_FIXTURES?): %s", e->message);
         }
         if (!nul)

@@ -56,6 +56,32 @@ for who in root nobody; do
   expect_exit 0 "$who introspects" -- "${run[@]}" busctl --system introspect org.rtaudio.Isolator /org/rtaudio/Isolator
 done
 
+# --- reads that scan the machine: root's are not limited (a user's are, on the server
+# below, where a read takes long enough for a burst to arrive while the first waits) ---
+cat >"$work/burst.py" <<'PY'
+# Twelve GetIrqs sent at once on one connection, without waiting: what comes back.
+from gi.repository import Gio, GLib
+bus = Gio.bus_get_sync(Gio.BusType.SYSTEM)
+loop = GLib.MainLoop()
+results = []
+def done(conn, res, _):
+    try:
+        conn.call_finish(res)
+        results.append("answered")
+    except GLib.Error as e:
+        results.append(Gio.DBusError.get_remote_error(e) or e.message)
+    if len(results) == 12:
+        loop.quit()
+for _ in range(12):
+    bus.call("org.rtaudio.Isolator", "/org/rtaudio/Isolator", "org.rtaudio.Isolator1", "GetIrqs", None, None,
+             Gio.DBusCallFlags.NONE, 60000, None, done, None)
+loop.run()
+for r in sorted(set(results)):
+    print(results.count(r), r)
+PY
+expect_exit 0 "root sends twelve at once" -- /usr/bin/python3 "$work/burst.py"
+expect_in "root's are all answered" "12 answered"
+
 # --- the documented interface is the served one ---
 busctl --system introspect --xml-interface org.rtaudio.Isolator /org/rtaudio/Isolator >"$work/live.xml"
 expect_exit 0 "introspection matches dbus/org.rtaudio.Isolator1.xml" -- \
@@ -265,5 +291,94 @@ checks=$((checks + 1))
 [ "$(grep -c '^WATCHDOG=1' "$work/notify.log")" -ge 5 ] || fail "too few WATCHDOG=1 for 3 s at 200 ms"
 expect_in "RELOADING=1 on SIGHUP" "RELOADING=1"
 expect_in "STOPPING=1" "STOPPING=1"
+
+# --- a user's flood of calls, on the 256-CPU server (5681 IRQs: a GetIrqs or GetMetrics
+# takes a good part of a second): limits count per user, not per connection; root's reads
+# go first; each read built once for everyone waiting ---
+big=$(mktemp -d /dev/shm/isolatord-bus-flood-XXXXXX)
+flood_pid=
+trap '[ -z "$flood_pid" ] || kill "$flood_pid" 2>/dev/null; bus_cleanup; rm -rf "$work" "$big"' EXIT
+cp -a "$ISOLATORD_FIXTURES/server-256" "$big/root"
+cat >"$work/flood.conf" <<'CONF'
+[Partition]
+Housekeeping=0,128
+[Group bench]
+CPUs=1-127,129-255
+Match=isobench-hq
+[Sampler]
+Enabled=false
+[Daemon]
+CgroupBackend=cgroupfs
+CONF
+daemon_start --root "$big/root" --config "$work/flood.conf" --runtime-dir "$big/run"
+sleep 1.5 # two noise readings
+flood() { nobody /usr/bin/python3 "$here/flood.py" "$@"; }
+count_of() { sed -n "s/^\([0-9]*\) $1\$/\1/p" <<<"$out"; }
+# ms ROOT_CALL...: prints how long a call of root took, in ms ("timeout" past 25 s).
+ms() {
+  local s; s=$(date +%s%N)
+  busctl --system --timeout=25 call org.rtaudio.Isolator /org/rtaudio/Isolator org.rtaudio.Isolator1 "$@" \
+    >/dev/null 2>&1 || { echo timeout; return; }
+  echo $(( ($(date +%s%N) - s) / 1000000 ))
+}
+flood_wait_started() {
+  for _ in $(seq 500); do grep -q '^flooding$' "$work/flood.out" 2>/dev/null && return 0; sleep 0.02; done
+  fail "the flood did not start: $(cat "$work/flood.out")"
+}
+
+# Twelve reads of one user sent at once, on one connection and on three: four may wait,
+# the user's, whichever connection they came from; the rest are refused at once (a few
+# more answered when the first turn, or pass, answers its calls before the last arrive).
+for m in GetIrqs Verify; do
+  for shape in "1 12" "3 4"; do
+    expect_exit 0 "a user sends $m, $shape (connections, calls on each)" -- flood "$m" $shape 0
+    answered=$(count_of answered); refused=$(count_of org.freedesktop.DBus.Error.LimitsExceeded)
+    expect_eq "$m ($shape): four or a few more answered, the rest refused as over the user's limit" "True" \
+      "$([ "${answered:-0}" -ge 4 ] && [ "${answered:-0}" -le 8 ] && [ $((answered + ${refused:-0})) -eq 12 ] &&
+         echo True || echo "False ($out)")"
+  done
+done
+
+# Root's GetMetrics, GetNoise and GetStatus answered while a user keeps four GetIrqs
+# waiting on each of 20 connections (with one queue for everyone they would wait behind
+# 80 GetIrqs, each a good part of a second and three times that of rest: minutes).
+setpriv --reuid=65534 --regid=65534 --clear-groups /usr/bin/python3 "$here/flood.py" GetIrqs 20 4 60 >"$work/flood.out" 2>&1 &
+flood_pid=$!
+flood_wait_started
+sleep 2
+t_metrics=$(ms GetMetrics); t_noise=$(ms GetNoise); t_status=$(ms GetStatus)
+checks=$((checks + 1))
+kill -0 "$flood_pid" 2>/dev/null || fail "the user's GetIrqs flood ended before root's reads were timed"
+echo "root during a user's GetIrqs flood: GetMetrics $t_metrics ms, GetNoise $t_noise ms, GetStatus $t_status ms"
+for t in "GetMetrics $t_metrics" "GetNoise $t_noise" "GetStatus $t_status"; do
+  expect_eq "root's ${t% *} answered within 10 s during the flood" "True" \
+    "$([ "${t#* }" != timeout ] && [ "${t#* }" -lt 10000 ] && echo True || echo "False (${t#* } ms)")"
+done
+kill "$flood_pid"; wait "$flood_pid" || true; flood_pid=
+out=$(cat "$work/flood.out")
+checks=$((checks + 1))
+[ "$(count_of org.freedesktop.DBus.Error.LimitsExceeded)" -gt 0 ] 2>/dev/null ||
+  fail "the flood's calls beyond the user's four were not refused: $out"
+
+# Root's GetStatus and Verify answered while a user keeps 20 Verify in flight on each of
+# 20 connections: four wait for the shared pass, the rest are refused.
+setpriv --reuid=65534 --regid=65534 --clear-groups /usr/bin/python3 "$here/flood.py" Verify 20 20 60 >"$work/flood.out" 2>&1 &
+flood_pid=$!
+flood_wait_started
+sleep 2
+t_status=$(ms GetStatus); t_verify=$(ms Verify); t_status2=$(ms GetStatus)
+checks=$((checks + 1))
+kill -0 "$flood_pid" 2>/dev/null || fail "the user's Verify flood ended before root's calls were timed"
+echo "root during a user's Verify flood: GetStatus $t_status ms, Verify $t_verify ms, GetStatus $t_status2 ms"
+for t in "GetStatus $t_status" "Verify $t_verify" "GetStatus $t_status2"; do
+  expect_eq "root's ${t% *} answered within 10 s during the Verify flood" "True" \
+    "$([ "${t#* }" != timeout ] && [ "${t#* }" -lt 10000 ] && echo True || echo "False (${t#* } ms)")"
+done
+kill "$flood_pid"; wait "$flood_pid" || true; flood_pid=
+out=$(cat "$work/flood.out")
+checks=$((checks + 1))
+[ "$(count_of org.freedesktop.DBus.Error.LimitsExceeded)" -gt 0 ] 2>/dev/null ||
+  fail "the Verify calls beyond the user's four were not refused: $out"
+expect_daemon_stops "SIGTERM after the floods"
 
 finish

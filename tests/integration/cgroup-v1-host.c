@@ -10,12 +10,12 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "cgroup.h"
-#include "config.h"
-#include "enforcer.h"
-#include "finding.h"
-#include "root.h"
-#include "topology.h"
+#include "kernel/cgroup.h"
+#include "model/config.h"
+#include "enforce/enforcer.h"
+#include "model/finding.h"
+#include "kernel/root.h"
+#include "model/topology.h"
 
 static GString *snapshot;
 
@@ -56,7 +56,7 @@ int main(void) {
         g_autoptr(GError) e = NULL;
         g_autoptr(GPtrArray) findings = findings_new();
         g_autofree char *before = NULL, *after = NULL, *conf = NULL, *last = NULL, *online = NULL;
-        g_auto(PassShared) shared = {};
+        g_auto(PassInputs) inputs = { .root = root };
         const Finding *slice = NULL, *housekeeping = NULL;
         int ncpus;
 
@@ -88,7 +88,7 @@ int main(void) {
 
         void *state = enforcer_cpuset.state_new();
         EnforcerContext ctx = { .root = root, .host = root, .cgroups = cgroups, .config = config,
-                                .topology = topology, .dry_run = true, .shared = &shared, .state = state };
+                                .topology = topology, .dry_run = true, .inputs = &inputs, .state = state };
         unsigned repaired = enforcer_reconcile(&ctx, &enforcer_cpuset, NULL, false, findings);
         enforcer_cpuset.state_free(state);
         CHECK(repaired == 0, "a read-only reconcile repaired %u", repaired);

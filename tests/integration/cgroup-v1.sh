@@ -70,7 +70,7 @@ cp /bin/sleep "$bin/isotest-v1dir"
 wait_for "the player on CPU 1 at SCHED_FIFO 10" placed "$player"
 expect_eq "in the v1 slice's cgroup.procs" "$player" "$(cat "$v1/diretta.slice/cgroup.procs")"
 checks=$((checks + 1))
-grep -q "cgroup $player isotest-v1dir	/cpuset" "$work/run/originals" ||
+grep -qE "cgroup $player [0-9]+ isotest-v1dir	/cpuset" "$work/run/originals" ||
   fail "the player's original is not its v1 cpuset path: $(grep -F "$player" "$work/run/originals" || true)"
 
 # --- drift: someone widens the slice; the inotify watch puts it back ---

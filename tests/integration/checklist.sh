@@ -266,7 +266,8 @@ for spec in "power-profiles-daemon|/usr/libexec/power-profiles-daemon||power-pro
             "ananicy|/usr/bin/ananicy-cpp||ananicy-cpp" \
             "ananicy|/usr/bin/python3.11|/usr/bin/ananicy|ananicy-cpp" \
             "gamemode|/usr/bin/gamemoded||desiredgov=" \
-            "rtkit|/usr/libexec/rtkit-daemon||max-realtime-priority"; do
+            "rtkit|/usr/libexec/rtkit-daemon||max-realtime-priority" \
+            "stalld|/usr/bin/stalld||starvation guard steps aside"; do
   IFS='|' read -r tool exe script fix <<<"$spec"
   pid=$((pid + 1))
   fake_process "$pid" "${exe##*/}" "$exe"

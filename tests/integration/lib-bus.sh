@@ -30,12 +30,16 @@ bus_has_owner() {
     NameHasOwner s "$1" 2>/dev/null | grep -q true
 }
 
-# daemon_start ARGS...: isolatord with ARGS, waiting until it owns its name.
+# daemon_start ARGS...: isolatord with ARGS, waiting until it owns its name and has
+# applied the partition (it applies once the name is owned, and answers calls after:
+# a GetStatus that returns is the bus's READY=1).
 daemon_start() {
   "$ISOLATORD" "$@" >>"$BUS_DIR/daemon.log" 2>&1 &
   DAEMON_PID=$!
   for _ in $(seq 200); do
-    bus_has_owner org.rtaudio.Isolator && return 0
+    bus_has_owner org.rtaudio.Isolator &&
+      busctl --system --timeout=60 call org.rtaudio.Isolator /org/rtaudio/Isolator org.rtaudio.Isolator1 \
+        GetStatus >/dev/null 2>&1 && return 0
     kill -0 "$DAEMON_PID" 2>/dev/null || break
     sleep 0.05
   done

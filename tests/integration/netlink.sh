@@ -29,6 +29,8 @@ ip netns exec "$ns" "$ISOLATORD" --root "$root" --config "$work/isolatord.conf" 
   >>"$BUS_DIR/daemon.log" 2>&1 &
 DAEMON_PID=$!
 for _ in $(seq 200); do bus_has_owner org.rtaudio.Isolator && break; sleep 0.05; done
+# Applied once the name is owned: a call returns after that.
+busctl --system --timeout=60 call org.rtaudio.Isolator /org/rtaudio/Isolator org.rtaudio.Isolator1 GetStatus >/dev/null 2>&1 || true
 checks=$((checks + 1))
 bus_has_owner org.rtaudio.Isolator || { fail "isolatord did not start in the namespace"; cat "$BUS_DIR/daemon.log" >&2; finish; }
 

@@ -85,6 +85,8 @@ grep -qx '\[Scope\]' "$root/etc/systemd/system/init.scope.d/50-isolatord.conf" 2
 expect_exit 1 "verify" -- "$ISOCTL" verify --json
 expect_in "the effective cpuset is checked (no v2 cpuset controller here)" "AllowedCPUs= is not enforced"
 expect_not_in "systemd's AllowedCPUs agree" "systemd's AllowedCPUs= differs"
+expect_not_in "no effective-cpuset finding for a slice nothing runs in yet" '"kind":"cpuset-effective","object":"isotest-audio.slice"'
+
 
 # --- drift: someone resets the slice; a verify (or the timer) repairs it ---
 systemctl --user set-property --runtime isotest-audio.slice AllowedCPUs=0-1
@@ -101,6 +103,11 @@ expect_exit 1 "verify places" -- "$ISOCTL" verify
 scope="isolatord-audio-$sd_child.scope"
 expect_eq "the scope is in the slice" "isotest-audio.slice" "$(show "$scope" Slice)"
 expect_eq "the scope holds the process" "$sd_child" "$(cat "/sys/fs/cgroup/unified$(show "$scope" ControlGroup)/cgroup.procs" 2>/dev/null)"
+# Its CPUs once systemd's job has ended (JobRemoved), without a "drift" to mend them.
+wait_for "on the group's CPU after the move" sh -c "grep -qx 'Cpus_allowed_list:	1' /proc/$sd_child/status"
+wait_for "said placed" grep -q "placed $sd_child isotest-sd" "$BUS_DIR/daemon.log"
+checks=$((checks + 1))
+! grep -qE "drift repaired: workload $sd_child |cannot set the CPUs" "$BUS_DIR/daemon.log" || fail "the placement was mended as drift: $(cat "$BUS_DIR/daemon.log")"
 kill "$sd_child"; wait "$sd_child" 2>/dev/null || true
 
 # --- the trust rule through systemd: a user's symlink named like the workload gets no scope ---
@@ -126,6 +133,25 @@ for unit in init.scope isotest-audio.slice; do
   expect_eq "$unit AllowedCPUs reset" "" "$(show "$unit" AllowedCPUs)"
 done
 expect_exit 0 "the fake root is pristine again (drop-ins removed)" -- diff -r --no-dereference "$pristine" "$root"
+
+# --- as after a reboot: /run (the saved originals) is gone while the drop-ins in /etc and
+# the units' AllowedCPUs= stay (the kernel's own files start afresh at a real boot, so
+# only /etc and the units are compared). isolatord adopts its own drop-ins, so a revert
+# still undoes them. /etc/systemd/system exists on every systemd machine. ---
+mkdir -p "$root/etc/systemd/system"
+expect_exit 0 "apply" -- "$ISOCTL" apply
+expect_daemon_stops "stop before the 'reboot'"
+rm -rf "$work/run"
+daemon_start --root "$root" --config "$conf" --runtime-dir "$work/run"
+expect_eq "system.slice still confined" "0" "$(show system.slice AllowedCPUs)"
+checks=$((checks + 1))
+grep -q "etc/systemd/system/system.slice.d/50-isolatord.conf was written by isolatord before this boot" \
+  "$BUS_DIR/daemon.log" || fail "the earlier boot's drop-in was not adopted"
+expect_exit 0 "revert after the 'reboot'" -- "$ISOCTL" revert
+for unit in init.scope system.slice user.slice isotest-audio.slice; do
+  expect_eq "$unit AllowedCPUs reset after the 'reboot'" "" "$(show "$unit" AllowedCPUs)"
+done
+expect_eq "no drop-in or folder of isolatord's left in /etc" "" "$(find "$root/etc/systemd/system" -mindepth 1)"
 expect_daemon_stops "stop"
 
 finish

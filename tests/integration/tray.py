@@ -112,6 +112,7 @@ def start_daemon():
     d = subprocess.Popen([isolatord, "--root", root, "--config", config, "--runtime-dir", runtime],
                          stdout=log, stderr=log)
     spin(owned, 10)
+    isolator("GetStatus")  # it applies once it owns the name; a call returns after that
     return d
 
 
@@ -193,6 +194,10 @@ try:
     texts = [text for _i, text in labels]
     for want in ("State: active", "Verify now", "Latency window…", "Apply", "Revert", "Quit"):
         check(f"the menu lists \"{want}\"", want in texts, texts)
+    # ThresholdUs=1: spikes all the time; this fake root has no tracefs, and its counters
+    # do not move: the line says so.
+    check("the menu names the last spike and its first cause",
+          any(t.startswith("Last spike: CPU 1, ") and t.endswith(" µs: no counter moved") for t in texts), texts)
     # This machine has CPUs 0 and 1: of the groups' CPUs only diretta's CPU 1 is measured.
     check("the menu lists each group with its worst latency",
           any(t.startswith("diretta: CPUs 1-2,9-10 — worst p99 ") for t in texts) and

@@ -55,7 +55,10 @@ bool rig_start(Rig *rig, const char *work, const char *config) {
                 return false;
         for (int i = 0; i < 200 && !name_owned(rig->bus); i++)
                 g_usleep(50000);
-        return name_owned(rig->bus);
+        /* It applies the partition once it owns the name; a call returns after that. */
+        return name_owned(rig->bus) &&
+               sd_bus_call_method(rig->bus, "org.rtaudio.Isolator", "/org/rtaudio/Isolator", "org.rtaudio.Isolator1",
+                                  "GetStatus", NULL, NULL, "") >= 0;
 }
 
 void rig_remove_run(Rig *rig) {

@@ -68,6 +68,10 @@ expect_match "listed" "^hq +$hq +isotest-hq +1 +fifo 10 "
 expect_exit 0 "isoctl workloads --json" -- "$ISOCTL" workloads --json
 expect_in "json" "\"pid\":$hq,"
 wait_for "WorkloadPlaced sent" grep -q "uint32 $hq" "$work/signals"
+expect_exit 0 "status" -- "$ISOCTL" status --json
+expect_match "placements counted" '"placed_count":[1-9]'
+expect_exit 0 "metrics" -- "$ISOCTL" metrics
+expect_match "and in the metrics" '^isolatord_placements_total [1-9]'
 
 # --- threads started after placement ---
 cat >"$work/threads.py" <<'PY'
@@ -89,7 +93,7 @@ kill "$hq"; wait "$hq" 2>/dev/null || true
 wait_for "an ended process is no longer listed" sh -c "! '$ISOCTL' workloads | grep -q ' $hq '"
 checks=$((checks + 1))
 # The journal forgets with a "-" line after the "+" one (compacted at revert and exit).
-last=$(grep -F " $hq isotest-hq" "$work/run/originals" | tail -n 1)
+last=$(grep -E " $hq [0-9]+ isotest-hq" "$work/run/originals" | tail -n 1 || true)
 case $last in ""|-*) ;; *) fail "the originals of an ended process were kept: $last";; esac
 
 # --- revert: CPUs and scheduling back ---

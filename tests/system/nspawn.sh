@@ -6,7 +6,10 @@
 # granted by a polkit rules file; systemctl reload with a bad configuration keeps the
 # daemon and the old partition; SIGKILL brings a restart with the originals kept; revert
 # leaves no AllowedCPUs= and no isolatord drop-in; stop, then a bus call activates it;
-# journald has each message's priority; purge removes everything. The Debian tree is
+# the boot line written for Debian's real update-grub and for kernel-install, and taken
+# back by revert;
+# journald has each message's priority; killing the system bus brings isolatord back on
+# the new one owning its name; purge removes everything. The Debian tree is
 # cached in CACHE_DIR; the package is built from the tracked files.
 set -euo pipefail
 : "${SOURCE_ROOT:?}" "${CACHE_DIR:?}"
@@ -46,7 +49,8 @@ deb=$(ls "$work"/isolatord_*_*.deb | head -1)
 
 # --- the Debian 12 tree, cached ---
 tree="$CACHE_DIR/bookworm"
-packages="systemd,systemd-sysv,dbus,polkitd,libglib2.0-0,libnl-3-200,zlib1g,libsystemd0,libudev1,bash-completion,util-linux"
+# grub2-common and grub-pc-bin: Debian's update-grub and grub-mkconfig for the boot line.
+packages="systemd,systemd-sysv,dbus,polkitd,libglib2.0-0,libjson-glib-1.0-0,libnl-3-200,zlib1g,libsystemd0,libudev1,bash-completion,util-linux,grub2-common,grub-pc-bin"
 if [ "$(cat "$tree.stamp" 2>/dev/null)" != "$packages" ]; then
   rm -rf "$tree" "$tree.stamp"
   mkdir -p "$CACHE_DIR"
@@ -193,6 +197,24 @@ expect_eq "restarted after SIGKILL" "0" "$restarted"
 expect_exit 0 "the originals survive the crash" -- inside cat /run/isolatord/originals
 expect_in "the original of system.slice kept" "@cpuset systemd system.slice"
 
+# --- the system bus killed: isolatord exits, and its Restart= brings it back on the new
+# bus (dbus.socket starts a new dbus-daemon at its first connection) owning its name ---
+before=$(inside systemctl show -p MainPID --value isolatord)
+expect_exit 0 "SIGKILL the system bus" -- inside systemctl kill -s KILL dbus.service
+back=1
+for _ in $(seq 150); do
+  now=$(inside systemctl show -p MainPID --value isolatord 2>/dev/null || echo 0)
+  if [ "$now" != 0 ] && [ "$now" != "$before" ] && inside busctl --system status org.rtaudio.Isolator >/dev/null 2>&1; then
+    back=0; break
+  fi
+  sleep 0.2
+done
+expect_eq "isolatord back on the new bus, owning its name" "0" "$back"
+expect_exit 0 "the journal says why it left" -- inside journalctl -u isolatord --no-pager
+expect_in "the bus lost, said" "the connection to the system bus is lost: exiting"
+expect_exit 0 "isoctl status on the new bus" -- inside isoctl status --json
+expect_in "the partition held again" '"housekeeping":"0"'
+
 # --- revert: no AllowedCPUs=, no drop-in ---
 expect_exit 0 "isoctl revert" -- inside isoctl revert
 expect_exit 0 "system.slice after revert" -- inside systemctl show -p AllowedCPUs system.slice
@@ -205,6 +227,77 @@ expect_exit 0 "systemctl stop" -- inside systemctl stop isolatord
 expect_exit 0 "a bus call activates it" -- \
   inside busctl --system call org.rtaudio.Isolator /org/rtaudio/Isolator org.rtaudio.Isolator1 GetStatus
 expect_exit 0 "active again" -- inside systemctl is-active isolatord
+
+# --- the boot line, written for the bootloader and taken back: Debian's own update-grub,
+# then systemd's kernel-install, each run by isolatord-bootline@.service ---
+bootline_start=$(date +%s.%N)
+# A kernel for the bootloaders to list. grub-probe cannot name the block device of a
+# container's overlay root ("failed to get canonical path of overlay"): it is diverted
+# to a stand-in that answers for a plain ext4 partition; grub-mkconfig, /etc/grub.d,
+# update-grub and grub-script-check are Debian's.
+cat >"/proc/$pid1/root/tmp/grub-probe" <<'SH'
+#!/bin/sh
+target=
+while [ $# -gt 0 ]; do
+  case $1 in --target=*) target=${1#--target=};; -t) shift; target=$1;; --device) shift;; esac
+  shift
+done
+case $target in
+  device) echo /dev/vda1;; fs) echo ext2;; fs_uuid) echo 0c0ffee0-0000-4000-8000-000000000001;;
+  partmap) echo msdos;; drive) echo "(hd0,msdos1)";; compatibility_hint) echo hd0,msdos1;;
+  abstraction|hints_string|partuuid|fs_label|cryptodisk_uuid) ;;
+  *) exit 1;;
+esac
+SH
+expect_exit 0 "a kernel, grub-probe diverted, a first grub.cfg" -- inside sh -ec '
+  echo kernel >/boot/vmlinuz-6.1.0-test; echo initrd >/boot/initrd.img-6.1.0-test
+  dpkg-divert --quiet --local --rename --add /usr/sbin/grub-probe
+  install -m 755 /tmp/grub-probe /usr/sbin/grub-probe
+  mkdir -p /boot/grub; update-grub'
+expect_exit 1 "isoctl boot-params before" -- inside isoctl --no-color boot-params
+expect_in "GRUB recognised" "Bootloader:  grub"
+expect_in "the next boot lacks the line" "Next boot:   lacks required parameters"
+# (exit 1: the container's kernel lacks the line)
+bootline=$(inside isoctl boot-params --json | sed -n 's/.*"required_line":"\([^"]*\)".*/\1/p' || true)
+out=$bootline
+expect_match "the line the partition needs" "^isolcpus=managed_irq,domain,1 nohz_full=1 .*nosoftlockup$"
+expect_exit 0 "isoctl boot-params --write (GRUB)" -- inside isoctl boot-params --write
+expect_in "written and update-grub run" "to /etc/default/grub.d/isolatord.cfg and ran update-grub"
+expect_exit 0 "the generated grub.cfg" -- inside grep -E '^[[:space:]]*linux[[:space:]]' /boot/grub/grub.cfg
+expect_match "the default entry carries the line (real update-grub)" "^[[:space:]]*linux[[:space:]]+/boot/vmlinuz-6.1.0-test root=/dev/vda1 ro +$bootline\$"
+expect_match "the recovery entry does not" "ro single( |\$)"
+expect_exit 0 "the recovery entry's line" -- inside sh -c "grep -E 'linux.* single' /boot/grub/grub.cfg"
+expect_not_in "no isolcpus in recovery" "isolcpus"
+expect_exit 0 "isolatord-bootline@write.service ran it" -- inside journalctl -u isolatord-bootline@write.service --no-pager
+expect_in "update-grub's own words in its journal" "Generating grub configuration file"
+expect_exit 1 "isoctl boot-params after" -- inside isoctl --no-color boot-params
+expect_in "the next boot has it" "Next boot:   has the required line"
+expect_exit 0 "the helper's unit, analysed" -- inside systemd-analyze security --no-pager isolatord-bootline@write.service
+echo "exposure of isolatord-bootline@.service here: $(sed -n 's/.*Overall exposure level for [^:]*: \([0-9.]*\).*/\1/p' <<<"$out")" >&2
+expect_exit 0 "isoctl revert takes it back" -- inside isoctl revert
+expect_exit 0 "no snippet" -- inside sh -c 'test ! -e /etc/default/grub.d/isolatord.cfg && echo gone'
+expect_exit 0 "grub.cfg again (update-grub ran again)" -- inside cat /boot/grub/grub.cfg
+expect_not_in "no line in grub.cfg after revert" "nohz_full"
+expect_exit 0 "isolatord-bootline@revert.service ran" -- inside journalctl -u isolatord-bootline@revert.service --no-pager
+expect_in "and said so" "is removed; update-grub ran"
+
+# kernel-install (systemd-boot's way on Debian 12): GRUB gone, an entry folder on /efi.
+expect_exit 0 "a kernel-install layout" -- inside sh -ec '
+  rm -rf /boot/grub
+  mkdir -p "/efi/loader/entries" "/efi/$(cat /etc/machine-id)"
+  kernel-install add 6.1.0-test /boot/vmlinuz-6.1.0-test /boot/initrd.img-6.1.0-test'
+expect_exit 0 "isoctl boot-params --write (kernel-install)" -- inside isoctl boot-params --write
+expect_in "written and kernel-install run" "to /etc/kernel/cmdline and ran kernel-install"
+expect_exit 0 "/etc/kernel/cmdline" -- inside cat /etc/kernel/cmdline
+expect_in "the line in /etc/kernel/cmdline" "$bootline"
+expect_exit 0 "the entry kernel-install wrote" -- inside sh -c 'cat /efi/loader/entries/*-6.1.0-test.conf'
+expect_match "the entry's options carry the line (real kernel-install)" "^options .*$bootline"
+expect_exit 0 "isoctl revert" -- inside isoctl revert
+expect_exit 0 "no /etc/kernel/cmdline (there was none)" -- inside sh -c 'test ! -e /etc/kernel/cmdline && echo gone'
+expect_exit 0 "the entry again" -- inside sh -c 'cat /efi/loader/entries/*-6.1.0-test.conf'
+expect_not_in "the entry without the line" "nohz_full"
+bootline_seconds=$(awk -v a="$bootline_start" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
+echo "the boot line's part of this test took ${bootline_seconds} s" >&2
 
 # --- the journal has each message's priority ---
 expect_exit 0 "journalctl -u isolatord" -- inside journalctl -u isolatord -o json --no-pager
@@ -221,4 +314,6 @@ for f in /usr/sbin/isolatord /usr/bin/isoctl /lib/systemd/system/isolatord.servi
 done
 expect_exit 0 "drop-ins after purge" -- inside sh -c 'ls /etc/systemd/system/*.d/50-isolatord.conf 2>/dev/null | wc -l'
 expect_eq "no drop-in after purge" "0" "$out"
+expect_exit 0 "the boot line's folder after purge" -- inside sh -c 'test ! -e /var/lib/isolatord/bootline && echo gone'
+expect_exit 0 "the helper after purge" -- inside sh -c 'test ! -e /usr/libexec/isolatord && echo gone' 
 finish

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <string.h>
 
-#include "bootparams.h"
+#include "model/bootparams.h"
 #include "testlib.h"
 
 static void expect(const GPtrArray *items, const char *name, AuditState state, const char *actual) {

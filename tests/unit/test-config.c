@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <string.h>
 
-#include "config.h"
-#include "error.h"
+#include "model/config.h"
+#include "base/error.h"
 #include "testlib.h"
 
 static Config *load_ok(const char *text) {
@@ -42,6 +42,8 @@ static void assert_seed_partition(const Config *c) {
         ck_assert_int_eq(c->daemon.cgroup_backend, CGROUP_BACKEND_AUTO);
         ck_assert(!c->daemon.restore_on_exit);
         ck_assert_uint_eq(c->daemon.drift_burst, 5);
+        ck_assert_int_eq(c->daemon.starvation_guard, STARVATION_GUARD_AUTO);
+        ck_assert_uint_eq(c->daemon.starvation_sec, 5);
 }
 
 START_TEST(test_defaults) {
@@ -51,7 +53,7 @@ START_TEST(test_defaults) {
         ck_assert(c->sampler.enabled);
         ck_assert_uint_eq(c->sampler.interval_us, 1000);
         ck_assert_uint_eq(c->sampler.threshold_us, 50);
-        ck_assert_uint_eq(c->daemon.verify_interval_sec, 10);
+        ck_assert_uint_eq(c->daemon.verify_interval_sec, 30);
         ck_assert_ptr_null(c->sources[0]);
 
         CpuMask iso;
@@ -112,7 +114,7 @@ START_TEST(test_malformed) {
         assert_rejected("[Group housekeeping]\nCPUs=1\n", ISO_ERROR_INVALID_CONFIG, "not \"housekeeping\"");
         assert_rejected("[Group x]\nCPUs=1\nSlice=x.service\n", ISO_ERROR_INVALID_CONFIG, "not a slice unit name");
         assert_rejected("[Group x]\nCPUs=1\nSlice=../x.slice\n", ISO_ERROR_INVALID_CONFIG, "not a slice unit name");
-        assert_rejected("[Group x]\nCPUs=1\nSchedPolicy=deadline\n", ISO_ERROR_INVALID_CONFIG, "not one of other, fifo, rr");
+        assert_rejected("[Group x]\nCPUs=1\nSchedPolicy=deadline\n", ISO_ERROR_INVALID_CONFIG, "not one of other, fifo, rr, keep");
         assert_rejected("[Group x]\nCPUs=1\nSchedPolicy=fifo\n", ISO_ERROR_INVALID_CONFIG, "fifo needs SchedPriority=");
         assert_rejected("[Group x]\nCPUs=1\nSchedPriority=5\n", ISO_ERROR_INVALID_CONFIG, "only with SchedPolicy=fifo or rr");
         assert_rejected("[Group x]\nCPUs=1\nSchedPolicy=rr\nSchedPriority=100\n", ISO_ERROR_INVALID_CONFIG, "from 1 to 99");
@@ -128,6 +130,9 @@ START_TEST(test_malformed) {
         assert_rejected("[Daemon]\nSystemdAddress=/run/systemd/private\n", ISO_ERROR_INVALID_CONFIG, "not a D-Bus address");
         assert_rejected("[Daemon]\nRestoreOnExit=sometimes\n", ISO_ERROR_INVALID_CONFIG, "[Daemon] RestoreOnExit=: expected true or false");
         assert_rejected("[Daemon]\nDriftBurst=0\n", ISO_ERROR_INVALID_CONFIG, "DriftBurst");
+        assert_rejected("[Daemon]\nStarvationGuard=yes\n", ISO_ERROR_INVALID_CONFIG, "not one of auto, on, off");
+        assert_rejected("[Daemon]\nStarvationSec=0\n", ISO_ERROR_INVALID_CONFIG, "[Daemon] StarvationSec=: \"0\" is not a whole number from 1 to 300");
+        assert_rejected("[Daemon]\nStarvationSec=301\n", ISO_ERROR_INVALID_CONFIG, "StarvationSec");
         assert_rejected("not a key file\n", ISO_ERROR_INVALID_CONFIG, "test.conf:");
 }
 END_TEST
@@ -154,6 +159,152 @@ START_TEST(test_hostile_values) {
         /* A name that nests is fine: hq-main.slice is inside hq.slice. */
         g_autoptr(Config) ok = load_ok("[Group hq-main]\nCPUs=1\n");
         ck_assert_str_eq(((GroupConfig *) ok->groups->pdata[0])->slice, "hq-main.slice");
+}
+END_TEST
+
+/* The Diretta/HQPlayer partition of the README, with thread rules. */
+static const char threads_conf[] =
+        "[Partition]\nHousekeeping=0,8\n"
+        "[Group diretta]\nCPUs=1-2,9-10\nMatch=syncAlsa*\nSchedPolicy=fifo\nSchedPriority=80\n"
+        "[Group hqplayer]\nCPUs=3-7,11-15\nMatch=hqplayerd\nSchedPolicy=keep\n"
+        "[Thread diretta-audio]\nGroup=diretta\nMatch=syncAlsa*;alsa-*\nCPUs=2,10\nSchedPolicy=fifo\nSchedPriority=80\n"
+        "[Thread diretta-net]\nGroup=diretta\nMatch=*\nCPUs=1,9\nSchedPolicy=fifo\nSchedPriority=50\n"
+        "[Thread hqplayer-ui]\nGroup=hqplayer\nMatch=QThread;*http*\nCPUs=3\n";
+
+START_TEST(test_thread_rules) {
+        g_autoptr(Config) c = load_ok(threads_conf);
+        ck_assert_uint_eq(c->thread_rules->len, 3);
+        const ThreadRule *audio = c->thread_rules->pdata[0];
+        ck_assert_str_eq(audio->name, "diretta-audio");
+        ck_assert_str_eq(audio->group, "diretta");
+        ck_assert_str_eq(audio->match[1], "alsa-*");
+        ck_assert(audio->has_cpus);
+        ck_assert_cpus(&audio->cpus, "2,10");
+        ck_assert_int_eq(audio->sched_policy, SCHED_POLICY_FIFO);
+        ck_assert_int_eq(audio->sched_priority, 80);
+        const ThreadRule *ui = c->thread_rules->pdata[2];
+        ck_assert_int_eq(ui->sched_policy, SCHED_POLICY_UNSET);
+        ck_assert_int_eq(config_find_group(c, "hqplayer")->sched_policy, SCHED_POLICY_KEEP);
+
+        /* The first rule of the thread's own group that matches wins. */
+        ck_assert_ptr_eq(config_thread_rule_match(c, "diretta", "alsa-out"), audio);
+        ck_assert_str_eq(config_thread_rule_match(c, "diretta", "syncAlsa")->name, "diretta-audio");
+        ck_assert_str_eq(config_thread_rule_match(c, "diretta", "net-rx")->name, "diretta-net");
+        ck_assert_str_eq(config_thread_rule_match(c, "hqplayer", "QThread")->name, "hqplayer-ui");
+        ck_assert_ptr_null(config_thread_rule_match(c, "hqplayer", "alsa-out"));
+        ck_assert(config_group_has_thread_rules(c, "diretta"));
+
+        /* Written back, the rules load into the same configuration. */
+        g_autofree char *text = config_to_text(c, NULL);
+        g_autoptr(Config) back = load_ok(text);
+        g_autofree char *again = config_to_text(back, NULL);
+        ck_assert_str_eq(text, again);
+        ck_assert(strstr(text, "[Thread hqplayer-ui]\nGroup=hqplayer\nMatch=QThread;*http*\nCPUs=3\n"));
+        ck_assert(strstr(text, "SchedPolicy=keep\n"));
+}
+END_TEST
+
+/* A rule gives no more than its group, and each refusal names the file, the section and
+ * the key. */
+START_TEST(test_thread_rules_refused) {
+        static const char groups[] = "[Partition]\nHousekeeping=0\n"
+                                     "[Group rt]\nCPUs=1-3\nSchedPolicy=rr\nSchedPriority=60\n"
+                                     "[Group plain]\nCPUs=4\nSchedPolicy=other\n"
+                                     "[Group kept]\nCPUs=5\nSchedPolicy=keep\n"
+                                     "[Group unset]\nCPUs=6\n";
+        static const struct {
+                const char *rule;
+                int code;
+                const char *message;
+        } cases[] = {
+                { "Group=rt\nMatch=a\nCPUs=3-4\n", ISO_ERROR_INVALID_CONFIG,
+                  "test.conf: [Thread t] CPUs=: CPU 4 is outside group rt's CPUs (1-3)" },
+                { "Group=rt\nMatch=a\nSchedPolicy=fifo\nSchedPriority=61\n", ISO_ERROR_INVALID_CONFIG,
+                  "test.conf: [Thread t] SchedPriority=: 61 is above group rt's priority (60)" },
+                { "Group=plain\nMatch=a\nSchedPolicy=rr\nSchedPriority=1\n", ISO_ERROR_INVALID_CONFIG,
+                  "test.conf: [Thread t] SchedPolicy=: rr is real-time and group plain is not (SchedPolicy=other)" },
+                { "Group=kept\nMatch=a\nSchedPolicy=other\n", ISO_ERROR_INVALID_CONFIG,
+                  "test.conf: [Thread t] SchedPolicy=: group kept leaves scheduling to the application (SchedPolicy=keep)" },
+                { "Group=unset\nMatch=a\nSchedPolicy=fifo\nSchedPriority=5\n", ISO_ERROR_INVALID_CONFIG,
+                  "[Thread t] SchedPolicy=: group unset leaves scheduling to the application" },
+                { "Group=rt\nMatch=a\nSchedPolicy=keep\n", ISO_ERROR_INVALID_CONFIG,
+                  "test.conf: [Thread t] SchedPolicy=: \"keep\" is not one of other, fifo, rr" },
+                { "Group=rt\nMatch=a\nSchedPolicy=fifo\n", ISO_ERROR_INVALID_CONFIG,
+                  "[Thread t] SchedPolicy=: fifo needs SchedPriority=" },
+                { "Group=rt\nMatch=a\nSchedPriority=5\n", ISO_ERROR_INVALID_CONFIG,
+                  "[Thread t] SchedPriority=: a priority applies only with SchedPolicy=fifo or rr" },
+                { "Group=nope\nMatch=a\n", ISO_ERROR_INVALID_CONFIG,
+                  "test.conf: [Thread t] Group=: no group named \"nope\" (the groups: rt, plain, kept, unset)" },
+                { "Match=a\n", ISO_ERROR_INVALID_CONFIG, "[Thread t]: a thread rule needs Group=" },
+                { "Group=rt\n", ISO_ERROR_INVALID_CONFIG, "[Thread t]: a thread rule needs Match=" },
+                { "Group=rt\nMatch=a;;b\n", ISO_ERROR_INVALID_CONFIG, "[Thread t] Match=: an empty pattern" },
+                { "Group=rt\nMatch=a\nCPUs=1-\n", ISO_ERROR_INVALID_CPU_LIST, "test.conf: [Thread t] CPUs \"1-\"" },
+                { "Group=rt\nMatch=a\nCPUs=\n", ISO_ERROR_INVALID_CONFIG, "[Thread t] CPUs=: no CPU" },
+                { "Group=rt\nMatch=a\nNice=5\n", ISO_ERROR_INVALID_CONFIG,
+                  "[Thread t]: unknown key Nice (known: Group, Match, CPUs, SchedPolicy, SchedPriority)" },
+        };
+        for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+                g_autofree char *text = g_strdup_printf("%s[Thread t]\n%s", groups, cases[i].rule);
+                assert_rejected(text, cases[i].code, cases[i].message);
+        }
+        g_autofree char *bad_name = g_strdup_printf("%s[Thread a/b]\nGroup=rt\nMatch=a\n", groups);
+        assert_rejected(bad_name, ISO_ERROR_INVALID_CONFIG, "[Thread a/b]: a rule name is");
+
+        /* Within the group's bounds: accepted, with what the rule leaves unset the group's. */
+        g_autofree char *ok = g_strdup_printf("%s[Thread t]\nGroup=rt\nMatch=a\nCPUs=2\nSchedPolicy=fifo\nSchedPriority=60\n"
+                                              "[Thread u]\nGroup=plain\nMatch=b\nSchedPolicy=other\n"
+                                              "[Thread v]\nGroup=kept\nMatch=c\nCPUs=5\n", groups);
+        g_autoptr(Config) c = load_ok(ok);
+        ck_assert_uint_eq(c->thread_rules->len, 3);
+        ck_assert(!((ThreadRule *) c->thread_rules->pdata[1])->has_cpus);
+}
+END_TEST
+
+/* A default group's priority goes with its default policy: a file that sets keep (or
+ * other) for it is not refused for the priority it never wrote. */
+START_TEST(test_keep_over_default_group) {
+        g_autoptr(Config) c = load_ok("[Group hqplayer]\nSchedPolicy=keep\n");
+        const GroupConfig *h = config_find_group(c, "hqplayer");
+        ck_assert_int_eq(h->sched_policy, SCHED_POLICY_KEEP);
+        ck_assert_int_eq(h->sched_priority, 0);
+        g_autoptr(Config) o = load_ok("[Group hqplayer]\nSchedPolicy=other\n");
+        ck_assert_int_eq(config_find_group(o, "hqplayer")->sched_priority, 0);
+        /* A priority the file writes itself still needs a real-time policy. */
+        assert_rejected("[Group hqplayer]\nSchedPolicy=keep\nSchedPriority=50\n", ISO_ERROR_INVALID_CONFIG,
+                        "test.conf: [Group hqplayer] SchedPriority=: a priority applies only with SchedPolicy=fifo or rr");
+}
+END_TEST
+
+/* The shipped example drop-in over the shipped file: it loads, and a later file's
+ * keep replaces an earlier file's rr 99 whole. */
+START_TEST(test_example_threads_dropin) {
+        g_autofree char *dir = fixture_tmpdir();
+        g_autofree char *path = g_build_filename(dir, "isolatord.conf", NULL);
+        g_autofree char *shipped = NULL, *example = NULL;
+        g_autoptr(GError) e = NULL;
+        g_autoptr(Config) c = NULL;
+        const char *src = g_getenv("ISOLATORD_SOURCE_ROOT");
+        g_autofree char *shipped_path = g_build_filename(src, "daemon", "isolatord.conf", NULL);
+        g_autofree char *example_path = g_build_filename(src, "systemd", "examples", "isolatord.conf.d", "50-threads.conf", NULL);
+
+        ck_assert(g_file_get_contents(shipped_path, &shipped, NULL, NULL));
+        ck_assert(g_file_get_contents(example_path, &example, NULL, NULL));
+        fixture_write(dir, "isolatord.conf", shipped);
+        fixture_write(dir, "isolatord.conf.d/50-threads.conf", example);
+        ck_assert_msg(config_load(path, true, &c, &e) == 0, "%s", e ? e->message : "");
+        ck_assert_int_eq(config_find_group(c, "hqplayer")->sched_policy, SCHED_POLICY_KEEP);
+        ck_assert_int_eq(config_find_group(c, "diretta")->sched_priority, 80);
+        ck_assert_uint_eq(c->thread_rules->len, 3);
+        ck_assert_str_eq(config_thread_rule_match(c, "diretta", "syncAlsa")->name, "diretta-audio");
+        ck_assert_str_eq(config_thread_rule_match(c, "diretta", "net")->name, "diretta-rest");
+
+        /* A priority the later file writes with keep is still refused, by that file. */
+        fixture_write(dir, "isolatord.conf.d/60-bad.conf", "[Group hqplayer]\nSchedPriority=50\n");
+        g_clear_pointer(&c, config_free);
+        ck_assert_int_lt(config_load(path, true, &c, &e), 0);
+        ck_assert_msg(strstr(e->message, "60-bad.conf: [Group hqplayer] SchedPriority=: a priority applies only"), "%s",
+                      e->message);
+        fixture_remove(dir);
 }
 END_TEST
 
@@ -196,7 +347,8 @@ END_TEST
 
 START_TEST(test_to_text_roundtrip) {
         g_autoptr(Config) c = load_ok("[Partition]\nHousekeeping=0,1\n[Group a]\nCPUs=2-3\nMatch=x*;y\nSchedPolicy=fifo\nSchedPriority=70\n"
-                                      "[Group b]\nCPUs=4\nSlice=custom.slice\nSchedPolicy=other\n[Sampler]\nIntervalUs=250\n");
+                                      "[Group b]\nCPUs=4\nSlice=custom.slice\nSchedPolicy=other\n[Sampler]\nIntervalUs=250\n"
+                                      "[Daemon]\nStarvationGuard=off\nStarvationSec=12\n");
         g_autofree char *text = config_to_text(c, "a header\nof two lines");
         g_autoptr(Config) back = load_ok(text);
         g_autofree char *again = config_to_text(back, "a header\nof two lines");
@@ -207,6 +359,8 @@ START_TEST(test_to_text_roundtrip) {
         ck_assert_str_eq(config_find_group(back, "b")->slice, "custom.slice");
         ck_assert_int_eq(config_find_group(back, "b")->sched_policy, SCHED_POLICY_OTHER);
         ck_assert_uint_eq(back->sampler.interval_us, 250);
+        ck_assert_int_eq(back->daemon.starvation_guard, STARVATION_GUARD_OFF);
+        ck_assert_uint_eq(back->daemon.starvation_sec, 12);
 }
 END_TEST
 
@@ -237,6 +391,10 @@ int main(void) {
         tcase_add_test(tc, test_hostile_values);
         tcase_add_test(tc, test_to_text_roundtrip);
         tcase_add_test(tc, test_shipped_file_is_the_default);
+        tcase_add_test(tc, test_thread_rules);
+        tcase_add_test(tc, test_thread_rules_refused);
+        tcase_add_test(tc, test_keep_over_default_group);
+        tcase_add_test(tc, test_example_threads_dropin);
         suite_add_tcase(s, tc);
         return test_run(s, NULL);
 }

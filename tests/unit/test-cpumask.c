@@ -2,8 +2,8 @@
 #include <errno.h>
 #include <string.h>
 
-#include "cpumask.h"
-#include "error.h"
+#include "model/cpumask.h"
+#include "base/error.h"
 #include "testlib.h"
 
 static void assert_list_roundtrip(const char *in, const char *expected) {

@@ -6,11 +6,12 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cgroup.h"
-#include "config.h"
-#include "enforcer-workload.h"
+#include "kernel/cgroup.h"
+#include "model/config.h"
+#include "enforce/enforcer-workload.h"
+#include "enforce/workload-classify.h"
 #include "manager.h"
-#include "task.h"
+#include "kernel/task.h"
 #include "testlib.h"
 
 START_TEST(test_slice_layout) {
@@ -42,11 +43,10 @@ START_TEST(test_limits_advice) {
                 "Limit                     Soft Limit           Hard Limit           Units     \n"
                 "Max locked memory         unlimited            unlimited            bytes     \n"
                 "Max realtime priority     95                   95                   \n";
-        Workload w = { .group = (char *) "hq", .pid = 4242, .comm = (char *) "hqplayerd", .policy = SCHED_FIFO,
-                       .priority = 90 };
+        int policy = SCHED_FIFO, priority = 90;
         g_autoptr(GPtrArray) out = findings_new();
 
-        workload_limits_advice(&w, low, out);
+        workload_limits_advice("4242 hqplayerd", policy, priority, low, out);
         ck_assert_uint_eq(out->len, 2);
         const Finding *rt = out->pdata[0], *mem = out->pdata[1];
         ck_assert_str_eq(rt->kind, "rlimit");
@@ -60,13 +60,13 @@ START_TEST(test_limits_advice) {
         ck_assert_ptr_nonnull(strstr(mem->message, "LimitMEMLOCK=infinity"));
 
         g_ptr_array_set_size(out, 0);
-        workload_limits_advice(&w, raised, out);
+        workload_limits_advice("4242 hqplayerd", policy, priority, raised, out);
         ck_assert_uint_eq(out->len, 0);
 
         /* A group without real-time scheduling needs no RLIMIT_RTPRIO. */
-        w.policy = SCHED_OTHER;
-        w.priority = 0;
-        workload_limits_advice(&w, low, out);
+        policy = SCHED_OTHER;
+        priority = 0;
+        workload_limits_advice("4242 hqplayerd", policy, priority, low, out);
         ck_assert_uint_eq(out->len, 1);
         ck_assert_str_eq(((Finding *) out->pdata[0])->expected, "RLIMIT_MEMLOCK unlimited");
 }
@@ -119,7 +119,19 @@ START_TEST(test_fake_affinity_roundtrip) {
         ck_assert_int_eq(root_read(root, "proc/2/status", &after, NULL), 0);
         ck_assert_str_eq(before, after);
         ck_assert_int_lt(task_set_affinity(root, 99999, &all), 0);
-        ck_assert_int_eq(task_get_sched(root, 2, &(int) { 0 }, &(int) { 0 }), -EOPNOTSUPP);
+        /* Scheduling as the stat line's fields 41 and 40, rewritten in place. */
+        int policy = -1, priority = -1;
+        g_autofree char *stat_before = NULL, *stat_after = NULL;
+        ck_assert_int_eq(root_read(root, "proc/2/stat", &stat_before, NULL), 0);
+        ck_assert_int_eq(task_get_sched(root, 2, &policy, &priority), 0);
+        ck_assert_int_eq(policy, SCHED_OTHER);
+        ck_assert_int_eq(task_set_sched(root, 2, SCHED_FIFO, 42), 0);
+        ck_assert_int_eq(task_get_sched(root, 2, &policy, &priority), 0);
+        ck_assert_int_eq(policy, SCHED_FIFO);
+        ck_assert_int_eq(priority, 42);
+        ck_assert_int_eq(task_set_sched(root, 2, SCHED_OTHER, 0), 0);
+        ck_assert_int_eq(root_read(root, "proc/2/stat", &stat_after, NULL), 0);
+        ck_assert_str_eq(stat_before, stat_after);
         fixture_remove(dir);
 }
 END_TEST
@@ -136,7 +148,7 @@ static void rig_start(Rig *rig, const char *machine, const char *config) {
         rig->run = g_build_filename(rig->dir, "run", NULL);
         g_file_set_contents(rig->conf, config, -1, NULL);
         ManagerOptions o = { .root = rig->dir, .config_path = rig->conf, .config_must_exist = true, .runtime_dir = rig->run };
-        ck_assert_msg(manager_new(&o, &rig->m, &e), "%s", e ? e->message : "");
+        ck_assert_msg(manager_new(&o, &rig->m, &e) && manager_start(rig->m, &e), "%s", e ? e->message : "");
 }
 
 static void rig_stop(Rig *rig) {
@@ -181,9 +193,9 @@ START_TEST(test_kthreads_and_governors) {
         g_autofree char *gov8 = slurp(&rig, "sys/devices/system/cpu/cpu8/cpufreq/scaling_governor");
         ck_assert_str_eq(gov3, "performance");
         ck_assert_str_eq(gov8, "powersave");
-        ck_assert_ptr_null(find(rig.m->findings, "kthread", NULL));
-        ck_assert_ptr_null(find(rig.m->findings, "workqueue", NULL));
-        ck_assert_ptr_nonnull(find(rig.m->findings, "unowned-process", NULL));
+        ck_assert_ptr_null(find(manager_status(rig.m)->findings, "kthread", NULL));
+        ck_assert_ptr_null(find(manager_status(rig.m)->findings, "workqueue", NULL));
+        ck_assert_ptr_nonnull(find(manager_status(rig.m)->findings, "unowned-process", NULL));
 
         /* A kernel thread that exited and whose PID went to a user process is not
          * "restored": the saved name must match. */
@@ -207,22 +219,22 @@ START_TEST(test_cpusets_cgroupfs) {
         ck_assert_str_eq(init, "0,8");
         ck_assert_str_eq(hq, "3-7");
         ck_assert_str_eq(part, "isolated");
-        ck_assert_ptr_null(find(rig.m->findings, "cpuset", NULL));
+        ck_assert_ptr_null(find(manager_status(rig.m)->findings, "cpuset", NULL));
 
         /* Drift through the periodic verify: repaired and counted once. */
         fixture_write(rig.dir, "sys/fs/cgroup/user.slice/cpuset.cpus", "0-15\n");
-        uint64_t before = rig.m->drift_corrections;
+        uint64_t before = manager_status(rig.m)->drift_corrections;
         manager_verify(rig.m);
         g_autofree char *user = slurp(&rig, "sys/fs/cgroup/user.slice/cpuset.cpus");
         ck_assert_str_eq(user, "0,8");
-        ck_assert_uint_eq(rig.m->drift_corrections, before + 1);
+        ck_assert_uint_eq(manager_status(rig.m)->drift_corrections, before + 1);
 
         /* A group that moves is not drift. */
         g_autoptr(GError) e = NULL;
         ck_assert_msg(manager_set_group_cpus(rig.m, "hq", "3-6", &e), "%s", e ? e->message : "");
         g_autofree char *moved = slurp(&rig, "sys/fs/cgroup/audio.slice/audio-hq.slice/cpuset.cpus");
         ck_assert_str_eq(moved, "3-6");
-        ck_assert_uint_eq(rig.m->drift_corrections, before + 1);
+        ck_assert_uint_eq(manager_status(rig.m)->drift_corrections, before + 1);
 
         /* Revert removes what it created, innermost first. */
         ck_assert(manager_revert(rig.m, &e));
@@ -246,12 +258,12 @@ START_TEST(test_no_cpuset_controller_is_a_finding) {
         ManagerOptions o = { .root = dir, .config_path = conf, .config_must_exist = true, .runtime_dir = run };
         g_autoptr(GError) e = NULL;
         Manager *m = NULL;
-        ck_assert_msg(manager_new(&o, &m, &e), "%s", e ? e->message : "");
-        const Finding *nf = find(m->findings, "cpuset", "system.slice");
+        ck_assert_msg(manager_new(&o, &m, &e) && manager_start(m, &e), "%s", e ? e->message : "");
+        const Finding *nf = find(manager_status(m)->findings, "cpuset", "system.slice");
         ck_assert_ptr_nonnull(nf);
         ck_assert(nf->required);
         ck_assert_msg(strstr(nf->message, "cpuset controller"), "%s", nf->message);
-        ck_assert_int_eq(m->state, MANAGER_DEGRADED);
+        ck_assert_int_eq(manager_status(m)->state, MANAGER_DEGRADED);
         manager_free(m);
         fixture_remove(dir);
 }
@@ -261,7 +273,7 @@ START_TEST(test_pm_qos_held) {
         /* Without the device, a finding; with it, the value written and the file held. */
         Rig rig = {};
         rig_start(&rig, "mini-2cpu", "[Partition]\nHousekeeping=0\nCpuDmaLatencyUs=7\n[Group a]\nCPUs=1\n" RIG_CONF);
-        ck_assert_ptr_nonnull(find(rig.m->findings, "pm-qos", "cpu_dma_latency"));
+        ck_assert_ptr_nonnull(find(manager_status(rig.m)->findings, "pm-qos", "cpu_dma_latency"));
         rig_stop(&rig);
 
         rig_start(&rig, "mini-2cpu", "[Partition]\nHousekeeping=0\n[Group a]\nCPUs=1\n" RIG_CONF);
@@ -270,8 +282,8 @@ START_TEST(test_pm_qos_held) {
         g_file_set_contents(rig.conf, "[Partition]\nHousekeeping=0\nCpuDmaLatencyUs=7\n[Group a]\nCPUs=1\n" RIG_CONF, -1, NULL);
         g_autoptr(GError) e = NULL;
         ManagerOptions o = { .root = rig.dir, .config_path = rig.conf, .config_must_exist = true, .runtime_dir = rig.run };
-        ck_assert_msg(manager_new(&o, &rig.m, &e), "%s", e ? e->message : "");
-        ck_assert_ptr_null(find(rig.m->findings, "pm-qos", NULL));
+        ck_assert_msg(manager_new(&o, &rig.m, &e) && manager_start(rig.m, &e), "%s", e ? e->message : "");
+        ck_assert_ptr_null(find(manager_status(rig.m)->findings, "pm-qos", NULL));
         g_autofree char *path = g_build_filename(rig.dir, "dev/cpu_dma_latency", NULL), *data = NULL;
         gsize len;
         ck_assert(g_file_get_contents(path, &data, &len, NULL));

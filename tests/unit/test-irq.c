@@ -1,14 +1,16 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <sched.h>
 #include <signal.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "enforcer-irq.h"
-#include "error.h"
-#include "irq.h"
+#include "enforce/enforcer-irq.h"
+#include "kernel/task.h"
+#include "base/error.h"
+#include "kernel/irq.h"
 #include "manager.h"
 #include "testlib.h"
 
@@ -91,13 +93,28 @@ START_TEST(test_rules) {
         g_clear_error(&e);
         ck_assert_int_lt(config_load_data("[Irq usb]\nMatch=xhci_hcd\nCPUs=nogroup\n", "t", &bad, &e), 0);
         ck_assert(g_error_matches(e, ISO_ERROR, ISO_ERROR_INVALID_CPU_LIST));
-        ck_assert_msg(strstr(e->message, "nor the name of a group"), "%s", e->message);
+        ck_assert_msg(strstr(e->message, "nor \"housekeeping\" or the name of a group"), "%s", e->message);
         g_clear_error(&e);
         ck_assert_int_lt(config_load_data("[Irq usb]\nCPUs=1\n", "t", &bad, &e), 0);
         ck_assert_msg(strstr(e->message, "a rule needs Match="), "%s", e->message);
         g_clear_error(&e);
         ck_assert_int_lt(config_load_data("[Irq usb]\nMatch=x\nCPUs=1\nThreadPriority=0\n", "t", &bad, &e), 0);
         ck_assert_msg(strstr(e->message, "ThreadPriority"), "%s", e->message);
+        g_clear_error(&e);
+        /* Driver= takes driver names only, never a path. */
+        ck_assert_int_lt(config_load_data("[Irq dac]\nDriver=../../x\nCPUs=housekeeping\n", "t", &bad, &e), 0);
+        ck_assert_msg(strstr(e->message, "Driver"), "%s", e->message);
+        ck_assert_msg(strstr(e->message, "is not a kernel driver's name"), "%s", e->message);
+        g_clear_error(&e);
+        g_autoptr(Config) dac = NULL;
+        ck_assert_msg(config_load_data("[Irq dac]\nDriver=snd-usb-audio;snd_hda_intel\nCPUs=housekeeping\nThreadPriority=85\n",
+                                       "t", &dac, &e) == 0, "%s", e ? e->message : "");
+        const IrqRule *r = dac->irq_rules->pdata[0];
+        ck_assert(r->housekeeping && !r->match[0]);
+        ck_assert_str_eq(r->drivers[1], "snd_hda_intel");
+        g_autofree char *text = config_to_text(dac, NULL);
+        ck_assert_msg(strstr(text, "[Irq dac]\nDriver=snd-usb-audio;snd_hda_intel\nCPUs=housekeeping\nThreadPriority=85\n"),
+                      "%s", text);
 }
 END_TEST
 
@@ -123,7 +140,7 @@ static void on_event(const Event *e, void *userdata) {
 static void rig_manager(Rig *rig) {
         g_autoptr(GError) e = NULL;
         ManagerOptions o = { .root = rig->root, .config_path = rig->conf, .config_must_exist = true, .runtime_dir = rig->run };
-        ck_assert_msg(manager_new(&o, &rig->m, &e), "%s", e ? e->message : "");
+        ck_assert_msg(manager_new(&o, &rig->m, &e) && manager_start(rig->m, &e), "%s", e ? e->message : "");
         manager_set_listener(rig->m, &(EventSink) { on_event, rig });
 }
 
@@ -180,7 +197,7 @@ static unsigned count_state(GPtrArray *report, const char *state) {
 }
 
 static void assert_all_pinned(Rig *rig, const char *hk, const char *mask) {
-        g_autoptr(GPtrArray) report = manager_report(rig->m, &enforcer_irq);
+        g_autoptr(GPtrArray) report = manager_irqs(rig->m);
         for (unsigned i = 0; i < report->len; i++) {
                 const IrqReport *r = report->pdata[i];
                 g_autofree char *have = cpumask_format_list(&r->irq->affinity);
@@ -223,7 +240,7 @@ START_TEST(test_rule_routes_xhci_to_diretta) {
         Rig rig = {};
         rig_prepare(&rig, "ryzen-7700x", "[Irq dac]\nMatch=xhci_hcd\nCPUs=diretta\n");
         rig_manager(&rig);
-        g_autoptr(GPtrArray) report = manager_report(rig.m, &enforcer_irq);
+        g_autoptr(GPtrArray) report = manager_irqs(rig.m);
         unsigned ruled = 0;
         for (unsigned i = 0; i < report->len; i++) {
                 const IrqReport *r = report->pdata[i];
@@ -242,7 +259,7 @@ START_TEST(test_rule_routes_xhci_to_diretta) {
         /* The group moves: its rule's IRQs follow. */
         g_autoptr(GError) e = NULL;
         ck_assert_msg(manager_set_group_cpus(rig.m, "diretta", "1,9", &e), "%s", e ? e->message : "");
-        g_autoptr(GPtrArray) after = manager_report(rig.m, &enforcer_irq);
+        g_autoptr(GPtrArray) after = manager_irqs(rig.m);
         for (unsigned i = 0; i < after->len; i++) {
                 const IrqReport *r = after->pdata[i];
                 if (g_str_equal(r->irq->name, "xhci_hcd")) {
@@ -257,43 +274,102 @@ START_TEST(test_rule_routes_xhci_to_diretta) {
 }
 END_TEST
 
+/* Whether the journal of originals (rig.run/originals) holds key now: its "+" lines
+ * add, its "-" lines forget. */
+static bool journal_holds(const Rig *rig, const char *key) {
+        g_autofree char *path = g_build_filename(rig->run, "originals", NULL), *text = NULL;
+        g_auto(GStrv) lines = NULL;
+        bool held = false;
+        if (!g_file_get_contents(path, &text, NULL, NULL))
+                return false;
+        lines = g_strsplit(text, "\n", -1);
+        for (char **l = lines; *l; l++) {
+                g_auto(GStrv) f = g_strsplit(*l, "\t", 3);
+                if (f[0] && f[1] && g_str_equal(f[1], key))
+                        held = g_str_equal(f[0], "+");
+        }
+        return held;
+}
+
 START_TEST(test_unmovable) {
         Rig rig = {};
         rig_prepare(&rig, "ryzen-7700x", "");
         g_autofree char *file = g_build_filename(rig.root, "proc/irq/35/smp_affinity_list", NULL);
+        g_autofree char *file36 = g_build_filename(rig.root, "proc/irq/36/smp_affinity_list", NULL);
 
-        /* An immutable file answers EPERM, as a managed IRQ does since Linux 6.12. */
+        /* An immutable file answers EPERM, as a managed IRQ does since Linux 6.12: 35 is a
+         * queue IRQ of CPU 0 (housekeeping), 36 one of CPU 1 (an audio CPU). */
         run("chattr +i", file);
+        run("chattr +i", file36);
         rig_manager(&rig);
         g_autofree char *kept = affinity(&rig, 35);
         ck_assert_str_eq(kept, "0");
-        g_autoptr(GPtrArray) report = manager_report(rig.m, &enforcer_irq);
+        g_autoptr(GPtrArray) report = manager_irqs(rig.m);
+        /* 35 is refused too, but kept on housekeeping: where it belongs, not "unmovable". */
         ck_assert_uint_eq(count_state(report, "unmovable"), 1);
         ck_assert_uint_eq(count_state(report, "pinned"), report->len - 1);
         const IrqReport *r = NULL;
         for (unsigned i = 0; i < report->len; i++)
-                if (((IrqReport *) report->pdata[i])->irq->num == 35)
+                if (((IrqReport *) report->pdata[i])->irq->num == 36)
                         r = report->pdata[i];
         ck_assert_ptr_nonnull(r);
         ck_assert_msg(r->reason && strstr(r->reason, "EPERM"), "%s", r->reason);
-        /* A finding, as advice: the daemon keeps working and the partition holds. */
-        ck_assert_int_eq(rig.m->state, MANAGER_DEGRADED); /* the seed's boot line, not the IRQ */
-        bool found = false;
-        for (unsigned i = 0; i < rig.m->findings->len; i++) {
-                const Finding *f = rig.m->findings->pdata[i];
+        /* A finding, as advice, for the one on an audio CPU only: the daemon keeps
+         * working and the partition holds; one the kernel keeps on housekeeping anyway is
+         * nothing to act on. */
+        ck_assert_int_eq(manager_status(rig.m)->state, MANAGER_DEGRADED); /* the seed's boot line, not the IRQ */
+        unsigned found = 0;
+        for (unsigned i = 0; i < manager_status(rig.m)->findings->len; i++) {
+                const Finding *f = manager_status(rig.m)->findings->pdata[i];
                 if (g_str_equal(f->kind, "irq-unmovable")) {
-                        found = true;
+                        found++;
                         ck_assert(!f->required);
-                        ck_assert_str_eq(f->object, "35 nvme0q1");
+                        ck_assert_str_eq(f->object, "36 nvme0q2");
                 }
         }
-        ck_assert(found);
+        ck_assert_uint_eq(found, 1);
+        /* A refused write changed nothing: no original of it for a revert to put back;
+         * one that was taken keeps its original, and its device's name. */
+        ck_assert(!journal_holds(&rig, "proc/irq/36/smp_affinity_list"));
+        ck_assert(!journal_holds(&rig, "proc/irq/35/smp_affinity_list"));
+        ck_assert(journal_holds(&rig, "proc/irq/37/smp_affinity_list"));
+        ck_assert(journal_holds(&rig, "@irq name 37"));
+        run("chattr -i", file36);
 
         /* Not retried every pass: writable again, it stays where it is until Apply. */
         run("chattr -i", file);
         manager_verify(rig.m);
         g_autofree char *still = affinity(&rig, 35);
         ck_assert_str_eq(still, "0");
+        rig_stop(&rig);
+}
+END_TEST
+
+/* A resume renumbers virtio's vectors: the number of a refused (managed) queue IRQ can
+ * come back as another device's, which is moved like any other. Its folder is made again
+ * with as many handlers, so only its handlers' names tell. */
+START_TEST(test_unmovable_number_reused) {
+        Rig rig = {};
+        rig_prepare(&rig, "ryzen-7700x", "");
+        g_autofree char *file36 = g_build_filename(rig.root, "proc/irq/36/smp_affinity_list", NULL);
+        run("chattr +i", file36);
+        rig_manager(&rig);
+        g_autoptr(GPtrArray) report = manager_irqs(rig.m);
+        ck_assert_uint_eq(count_state(report, "unmovable"), 1);
+        run("chattr -i", file36);
+
+        g_autofree char *queue = g_build_filename(rig.root, "proc/irq/36/nvme0q2", NULL);
+        g_autofree char *nic = g_build_filename(rig.root, "proc/irq/36/virtio2-input.0", NULL);
+        fixture_remove(queue);
+        ck_assert_int_eq(g_mkdir_with_parents(nic, 0755), 0);
+        set_affinity(&rig, 36, "3-5");
+        manager_verify(rig.m);
+        g_autofree char *now = affinity(&rig, 36);
+        ck_assert_str_eq(now, "0,8");
+        for (unsigned i = 0; i < manager_status(rig.m)->findings->len; i++) {
+                const Finding *f = manager_status(rig.m)->findings->pdata[i];
+                ck_assert_msg(!g_str_has_prefix(f->object, "36 "), "%s %s: %s", f->kind, f->object, f->actual);
+        }
         rig_stop(&rig);
 }
 END_TEST
@@ -308,7 +384,7 @@ START_TEST(test_drift_new_and_vanished) {
         manager_verify(rig.m);
         g_autofree char *back = affinity(&rig, 24);
         ck_assert_str_eq(back, "0,8");
-        ck_assert_uint_eq(rig.m->drift_corrections, 1);
+        ck_assert_uint_eq(manager_status(rig.m)->drift_corrections, 1);
         ck_assert_uint_eq(rig.drift->len, 1);
         ck_assert_str_eq(rig.drift->pdata[0], "irq 24 PCIe PME, aerdrv, pciehp: 3-5 -> 0,8");
 
@@ -322,14 +398,14 @@ START_TEST(test_drift_new_and_vanished) {
         ck_assert_str_eq(dac, "0,8");
         ck_assert_uint_eq(rig.pinned->len, 1);
         ck_assert_str_eq(rig.pinned->pdata[0], "200@0,8");
-        ck_assert_uint_eq(rig.m->drift_corrections, 1);
+        ck_assert_uint_eq(manager_status(rig.m)->drift_corrections, 1);
 
         /* A removed device's IRQ goes away: no error, no finding. */
         g_autofree char *gone = g_build_filename(rig.root, "proc/irq/200", NULL);
         fixture_remove(gone);
         ck_assert_int_eq(manager_verify(rig.m), 0);
-        for (unsigned i = 0; i < rig.m->findings->len; i++)
-                ck_assert(!g_str_has_prefix(((Finding *) rig.m->findings->pdata[i])->object, "200 "));
+        for (unsigned i = 0; i < manager_status(rig.m)->findings->len; i++)
+                ck_assert(!g_str_has_prefix(((Finding *) manager_status(rig.m)->findings->pdata[i])->object, "200 "));
         rig_stop(&rig);
 }
 END_TEST
@@ -355,7 +431,7 @@ START_TEST(test_revert_after_a_crash) {
          * first daemon's, not the values it finds now. */
         rig_manager(&rig);
         ck_assert(manager_revert(rig.m, &e));
-        ck_assert_int_eq(rig.m->state, MANAGER_REVERTED);
+        ck_assert_int_eq(manager_status(rig.m)->state, MANAGER_REVERTED);
         assert_same_tree(pristine, rig.root);
         g_autofree char *saved = g_build_filename(rig.run, "originals", NULL);
         ck_assert(!g_file_test(saved, G_FILE_TEST_EXISTS));
@@ -374,7 +450,7 @@ START_TEST(test_dry_run_writes_nothing) {
         rig_prepare(&rig, "ryzen-7700x", "");
         ManagerOptions o = { .root = rig.root, .config_path = rig.conf, .config_must_exist = true,
                              .runtime_dir = rig.run, .dry_run = true };
-        ck_assert(manager_new(&o, &rig.m, &e));
+        ck_assert(manager_new(&o, &rig.m, &e) && manager_start(rig.m, &e));
         assert_same_tree(pristine, rig.root);
         ck_assert(!g_file_test(rig.run, G_FILE_TEST_EXISTS));
         fixture_remove(pristine);
@@ -409,9 +485,9 @@ START_TEST(test_irqbalance_is_a_finding) {
         ck_assert(g_file_set_contents(environ, "LANG=C\0IRQBALANCE_BANNED_CPULIST=8\0", 35, NULL));
         rig_manager(&rig);
         const Finding *found = NULL;
-        for (unsigned i = 0; i < rig.m->findings->len; i++)
-                if (g_str_equal(((Finding *) rig.m->findings->pdata[i])->kind, "conflict"))
-                        found = rig.m->findings->pdata[i];
+        for (unsigned i = 0; i < manager_status(rig.m)->findings->len; i++)
+                if (g_str_equal(((Finding *) manager_status(rig.m)->findings->pdata[i])->kind, "conflict"))
+                        found = manager_status(rig.m)->findings->pdata[i];
         ck_assert_ptr_nonnull(found);
         ck_assert(found->required);
         ck_assert_str_eq(found->object, "irqbalance pid 4242");
@@ -459,6 +535,177 @@ START_TEST(test_thread_priority) {
 }
 END_TEST
 
+/* A resume renumbers IRQs (virtio frees and requests its vectors again), udev renames a
+ * new link: a revert gives each device its own original, and none to another. */
+START_TEST(test_originals_follow_devices) {
+        Rig rig = {};
+        rig_prepare(&rig, "ryzen-7700x", "");
+        rig_manager(&rig);
+        g_autofree char *pinned = affinity(&rig, 36);
+        ck_assert_str_eq(pinned, "0,8");
+        /* 36 and 37 trade devices; 38's device goes and another takes its number. */
+        g_autofree char *q2 = g_build_filename(rig.root, "proc/irq/36/nvme0q2", NULL);
+        g_autofree char *q3 = g_build_filename(rig.root, "proc/irq/37/nvme0q3", NULL);
+        g_autofree char *q2_at_37 = g_build_filename(rig.root, "proc/irq/37/nvme0q2", NULL);
+        g_autofree char *q3_at_36 = g_build_filename(rig.root, "proc/irq/36/nvme0q3", NULL);
+        g_autofree char *q4 = g_build_filename(rig.root, "proc/irq/38/nvme0q4", NULL);
+        g_autofree char *other = g_build_filename(rig.root, "proc/irq/38/newdev", NULL);
+        ck_assert_int_eq(rename(q2, q2_at_37), 0);
+        ck_assert_int_eq(rename(q3, q3_at_36), 0);
+        ck_assert_int_eq(rename(q4, other), 0);
+        /* The link the fixture calls enp5s0 was renamed (its ifindex stays). */
+        g_autofree char *nic = g_build_filename(rig.root, "sys/class/net/enp5s0", NULL);
+        g_autofree char *renamed = g_build_filename(rig.root, "sys/class/net/ens5", NULL);
+        ck_assert_int_eq(rename(nic, renamed), 0);
+        g_autoptr(GError) e = NULL;
+        ck_assert_msg(manager_revert(rig.m, &e), "%s", e ? e->message : "");
+        g_autofree char *at36 = affinity(&rig, 36), *at37 = affinity(&rig, 37), *at38 = affinity(&rig, 38);
+        ck_assert_str_eq(at36, "2");   /* nvme0q3's, which was 37 */
+        ck_assert_str_eq(at37, "1");   /* nvme0q2's, which was 36 */
+        ck_assert_str_eq(at38, "0,8"); /* nvme0q4 is gone: newdev gets nothing of it */
+        g_autoptr(Root) root = root_new(rig.root);
+        g_autofree char *rps = NULL;
+        ck_assert_int_eq(root_read_line(root, "sys/class/net/ens5/queues/rx-0/rps_cpus", &rps), 0);
+        ck_assert_str_eq(rps, "0000"); /* the link's own, back under its new name */
+        ck_assert_uint_eq(manager_status(rig.m)->saved_originals, 0);
+        rig_stop(&rig);
+}
+END_TEST
+
+/* [Irq] ThreadPriority= raises the IRQ threads of the rule's IRQs; a revert gives each
+ * its policy back (on a fake root the threads are its proc/PID/stat lines). */
+START_TEST(test_thread_priority_reverted) {
+        Rig rig = {};
+        rig_prepare(&rig, "ryzen-7700x", "[Irq dac]\nMatch=xhci_hcd\nCPUs=diretta\nThreadPriority=80\n");
+        rig_manager(&rig);
+        g_autoptr(Root) root = root_new(rig.root);
+        g_autoptr(GArray) pids = task_find_kthreads(root, "irq/");
+        unsigned raised = 0, others = 0;
+        for (unsigned i = 0; i < pids->len; i++) {
+                pid_t pid = g_array_index(pids, pid_t, i);
+                TaskStat st;
+                int policy, priority;
+                ck_assert_int_eq(task_read_stat(root, pid, 0, &st), 0);
+                ck_assert_int_eq(task_get_sched(root, pid, &policy, &priority), 0);
+                ck_assert_int_eq(policy, SCHED_FIFO);
+                if (strstr(st.comm, "xhci_hcd")) {
+                        ck_assert_int_eq(priority, 80);
+                        raised++;
+                } else {
+                        ck_assert_int_eq(priority, 50);
+                        others++;
+                }
+        }
+        ck_assert_uint_eq(raised, 4);
+        ck_assert_uint_gt(others, 0);
+        g_autoptr(GError) e = NULL;
+        ck_assert_msg(manager_revert(rig.m, &e), "%s", e ? e->message : "");
+        for (unsigned i = 0; i < pids->len; i++) {
+                int policy, priority;
+                ck_assert_int_eq(task_get_sched(root, g_array_index(pids, pid_t, i), &policy, &priority), 0);
+                ck_assert_int_eq(policy, SCHED_FIFO);
+                ck_assert_int_eq(priority, 50);
+        }
+        rig_stop(&rig);
+}
+END_TEST
+
+static int thread_priority_of(const Root *root, unsigned irq) {
+        g_autofree char *prefix = g_strdup_printf("irq/%u-", irq);
+        g_autoptr(GArray) pids = task_find_kthreads(root, prefix);
+        int policy, priority;
+        ck_assert_uint_eq(pids->len, 1);
+        ck_assert_int_eq(task_get_sched(root, g_array_index(pids, pid_t, 0), &policy, &priority), 0);
+        ck_assert_int_eq(policy, SCHED_FIFO);
+        return priority;
+}
+
+/* A USB DAC plugged into the controller of IRQ 31: a link in
+ * sys/bus/usb/drivers/snd-usb-audio to its interface below the controller's PCI device. */
+static void plug_dac(const Rig *rig, bool in) {
+        g_autofree char *pci = g_build_filename(rig->root, "sys/devices/pci0000:00/0000:0e:00.3", NULL);
+        g_autofree char *iface = g_build_filename(pci, "usb3/3-1/3-1:1.0", NULL);
+        g_autofree char *drivers = g_build_filename(rig->root, "sys/bus/usb/drivers/snd-usb-audio", NULL);
+        g_autofree char *link = g_build_filename(drivers, "3-1:1.0", NULL);
+        if (!in) {
+                ck_assert_int_eq(unlink(link), 0);
+                return;
+        }
+        ck_assert_int_eq(g_mkdir_with_parents(iface, 0755), 0);
+        fixture_write(pci, "msi_irqs/31", "msi\n");
+        fixture_write(pci, "irq", "0\n");
+        ck_assert_int_eq(g_mkdir_with_parents(drivers, 0755), 0);
+        ck_assert_int_eq(symlink("../../../../devices/pci0000:00/0000:0e:00.3/usb3/3-1/3-1:1.0", link), 0);
+        /* What the driver folder holds besides its devices. */
+        g_autofree char *module = g_build_filename(drivers, "module", NULL);
+        if (!g_file_test(module, G_FILE_TEST_IS_SYMLINK))
+                ck_assert_int_eq(symlink("../../../../module/snd_usb_audio", module), 0);
+}
+
+/* [Irq] Driver=snd-usb-audio follows the DAC: its controller's IRQ thread is raised
+ * when the DAC binds (a device event, the controller's IRQ long known), given back when
+ * it goes, and a revert restores it; the other controllers are left alone. */
+START_TEST(test_thread_priority_follows_driver) {
+        Rig rig = {};
+        rig_prepare(&rig, "ryzen-7700x", "[Irq dac]\nDriver=snd-usb-audio\nCPUs=housekeeping\nThreadPriority=85\n");
+        rig_manager(&rig);
+        g_autoptr(Root) root = root_new(rig.root);
+        ck_assert_int_eq(thread_priority_of(root, 31), 50);
+
+        plug_dac(&rig, true);
+        manager_event(rig.m, &(Trigger) { .kind = TRIGGER_DEVICE, .count = 1 });
+        ck_assert_int_eq(thread_priority_of(root, 31), 85);
+        for (unsigned other = 30; other <= 33; other++)
+                if (other != 31)
+                        ck_assert_int_eq(thread_priority_of(root, other), 50);
+        g_autofree char *aff = affinity(&rig, 31);
+        ck_assert_str_eq(aff, "0,8");
+        g_autoptr(GPtrArray) report = manager_irqs(rig.m);
+        for (unsigned i = 0; i < report->len; i++) {
+                const IrqReport *r = report->pdata[i];
+                if (r->irq->num == 31)
+                        ck_assert_msg(r->irq->drivers && g_strv_contains((const char *const *) r->irq->drivers,
+                                                                         "snd-usb-audio"), "IRQ 31 serves no DAC");
+        }
+
+        plug_dac(&rig, false);
+        manager_event(rig.m, &(Trigger) { .kind = TRIGGER_DEVICE, .count = 1 });
+        ck_assert_int_eq(thread_priority_of(root, 31), 50);
+
+        plug_dac(&rig, true);
+        manager_event(rig.m, &(Trigger) { .kind = TRIGGER_DEVICE, .count = 1 });
+        ck_assert_int_eq(thread_priority_of(root, 31), 85);
+        g_autoptr(GError) e = NULL;
+        ck_assert_msg(manager_revert(rig.m, &e), "%s", e ? e->message : "");
+        ck_assert_int_eq(thread_priority_of(root, 31), 50);
+        rig_stop(&rig);
+}
+END_TEST
+
+/* An IRQ the watch saw on an audio CPU (TRIGGER_IRQ) is read alone: one allowed there
+ * against its target is put back at once, while one a Driver= rule places there stays
+ * (its drivers are read too, or its target would be housekeeping's). */
+START_TEST(test_irq_seen_on_audio_cpu) {
+        Rig rig = {};
+        rig_prepare(&rig, "ryzen-7700x", "[Irq dac]\nDriver=snd-usb-audio\nCPUs=2\n");
+        rig_manager(&rig);
+        plug_dac(&rig, true);
+        manager_event(rig.m, &(Trigger) { .kind = TRIGGER_DEVICE, .count = 1 });
+        g_autofree char *ruled = affinity(&rig, 31);
+        ck_assert_str_eq(ruled, "2");
+
+        manager_event(rig.m, &(Trigger) { .kind = TRIGGER_IRQ, .irq = 31 });
+        g_autofree char *stays = affinity(&rig, 31);
+        ck_assert_str_eq(stays, "2");
+
+        set_affinity(&rig, 30, "3");
+        manager_event(rig.m, &(Trigger) { .kind = TRIGGER_IRQ, .irq = 30 });
+        g_autofree char *back = affinity(&rig, 30);
+        ck_assert_str_eq(back, "0,8");
+        rig_stop(&rig);
+}
+END_TEST
+
 int main(void) {
         static const char *const machines[] = { "ryzen-7700x", "mini-2cpu", "server-256", NULL };
         Suite *s = suite_create("irq");
@@ -472,11 +719,16 @@ int main(void) {
         tcase_add_test(enforcer, test_pin_all_server);
         tcase_add_test(enforcer, test_rule_routes_xhci_to_diretta);
         tcase_add_test(enforcer, test_unmovable);
+        tcase_add_test(enforcer, test_unmovable_number_reused);
         tcase_add_test(enforcer, test_drift_new_and_vanished);
         tcase_add_test(enforcer, test_revert_after_a_crash);
         tcase_add_test(enforcer, test_dry_run_writes_nothing);
+        tcase_add_test(enforcer, test_thread_priority_follows_driver);
+        tcase_add_test(enforcer, test_irq_seen_on_audio_cpu);
         tcase_add_test(enforcer, test_irqbalance_is_a_finding);
         tcase_add_test(enforcer, test_thread_priority);
+        tcase_add_test(enforcer, test_originals_follow_devices);
+        tcase_add_test(enforcer, test_thread_priority_reverted);
         tcase_set_timeout(enforcer, 120);
         suite_add_tcase(s, pure);
         suite_add_tcase(s, enforcer);

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <string.h>
 
-#include "error.h"
-#include "kconfig.h"
+#include "base/error.h"
+#include "model/kconfig.h"
 #include "testlib.h"
 
 static void expect(const GPtrArray *items, const char *name, AuditState state) {
@@ -61,8 +61,10 @@ START_TEST(test_mini_debian_kernel) {
         expect(items, "CPUSETS", AUDIT_OK);
         expect(items, "PROC_EVENTS", AUDIT_OK);
         expect(items, "DEBUG_INFO_NONE", AUDIT_MISSING);
-        /* DEBUG_INFO_NONE is advice, not a requirement. */
-        ck_assert_uint_eq(audit_count_problems(items), 4);
+        /* DEBUG_INFO_NONE and HZ are advice, not requirements: on nohz_full CPUs running
+         * one task the tick is stopped, and Debian's own RT kernel is HZ=250. */
+        ck_assert(!audit_item(items, "HZ")->required);
+        ck_assert_uint_eq(audit_count_problems(items), 3);
 }
 END_TEST
 

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <string.h>
 
-#include "error.h"
-#include "finding.h"
+#include "base/error.h"
+#include "model/finding.h"
 #include "manager.h"
 #include "testlib.h"
 
@@ -29,7 +29,7 @@ static void fixture_start(Fixture *f, const char *machine, const char *config_te
         f->conf = g_build_filename(f->dir, "isolatord.conf", NULL);
         fixture_write(f->dir, "isolatord.conf", config_text);
         ManagerOptions o = fixture_options(f);
-        ck_assert_msg(manager_new(&o, &f->m, &e), "%s", e ? e->message : "");
+        ck_assert_msg(manager_new(&o, &f->m, &e) && manager_start(f->m, &e), "%s", e ? e->message : "");
 }
 
 static void fixture_stop(Fixture *f) {
@@ -42,19 +42,19 @@ static void fixture_stop(Fixture *f) {
         g_free(f->conf);
 }
 
-static char *groups(const Manager *m) {
+static char *groups(Manager *m) {
         GString *s = g_string_new(NULL);
-        for (unsigned i = 0; i < m->config->groups->len; i++) {
-                const GroupConfig *g = m->config->groups->pdata[i];
+        for (unsigned i = 0; i < manager_status(m)->config->groups->len; i++) {
+                const GroupConfig *g = manager_status(m)->config->groups->pdata[i];
                 g_autofree char *cpus = cpumask_format_list(&g->cpus);
                 g_string_append_printf(s, "%s%s=%s", i ? " " : "", g->name, cpus);
         }
         return g_string_free(s, false);
 }
 
-static bool has_finding(const Manager *m, const char *kind, const char *object) {
-        for (unsigned i = 0; i < m->findings->len; i++) {
-                const Finding *f = m->findings->pdata[i];
+static bool has_finding(Manager *m, const char *kind, const char *object) {
+        for (unsigned i = 0; i < manager_status(m)->findings->len; i++) {
+                const Finding *f = manager_status(m)->findings->pdata[i];
                 if (g_str_equal(f->kind, kind) && g_str_equal(f->object, object))
                         return true;
         }
@@ -66,12 +66,12 @@ START_TEST(test_start_on_seed_machine) {
         fixture_start(&f, "ryzen-7700x", "");
 
         /* Valid partition, but the seed's boot line lacks kthread_cpus: degraded. */
-        ck_assert_int_eq(f.m->state, MANAGER_DEGRADED);
+        ck_assert_int_eq(manager_status(f.m)->state, MANAGER_DEGRADED);
         ck_assert(has_finding(f.m, "boot-parameter", "kthread_cpus"));
         ck_assert(has_finding(f.m, "boot-parameter", "isolcpus"));
         ck_assert(!has_finding(f.m, "kernel-config", "PREEMPT_RT"));
-        ck_assert_uint_eq(f.m->verify_count, 1);
-        ck_assert_uint_gt(f.m->last_verify_usec, 0);
+        ck_assert_uint_eq(manager_counter(manager_status(f.m), "verify_count"), 1);
+        ck_assert_uint_gt(manager_status(f.m)->last_verify_usec, 0);
         fixture_stop(&f);
 }
 END_TEST
@@ -81,7 +81,7 @@ START_TEST(test_invalid_partition_is_inactive) {
         g_autoptr(GError) e = NULL;
         fixture_start(&f, "mini-2cpu", "");
 
-        ck_assert_int_eq(f.m->state, MANAGER_INACTIVE);
+        ck_assert_int_eq(manager_status(f.m)->state, MANAGER_INACTIVE);
         ck_assert(has_finding(f.m, "partition", "cpu-missing housekeeping"));
         ck_assert(!manager_apply(f.m, &e));
         ck_assert(g_error_matches(e, ISO_ERROR, ISO_ERROR_INVALID_PARTITION));
@@ -90,7 +90,7 @@ START_TEST(test_invalid_partition_is_inactive) {
         /* A valid configuration arrives: the manager becomes active. */
         fixture_write(f.dir, "isolatord.conf", "[Partition]\nHousekeeping=0\n[Group audio]\nCPUs=1\n");
         ck_assert_msg(manager_reload(f.m, &e), "%s", e ? e->message : "");
-        ck_assert_int_ne(f.m->state, MANAGER_INACTIVE);
+        ck_assert_int_ne(manager_status(f.m)->state, MANAGER_INACTIVE);
         ck_assert(!has_finding(f.m, "partition", "cpu-missing housekeeping"));
         fixture_stop(&f);
 }
@@ -131,13 +131,18 @@ START_TEST(test_set_group_cpus_persists) {
         g_autofree char *now = groups(f.m);
         ck_assert_str_eq(now, "diretta=1-2,9-10 hqplayer=3-7,11-14");
 
-        /* A new manager on the same files starts with the change, and both groups. */
+        /* None beside it on the same runtime folder; after it, a new manager on the
+         * same files starts with the change, and both groups. */
         Manager *again = NULL;
         ManagerOptions o = fixture_options(&f);
-        ck_assert(manager_new(&o, &again, &e));
-        g_autofree char *restarted = groups(again);
+        ck_assert(!manager_new(&o, &again, &e));
+        ck_assert_msg(strstr(e->message, "another isolatord (pid ") && strstr(e->message, "changes nothing"), "%s",
+                      e->message);
+        g_clear_error(&e);
+        manager_free(f.m);
+        ck_assert_msg(manager_new(&o, &f.m, &e) && manager_start(f.m, &e), "%s", e ? e->message : "");
+        g_autofree char *restarted = groups(f.m);
         ck_assert_str_eq(restarted, "diretta=1-2,9-10 hqplayer=3-7,11-14");
-        manager_free(again);
         fixture_stop(&f);
 }
 END_TEST
@@ -158,7 +163,7 @@ START_TEST(test_reload_keeps_old_on_error) {
                 ck_assert_ptr_nonnull(e);
                 g_autofree char *after = groups(f.m);
                 ck_assert_str_eq(after, before);
-                ck_assert_int_eq(f.m->state, MANAGER_DEGRADED);
+                ck_assert_int_eq(manager_status(f.m)->state, MANAGER_DEGRADED);
         }
         fixture_stop(&f);
 }
@@ -170,15 +175,15 @@ START_TEST(test_revert_and_apply) {
         fixture_start(&f, "ryzen-7700x", "");
 
         ck_assert(manager_revert(f.m, &e));
-        ck_assert_int_eq(f.m->state, MANAGER_REVERTED);
+        ck_assert_int_eq(manager_status(f.m)->state, MANAGER_REVERTED);
         /* A verify observes; it does not undo the revert. */
         manager_verify(f.m);
-        ck_assert_int_eq(f.m->state, MANAGER_REVERTED);
+        ck_assert_int_eq(manager_status(f.m)->state, MANAGER_REVERTED);
         /* A reload while reverted stays reverted. */
         ck_assert(manager_reload(f.m, &e));
-        ck_assert_int_eq(f.m->state, MANAGER_REVERTED);
+        ck_assert_int_eq(manager_status(f.m)->state, MANAGER_REVERTED);
         ck_assert(manager_apply(f.m, &e));
-        ck_assert_int_eq(f.m->state, MANAGER_DEGRADED);
+        ck_assert_int_eq(manager_status(f.m)->state, MANAGER_DEGRADED);
         fixture_stop(&f);
 }
 END_TEST

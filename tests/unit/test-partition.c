@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <string.h>
 
-#include "partition.h"
+#include "model/partition.h"
 #include "testlib.h"
 
 static Config *conf(const char *text) {
@@ -151,6 +151,22 @@ START_TEST(test_mini_valid_partition) {
 }
 END_TEST
 
+/* A group moved at runtime (SetGroupCpus works on a copy of the configuration) away
+ * from its thread rule's CPUs: the rule no longer fits, an error naming it. */
+START_TEST(test_thread_rule_outside_moved_group) {
+        g_autoptr(Topology) t = fixture_topology(fixture_root("ryzen-7700x"));
+        g_autoptr(Config) c = conf("[Partition]\nHousekeeping=0,8\n[Group a]\nCPUs=1-7,9-15\nSchedPolicy=fifo\nSchedPriority=50\n"
+                                   "[Thread audio]\nGroup=a\nMatch=audio*\nCPUs=2\n");
+        g_autoptr(GPtrArray) fits = partition_validate(c, t);
+        ck_assert_uint_eq(diagnostics_count(fits, DIAG_ERROR), 0);
+
+        ((GroupConfig *) c->groups->pdata[0])->cpus = cs("3-7,9-15,1");
+        g_autoptr(GPtrArray) diags = partition_validate(c, t);
+        expect(diags, DIAG_ERROR, "thread-rule", "thread rule audio", "2",
+               "[Thread audio] CPUs=: CPU 2 is outside group a's CPUs (1,3-7,9-15)");
+}
+END_TEST
+
 int main(void) {
         static const char *const machines[] = { "ryzen-7700x", "mini-2cpu", "server-256", NULL };
         Suite *s = suite_create("partition");
@@ -166,6 +182,7 @@ int main(void) {
         tcase_add_test(tc, test_smt_split);
         tcase_add_test(tc, test_unassigned);
         tcase_add_test(tc, test_mini_valid_partition);
+        tcase_add_test(tc, test_thread_rule_outside_moved_group);
         suite_add_tcase(s, tc);
         return test_run(s, machines);
 }

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <string.h>
 
-#include "partition.h"
-#include "plan.h"
+#include "model/partition.h"
+#include "model/plan.h"
 #include "testlib.h"
 
 /* Every group's CPUs are whole cores, groups are disjoint, and with housekeeping they

@@ -9,8 +9,9 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-#include "noise.h"
-#include "sampler.h"
+#include "kernel/interrupt-counts.h"
+#include "kernel/noise.h"
+#include "kernel/sampler.h"
 #include "testlib.h"
 
 static CpuMask host_cpus(void) {
@@ -31,7 +32,7 @@ static int last_cpu(void) {
 
 static Sampler *start(int cpu, unsigned hist_max_us, unsigned threshold_us, int event_fd) {
         SamplerOptions o = { .interval_us = 1000, .threshold_us = threshold_us, .priority = 98,
-                             .hist_max_us = hist_max_us, .event_fd = event_fd, .host_cpus = host_cpus() };
+                             .hist_max_us = hist_max_us, .event_fd = event_fd, .host_online = host_cpus() };
         Sampler *s = NULL;
         cpumask_zero(&o.cpus);
         cpumask_add(&o.cpus, (unsigned) cpu);
@@ -171,19 +172,130 @@ START_TEST(test_noise_rates) {
 
         /* A fixture's own schedstat parses. */
         g_autoptr(Root) root = root_new(fixture_root("ryzen-7700x"));
-        g_autoptr(NoiseReading) r = noise_read(root, 1);
+        CpuMask all = cs("0-15");
+        g_autoptr(InterruptCounts) counts = interrupt_counts_new(root, &all);
+        g_autoptr(NoiseReading) r = noise_read(root, counts, 1);
         ck_assert_ptr_nonnull(r->irqs);
         ck_assert_uint_eq(g_hash_table_size(r->switches), 16);
 }
 END_TEST
 
+static uint64_t count_of(const InterruptTable *t, const char *row, int cpu) {
+        const uint64_t *counts = g_hash_table_lookup(t->rows, row);
+        ck_assert_msg(counts, "no row %s", row);
+        for (unsigned i = 0; i < t->ncols; i++)
+                if (t->col_cpu[i] == cpu)
+                        return counts[i];
+        ck_abort_msg("no column for CPU %d", cpu);
+        return 0;
+}
+
+/* The cheap reader: only the wanted rows, only the watched columns, the same numbers as
+ * the whole file parsed; a file that changed under the index is indexed again. */
+START_TEST(test_interrupt_counts) {
+        g_autofree char *dir = fixture_tmpdir();
+        g_autoptr(Root) root = root_new(dir);
+        CpuMask cpus = cs("1,3");
+        const char *text =
+                "           CPU0       CPU1       CPU2       CPU3       \n"
+                "  0:         10          0          0          0  IO-APIC   2-edge      timer\n"
+                " 24:          1          2          3          4  PCI-MSI 1-edge      xhci_hcd\n"
+                " 25:          5          6          7          8  PCI-MSI 2-edge      eth0\n"
+                "NMI:          1          2          3          4   Non-maskable interrupts\n"
+                "LOC:        100        200        300        400   Local timer interrupts\n"
+                "ERR:          0\n";
+        fixture_write(dir, "proc/interrupts", text);
+        g_autoptr(InterruptCounts) c = interrupt_counts_new(root, &cpus);
+        g_autoptr(GArray) want = g_array_new(false, false, sizeof(unsigned));
+        unsigned irq = 25;
+        g_array_append_val(want, irq);
+        interrupt_counts_want(c, want);
+
+        g_autoptr(InterruptTable) t = interrupt_counts_read(c);
+        ck_assert_ptr_nonnull(t);
+        ck_assert_uint_eq(t->ncols, 2);
+        ck_assert_uint_eq(g_hash_table_size(t->rows), 4); /* 25, NMI, LOC, ERR */
+        ck_assert(!g_hash_table_contains(t->rows, "24") && !g_hash_table_contains(t->rows, "0"));
+        ck_assert_uint_eq(count_of(t, "25", 1), 6);
+        ck_assert_uint_eq(count_of(t, "25", 3), 8);
+        ck_assert_uint_eq(count_of(t, "LOC", 3), 400);
+        ck_assert_uint_eq(count_of(t, "ERR", 1), 0);
+        ck_assert_uint_eq(interrupt_counts_indexings(c), 1);
+        /* Read again: no new index, and the file read once, whole (a seq_file formats
+         * every row before an offset read out of turn). */
+        g_autoptr(InterruptTable) again = interrupt_counts_read(c);
+        ck_assert_uint_eq(interrupt_counts_indexings(c), 1);
+        ck_assert_uint_eq(interrupt_counts_last_bytes(c), strlen(text));
+
+        /* An IRQ came (a line before the wanted ones) and a count grew two digits. */
+        const char *grown =
+                "           CPU0       CPU1       CPU2       CPU3       \n"
+                "  0:         10          0          0          0  IO-APIC   2-edge      timer\n"
+                " 23:          0          0          0          0  PCI-MSI 0-edge      snd_hda\n"
+                " 24:          1          2          3          4  PCI-MSI 1-edge      xhci_hcd\n"
+                " 25:          5          6          7          9  PCI-MSI 2-edge      eth0\n"
+                "NMI:          1          2          3          4   Non-maskable interrupts\n"
+                "LOC:        100    2000000        300        401   Local timer interrupts\n"
+                "ERR:          0\n";
+        fixture_write(dir, "proc/interrupts", grown);
+        g_autoptr(InterruptTable) moved = interrupt_counts_read(c);
+        ck_assert_ptr_nonnull(moved);
+        ck_assert_uint_eq(interrupt_counts_indexings(c), 1); /* the same header: the same columns */
+        ck_assert_uint_eq(interrupt_counts_last_bytes(c), strlen(grown));
+        ck_assert_uint_eq(count_of(moved, "25", 3), 9);
+        ck_assert_uint_eq(count_of(moved, "LOC", 1), 2000000);
+        ck_assert_uint_eq(count_of(moved, "LOC", 3), 401);
+        /* Another set of IRQs is indexed again; the same set is not. */
+        interrupt_counts_want(c, want);
+        g_autoptr(InterruptTable) same = interrupt_counts_read(c);
+        ck_assert_uint_eq(interrupt_counts_indexings(c), 1);
+        interrupt_counts_want(c, NULL);
+        g_autoptr(InterruptTable) all = interrupt_counts_read(c);
+        ck_assert_uint_eq(interrupt_counts_indexings(c), 2);
+        ck_assert_uint_eq(g_hash_table_size(all->rows), 7);
+
+        /* A CPU came (the header differs): its columns indexed again. A row longer than
+         * the pieces the file is read in (a chip's name of 200 KB) is read whole. */
+        g_autoptr(GString) wide = g_string_new("    CPU0 CPU1 CPU2 CPU3 CPU4\n"
+                                               " 25:  5 6 7 10 11 PCI-MSI 2-edge ");
+        for (int i = 0; i < 200000; i++)
+                g_string_append_c(wide, 'x');
+        g_string_append(wide, "\nLOC: 1 2 3 4 5 Local timer interrupts\n");
+        fixture_write(dir, "proc/interrupts", wide->str);
+        g_autoptr(InterruptTable) came = interrupt_counts_read(c);
+        ck_assert_ptr_nonnull(came);
+        ck_assert_uint_eq(interrupt_counts_indexings(c), 3);
+        ck_assert_uint_eq(count_of(came, "25", 3), 10);
+        ck_assert_uint_eq(count_of(came, "LOC", 1), 2);
+        ck_assert_uint_eq(interrupt_counts_last_bytes(c), wide->len);
+        fixture_remove(dir);
+
+        /* The 256-CPU server: the architecture's rows as the whole file parsed says. */
+        g_autoptr(Root) server = root_new(fixture_root("server-256"));
+        g_autofree char *whole = NULL;
+        CpuMask audio = cs("1-127,129-255");
+        ck_assert_int_eq(root_read(server, "proc/interrupts", &whole, NULL), 0);
+        g_autoptr(InterruptTable) full = interrupts_parse(whole);
+        g_autoptr(InterruptCounts) sc = interrupt_counts_new(server, &audio);
+        interrupt_counts_want(sc, want);
+        g_autoptr(InterruptTable) part = interrupt_counts_read(sc);
+        ck_assert_uint_eq(part->ncols, 254);
+        for (const char *const *row = (const char *const[]) { "LOC", "RES", "CAL", "TLB", NULL }; *row; row++)
+                for (int cpu = 1; cpu < 256; cpu += 37)
+                        ck_assert_uint_eq(count_of(part, *row, cpu), count_of(full, *row, cpu));
+        /* Its 16 MB read once from start to end, not a span at a time. */
+        ck_assert_uint_eq(interrupt_counts_last_bytes(sc), strlen(whole));
+}
+END_TEST
+
 int main(void) {
-        static const char *const machines[] = { "ryzen-7700x", NULL };
+        static const char *const machines[] = { "ryzen-7700x", "server-256", NULL };
         Suite *s = suite_create("sampler");
         TCase *tc = tcase_create("sampler");
 
         tcase_add_test(tc, test_percentile);
         tcase_add_test(tc, test_noise_rates);
+        tcase_add_test(tc, test_interrupt_counts);
         tcase_add_test(tc, test_counts_histogram_threads);
         tcase_add_test(tc, test_overflow_and_threshold);
         tcase_set_timeout(tc, 60);

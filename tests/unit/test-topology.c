@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <string.h>
 
-#include "error.h"
+#include "base/error.h"
 #include "testlib.h"
-#include "topology.h"
+#include "model/topology.h"
 
 static const CpuMask *l3_of(const Topology *t, unsigned cpu) {
         return &topology_group(t->l3s, t->cpus[cpu].l3)->cpus;

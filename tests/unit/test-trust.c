@@ -9,13 +9,16 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "enforcer.h"
-#include "originals.h"
-#include "root.h"
-#include "finding.h"
-#include "task.h"
-#include "text.h"
-#include "trust.h"
+#include "enforce/enforcer.h"
+#include "enforce/enforcer-workload.h"
+#include "enforce/workload-classify.h"
+#include "base/notice-limit.h"
+#include "kernel/originals.h"
+#include "kernel/root.h"
+#include "model/finding.h"
+#include "kernel/task.h"
+#include "base/text.h"
+#include "kernel/trust.h"
 #include "testlib.h"
 
 static char *read_text(const char *path) {
@@ -132,15 +135,15 @@ START_TEST(test_journal_round_trip) {
                 g_autoptr(Originals) o = open_store(dir, "root=/x boot=1");
                 ck_assert(originals_remember(o, "proc/irq/24/smp_affinity_list", "0-15"));
                 ck_assert(!originals_remember(o, "proc/irq/24/smp_affinity_list", "0"));
-                ck_assert(originals_remember(o, "@workload sched 42 hq", "0 0"));
+                ck_assert(originals_remember(o, "@workload sched 42 4242 hq", "0 0"));
                 ck_assert_int_eq(originals_flush(o, NULL), 0);
-                g_hash_table_add(gone, (char *) "@workload sched 42 hq");
+                g_hash_table_add(gone, (char *) "@workload sched 42 4242 hq");
                 ck_assert_int_eq(originals_forget(o, gone, NULL), 0);
         }
         /* Appended, not rewritten: the forgotten entry is a "-" line after its "+". */
         g_autofree char *text = NULL;
         ck_assert(g_file_get_contents(file, &text, NULL, NULL));
-        ck_assert_msg(strstr(text, "+\t@workload sched 42 hq\t0 0\n-\t@workload sched 42 hq\n"), "%s", text);
+        ck_assert_msg(strstr(text, "+\t@workload sched 42 4242 hq\t0 0\n-\t@workload sched 42 4242 hq\n"), "%s", text);
         /* A last line cut short by a crash is ignored. */
         FILE *f = fopen(file, "a");
         fputs("+\tproc/irq/25/smp_affinity_list\t0-", f);
@@ -207,16 +210,18 @@ START_TEST(test_hostile_entries_refused) {
                 { "@cpuset file etc/cron.d/evil", "* * * * * root sh", false },
                 { "@cpuset systemd system.slice", "0,8", true },
                 { "@cpuset systemd ../x", "0", false },
-                { "@workload cgroup 42 hq", "/system.slice/x.service", true },
-                { "@workload cgroup 42 hq", "/", true },
-                { "@workload cgroup 42 hq", "/../../../etc", false },
-                { "@workload cgroup 42 hq", "relative", false },
-                { "@workload sched 42 hq", "1 99", true },
-                { "@workload sched 42 hq", "1 0", false },
-                { "@workload sched 42 hq", "7 5", false },
-                { "@workload affinity 42 hq", "0-3", true },
-                { "@workload affinity x hq", "0-3", false },
-                { "@kthread affinity 7 rcu_preempt", "0-15", true },
+                { "@workload cgroup 42 4242 hq", "/system.slice/x.service", true },
+                { "@workload cgroup 42 4242 hq", "/", true },
+                { "@workload cgroup 42 4242 hq", "/../../../etc", false },
+                { "@workload cgroup 42 4242 hq", "relative", false },
+                { "@workload sched 42 4242 hq", "1 99", true },
+                { "@workload sched 42 4242 hq", "1 0", false },
+                { "@workload sched 42 4242 hq", "7 5", false },
+                { "@workload affinity 42 4242 hq", "0-3", true },
+                { "@workload affinity x 1 hq", "0-3", false },
+                { "@kthread affinity 7 107 rcu_preempt", "0-15", true },
+                { "@workload sched 43 hq", "1 99", false }, /* no start time: whose would it be? */
+                { "@workload affinity 42 -1 hq", "0-3", false },
                 { "@nobody anything", "", false },
                 { "@kthread", "", false },
         };
@@ -232,9 +237,9 @@ START_TEST(test_hostile_entries_refused) {
                 originals_remember(o, cases[i].key, cases[i].value);
         g_autoptr(GPtrArray) rejected = g_ptr_array_new_with_free_func(g_free);
         originals_filter(o, enforcer_check_original, NULL, rejected);
-        /* 22 distinct keys (a repeated key keeps its first value), 10 of them valid. */
+        /* 24 distinct keys (a repeated key keeps its first value), 10 of them valid. */
         ck_assert_uint_eq(originals_count(o), 10);
-        ck_assert_uint_eq(rejected->len, 12);
+        ck_assert_uint_eq(rejected->len, 14);
         fixture_remove(dir);
 }
 END_TEST
@@ -379,11 +384,45 @@ START_TEST(test_users_and_units) {
         ck_assert(trust_user_entry_valid("1000"));
         ck_assert(!trust_user_entry_valid("../x"));
         ck_assert(!trust_user_entry_valid(""));
-        char *units[] = { (char *) "hqplayerd.service", NULL };
-        ck_assert(trust_cgroup_in_units("/system.slice/hqplayerd.service", units));
-        ck_assert(trust_cgroup_in_units("/system.slice/hqplayerd.service/worker", units));
-        ck_assert(!trust_cgroup_in_units("/user.slice/user-1000.slice/hqplayerd.service.fake", units));
-        ck_assert(!trust_cgroup_in_units("/", units));
+        /* Unit=: within the unit's control group as the system manager reports it, never
+         * a path that merely carries its name (a user's delegated subtree can). */
+        const char *unit = "/system.slice/hqplayerd.service";
+        ck_assert(workload_cgroup_within("/system.slice/hqplayerd.service", unit));
+        ck_assert(workload_cgroup_within("/system.slice/hqplayerd.service/worker", unit));
+        ck_assert(!workload_cgroup_within("/system.slice/hqplayerd.service.fake", unit));
+        ck_assert(!workload_cgroup_within(
+                "/user.slice/user-1000.slice/user@1000.service/app.slice/hqplayerd.service", unit));
+        ck_assert(!workload_cgroup_within("/system.slice", unit));
+        ck_assert(!workload_cgroup_within("/anything", "/"));
+        ck_assert(!workload_cgroup_within("/system.slice/x", ""));
+}
+END_TEST
+
+/* Refusal notices: a few per key and window, the rest counted and said in one line. */
+static void count_held(const char *key, uint64_t held, void *userdata) {
+        g_string_append_printf(userdata, "%s:%" G_GUINT64_FORMAT ";", key, held);
+}
+
+START_TEST(test_notice_limit) {
+        g_autoptr(NoticeLimit) l = notice_limit_new(5, 60 * G_USEC_PER_SEC, 2);
+        g_autoptr(GString) said = g_string_new(NULL);
+        unsigned allowed = 0;
+        for (int i = 0; i < 2000; i++)
+                allowed += notice_limit_allow(l, "uid 65534 running /home/x/hq", 1000 + i);
+        ck_assert_uint_eq(allowed, 5);
+        ck_assert(notice_limit_allow(l, "uid 1000 running /tmp/hq", 5000)); /* another key has its own */
+        /* Past the bound on keys, new keys share one. */
+        for (int i = 0; i < 7; i++)
+                notice_limit_allow(l, i % 2 ? "a" : "b", 6000);
+        notice_limit_flush(l, 7000, count_held, said);
+        ck_assert_str_eq(said->str, "(others):2;uid 65534 running /home/x/hq:1995;");
+        /* Said once: the next flush has nothing to say, and within the window the key stays quiet. */
+        g_string_truncate(said, 0);
+        notice_limit_flush(l, 8000, count_held, said);
+        ck_assert_str_eq(said->str, "");
+        ck_assert(!notice_limit_allow(l, "uid 65534 running /home/x/hq", 9000));
+        /* A new window: a burst again. */
+        ck_assert(notice_limit_allow(l, "uid 65534 running /home/x/hq", 1000 + 60 * G_USEC_PER_SEC));
 }
 END_TEST
 
@@ -405,6 +444,7 @@ static Suite *trust_suite(void) {
         tcase_add_test(tc, test_exe_paths);
         tcase_add_test(tc, test_exe_paths_kept);
         tcase_add_test(tc, test_users_and_units);
+        tcase_add_test(tc, test_notice_limit);
         tcase_add_test(tc, test_text_printable);
         suite_add_tcase(s, tc);
         return s;

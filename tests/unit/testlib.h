@@ -4,9 +4,9 @@
 #include <check.h>
 #include <glib.h>
 
-#include "audit.h"
-#include "cpumask.h"
-#include "topology.h"
+#include "model/audit.h"
+#include "model/cpumask.h"
+#include "model/topology.h"
 
 /* The fake machines of tests/fixtures/mkroot.py, generated once per build folder (the
  * fixture-roots target) under $ISOLATORD_FIXTURES. Tests must not change them; a test

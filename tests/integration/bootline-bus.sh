@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# isoctl boot-params --write and isoctl revert through the daemon on a private system bus,
+# on a fake 2-CPU machine with the stand-in GRUB of lib-bootline.sh (on a fake root the
+# daemon runs isolatord-bootline as its child; on the real one, through systemd as
+# isolatord-bootline@.service: tests/system/nspawn.sh). Checked: what the next boot has
+# before and after, the boot-loader finding, a user refused, the write and the revert
+# answering with the helper's words, a bootloader it does not know refused by name.
+set -euo pipefail
+: "${ISOLATORD:?}" "${ISOCTL:?}" "${ISOLATORD_BOOTLINE:?}" "${ISOLATORD_FIXTURES:?}" "${DBUS_POLICY_DIR:?}"
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/lib-test.sh"
+. "$here/lib-bus.sh"
+. "$here/lib-bootline.sh"
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/isolatord-bootline-bus-XXXXXX")
+trap 'bus_cleanup; rm -rf "$work"' EXIT
+chmod 755 "$work"
+export ISOLATORD_BOOTLINE_HELPER=$ISOLATORD_BOOTLINE
+
+root=$work/root
+cp -a "$ISOLATORD_FIXTURES/mini-2cpu" "$root"
+add_machine "$root"
+add_grub "$root"
+printf '[Partition]\nHousekeeping=0\n\n[Group audio]\nCPUs=1\nSlice=audio.slice\nMatch=/usr/local/bin/player\n' >"$work/isolatord.conf"
+line="isolcpus=managed_irq,domain,1 nohz_full=1 rcu_nocbs=1 irqaffinity=0 kthread_cpus=0 skew_tick=1 nosoftlockup"
+nobody() { setpriv --reuid=65534 --regid=65534 --clear-groups "$@"; }
+
+bus_start "$work/bus"
+daemon_start --root "$root" --config "$work/isolatord.conf" --runtime-dir "$work/run"
+
+expect_exit 1 "isoctl boot-params" -- "$ISOCTL" --no-color boot-params
+expect_in "the bootloader" "Bootloader:  grub (isoctl boot-params --write writes the line"
+expect_in "the next boot lacks it" "Next boot:   lacks required parameters (\"Debian GNU/Linux\", /boot/grub/grub.cfg)"
+expect_exit 1 "isoctl verify" -- "$ISOCTL" verify
+expect_match "the boot-loader finding" "^boot-loader +grub .* advice$"
+expect_exit 3 "a user may not write the boot line" -- nobody "$ISOCTL" boot-params --write
+expect_in "refused" "isolatord refused WriteBootParameters"
+expect_eq "nothing written for the user" "absent" "$([ -e "$root/etc/default/grub.d/isolatord.cfg" ] && echo present || echo absent)"
+expect_exit 2 "--all alone" -- "$ISOCTL" boot-params --all
+
+expect_exit 0 "isoctl boot-params --write" -- "$ISOCTL" boot-params --write
+expect_in "the helper's words" "wrote $line to /etc/default/grub.d/isolatord.cfg and ran update-grub"
+expect_exit 0 "the request left for the helper is root's alone" -- stat -c %a "$work/run/bootline-request"
+expect_eq "its mode" "600" "$out"
+expect_exit 0 "grub.cfg" -- sed -n 3p "$root/boot/grub/grub.cfg"
+expect_in "the next boot has it" "quiet $line"
+expect_exit 1 "isoctl boot-params after the write" -- "$ISOCTL" --no-color boot-params
+expect_in "the next boot has it, says isoctl" "Next boot:   has the required line"
+expect_in "what was written" "Written:     $line"
+expect_exit 1 "--json (the running kernel still lacks it)" -- "$ISOCTL" boot-params --json
+expect_in "the bootloader in JSON" '"bootloader":{"kind":"grub"'
+expect_in "written in JSON" '"written":true'
+expect_in "every entry carries it" '"entries":2,"entries_with_line":2'
+expect_exit 1 "verify" -- "$ISOCTL" verify --json
+expect_in "the finding says reboot" "the next boot has the line (/boot/grub/grub.cfg): reboot to take it"
+expect_exit 0 "--write --all: the recommended ones too" -- "$ISOCTL" boot-params --write --all
+expect_in "with audit=0" "audit=0"
+
+expect_exit 0 "isoctl revert" -- "$ISOCTL" revert
+expect_eq "the snippet removed" "absent" "$([ -e "$root/etc/default/grub.d/isolatord.cfg" ] && echo present || echo absent)"
+expect_exit 0 "grub.cfg" -- sed -n 3p "$root/boot/grub/grub.cfg"
+expect_not_in "the next boot without it" "nohz_full"
+expect_exit 0 "the daemon's log" -- cat "$work/bus/daemon.log"
+expect_in "revert ran the helper" "is removed; update-grub ran"
+expect_exit 0 "a second revert, nothing to take back" -- "$ISOCTL" revert
+
+# A bootloader isolatord does not write for: refused by name, nothing written.
+rm "$root/usr/sbin/update-grub"
+expect_exit 1 "no bootloader it knows" -- "$ISOCTL" boot-params --write
+expect_in "the error names it" "org.rtaudio.Isolator1.Error.BootLoader"
+expect_in "and what to do" "by hand: $line"
+expect_exit 1 "isoctl boot-params" -- "$ISOCTL" --no-color boot-params
+expect_in "says none" "Bootloader:  none isolatord writes for"
+expect_daemon_stops "isolatord stops"
+finish

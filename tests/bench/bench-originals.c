@@ -14,7 +14,7 @@
 #include <unistd.h>
 
 #include "bench.h"
-#include "originals.h"
+#include "kernel/originals.h"
 
 static off_t size_of(const char *path) {
         struct stat st;

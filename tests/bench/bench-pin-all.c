@@ -11,7 +11,7 @@
 #include <stdio.h>
 #include <time.h>
 
-#include "log.h"
+#include "base/log.h"
 #include "manager.h"
 
 static double now_ms(void) {
@@ -79,7 +79,7 @@ int main(void) {
                         ManagerOptions o = { .root = root, .config_path = conf, .config_must_exist = true,
                                              .runtime_dir = run_dir };
                         double t0 = now_ms();
-                        if (!manager_new(&o, &m, &e))
+                        if (!manager_new(&o, &m, &e) || !manager_start(m, &e))
                                 g_error("%s", e->message);
                         best_first = MIN(best_first, now_ms() - t0);
                         for (int k = 0; k < 3; k++) {
@@ -88,7 +88,7 @@ int main(void) {
                                 best_steady = MIN(best_steady, now_ms() - t0);
                                 best_floor = MIN(best_floor, read_every_affinity(root));
                         }
-                        g_autoptr(GPtrArray) report = manager_report(m, &enforcer_irq);
+                        g_autoptr(GPtrArray) report = manager_irqs(m);
                         irq_count[scale] = report->len;
                         manager_free(m);
                         rm_rf(root);

@@ -3,7 +3,7 @@
 # each beside a bare program of the benchmark that receives the same event and does the
 # same kernel work in the same run (P2: foreign cpuset write -> restored, fake 7700X;
 # P3: exec -> placed, fake 2-CPU machine, this machine's CPUs 0-1, the harness's own
-# children). The goal is a median at most 1.5 times the bare one. Prints figures,
+# children). The goal is a median at most 1.3 times the bare one. Prints figures,
 # asserts nothing.
 set -euo pipefail
 
@@ -27,16 +27,21 @@ printf '[Sampler]\nEnabled=false\n[Daemon]\nCgroupBackend=cgroupfs\nDriftBurst=1
 ratio() {
   local d b
   d=$(sed -n 's/^median_us=//p' <<<"$3"); b=$(sed -n 's/^median_us=//p' <<<"$4")
-  grep -v '^median_us=' <<<"$3"; grep -v '^median_us=' <<<"$4"
+  grep -v '^median_us=' <<<"$3" || true; grep -v '^median_us=' <<<"$4" || true
   awk -v n="$1" -v g="$2" -v d="$d" -v b="$b" \
     'BEGIN { r = d / b; printf "%s: isolatord %.0f us / bare %.0f us = %.2f (goal <= %s: %s)\n", n, d, b, r, g, r <= g ? "met" : "NOT met" }'
 }
 
 daemon_start --root "$run/root" --config "$work/drift.conf" --runtime-dir "$run/drift"
-drift_daemon=$(taskset -c 1 "$BENCH_DRIFT" "$run/root/sys/fs/cgroup/system.slice/cpuset.cpus" 0-15 0,8 300)
+# Rounds alternate between isolatord (its fake root's system.slice) and the bare repairer
+# (a copy of the file in a folder isolatord does not watch): both meet the same load.
+mkdir -p "$run/bare-cg/system.slice"
+cp "$run/root/sys/fs/cgroup/system.slice/cpuset.cpus" "$run/bare-cg/system.slice/cpuset.cpus"
+drift=$(taskset -c 1 "$BENCH_DRIFT" "$run/root/sys/fs/cgroup/system.slice/cpuset.cpus" 0-15 0,8 300 \
+  paired "$run/bare-cg/system.slice/cpuset.cpus")
 daemon_stop
-drift_bare=$(taskset -c 1 "$BENCH_DRIFT" "$run/root/sys/fs/cgroup/system.slice/cpuset.cpus" 0-15 0,8 300 bare)
-ratio "P2 cpuset write -> restored" 1.5 "$drift_daemon" "$drift_bare"
+ratio "P2 cpuset write -> restored" 1.3 "$(grep -v '^bare_median_us=' <<<"$drift")" \
+  "$(sed -n 's/^bare_median_us=/median_us=/p' <<<"$drift")"
 
 # --- workloads ---
 cp -a "$ISOLATORD_FIXTURES/mini-2cpu" "$run/mini"
@@ -64,7 +69,7 @@ if [ "$status" -eq 77 ]; then
 else
   # The same slice folder the daemon created, now written by the bare placer.
   exec_bare=$(taskset -c 1 "$BENCH_EXEC" "$work/isobench-hq" 300 bare "$run/mini/sys/fs/cgroup/bench.slice/cgroup.procs")
-  ratio "P3 exec -> placed" 1.5 "$exec_daemon" "$exec_bare"
+  ratio "P3 exec -> placed" 1.3 "$exec_daemon" "$exec_bare"
 fi
 
 # --- 2000 matching execs that stay alive: the daemon's CPU and the originals file for

@@ -5,7 +5,7 @@
 # pass (a root Verify) measured in the same run. Prints figures; asserts nothing.
 set -euo pipefail
 
-: "${ISOLATORD:?}" "${ISOCTL:?}" "${BENCH_VERIFY_FLOOD:?}" "${ISOLATORD_FIXTURES:?}" "${DBUS_POLICY_DIR:?}"
+: "${ISOLATORD:?}" "${ISOCTL:?}" "${BENCH_CALL_FLOOD:?}" "${ISOLATORD_FIXTURES:?}" "${DBUS_POLICY_DIR:?}"
 here=$(cd "$(dirname "$0")/../integration" && pwd)
 . "$here/lib-bus.sh"
 
@@ -31,7 +31,7 @@ for _ in 1 2 3 4 5; do
 done | sort -n | awk '{a[NR]=$1} END {printf "one full pass (root Verify): median %.1f ms of 5\n", a[3]/1000}'
 
 before_count=$(count); before_cpu=$(cpu_ticks)
-setpriv --reuid=65534 --regid=65534 --clear-groups "$BENCH_VERIFY_FLOOD" "$conns" "$seconds"
+setpriv --reuid=65534 --regid=65534 --clear-groups "$BENCH_CALL_FLOOD" "$conns" "$seconds"
 after_count=$(count); after_cpu=$(cpu_ticks)
 passes=$(( after_count - before_count - 1 )) # the count() call's own status read does not pass
 cpu_ms=$(( (after_cpu - before_cpu) * 1000 / hz ))

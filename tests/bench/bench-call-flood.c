@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* A flood of Verify calls against a running isolatord (DBUS_SYSTEM_BUS_ADDRESS), as an
- * unprivileged user would send them: CONNS connections each keep one Verify in flight
- * for SECONDS, while another connection times a GetStatus every 10 ms. GetStatus is
- * timed alone first, in the same run, as the bare figure. Prints figures; asserts
- * nothing. Usage: bench-verify-flood [CONNS] [SECONDS] */
+/* A flood of calls against a running isolatord (DBUS_SYSTEM_BUS_ADDRESS), as an
+ * unprivileged user would send them: CONNS connections each keep one call in flight for
+ * SECONDS, cycling through METHODs (default Verify), while another connection times a
+ * GetStatus every 10 ms. GetStatus is timed alone first, in the same run, as the bare
+ * figure. Prints figures; asserts nothing.
+ * Usage: bench-call-flood [CONNS] [SECONDS] [METHOD...] */
 #include <glib.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -16,20 +17,31 @@
 #include "bench.h"
 
 static atomic_bool flooding;
-static atomic_ulong verify_answers;
+static atomic_ulong answers, refusals;
+static char **methods;
+static unsigned n_methods;
 
-static int send_verify(sd_bus *bus);
+typedef struct Conn {
+        sd_bus *bus;
+        unsigned next;      /* the method it sends next */
+} Conn;
 
-static int on_verify(sd_bus_message *m, void *userdata, sd_bus_error *error) {
-        atomic_fetch_add(&verify_answers, 1);
+static int send_call(Conn *c);
+
+static int on_answer(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        if (sd_bus_message_is_method_error(m, NULL))
+                atomic_fetch_add(&refusals, 1);
+        else
+                atomic_fetch_add(&answers, 1);
         if (atomic_load(&flooding))
-                send_verify(userdata);
+                send_call(userdata);
         return 0;
 }
 
-static int send_verify(sd_bus *bus) {
-        return sd_bus_call_method_async(bus, NULL, "org.rtaudio.Isolator", "/org/rtaudio/Isolator",
-                                        "org.rtaudio.Isolator1", "Verify", on_verify, bus, NULL);
+static int send_call(Conn *c) {
+        const char *method = methods[c->next++ % n_methods];
+        return sd_bus_call_method_async(c->bus, NULL, "org.rtaudio.Isolator", "/org/rtaudio/Isolator",
+                                        "org.rtaudio.Isolator1", method, on_answer, c, NULL);
 }
 
 static int stop_loop(sd_event_source *s, uint64_t usec, void *userdata) {
@@ -45,12 +57,13 @@ typedef struct Flood {
 static void *flood_thread(void *p) {
         const Flood *f = p;
         sd_event *event = NULL;
-        sd_bus **buses = g_new0(sd_bus *, f->conns);
+        Conn *conns = g_new0(Conn, f->conns);
 
         sd_event_new(&event);
         for (unsigned i = 0; i < f->conns; i++) {
-                if (sd_bus_open_system(&buses[i]) < 0 || sd_bus_attach_event(buses[i], event, 0) < 0 ||
-                    send_verify(buses[i]) < 0) {
+                conns[i].next = i; /* each starts on another method */
+                if (sd_bus_open_system(&conns[i].bus) < 0 || sd_bus_attach_event(conns[i].bus, event, 0) < 0 ||
+                    send_call(&conns[i]) < 0) {
                         fprintf(stderr, "cannot open flood connection %u\n", i);
                         exit(1);
                 }
@@ -58,9 +71,9 @@ static void *flood_thread(void *p) {
         sd_event_add_time_relative(event, NULL, CLOCK_MONOTONIC, (uint64_t) f->seconds * 1000000u, 0, stop_loop, NULL);
         sd_event_loop(event);
         for (unsigned i = 0; i < f->conns; i++)
-                sd_bus_flush_close_unref(buses[i]);
+                sd_bus_flush_close_unref(conns[i].bus);
         sd_event_unref(event);
-        g_free(buses);
+        g_free(conns);
         return NULL;
 }
 
@@ -95,6 +108,9 @@ static void print_latency(const char *what, const uint64_t *lat, size_t n) {
 
 int main(int argc, char *argv[]) {
         Flood f = { argc > 1 ? (unsigned) atoi(argv[1]) : 100, argc > 2 ? (unsigned) atoi(argv[2]) : 10 };
+        static char *verify[] = { (char *) "Verify", NULL };
+        methods = argc > 3 ? argv + 3 : verify;
+        n_methods = argc > 3 ? (unsigned) argc - 3 : 1;
         g_autofree uint64_t *quiet = NULL, *loud = NULL;
         sd_bus *bus = NULL;
         pthread_t t;
@@ -112,8 +128,9 @@ int main(int argc, char *argv[]) {
         size_t nl = time_getstatus(bus, f.seconds - 1, &loud);
         pthread_join(t, NULL);
         print_latency("GetStatus, under the flood:", loud, nl);
-        printf("Verify answers: %lu from %u connections in %u s (%.0f/s)\n", atomic_load(&verify_answers), f.conns,
-               f.seconds, (double) atomic_load(&verify_answers) / f.seconds);
+        g_autofree char *names = g_strjoinv("/", methods);
+        printf("%s answers: %lu from %u connections in %u s (%.0f/s), %lu refused\n", names, atomic_load(&answers),
+               f.conns, f.seconds, (double) atomic_load(&answers) / f.seconds, atomic_load(&refusals));
         printf("p50 ratio flood/quiet: %.2f\n", bench_quantile_us(loud, nl, 0.5) / bench_quantile_us(quiet, nq, 0.5));
         sd_bus_flush_close_unref(bus);
         return 0;

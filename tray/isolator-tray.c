@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* isolator-tray: isolatord at a glance in the desktop's tray. An Ayatana AppIndicator
  * (a StatusNotifierItem) whose status, icon and title follow the daemon's State on the
- * system bus; a menu with the partition, each group's worst latency, Verify, the latency
+ * system bus; a menu with the partition, the last spike's cause, each group's worst latency, Verify, the latency
  * window, Apply and Revert; desktop notifications for LatencyExceeded and
  * DriftCorrected, at most one of each kind every NOTIFY_GAP_S. Only the bus API: the
  * tray never reads /proc or /sys, and a refused change is shown, not swallowed. */
@@ -29,7 +29,7 @@ typedef struct Tray {
         AppIndicator *indicator;
         GDBusProxy *proxy;
         GDBusConnection *session;
-        GtkWidget *menu, *state_item, *counts_item;
+        GtkWidget *menu, *state_item, *counts_item, *spike_item;
         GPtrArray *group_items;         /* GtkWidget*: one insensitive line per group */
         GtkWidget *latency_window, *latency_area;
         GHashTable *histograms;         /* cpu -> GArray of guint32, for the window */
@@ -82,6 +82,37 @@ static const char *icon_for(const char *state) {
 
 static void set_label(GtkWidget *item, const char *text) {
         gtk_menu_item_set_label(GTK_MENU_ITEM(item), text);
+}
+
+/* "Last spike: CPU 1, 412 µs: irq 56 xhci_hcd 310 µs (movable)", from GetSpikes. */
+static char *last_spike_line(Tray *t) {
+        g_autoptr(GVariant) reply = call_sync(t, "GetSpikes", g_variant_new("(u)", 1u), NULL);
+        g_autoptr(GVariant) spikes = reply ? g_variant_get_child_value(reply, 0) : NULL;
+        if (!spikes || !g_variant_is_of_type(spikes, G_VARIANT_TYPE("aa{sv}")) || g_variant_n_children(spikes) == 0)
+                return g_strdup("Last spike: none");
+        g_autoptr(GVariant) spike = g_variant_get_child_value(spikes, 0);
+        g_autoptr(GVariant) causes = g_variant_lookup_value(spike, "causes", G_VARIANT_TYPE("aa{sv}"));
+        uint32_t cpu = 0;
+        uint64_t late = 0;
+        const char *source = "";
+        g_variant_lookup(spike, "cpu", "u", &cpu);
+        g_variant_lookup(spike, "latency_us", "t", &late);
+        g_variant_lookup(spike, "source", "&s", &source);
+        if (!causes || g_variant_n_children(causes) == 0)
+                return g_strdup_printf("Last spike: CPU %u, %" G_GUINT64_FORMAT " µs: %s", cpu, late,
+                                       g_str_equal(source, "counters") ? "no counter moved" : "nothing traced ran");
+        g_autoptr(GVariant) first = g_variant_get_child_value(causes, 0);
+        const char *kind = "", *name = "";
+        double time_us = -1, rate = -1;
+        gboolean movable = false;
+        g_variant_lookup(first, "kind", "&s", &kind);
+        g_variant_lookup(first, "name", "&s", &name);
+        g_variant_lookup(first, "time_us", "d", &time_us);
+        g_variant_lookup(first, "per_second", "d", &rate);
+        g_variant_lookup(first, "movable", "b", &movable);
+        g_autofree char *amount = time_us >= 0 ? g_strdup_printf("%.0f µs", time_us) : g_strdup_printf("%.0f/s", rate);
+        return g_strdup_printf("Last spike: CPU %u, %" G_GUINT64_FORMAT " µs: %s %s %s%s", cpu, late, kind, name, amount,
+                               movable ? " (isolatord moves it)" : "");
 }
 
 /* Reads the status and the latency, and makes the icon, title and menu say it. */
@@ -150,6 +181,8 @@ static void refresh(Tray *t) {
         g_autofree char *state_line = g_strdup_printf("State: %s", state);
         set_label(t->state_item, state_line);
         set_label(t->counts_item, counts);
+        g_autofree char *spike_line = running ? last_spike_line(t) : g_strdup("Last spike: -");
+        set_label(t->spike_item, spike_line);
         for (unsigned i = 0; i < t->group_items->len; i++)
                 gtk_widget_destroy(t->group_items->pdata[i]);
         g_ptr_array_set_size(t->group_items, 0);
@@ -161,7 +194,7 @@ static void refresh(Tray *t) {
                         : g_strdup_printf("%s: CPUs %s — not measured", g->name, g->cpus);
                 GtkWidget *item = gtk_menu_item_new_with_label(line);
                 gtk_widget_set_sensitive(item, false);
-                gtk_menu_shell_insert(GTK_MENU_SHELL(t->menu), item, 2 + (int) i);
+                gtk_menu_shell_insert(GTK_MENU_SHELL(t->menu), item, 3 + (int) i);
                 gtk_widget_show(item);
                 g_ptr_array_add(t->group_items, item);
         }
@@ -386,6 +419,7 @@ int main(int argc, char **argv) {
         t.menu = gtk_menu_new();
         t.state_item = add_item(&t, "State: …", NULL);
         t.counts_item = add_item(&t, "…", NULL);
+        t.spike_item = add_item(&t, "Last spike: …", NULL);
         gtk_menu_shell_append(GTK_MENU_SHELL(t.menu), gtk_separator_menu_item_new());
         add_item(&t, "Verify now", G_CALLBACK(on_verify));
         add_item(&t, "Latency window…", G_CALLBACK(on_latency));

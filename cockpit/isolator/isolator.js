@@ -106,7 +106,8 @@ function renderStatus(status) {
         status.housekeeping, "system.slice, user.slice, init.scope", "-"] }];
     (status.groups || []).forEach((g, i) => rows.push({
         cells: [el("span", { class: "swatch", style: { background: GROUP_COLOURS[i % GROUP_COLOURS.length] } }), g.name,
-            g.cpus, g.slice, g.sched_policy ? `${g.sched_policy} ${g.sched_priority}` : "unchanged"]
+            g.cpus, g.slice, !g.sched_policy ? "unchanged"
+                : g.sched_priority ? `${g.sched_policy} ${g.sched_priority}` : g.sched_policy]
     }));
     fillTable(document.getElementById("groups"), ["", "Group", "CPUs", "Slice", "Scheduling"], rows);
 }
@@ -132,12 +133,34 @@ function renderIrqs(irqs, isolated) {
               })));
 }
 
+/* A rate, or "?" where the source cannot know it (-1). */
+const rate = r => r < 0 ? "?" : r.toFixed(0);
+
+/* What reached each audio CPU: the architecture's interrupts, and the first sources by name. */
 function renderNoise(noise) {
-    fillTable(document.getElementById("noise"), ["CPU", "Timer", "Resched", "Call", "TLB", "Devices", "Switches"],
+    const sources = n => (n.sources || []).slice(0, 3).map(s =>
+        `${s.name} ${s.per_second.toFixed(0)}/s${s.share >= 0 ? ` ${(s.share * 100).toFixed(1)}%` : ""}`).join("; ");
+    fillTable(document.getElementById("noise"),
+              ["CPU", "Timer", "Resched", "Call", "TLB", "Devices", "Switches", "Top sources"],
               noise.map(n => ({
-                  cells: [n.cpu, n.loc.toFixed(0), n.res.toFixed(0), n.cal.toFixed(0), n.tlb.toFixed(0),
-                      n.devices.toFixed(0), n.switches < 0 ? "?" : n.switches.toFixed(0)]
+                  cells: [n.cpu, rate(n.loc), rate(n.res), rate(n.cal), rate(n.tlb), rate(n.devices), rate(n.switches),
+                      sources(n) || "-"]
               })));
+}
+
+/* The last spike and its first cause, in a line. */
+function renderSpike(spikes) {
+    const line = document.getElementById("last-spike");
+    if (spikes.length === 0) {
+        line.textContent = "Last spike: none since the start or the last reset.";
+        return;
+    }
+    const s = spikes[spikes.length - 1], c = s.causes[0];
+    const when = new Date(s.at_usec / 1000).toLocaleTimeString();
+    const what = !c ? (s.source === "counters" ? "no counter moved" : "nothing traced ran")
+        : `${c.kind} ${c.name} ${c.time_us >= 0 ? `${c.time_us.toFixed(0)} µs` : `${c.per_second.toFixed(0)}/s`}` +
+          (c.movable ? " (isolatord moves it)" : "");
+    line.textContent = `Last spike: CPU ${s.cpu}, ${s.latency_us} µs late at ${when}: ${what} (${s.source})`;
 }
 
 /* One CPU's histogram as log-scaled bars: microseconds across, log10(count + 1) up. */
@@ -213,6 +236,7 @@ function refresh() {
             call("GetIrqs").then(([irqs]) => renderIrqs(irqs, status.isolated)),
             call("GetLatency").then(([latency]) => renderLatency(latency, status.latency_threshold_us)),
             call("GetNoise").then(([noise]) => renderNoise(noise), () => renderNoise([])),
+            call("GetSpikes", [1]).then(([spikes]) => renderSpike(spikes)),
         ]);
     }).catch(showError);
 }

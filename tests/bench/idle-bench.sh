@@ -135,12 +135,17 @@ daemon_stop
 if [ -n "${BENCH_BASELINE_ISOLATORD:-}" ]; then
   cp -a "$work/server" "$work/server-base"
   mkdir -p "$work/bus-base"
-  sed "s|$BUS_DIR|$work/bus-base|g" "$BUS_DIR/bus.conf" >"$work/bus-base/bus.conf"
+  # The socket in a short folder of /tmp: dbus-daemon refuses a path over 99 bytes.
+  BUS_SOCKET_DIRS+=("$(mktemp -d /tmp/isolatord-bus-XXXXXX)")
+  base_socket="${BUS_SOCKET_DIRS[-1]}/system_bus_socket"
+  sed -e "s|$BUS_DIR/system.d|$work/bus-base/system.d|g" \
+      -e "s|<listen>.*</listen>|<listen>unix:path=$base_socket</listen>|" \
+      "$BUS_DIR/bus.conf" >"$work/bus-base/bus.conf"
   cp -r "$BUS_DIR/system.d" "$work/bus-base/"
   dbus-daemon --config-file="$work/bus-base/bus.conf" --nofork >"$work/bus-base/bus.log" 2>&1 &
   base_bus_pid=$!
-  BASE_BUS="unix:path=$work/bus-base/system_bus_socket"
-  for _ in $(seq 100); do [ -S "$work/bus-base/system_bus_socket" ] && break; sleep 0.05; done
+  BASE_BUS="unix:path=$base_socket"
+  for _ in $(seq 100); do [ -S "$base_socket" ] && break; sleep 0.05; done
 fi
 idle_cost
 if unshare --net true 2>/dev/null; then

@@ -5,23 +5,32 @@
 
 # bus_start DIR [EXTRA_POLICY_FILE...]: Debian's system.conf without <user>, <fork>,
 # <syslog>, the service helper and the system's own policy folders, listening in DIR.
+BUS_SOCKET_DIRS=()
 bus_start() {
   BUS_DIR=$1; shift
   mkdir -p "$BUS_DIR/system.d"
   chmod 755 "$BUS_DIR" # an unprivileged caller must reach the socket
+  # dbus-daemon refuses a socket path over 99 bytes, which a clone in a deep folder
+  # reaches (build folder + test folder): then the socket lives in a short folder of /tmp.
+  local socket="$BUS_DIR/system_bus_socket"
+  if [ ${#socket} -gt 99 ]; then
+    BUS_SOCKET_DIRS+=("$(mktemp -d /tmp/isolatord-bus-XXXXXX)")
+    chmod 755 "${BUS_SOCKET_DIRS[-1]}"
+    socket="${BUS_SOCKET_DIRS[-1]}/system_bus_socket"
+  fi
   cp "$DBUS_POLICY_DIR/org.rtaudio.Isolator.conf" "$BUS_DIR/system.d/"
   for extra in "$@"; do cp "$extra" "$BUS_DIR/system.d/"; done
   sed -e '/<user>/d' -e '/<fork\/>/d' -e '/<syslog\/>/d' -e '/<pidfile>/d' \
       -e '/<servicehelper>/d' -e '/<standard_system_servicedirs\/>/d' \
       -e '/<listen>/d' -e '/<includedir>/d' -e '/<include /d' \
-      -e "s|</busconfig>|  <listen>unix:path=$BUS_DIR/system_bus_socket</listen>\n  <includedir>$BUS_DIR/system.d</includedir>\n</busconfig>|" \
+      -e "s|</busconfig>|  <listen>unix:path=$socket</listen>\n  <includedir>$BUS_DIR/system.d</includedir>\n</busconfig>|" \
       /usr/share/dbus-1/system.conf >"$BUS_DIR/bus.conf"
   dbus-daemon --config-file="$BUS_DIR/bus.conf" --nofork --print-address=3 \
     3>"$BUS_DIR/address" >"$BUS_DIR/bus.log" 2>&1 &
   BUS_PID=$!
   for _ in $(seq 100); do [ -s "$BUS_DIR/address" ] && break; sleep 0.05; done
   [ -s "$BUS_DIR/address" ] || { echo "private bus did not start: $(cat "$BUS_DIR/bus.log")" >&2; return 1; }
-  export DBUS_SYSTEM_BUS_ADDRESS="unix:path=$BUS_DIR/system_bus_socket"
+  export DBUS_SYSTEM_BUS_ADDRESS="unix:path=$socket"
 }
 
 # bus_has_owner NAME: true when NAME is owned on the private bus.
@@ -108,4 +117,5 @@ bus_cleanup() {
   if [ -n "${SESSION_BUS_PID:-}" ]; then kill "$SESSION_BUS_PID" 2>/dev/null || true; fi
   if [ -n "${BUS_PID:-}" ]; then kill "$BUS_PID" 2>/dev/null || true; fi
   wait 2>/dev/null || true
+  for dir in "${BUS_SOCKET_DIRS[@]}"; do rm -rf "$dir"; done
 }

@@ -54,6 +54,14 @@ static const struct {
                             "Threads starving on an audio CPU that the starvation guard boosted." },
 };
 
+/* A periodic pass takes the IRQ handler names kept from the last pass for the IRQs whose
+ * affinity reads as it did then, without looking at their folders (one fstat each: a
+ * fifth of a steady pass's system calls on a server). Handlers come with a device
+ * (a uevent forgets the names), a link going up (the next pass looks) or a resume (an
+ * apply looks); every Nth periodic pass looks at every folder all the same, for a
+ * driver that asks for its IRQ when a program opens it. Verify calls always look. */
+#define IRQ_NAMES_LOOK_EVERY 10
+
 struct Manager {
         Root *root;
         Root *host;                 /* "/": real processes */
@@ -81,6 +89,7 @@ struct Manager {
         GHashTable **refusals;      /* parallel to enforcers[]: what the kernel refused, said once */
         void **check_states;        /* parallel to audit_checks[] */
         IrqNames *irq_names;        /* handler names between the passes' IRQ scans */
+        unsigned names_trusted;     /* periodic passes since one looked at every IRQ's folder */
         RunningTools *tools;        /* conflicting tools, as the last pass found them */
         EventSink sink;             /* what enforcers emit to: logged, counted, passed on */
         EventSink listener;         /* who hears of events (the bus) */
@@ -502,6 +511,8 @@ void manager_event(Manager *m, const Trigger *t) {
                 }
         if (t->kind == TRIGGER_DEVICE)
                 irq_names_forget(m->irq_names); /* a shared IRQ may have gained or lost a handler */
+        if (t->kind == TRIGGER_LINK)
+                m->names_trusted = IRQ_NAMES_LOOK_EVERY; /* a driver may ask for its IRQs at ifup */
         if (t->kind == TRIGGER_DEVICE || t->kind == TRIGGER_LINK)
                 log_debug("rescan for %u event(s): %u change(s)", MAX(t->count, 1u), repaired);
 }
@@ -661,8 +672,9 @@ static void irqs_as_left(const Manager *m, GPtrArray *irqs) {
         }
 }
 
-/* One pass over every domain: repaired first when asked and applied, then observed. */
-static int pass(Manager *m, bool repair) {
+/* One pass over every domain: repaired first when asked and applied, then observed;
+ * periodic is the timer's pass (see IRQ_NAMES_LOOK_EVERY). */
+static int pass(Manager *m, bool repair, bool periodic) {
         g_autoptr(GPtrArray) findings = findings_new();
 
         assert(m);
@@ -680,7 +692,10 @@ static int pass(Manager *m, bool repair) {
         g_auto(PassInputs) inputs = event_inputs(m);
         int64_t t0 = g_get_monotonic_time();
         g_auto(GStrv) drivers = config_irq_drivers(m->config);
-        g_autoptr(GPtrArray) irqs = irq_scan_except(m->root, &(IrqScan) { .names = m->irq_names, .drivers = drivers });
+        bool trust_names = periodic && m->names_trusted + 1 < IRQ_NAMES_LOOK_EVERY;
+        m->names_trusted = trust_names ? m->names_trusted + 1 : 0;
+        g_autoptr(GPtrArray) irqs = irq_scan_except(m->root, &(IrqScan) { .names = m->irq_names, .drivers = drivers,
+                                                                         .trust_names = trust_names });
         int64_t t1 = g_get_monotonic_time();
         running_tools_free(m->tools);
         m->tools = tools_find(m->root, m->config, pass_inputs_tasks(&inputs), m->bus_names);
@@ -722,11 +737,15 @@ static int pass(Manager *m, bool repair) {
 }
 
 int manager_verify(Manager *m) {
-        return pass(m, true);
+        return pass(m, true, false);
+}
+
+int manager_verify_periodic(Manager *m) {
+        return pass(m, true, true);
 }
 
 int manager_observe(Manager *m) {
-        return pass(m, false);
+        return pass(m, false, false);
 }
 
 bool manager_apply(Manager *m, GError **error) {

@@ -126,6 +126,9 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(Manager, manager_free)
  * counted and reported as drift); then observes every domain and recomputes findings
  * and state. Reverted or inactive: observes only. */
 int manager_verify(Manager *m);
+/* The periodic timer's verify: as manager_verify, but it may take the IRQ handler names
+ * kept from the last pass (manager.c says when). */
+int manager_verify_periodic(Manager *m);
 /* The same pass without the repair: observes and reports, changes nothing. */
 int manager_observe(Manager *m);
 /* Applies every domain, then verifies. ISO_ERROR_INVALID_PARTITION when the partition

@@ -73,7 +73,7 @@ static int on_periodic(sd_event_source *source, uint64_t usec, void *userdata) {
          * did this pass's work. (Not the timer's own last pass: the relative time counts
          * from the loop iteration that ran it, so it may end less than a second ago.) */
         if (passes_run(p) == p->passes_at_arm || !fresh(p, true)) {
-                manager_verify(p->manager);
+                manager_verify_periodic(p->manager);
                 if (p->after)
                         p->after(p->after_userdata);
         }

@@ -90,6 +90,7 @@ typedef struct NamedIrq {
         nlink_t links;
         ino_t ino;
         struct timespec mtime;
+        uint64_t affinity_hash; /* of the smp_affinity_list text read with them */
         char **actions;
 } NamedIrq;
 
@@ -119,17 +120,29 @@ void irq_names_forget(IrqNames *n) {
         g_hash_table_remove_all(n->by_num);
 }
 
+/* FNV-1a of an affinity text: whether an IRQ's affinity reads as it did last time. */
+static uint64_t text_hash(const char *text) {
+        uint64_t h = 0xcbf29ce484222325u;
+        for (; *text; text++)
+                h = (h ^ (unsigned char) *text) * 0x100000001b3u;
+        return h;
+}
+
 /* The IRQ's handlers, from the cache while its folder's link count, inode and time say
- * they are the same; read (and cached) otherwise. */
-static char **irq_actions(int irq_dirfd, const char *entry, unsigned num, IrqNames *cache) {
+ * they are the same; read (and cached) otherwise. With trust, an IRQ whose affinity
+ * reads as when its names were read keeps them without its folder being looked at. */
+static char **irq_actions(int irq_dirfd, const char *entry, unsigned num, IrqNames *cache, bool trust,
+                          uint64_t hash) {
         NamedIrq *known;
         struct stat st;
 
         if (!cache)
                 return read_actions(irq_dirfd, entry);
+        known = g_hash_table_lookup(cache->by_num, GUINT_TO_POINTER(num + 1u));
+        if (trust && known && known->affinity_hash == hash)
+                return g_strdupv(known->actions);
         if (fstatat(irq_dirfd, entry, &st, 0) < 0)
                 return NULL;
-        known = g_hash_table_lookup(cache->by_num, GUINT_TO_POINTER(num + 1u));
         if (!known || known->links != st.st_nlink || known->ino != st.st_ino ||
             known->mtime.tv_sec != st.st_mtim.tv_sec || known->mtime.tv_nsec != st.st_mtim.tv_nsec) {
                 known = g_new0(NamedIrq, 1);
@@ -139,6 +152,7 @@ static char **irq_actions(int irq_dirfd, const char *entry, unsigned num, IrqNam
                 known->actions = read_actions(irq_dirfd, entry);
                 g_hash_table_replace(cache->by_num, GUINT_TO_POINTER(num + 1u), known);
         }
+        known->affinity_hash = hash;
         return g_strdupv(known->actions);
 }
 
@@ -237,19 +251,28 @@ GPtrArray *irq_scan_except(const Root *root, const IrqScan *how) {
                         g_hash_table_add(how->present, GUINT_TO_POINTER(num + 1u));
                 if (how && how->skip && g_hash_table_contains(how->skip, GUINT_TO_POINTER(num + 1u)))
                         continue;
-                irq = g_new0(Irq, 1);
+                /* Not zeroed whole: the masks are 2 KiB of an IRQ, written by the parse
+                 * (and the effective one zeroed only when it is not read). */
+                irq = g_new(Irq, 1);
                 irq->num = num;
+                irq->actions = irq->drivers = NULL;
+                irq->name = NULL;
+                irq->has_effective = false;
                 g_snprintf(rel, sizeof rel, "%u/smp_affinity_list", num);
                 if (root_read_small_at(dfd, rel, text, sizeof text) < 0 || cpumask_parse_list(text, &irq->affinity, NULL) < 0) {
                         irq_free(irq);
                         continue; /* vanished while we looked */
                 }
+                uint64_t affinity_hash = text_hash(text);
                 if (!how || how->effective) {
                         g_snprintf(rel, sizeof rel, "%u/effective_affinity_list", num);
                         irq->has_effective = root_read_small_at(dfd, rel, text, sizeof text) >= 0 &&
                                              cpumask_parse_list(text, &irq->effective, NULL) >= 0;
                 }
-                irq->actions = irq_actions(dfd, de->d_name, num, how ? how->names : NULL);
+                if (!irq->has_effective)
+                        cpumask_zero(&irq->effective);
+                irq->actions = irq_actions(dfd, de->d_name, num, how ? how->names : NULL, how && how->trust_names,
+                                           affinity_hash);
                 if (!irq->actions) {
                         irq_free(irq);
                         continue;

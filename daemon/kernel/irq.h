@@ -36,6 +36,9 @@ typedef struct IrqScan {
         GHashTable *skip;      /* numbers + 1 already known: left out */
         GHashTable *present;   /* the number + 1 of every IRQ folder is added here */
         IrqNames *names;       /* handler names kept between scans, or NULL */
+        bool trust_names;      /* names kept for an IRQ whose affinity reads as when they were
+                                * read are taken without looking at its folder (a steady
+                                * pass between the ones that look) */
         bool effective;        /* read effective_affinity_list too */
         char **drivers;        /* Driver= names: each IRQ learns which of them it serves */
 } IrqScan;

@@ -68,6 +68,54 @@ START_TEST(test_scan) {
 }
 END_TEST
 
+/* Names kept between scans: a scan that trusts them takes them for an IRQ whose affinity
+ * reads as it did, without looking at its folder; an IRQ whose affinity changed, or a scan
+ * that does not trust, looks and sees a handler that came since. */
+START_TEST(test_names_trusted) {
+        g_autofree char *dir = fixture_new_root("ryzen-7700x");
+        g_autoptr(Root) root = root_new(dir);
+        IrqNames *names = irq_names_new();
+        const char *xhci = NULL;
+        unsigned num = 0;
+
+        g_autoptr(GPtrArray) first = irq_scan_except(root, &(IrqScan) { .names = names });
+        for (unsigned i = 0; i < first->len && !xhci; i++)
+                if (strstr(((Irq *) first->pdata[i])->name, "xhci_hcd")) {
+                        num = ((Irq *) first->pdata[i])->num;
+                        xhci = ((Irq *) first->pdata[i])->name;
+                }
+        ck_assert_ptr_nonnull(xhci);
+        g_autofree char *before = g_strdup(xhci);
+        g_autofree char *added = g_strdup_printf("%s/proc/irq/%u/snd_hda_intel", dir, num);
+        ck_assert_int_eq(g_mkdir_with_parents(added, 0755), 0);
+
+        g_autofree char *trusted = NULL, *looked = NULL, *moved = NULL;
+        for (unsigned pass = 0; pass < 3; pass++) {
+                bool trust = pass != 1;
+                if (pass == 2) { /* the affinity changed: looked at even when trusted */
+                        g_autofree char *rel = g_strdup_printf("proc/irq/%u/smp_affinity_list", num);
+                        fixture_write(dir, rel, "0,8\n");
+                        irq_names_forget(names); /* and then re-learned as it is */
+                        g_autoptr(GPtrArray) learn = irq_scan_except(root, &(IrqScan) { .names = names });
+                        g_autofree char *gone = g_strdup_printf("%s/proc/irq/%u/snd_hda_intel", dir, num);
+                        fixture_remove(gone);
+                        fixture_write(dir, rel, "0-15\n");
+                }
+                g_autoptr(GPtrArray) irqs = irq_scan_except(root, &(IrqScan) { .names = names, .trust_names = trust });
+                for (unsigned i = 0; i < irqs->len; i++)
+                        if (((Irq *) irqs->pdata[i])->num == num) {
+                                char **slot = pass == 0 ? &trusted : pass == 1 ? &looked : &moved;
+                                *slot = g_strdup(((Irq *) irqs->pdata[i])->name);
+                        }
+        }
+        ck_assert_str_eq(trusted, before);
+        ck_assert_ptr_nonnull(strstr(looked, "snd_hda_intel"));
+        ck_assert_str_eq(moved, before);
+        irq_names_free(names);
+        fixture_remove(dir);
+}
+END_TEST
+
 START_TEST(test_rules) {
         g_autoptr(Config) c = NULL;
         g_autoptr(GError) e = NULL;
@@ -714,6 +762,7 @@ int main(void) {
 
         tcase_add_test(pure, test_interrupts_parse);
         tcase_add_test(pure, test_scan);
+        tcase_add_test(pure, test_names_trusted);
         tcase_add_test(pure, test_rules);
         tcase_add_test(enforcer, test_pin_all_ryzen);
         tcase_add_test(enforcer, test_pin_all_server);

@@ -115,11 +115,12 @@ void causes_irqs(Causes *c, const GPtrArray *irqs) {
         if (!c->counts)
                 return;
         g_hash_table_remove_all(c->irq_names);
+        unsigned words = cpumask_words_used(&c->cpus);
         for (unsigned i = 0; i < irqs->len; i++) {
                 const Irq *irq = irqs->pdata[i];
                 /* The kernel delivers an IRQ within its affinity only (the effective one is
                  * a subset of it). */
-                if (!cpumask_intersects(&irq->affinity, &c->cpus))
+                if (!cpumask_intersects_first(&irq->affinity, &c->cpus, words))
                         continue;
                 g_array_append_val(want, irq->num);
                 g_hash_table_insert(c->irq_names, g_strdup_printf("%u", irq->num), g_strdup(irq->name));

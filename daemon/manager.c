@@ -660,11 +660,12 @@ static void add_partition_findings(const Manager *m, GPtrArray *findings) {
 static void irqs_as_left(const Manager *m, GPtrArray *irqs) {
         CpuMask audio;
         config_isolated_cpus(m->config, &audio);
+        unsigned words = cpumask_words_used(&audio);
         for (unsigned i = 0; i < irqs->len; i++) {
                 Irq *irq = irqs->pdata[i];
                 g_autofree char *rel = NULL;
                 CpuMask now;
-                if (!cpumask_intersects(&irq->affinity, &audio))
+                if (!cpumask_intersects_first(&irq->affinity, &audio, words))
                         continue;
                 rel = g_strdup_printf("proc/irq/%u/smp_affinity_list", irq->num);
                 if (root_read_cpulist(m->root, rel, &now) >= 0)

@@ -92,10 +92,12 @@ typedef struct NamedIrq {
         struct timespec mtime;
         uint64_t affinity_hash; /* of the smp_affinity_list text read with them */
         char **actions;
+        char *name;             /* actions joined, as Irq.name */
 } NamedIrq;
 
 static void named_irq_free(NamedIrq *n) {
         g_strfreev(n->actions);
+        g_free(n->name);
         g_free(n);
 }
 
@@ -128,32 +130,42 @@ static uint64_t text_hash(const char *text) {
         return h;
 }
 
-/* The IRQ's handlers, from the cache while its folder's link count, inode and time say
- * they are the same; read (and cached) otherwise. With trust, an IRQ whose affinity
- * reads as when its names were read keeps them without its folder being looked at. */
-static char **irq_actions(int irq_dirfd, const char *entry, unsigned num, IrqNames *cache, bool trust,
-                          uint64_t hash) {
+/* The IRQ's handlers and their joined name, from the cache while its folder's link
+ * count, inode and time say they are the same; read (and cached) otherwise. With trust,
+ * an IRQ whose affinity reads as when its names were read keeps them without its folder
+ * being looked at. False when the folder is gone. */
+static bool irq_actions(int irq_dirfd, const char *entry, unsigned num, IrqNames *cache, bool trust, uint64_t hash,
+                        Irq *irq) {
         NamedIrq *known;
         struct stat st;
 
-        if (!cache)
-                return read_actions(irq_dirfd, entry);
-        known = g_hash_table_lookup(cache->by_num, GUINT_TO_POINTER(num + 1u));
-        if (trust && known && known->affinity_hash == hash)
-                return g_strdupv(known->actions);
-        if (fstatat(irq_dirfd, entry, &st, 0) < 0)
-                return NULL;
-        if (!known || known->links != st.st_nlink || known->ino != st.st_ino ||
-            known->mtime.tv_sec != st.st_mtim.tv_sec || known->mtime.tv_nsec != st.st_mtim.tv_nsec) {
-                known = g_new0(NamedIrq, 1);
-                known->links = st.st_nlink;
-                known->ino = st.st_ino;
-                known->mtime = st.st_mtim;
-                known->actions = read_actions(irq_dirfd, entry);
-                g_hash_table_replace(cache->by_num, GUINT_TO_POINTER(num + 1u), known);
+        if (!cache) {
+                irq->actions = read_actions(irq_dirfd, entry);
+                irq->name = irq->actions ? g_strjoinv(", ", irq->actions) : NULL;
+                return irq->actions;
         }
-        known->affinity_hash = hash;
-        return g_strdupv(known->actions);
+        known = g_hash_table_lookup(cache->by_num, GUINT_TO_POINTER(num + 1u));
+        if (!(trust && known && known->affinity_hash == hash)) {
+                if (fstatat(irq_dirfd, entry, &st, 0) < 0)
+                        return false;
+                if (!known || known->links != st.st_nlink || known->ino != st.st_ino ||
+                    known->mtime.tv_sec != st.st_mtim.tv_sec || known->mtime.tv_nsec != st.st_mtim.tv_nsec) {
+                        char **actions = read_actions(irq_dirfd, entry);
+                        if (!actions)
+                                return false;
+                        known = g_new0(NamedIrq, 1);
+                        known->links = st.st_nlink;
+                        known->ino = st.st_ino;
+                        known->mtime = st.st_mtim;
+                        known->actions = actions;
+                        known->name = g_strjoinv(", ", actions);
+                        g_hash_table_replace(cache->by_num, GUINT_TO_POINTER(num + 1u), known);
+                }
+                known->affinity_hash = hash;
+        }
+        irq->actions = g_strdupv(known->actions);
+        irq->name = g_strdup(known->name);
+        return true;
 }
 
 /* "0000:00:14.0": a PCI device's folder in sys/devices. */
@@ -258,26 +270,29 @@ GPtrArray *irq_scan_except(const Root *root, const IrqScan *how) {
                 irq->actions = irq->drivers = NULL;
                 irq->name = NULL;
                 irq->has_effective = false;
-                g_snprintf(rel, sizeof rel, "%u/smp_affinity_list", num);
+                /* The folder's own name is the number: no formatting per IRQ. */
+                size_t base = strlen(de->d_name);
+                if (base > 10)
+                        continue; /* leading zeros: not a folder the kernel makes */
+                memcpy(rel, de->d_name, base);
+                strcpy(rel + base, "/smp_affinity_list");
                 if (root_read_small_at(dfd, rel, text, sizeof text) < 0 || cpumask_parse_list(text, &irq->affinity, NULL) < 0) {
                         irq_free(irq);
                         continue; /* vanished while we looked */
                 }
                 uint64_t affinity_hash = text_hash(text);
                 if (!how || how->effective) {
-                        g_snprintf(rel, sizeof rel, "%u/effective_affinity_list", num);
+                        strcpy(rel + base, "/effective_affinity_list");
                         irq->has_effective = root_read_small_at(dfd, rel, text, sizeof text) >= 0 &&
                                              cpumask_parse_list(text, &irq->effective, NULL) >= 0;
                 }
                 if (!irq->has_effective)
                         cpumask_zero(&irq->effective);
-                irq->actions = irq_actions(dfd, de->d_name, num, how ? how->names : NULL, how && how->trust_names,
-                                           affinity_hash);
-                if (!irq->actions) {
+                if (!irq_actions(dfd, de->d_name, num, how ? how->names : NULL, how && how->trust_names, affinity_hash,
+                                 irq)) {
                         irq_free(irq);
                         continue;
                 }
-                irq->name = g_strjoinv(", ", irq->actions);
                 GPtrArray *served = by_driver ? g_hash_table_lookup(by_driver, GUINT_TO_POINTER(num + 1u)) : NULL;
                 if (served) {
                         irq->drivers = g_new0(char *, served->len + 1);

@@ -71,6 +71,21 @@ bool cpumask_intersects(const CpuMask *a, const CpuMask *b) {
         return false;
 }
 
+unsigned cpumask_words_used(const CpuMask *b) {
+        unsigned words = CPUMASK_WORDS;
+        while (words > 0 && !b->w[words - 1])
+                words--;
+        return words;
+}
+
+bool cpumask_intersects_first(const CpuMask *a, const CpuMask *b, unsigned words) {
+        assert(words <= CPUMASK_WORDS);
+        for (unsigned i = 0; i < words; i++)
+                if (a->w[i] & b->w[i])
+                        return true;
+        return false;
+}
+
 void cpumask_or(CpuMask *out, const CpuMask *a, const CpuMask *b) {
         for (unsigned i = 0; i < CPUMASK_WORDS; i++)
                 out->w[i] = a->w[i] | b->w[i];

@@ -31,6 +31,10 @@ bool cpumask_is_empty(const CpuMask *s);
 bool cpumask_equal(const CpuMask *a, const CpuMask *b);
 bool cpumask_is_subset(const CpuMask *sub, const CpuMask *of);
 bool cpumask_intersects(const CpuMask *a, const CpuMask *b);
+/* The same where b is asked of many masks a: b's words up to its last CPU, counted once
+ * by cpumask_words_used(b), are all that can intersect. */
+unsigned cpumask_words_used(const CpuMask *b);
+bool cpumask_intersects_first(const CpuMask *a, const CpuMask *b, unsigned words);
 /* out may alias a or b. */
 void cpumask_or(CpuMask *out, const CpuMask *a, const CpuMask *b);
 void cpumask_and(CpuMask *out, const CpuMask *a, const CpuMask *b);

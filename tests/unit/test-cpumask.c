@@ -164,6 +164,15 @@ START_TEST(test_operations) {
         ck_assert_cpus(&r, "0-3");
         ck_assert(cpumask_intersects(&a, &b));
         ck_assert(!cpumask_is_subset(&a, &b));
+        /* Against b's used words only: the same answers as the whole masks. */
+        CpuMask high = cs("64,8191"), low = cs("0-63"), far = cs("8191");
+        ck_assert_uint_eq(cpumask_words_used(&b), 1);
+        ck_assert_uint_eq(cpumask_words_used(&high), CPUMASK_WORDS);
+        ck_assert_uint_eq(cpumask_words_used(&(CpuMask) {}), 0);
+        ck_assert(cpumask_intersects_first(&a, &b, cpumask_words_used(&b)));
+        ck_assert(!cpumask_intersects_first(&high, &low, cpumask_words_used(&low)));
+        ck_assert(cpumask_intersects_first(&high, &far, cpumask_words_used(&far)));
+        ck_assert(!cpumask_intersects_first(&a, &far, cpumask_words_used(&far)));
         CpuMask sub = cs("5-6");
         ck_assert(cpumask_is_subset(&sub, &a));
         ck_assert_int_eq(cpumask_first(&b), 4);

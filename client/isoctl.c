@@ -846,6 +846,7 @@ static int cmd_noise(Ctl *c, char **args) {
         g_autoptr(Table) t = table_new("CPU", "LOC/s", "RES/s", "CAL/s", "TLB/s", "DEVICES/s", "SWITCHES/s",
                                        "TOP SOURCES", NULL);
         const char *source = "counters";
+        double seconds = 0;
         for (gsize i = 0; i < g_variant_n_children(cpus); i++) {
                 g_autoptr(GVariant) cpu = g_variant_get_child_value(cpus, i);
                 g_autofree char *n = g_strdup_printf("%u", field_u32(cpu, "cpu"));
@@ -857,9 +858,11 @@ static int cmd_noise(Ctl *c, char **args) {
                 g_autofree char *swt = rate_text(field_double(cpu, "switches"));
                 g_autofree char *top = sources_text(cpu);
                 g_variant_lookup(cpu, "source", "&s", &source);
+                g_variant_lookup(cpu, "seconds", "d", &seconds);
                 table_add_row(t, n, loc, res, cal, tlb, dev, swt, or_dash(top));
         }
-        printf("What still reaches each audio CPU, per second over the last second (%s):\n\n",
+        g_autofree char *window = seconds >= 1.5 ? g_strdup_printf("the last %.0f s", seconds) : g_strdup("the last second");
+        printf("What still reaches each audio CPU, per second over %s (%s):\n\n", window,
                g_str_equal(source, "tracepoints") ? "from the kernel's tracepoints; a source's share of the CPU's time"
                                                   : "from counters: device IRQs only, no threads");
         table_print(t, stdout);

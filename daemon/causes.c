@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <string.h>
+#include <time.h>
 
 #include "base/log.h"
 #include "causes.h"
@@ -26,6 +27,7 @@ struct Causes {
         char *fallback;
         InterruptCounts *counts;   /* counters */
         NoiseReading *before;      /* counters: the last reading */
+        uint64_t counters_every_ns; /* counters: how often they are read (COUNTERS_SHARE) */
         GHashTable *irq_names;     /* counters: "N" -> the action names of the IRQs read */
         GPtrArray *rates;          /* NoiseCpu*, of the last interval */
         uint64_t last_tick_ns;
@@ -196,8 +198,32 @@ static void rates_from_tracepoints(Causes *c, uint64_t now_ns) {
         }
 }
 
+/* The counters' reading paces itself: /proc/interrupts grows with IRQs times CPUs (16 MB
+ * on a 256-CPU server with 5681 IRQs, a few kB on a desktop), and it is read whole. Read
+ * at most every second, and no more often than keeps that reading's CPU time within a
+ * thousandth of one CPU, up to every 10 s: the rates are then of that longer window. */
+#define COUNTERS_SHARE 1000u
+#define COUNTERS_EVERY_MIN_NS 1000000000u
+#define COUNTERS_EVERY_MAX_NS 10000000000u
+
+static uint64_t thread_cpu_ns(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+        return (uint64_t) ts.tv_sec * 1000000000u + (uint64_t) ts.tv_nsec;
+}
+
+uint64_t causes_counters_every(uint64_t cost_ns) {
+        return CLAMP(cost_ns * COUNTERS_SHARE, (uint64_t) COUNTERS_EVERY_MIN_NS, (uint64_t) COUNTERS_EVERY_MAX_NS);
+}
+
 static void rates_from_counters(Causes *c, uint64_t now_ns) {
+        /* The first two readings a second apart, so that there are rates to tell at once;
+         * a little early still counts: the ticks come a second apart, give or take. */
+        if (c->rates && c->before && now_ns + COUNTERS_EVERY_MIN_NS / 10 < c->before->at_ns + c->counters_every_ns)
+                return;
+        uint64_t t0 = thread_cpu_ns();
         NoiseReading *after = noise_read(c->root, c->counts, now_ns);
+        c->counters_every_ns = causes_counters_every(thread_cpu_ns() - t0);
         if (c->before) {
                 if (c->rates)
                         g_ptr_array_unref(c->rates);

@@ -38,6 +38,9 @@ typedef struct RawSpike {
 } RawSpike;
 
 Causes *causes_new(const CausesOptions *o);
+/* How often the counters are read when one reading costs cost_ns of CPU: every second at
+ * the least, as much longer as keeps them within a thousandth of a CPU, at most 10 s. */
+uint64_t causes_counters_every(uint64_t cost_ns);
 void causes_free(Causes *c);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(Causes, causes_free)
 /* "tracepoints" or "counters". */

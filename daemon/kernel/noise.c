@@ -86,6 +86,7 @@ GPtrArray *noise_rates(const NoiseReading *before, const NoiseReading *after, co
                 NoiseCpu *c = g_new0(NoiseCpu, 1);
                 int cb = column_of(before->irqs, cpu), ca = column_of(after->irqs, cpu);
                 c->cpu = cpu;
+                c->seconds = seconds;
                 c->sources = g_ptr_array_new_with_free_func((GDestroyNotify) source_free);
                 c->loc = c->res = c->cal = c->tlb = c->devices = -1;
                 if (cb >= 0 && ca >= 0) {
@@ -159,6 +160,7 @@ NoiseCpu *noise_from_activity(int cpu, const CpuActivity *a, double seconds, boo
         double per = seconds > 0 ? 1.0 / seconds : 0;
 
         c->cpu = cpu;
+        c->seconds = seconds;
         c->traced = true;
         c->loc = vectors ? (double) a->vectors[TRACE_VECTOR_LOCAL_TIMER] * per : -1;
         c->res = vectors ? (double) a->vectors[TRACE_VECTOR_RESCHEDULE] * per : -1;

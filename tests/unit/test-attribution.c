@@ -5,7 +5,9 @@
  * source, and the window logic that ranks a spike's causes. */
 #include <string.h>
 
+#include "causes.h"
 #include "kernel/attribution.h"
+#include "kernel/irq.h"
 #include "kernel/trace-format.h"
 #include "kernel/trace-record.h"
 #include "testlib.h"
@@ -421,6 +423,32 @@ START_TEST(test_activity) {
 }
 END_TEST
 
+/* The counters pace themselves by what one reading costs: a desktop's few kB are read
+ * every second, a server's megabytes as seldom as keeps them within a thousandth of a
+ * CPU, never more seldom than every 10 s; the rates are of the window read. */
+START_TEST(test_counters_paced) {
+        ck_assert_uint_eq(causes_counters_every(0), 1000000000u);
+        ck_assert_uint_eq(causes_counters_every(50000), 1000000000u);   /* 50 us: every second */
+        ck_assert_uint_eq(causes_counters_every(2000000), 2000000000u); /* 2 ms: every 2 s */
+        ck_assert_uint_eq(causes_counters_every(40000000), 10000000000u);
+        ck_assert_uint_eq(causes_counters_every(UINT64_MAX / 2000u), 10000000000u);
+
+        g_autoptr(Root) root = root_new(fixture_root("ryzen-7700x"));
+        CausesOptions o = { .root = root, .cpus = cs("1-7,9-15"), .tracepoints = false };
+        g_autoptr(Causes) c = causes_new(&o);
+        g_autoptr(GPtrArray) irqs = irq_scan(root);
+        causes_irqs(c, irqs);
+        const uint64_t t0 = 5000000000u;
+        for (unsigned i = 0; i < 3; i++)
+                g_ptr_array_unref(causes_collect(c, t0 + (uint64_t) i * 1000000000u, true));
+        g_autoptr(GPtrArray) rates = causes_rates(c);
+        ck_assert_ptr_nonnull(rates);
+        ck_assert_uint_eq(rates->len, 14);
+        /* A few kB read in well under a millisecond: the window is the last second. */
+        ck_assert(((NoiseCpu *) rates->pdata[0])->seconds == 1.0);
+}
+END_TEST
+
 int main(void) {
         Suite *s = suite_create("attribution");
         TCase *tc = tcase_create("attribution");
@@ -433,6 +461,7 @@ int main(void) {
         tcase_add_test(tc, test_window_ties_open_nmi);
         tcase_add_test(tc, test_ring_bounded_partial);
         tcase_add_test(tc, test_activity);
+        tcase_add_test(tc, test_counters_paced);
         suite_add_tcase(s, tc);
-        return test_run(s, (const char *const[]) { NULL });
+        return test_run(s, (const char *const[]) { "ryzen-7700x", NULL });
 }

@@ -119,3 +119,23 @@ bus_cleanup() {
   wait 2>/dev/null || true
   for dir in "${BUS_SOCKET_DIRS[@]}"; do rm -rf "$dir"; done
 }
+
+# systemd_manager_start CGNAME: a `systemd --user` standing in for the system's manager
+# (TESTING.md's recipe; the caller is root in a mount namespace of its own): its own
+# /run/systemd, this shell moved into the cgroup CGNAME of each hierarchy there is, and
+# its runtime folder in $work/xdg. Sets SD_PID and XDG_RUNTIME_DIR; its log is
+# $work/systemd.log. The caller kills SD_PID and removes CGNAME at exit.
+systemd_manager_start() {
+  mount -t tmpfs tmpfs /run/systemd
+  mkdir -p /run/systemd/system
+  for h in systemd unified; do
+    [ -d "/sys/fs/cgroup/$h" ] || continue
+    mkdir -p "/sys/fs/cgroup/$h/$1"; echo $$ >"/sys/fs/cgroup/$h/$1/cgroup.procs"
+  done
+  export XDG_RUNTIME_DIR="$work/xdg"
+  mkdir -m 700 "$XDG_RUNTIME_DIR"
+  /lib/systemd/systemd --user >"$work/systemd.log" 2>&1 &
+  SD_PID=$!
+  for _ in $(seq 100); do [ -S "$XDG_RUNTIME_DIR/systemd/private" ] && break; sleep 0.05; done
+  [ -S "$XDG_RUNTIME_DIR/systemd/private" ] || { echo "systemd --user did not start:"; cat "$work/systemd.log"; exit 1; }
+}

@@ -49,17 +49,7 @@ cleanup() {
 trap cleanup EXIT
 chmod 755 "$work"
 
-mount -t tmpfs tmpfs /run/systemd
-mkdir -p /run/systemd/system
-for h in systemd unified; do
-  [ -d "/sys/fs/cgroup/$h" ] || continue
-  mkdir -p "/sys/fs/cgroup/$h/$cgname"; echo $$ >"/sys/fs/cgroup/$h/$cgname/cgroup.procs"
-done
-export XDG_RUNTIME_DIR="$work/xdg"
-mkdir -m 700 "$XDG_RUNTIME_DIR"
-"$systemd_bin" --user >"$work/systemd.log" 2>&1 & SD_PID=$!
-for _ in $(seq 100); do [ -S "$XDG_RUNTIME_DIR/systemd/private" ] && break; sleep 0.05; done
-[ -S "$XDG_RUNTIME_DIR/systemd/private" ] || { echo "systemd --user did not start:"; cat "$work/systemd.log"; exit 1; }
+systemd_manager_start "$cgname"
 
 root="$work/root"
 cp -a "$ISOLATORD_FIXTURES/mini-2cpu" "$root"

@@ -53,6 +53,27 @@ require_root_cpus_0_1() {
     echo "SKIP: needs root and CPUs 0 and 1 (declared in meson: ISOLATORD_SKIP_DECLARED)"; exit 77
   fi
 }
+# hq_machine MATCH [DAEMON_LINE...]: the fake 2-CPU machine in $work/root and, in $conf,
+# one group hq on CPU 1 (hq.slice, Match=MATCH, SCHED_FIFO 10), the sampler off and the
+# cgroupfs backend, with DAEMON_LINEs added to [Daemon]; sets root, slice and conf.
+hq_machine() {
+  root="$work/root"
+  cp -a "$ISOLATORD_FIXTURES/mini-2cpu" "$root"
+  slice="$root/sys/fs/cgroup/hq.slice"
+  conf="$work/isolatord.conf"
+  printf '[Partition]\nHousekeeping=0\n\n[Group hq]\nCPUs=1\nSlice=hq.slice\nMatch=%s\nSchedPolicy=fifo\n' "$1" >"$conf"
+  printf 'SchedPriority=10\n\n[Sampler]\nEnabled=false\n\n[Daemon]\nCgroupBackend=cgroupfs\n' >>"$conf"
+  shift
+  local line
+  for line in "$@"; do echo "$line" >>"$conf"; done
+}
+# sched_of PID: "[CPUS] POLICY PRIORITY"; placed PID: on CPU 1 at FIFO 10 and in hq.slice
+# (hq_machine's); realtime PID: at SCHED_FIFO or SCHED_RR.
+sched_of() {
+  /usr/bin/python3 -c 'import os,sys; p=int(sys.argv[1]); print(sorted(os.sched_getaffinity(p)), os.sched_getscheduler(p), os.sched_getparam(p).sched_priority)' "$1"
+}
+placed() { [ "$(sched_of "$1" 2>/dev/null)" = "[1] 1 10" ] && grep -qx "$1" "$slice/cgroup.procs"; }
+realtime() { case $(sched_of "$1" 2>/dev/null) in *" 1 "*|*" 2 "*) return 0;; esac; return 1; }
 finish() {
   echo "$((checks - failures)) passed, $failures failed"
   [ "$failures" -eq 0 ]

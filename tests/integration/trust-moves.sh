@@ -73,7 +73,6 @@ CgroupBackend=systemd
 SystemdAddress=unix:path=$XDG_RUNTIME_DIR/systemd/private
 VerifyIntervalSec=3600
 CONF
-sched_of() { python3 -c 'import os,sys; p=int(sys.argv[1]); print(sorted(os.sched_getaffinity(p)), os.sched_getscheduler(p), os.sched_getparam(p).sched_priority)' "$1"; }
 bin="$work/bin"; mkdir -p "$bin"; cp /bin/sleep "$bin/isotest-pl"
 home="$work/home"; mkdir -p "$home"; chown 65534:65534 "$home"
 setpriv --reuid=65534 --regid=65534 --clear-groups cp /bin/sleep "$home/mine"

@@ -27,32 +27,7 @@ if ! "$py" -c 'import os,sys; sys.exit(0 if {0,1} <= os.sched_getaffinity(0) els
 fi
 
 work_start trust-pids
-root="$work/root"
-cp -a "$ISOLATORD_FIXTURES/mini-2cpu" "$root"
-slice="$root/sys/fs/cgroup/hq.slice"
-conf="$work/isolatord.conf"
-cat >"$conf" <<'CONF'
-[Partition]
-Housekeeping=0
-
-[Group hq]
-CPUs=1
-Slice=hq.slice
-Match=isotest-pl*
-SchedPolicy=fifo
-SchedPriority=10
-
-[Sampler]
-Enabled=false
-
-[Daemon]
-CgroupBackend=cgroupfs
-VerifyIntervalSec=3600
-CONF
-
-sched_of() { "$py" -c 'import os,sys; p=int(sys.argv[1]); print(sorted(os.sched_getaffinity(p)), os.sched_getscheduler(p), os.sched_getparam(p).sched_priority)' "$1"; }
-placed() { [ "$(sched_of "$1" 2>/dev/null)" = "[1] 1 10" ] && grep -qx "$1" "$slice/cgroup.procs"; }
-realtime() { case $(sched_of "$1" 2>/dev/null) in *" 1 "*|*" 2 "*) return 0;; esac; return 1; }
+hq_machine 'isotest-pl*' VerifyIntervalSec=3600
 # procs_lines PID: how often PID was written into a cgroup.procs of the fake machine (a
 # plain file there: the ended player's pid stays in its slice's).
 procs_lines() { cat $(find "$root/sys/fs/cgroup" -name cgroup.procs) | grep -cx -- "$1" || true; }

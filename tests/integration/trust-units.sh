@@ -71,7 +71,6 @@ SystemdAddress=unix:path=$XDG_RUNTIME_DIR/systemd/private
 VerifyIntervalSec=3600
 CONF
 show() { systemctl --user show "$1" -p "$2" --value; }
-sched_of() { python3 -c 'import os,sys; p=int(sys.argv[1]); print(sorted(os.sched_getaffinity(p)), os.sched_getscheduler(p), os.sched_getparam(p).sched_priority)' "$1"; }
 
 bus_start "$work/bus"
 daemon_start --root "$root" --config "$conf" --runtime-dir "$work/run"

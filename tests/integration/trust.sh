@@ -64,8 +64,6 @@ CONF
 as_user() { setpriv --reuid="$1" --regid="$1" --clear-groups -- "${@:2}"; }
 # bg_as UID COMMAND...: in the background, $! being the process itself.
 bg_as() { setpriv --reuid="$1" --regid="$1" --clear-groups -- "${@:2}" & }
-sched_of() { "$py" -c 'import os,sys; p=int(sys.argv[1]); print(sorted(os.sched_getaffinity(p)), os.sched_getscheduler(p), os.sched_getparam(p).sched_priority)' "$1"; }
-placed() { [ "$(sched_of "$1" 2>/dev/null)" = "[1] 1 10" ] && grep -qx "$1" "$slice/cgroup.procs"; }
 # not_placed DESCRIPTION PID: after a verify pass, neither the slice nor real-time.
 not_placed() {
   "$ISOCTL" verify >/dev/null 2>&1 || true

@@ -18,27 +18,7 @@ require_root_cpus_0_1
 
 work_start workloads
 
-root="$work/root"
-cp -a "$ISOLATORD_FIXTURES/mini-2cpu" "$root"
-slice="$root/sys/fs/cgroup/hq.slice"
-conf="$work/isolatord.conf"
-cat >"$conf" <<'CONF'
-[Partition]
-Housekeeping=0
-
-[Group hq]
-CPUs=1
-Slice=hq.slice
-Match=isotest-hq*
-SchedPolicy=fifo
-SchedPriority=10
-
-[Sampler]
-Enabled=false
-
-[Daemon]
-CgroupBackend=cgroupfs
-CONF
+hq_machine 'isotest-hq*'
 
 # Processes named like the group: comm is the name of the file executed.
 bin="$work/bin"; mkdir -p "$bin"
@@ -46,7 +26,6 @@ cp /bin/sleep "$bin/isotest-hq"
 cp /bin/sleep "$bin/isotest-hqearly"
 cp "$(readlink -f /usr/bin/python3)" "$bin/isotest-hqpy"
 
-sched_of() { "$py" -c 'import os,sys; p=int(sys.argv[1]); print(sorted(os.sched_getaffinity(p)), os.sched_getscheduler(p), os.sched_getparam(p).sched_priority)' "$1"; }
 placed() { [ "$(sched_of "$1" 2>/dev/null)" = "[1] 1 10" ]; }
 
 bus_start "$work/bus"

@@ -323,11 +323,23 @@ static int irq_apply(const EnforcerContext *ctx, const void *obs, GPtrArray *dif
                 /* A refused write changed nothing: a revert must not put back what was
                  * never taken away (as the batch does for what it saved itself). */
                 g_autoptr(GHashTable) untaken = g_hash_table_new(g_str_hash, g_str_equal);
+                g_autoptr(GPtrArray) name_keys = g_ptr_array_new_with_free_func(g_free);
                 g_autoptr(GError) e = NULL;
                 for (unsigned i = 0; i < writes->len; i++) {
                         const EnforcerWrite *w = &g_array_index(writes, EnforcerWrite, i);
-                        if (results[i] < 0 && g_hash_table_contains(saved_here, w->rel))
+                        const Difference *d = planned->pdata[i];
+                        if (results[i] < 0 && g_hash_table_contains(saved_here, w->rel)) {
                                 g_hash_table_add(untaken, w->rel);
+                                /* And the device the number was: once the number is another
+                                 * device's (a resume renumbers), its original must be saved
+                                 * under that device's name, not this one's. */
+                                if (d->object != o) {
+                                        char *key = g_strdup_printf("@%s name %u", enforcer_irq.name,
+                                                                    ((const Irq *) d->object)->num);
+                                        g_ptr_array_add(name_keys, key);
+                                        g_hash_table_add(untaken, key);
+                                }
+                        }
                 }
                 if (g_hash_table_size(untaken) > 0 && originals_forget(ctx->originals, untaken, &e) < 0)
                         log_warning("%s", e->message);

@@ -404,6 +404,9 @@ START_TEST(test_unmovable_number_reused) {
         rig_manager(&rig);
         g_autoptr(GPtrArray) report = manager_irqs(rig.m);
         ck_assert_uint_eq(count_state(report, "unmovable"), 1);
+        /* Refused: nothing of it kept, not its original and not which device it was. */
+        ck_assert(!journal_holds(&rig, "proc/irq/36/smp_affinity_list"));
+        ck_assert(!journal_holds(&rig, "@irq name 36"));
         run("chattr -i", file36);
 
         g_autofree char *queue = g_build_filename(rig.root, "proc/irq/36/nvme0q2", NULL);
@@ -414,6 +417,10 @@ START_TEST(test_unmovable_number_reused) {
         manager_verify(rig.m);
         g_autofree char *now = affinity(&rig, 36);
         ck_assert_str_eq(now, "0,8");
+        ck_assert(journal_holds(&rig, "proc/irq/36/smp_affinity_list"));
+        g_autofree char *journal_path = g_build_filename(rig.run, "originals", NULL), *journal = NULL;
+        ck_assert(g_file_get_contents(journal_path, &journal, NULL, NULL));
+        ck_assert_msg(strstr(journal, "+\t@irq name 36\tvirtio2-input.0\n"), "%s", journal);
         for (unsigned i = 0; i < manager_status(rig.m)->findings->len; i++) {
                 const Finding *f = manager_status(rig.m)->findings->pdata[i];
                 ck_assert_msg(!g_str_has_prefix(f->object, "36 "), "%s %s: %s", f->kind, f->object, f->actual);

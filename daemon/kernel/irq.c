@@ -263,6 +263,10 @@ GPtrArray *irq_scan_except(const Root *root, const IrqScan *how) {
                         g_hash_table_add(how->present, GUINT_TO_POINTER(num + 1u));
                 if (how && how->skip && g_hash_table_contains(how->skip, GUINT_TO_POINTER(num + 1u)))
                         continue;
+                /* The folder's own name is the number: no formatting per IRQ. */
+                size_t base = strlen(de->d_name);
+                if (base > 10)
+                        continue; /* leading zeros: not a folder the kernel makes */
                 /* Not zeroed whole: the masks are 2 KiB of an IRQ, written by the parse
                  * (and the effective one zeroed only when it is not read). */
                 irq = g_new(Irq, 1);
@@ -270,10 +274,6 @@ GPtrArray *irq_scan_except(const Root *root, const IrqScan *how) {
                 irq->actions = irq->drivers = NULL;
                 irq->name = NULL;
                 irq->has_effective = false;
-                /* The folder's own name is the number: no formatting per IRQ. */
-                size_t base = strlen(de->d_name);
-                if (base > 10)
-                        continue; /* leading zeros: not a folder the kernel makes */
                 memcpy(rel, de->d_name, base);
                 strcpy(rel + base, "/smp_affinity_list");
                 if (root_read_small_at(dfd, rel, text, sizeof text) < 0 || cpumask_parse_list(text, &irq->affinity, NULL) < 0) {

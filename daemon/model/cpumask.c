@@ -65,10 +65,7 @@ bool cpumask_is_subset(const CpuMask *sub, const CpuMask *of) {
 }
 
 bool cpumask_intersects(const CpuMask *a, const CpuMask *b) {
-        for (unsigned i = 0; i < CPUMASK_WORDS; i++)
-                if (a->w[i] & b->w[i])
-                        return true;
-        return false;
+        return cpumask_intersects_first(a, b, CPUMASK_WORDS);
 }
 
 unsigned cpumask_words_used(const CpuMask *b) {

@@ -394,12 +394,13 @@ static GArray *looks_new(void) {
 }
 
 /* Affinity and scheduling of one thread of w (the caller knows tid is one of its
- * threads); true in changed when something had to change. */
-static int set_thread(const EnforcerContext *ctx, const Workload *w, pid_t tid, bool *changed) {
+ * threads; now: what it read of it, or NULL); true in changed when something had to
+ * change. */
+static int set_thread(const EnforcerContext *ctx, const Workload *w, pid_t tid, const ThreadNow *now, bool *changed) {
         g_autoptr(GArray) looks = looks_new();
         ThreadLook l;
 
-        if (!thread_look(ctx, w, tid, host_online(ctx), &l))
+        if (!thread_look(ctx, w, tid, host_online(ctx), now, &l))
                 return -ESRCH;
         g_array_append_val(looks, l);
         return set_threads(ctx, w, looks, changed);
@@ -413,7 +414,7 @@ static int set_all_threads(const EnforcerContext *ctx, const Workload *w, bool *
         g_autoptr(GArray) looks = looks_new();
         for (unsigned i = 0; i < tids->len; i++) {
                 ThreadLook l;
-                if (thread_look(ctx, w, g_array_index(tids, pid_t, i), host_online(ctx), &l))
+                if (thread_look(ctx, w, g_array_index(tids, pid_t, i), host_online(ctx), NULL, &l))
                         g_array_append_val(looks, l);
         }
         return set_threads(ctx, w, looks, changed);
@@ -466,8 +467,10 @@ static int move_to_slice(const EnforcerContext *ctx, CgroupBackend backend, cons
 /* Its CPUs and scheduling, once it is in its slice: under cgroup v2 the kernel refuses
  * CPUs outside the cpuset of the cgroup a process is in (EINVAL), so not before.
  * executed: it has just executed a program, and so has one thread (exec ends the
- * others; threads it starts after come as events of their own). */
-static void finish_placement(const EnforcerContext *ctx, Workload *w, bool executed, bool in_unit) {
+ * others; threads it starts after come as events of their own); now: what the caller
+ * read of that thread, or NULL. */
+static void finish_placement(const EnforcerContext *ctx, Workload *w, bool executed, bool in_unit,
+                             const ThreadNow *now) {
         int r = 0;
         bool changed = false;
 
@@ -478,7 +481,7 @@ static void finish_placement(const EnforcerContext *ctx, Workload *w, bool execu
                 w->policy = -1;
                 w->priority = 0;
         } else if (executed)
-                r = set_thread(ctx, w, w->pid, &changed);
+                r = set_thread(ctx, w, w->pid, now, &changed);
         else
                 r = set_all_threads(ctx, w, &changed);
         w->save_threads = false; /* its threads' own values are saved, or were its own already */
@@ -501,17 +504,29 @@ static void finish_placement(const EnforcerContext *ctx, Workload *w, bool execu
                                       .comm = w->comm });
 }
 
+/* What observing a process read of it that placing it need not read again. */
+typedef struct Seen {
+        int stat_fd;              /* its /proc/PID/stat, open since its exec event (bound to
+                                   * that process: task_stat_open), or -1 */
+        bool has_exe_id;          /* the file it runs, as the trust rule stat'ed it */
+        dev_t exe_dev;
+        ino_t exe_ino;
+} Seen;
+
+#define SEEN_NOTHING { .stat_fd = -1 }
+
 /* kin_comm: kin placed in its own right (its forebear's originals saved under its own
  * pid by that name): what it had before isolatord is what its forebear had, not what it
  * inherited. */
 static int place(const EnforcerContext *ctx, const GroupConfig *g, pid_t pid, uint64_t start, const char *comm,
-                 const char *kin_comm, bool in_unit, bool executed) {
+                 const char *kin_comm, bool in_unit, bool executed, const Seen *seen) {
         WorkloadState *s = ctx->state;
         CgroupBackend backend = cgroups_backend(ctx->cgroups, ctx->root, ctx->config);
         g_autoptr(GHashTable) saved = NULL;
         g_autofree char *cgroup = NULL;
         CpuMask was;
-        int policy = SCHED_OTHER, prio = 0, r;
+        TaskStat now;
+        int r;
 
         /* Originals first: where it was, its CPUs, its scheduling; read, then checked to
          * be the same process's (the pid could have been reused in between). */
@@ -521,11 +536,13 @@ static int place(const EnforcerContext *ctx, const GroupConfig *g, pid_t pid, ui
         g_autofree char *what_sched = enforcer_task_entry("sched", pid, start, key_comm);
         if (task_get_affinity(ctx->host, pid, &was) < 0 || original_cgroup(ctx, backend, pid, &cgroup) < 0)
                 return -ESRCH; /* gone already */
-        (void) task_get_sched(ctx->host, pid, &policy, &prio);
-        if (!task_is(ctx->host, pid, start))
+        /* Its stat last, which also says its scheduling: through the file opened at its
+         * exec, a read that succeeds is that process's. */
+        r = seen->stat_fd >= 0 ? task_stat_reread(seen->stat_fd, &now) : task_read_stat(ctx->host, pid, 0, &now);
+        if (r < 0 || now.start_time != start)
                 return -ESRCH;
         g_autofree char *was_list = cpumask_format_list(&was);
-        g_autofree char *was_sched = g_strdup_printf("%d %d", policy, prio);
+        g_autofree char *was_sched = g_strdup_printf("%d %d", now.policy, now.rt_priority);
         g_autofree char *aff_key = task_key("affinity", pid, start, key_comm);
         /* Not after a restart or for kin: their threads carry what isolatord gave. */
         bool first = !originals_has(ctx->originals, aff_key);
@@ -547,7 +564,11 @@ static int place(const EnforcerContext *ctx, const GroupConfig *g, pid_t pid, ui
         w->comm = g_strdup(key_comm);
         w->by_unit = in_unit;
         w->save_threads = first;
-        (void) exe_identity(ctx, pid, &w->exe_dev, &w->exe_ino);
+        if (seen->has_exe_id) {
+                w->exe_dev = seen->exe_dev;
+                w->exe_ino = seen->exe_ino;
+        } else
+                (void) exe_identity(ctx, pid, &w->exe_dev, &w->exe_ino);
         w->policy = sched_of(g->sched_policy);
         w->priority = g->sched_priority;
         usable_cpus(ctx, g, &w->cpus);
@@ -556,7 +577,8 @@ static int place(const EnforcerContext *ctx, const GroupConfig *g, pid_t pid, ui
 
         /* Under systemd a unit's process stays in its unit, or systemd would lose track of
          * it (systemctl stop): the unit's Slice= puts it in the group's slice. */
-        r = in_unit && backend == CGROUP_BACKEND_SYSTEMD ? 0 : move_to_slice(ctx, backend, g, pid);
+        bool moves = !(in_unit && backend == CGROUP_BACKEND_SYSTEMD);
+        r = moves ? move_to_slice(ctx, backend, g, pid) : 0;
         if (r == 1) {
                 /* The rest when systemd's job has ended (workload_moved). */
                 w->moving = true;
@@ -566,18 +588,22 @@ static int place(const EnforcerContext *ctx, const GroupConfig *g, pid_t pid, ui
         }
         if (r < 0)
                 log_warning_errno(r, "cannot move %d %s into %s: %m", (int) pid, comm, g->slice);
-        finish_placement(ctx, w, executed, in_unit);
+        /* Its thread as read above, but for its CPUs when the kernel has just moved it
+         * into a cpuset (which sets them). */
+        ThreadNow main_thread = { .has_cpus = !(moves && r == 0 && root_is_host(ctx->root)), .cpus = was,
+                                  .policy = now.policy, .priority = now.rt_priority };
+        finish_placement(ctx, w, executed, in_unit, &main_thread);
         return 1;
 }
 
-/* A fake root describes another machine: of this one's processes, only those of
- * isolatord's own session (a test's or the demo's children), or in the top cgroup
+/* A fake root describes another machine: of this one's processes (session: their
+ * stat's), only those of isolatord's own session (a test's or the demo's children), or in the top cgroup
  * folder isolatord runs in when that is not the root cgroup (a test's own folder, where
  * its private systemd manager starts units in sessions of their own), are acted on. */
-static bool may_touch(const EnforcerContext *ctx, pid_t pid) {
+static bool may_touch(const EnforcerContext *ctx, pid_t pid, int session) {
         WorkloadState *s = ctx->state;
         g_autofree char *theirs = NULL;
-        if (root_is_host(ctx->root) || getsid(pid) == s->own_session)
+        if (root_is_host(ctx->root) || session == s->own_session)
                 return true;
         if (!s->own_top) {
                 g_autofree char *own = NULL;
@@ -653,6 +679,7 @@ typedef struct Candidate {
         Verdict verdict;
         Workload *placed;      /* the state's, when it is placed */
         bool executed;         /* observed at its exec event */
+        Seen seen;
         char *inherited;       /* the group whose real-time it carries from a forebear, or NULL */
         char *kin_comm;        /* kin: the name its saved originals carry */
 } Candidate;
@@ -680,6 +707,8 @@ typedef struct WorkloadObservation {
 } WorkloadObservation;
 
 static void candidate_clear(Candidate *c) {
+        if (c->seen.stat_fd >= 0)
+                close(c->seen.stat_fd);
         g_free(c->comm);
         verdict_clear(&c->verdict);
         g_free(c->inherited);
@@ -702,7 +731,7 @@ static void workload_observation_free(void *p) {
 static void observe_exec(const EnforcerContext *ctx, WorkloadObservation *o, pid_t pid, const TaskStat *st,
                          bool executed) {
         WorkloadState *s = ctx->state;
-        Candidate c = { .pid = pid, .executed = executed };
+        Candidate c = { .pid = pid, .executed = executed, .seen = SEEN_NOTHING };
         TaskStat own;
         /* The executable first: right after an exec, the first look at /proc/PID costs
          * least as this one (a stat or comm read first waits several times as long). */
@@ -719,19 +748,23 @@ static void observe_exec(const EnforcerContext *ctx, WorkloadObservation *o, pid
         } else if (task_read_comm(ctx->host, pid, &c.comm) < 0)
                 return;
         if (!st) {
-                if (task_read_stat(ctx->host, pid, 0, &own) < 0) {
+                /* Kept open: placing it reads it again through this file. */
+                if ((c.seen.stat_fd = task_stat_open(ctx->host, pid, &own)) < 0) {
                         g_free(c.comm);
                         return; /* gone */
                 }
                 st = &own;
         }
         c.start_time = st->start_time;
-        if (!may_touch(ctx, pid)) {
-                g_free(c.comm);
+        if (!may_touch(ctx, pid, st->session)) {
+                candidate_clear(&c);
                 return;
         }
         c.placed = placed_of(ctx, pid, c.start_time);
         workload_classify(ctx, s->classifier, pid, c.comm, exe, &c.verdict);
+        c.seen.has_exe_id = c.verdict.has_exe_id;
+        c.seen.exe_dev = c.verdict.exe_dev;
+        c.seen.exe_ino = c.verdict.exe_ino;
         Kin *k = kin_of(ctx, pid, c.start_time);
         if (k && !k->withdrawn)
                 c.kin_comm = g_strdup(k->comm); /* placed itself, it keeps its forebear's originals */
@@ -774,6 +807,7 @@ static void observe_thread(const EnforcerContext *ctx, WorkloadObservation *o, p
 static void observe_fork(const EnforcerContext *ctx, WorkloadObservation *o, pid_t parent, pid_t child) {
         WorkloadState *s = ctx->state;
         uint64_t pstart = 0, cstart;
+        TaskStat cst;
         Forebear f;
         bool withdrawn = false;
 
@@ -792,9 +826,10 @@ static void observe_fork(const EnforcerContext *ctx, WorkloadObservation *o, pid
                 withdrawn = k->withdrawn;
         } else
                 return;
-        if (task_read_start_time(ctx->host, child, 0, &cstart) < 0 || !may_touch(ctx, child))
+        if (task_read_stat(ctx->host, child, 0, &cst) < 0 || !may_touch(ctx, child, cst.session))
                 return; /* gone already */
-        Candidate c = { .pid = child, .start_time = cstart, .inherited = g_strdup(f.group) };
+        cstart = cst.start_time;
+        Candidate c = { .pid = child, .start_time = cstart, .inherited = g_strdup(f.group), .seen = SEEN_NOTHING };
         if (task_read_comm(ctx->host, child, &c.comm) < 0) {
                 candidate_clear(&c);
                 return;
@@ -819,7 +854,7 @@ static bool threads_differ(const EnforcerContext *ctx, const Workload *w) {
         g_autoptr(GArray) tids = task_list_threads(ctx->host, w->pid);
         for (unsigned i = 0; i < tids->len; i++) {
                 ThreadLook l;
-                if (!thread_look(ctx, w, g_array_index(tids, pid_t, i), host_online(ctx), &l))
+                if (!thread_look(ctx, w, g_array_index(tids, pid_t, i), host_online(ctx), NULL, &l))
                         continue;
                 bool off = thread_off_target(&l);
                 thread_look_clear(&l);
@@ -920,7 +955,7 @@ static bool group_realtime_left(const EnforcerContext *ctx, pid_t pid, const cha
 }
 
 static void observe_withdrawn_again(WorkloadObservation *o, pid_t pid, const Kin *k) {
-        Candidate c = { .pid = pid, .start_time = k->start_time, .comm = g_strdup(k->comm),
+        Candidate c = { .pid = pid, .start_time = k->start_time, .comm = g_strdup(k->comm), .seen = SEEN_NOTHING,
                         .inherited = g_strdup(k->group) };
         g_array_append_val(o->candidates, c);
 }
@@ -1191,7 +1226,7 @@ static void apply_candidate(const EnforcerContext *ctx, const Candidate *c, Diff
         case ACTION_PLACE:
                 g_hash_table_remove(s->kin, GINT_TO_POINTER(c->pid)); /* placed in its own right now */
                 r = place(ctx, c->verdict.group, c->pid, c->start_time, c->comm, c->kin_comm, c->verdict.by_unit,
-                          c->executed);
+                          c->executed, &c->seen);
                 d->repaired = r >= 0 || r == -ESRCH; /* gone meanwhile: nothing to report */
                 break;
         case ACTION_LEAVE: {
@@ -1314,7 +1349,7 @@ static void apply_moved(const EnforcerContext *ctx, const WorkloadObservation *o
         }
         w->moving = false;
         /* Time has passed since its exec: it may have started threads. */
-        finish_placement(ctx, w, false, false);
+        finish_placement(ctx, w, false, false, NULL);
 }
 
 static int workload_apply(const EnforcerContext *ctx, const void *obs, GPtrArray *diffs) {
@@ -1336,7 +1371,7 @@ static int workload_apply(const EnforcerContext *ctx, const void *obs, GPtrArray
                         apply_misplaced(ctx, d->object, d);
                         break;
                 case ACTION_THREAD:
-                        r = set_thread(ctx, o->thread_of, o->tid, &changed);
+                        r = set_thread(ctx, o->thread_of, o->tid, NULL, &changed);
                         if (r < 0 && r != -ESRCH)
                                 log_warning_errno(r, "cannot place thread %d of %d %s: %m", (int) o->tid,
                                                   (int) o->thread_of->pid, o->thread_of->comm);

@@ -215,6 +215,11 @@ void workload_classify(const EnforcerContext *ctx, Classifier *cl, pid_t pid, co
                                 v->why = g_strdup_printf("its executable %s is not trusted: %s", t.path, t.why);
                         else if (!exe_matches(g, t.path)) /* it executed again meanwhile */
                                 v->why = g_strdup_printf("its executable is now %s", t.path);
+                        if (r >= 0) {
+                                v->has_exe_id = true;
+                                v->exe_dev = t.dev;
+                                v->exe_ino = t.ino;
+                        }
                         trusted_exe_clear(&t);
                 }
                 /* Its users where they decide (User=) or name a refusal: /proc/PID/status

@@ -30,6 +30,9 @@ typedef struct Verdict {
         bool by_unit;              /* it runs in one of the group's Unit= */
         char *why;                 /* when not placed: what a person should know */
         char *exe;
+        bool has_exe_id;           /* the file it runs, as the trust rule found it */
+        dev_t exe_dev;
+        ino_t exe_ino;
         uid_t uid;
 } Verdict;
 void verdict_clear(Verdict *v);

@@ -82,15 +82,25 @@ static void thread_target(const Config *c, const Workload *w, const char *comm, 
         }
 }
 
-bool thread_look(const EnforcerContext *ctx, const Workload *w, pid_t tid, const CpuMask *online, ThreadLook *out) {
+bool thread_look(const EnforcerContext *ctx, const Workload *w, pid_t tid, const CpuMask *online,
+                 const ThreadNow *now, ThreadLook *out) {
         *out = (ThreadLook) { .tid = tid };
         /* Read only where a rule may need it: a process's threads are read at every pass. */
         if (config_group_has_thread_rules(ctx->config, w->group) &&
             task_read_thread_comm(ctx->host, w->pid, tid, &out->comm) < 0)
                 return false;
         thread_target(ctx->config, w, out->comm, online, &out->target);
-        out->has_cpus = task_get_affinity(ctx->host, tid, &out->cpus) >= 0;
-        out->has_sched = task_get_sched(ctx->host, tid, &out->policy, &out->priority) >= 0;
+        if (now && now->has_cpus) {
+                out->cpus = now->cpus;
+                out->has_cpus = true;
+        } else
+                out->has_cpus = task_get_affinity(ctx->host, tid, &out->cpus) >= 0;
+        if (now) {
+                out->policy = now->policy;
+                out->priority = now->priority;
+                out->has_sched = true;
+        } else
+                out->has_sched = task_get_sched(ctx->host, tid, &out->policy, &out->priority) >= 0;
         return out->has_cpus || out->has_sched;
 }
 

@@ -30,9 +30,18 @@ typedef struct ThreadLook {
         int policy, priority;
 } ThreadLook;
 
+/* A thread's CPUs and scheduling as the caller has just read them. */
+typedef struct ThreadNow {
+        bool has_cpus;            /* false: its CPUs are read again (they may have changed) */
+        CpuMask cpus;
+        int policy, priority;
+} ThreadNow;
+
 void thread_look_clear(ThreadLook *l);
-/* online: this machine's online CPUs (empty: unknown). false when the thread is gone. */
-bool thread_look(const EnforcerContext *ctx, const Workload *w, pid_t tid, const CpuMask *online, ThreadLook *out);
+/* online: this machine's online CPUs (empty: unknown). now: what the caller read of
+ * the thread (NULL: all of it read here). false when the thread is gone. */
+bool thread_look(const EnforcerContext *ctx, const Workload *w, pid_t tid, const CpuMask *online,
+                 const ThreadNow *now, ThreadLook *out);
 /* Whether the thread's CPUs or scheduling differ from what it is given. */
 bool thread_off_target(const ThreadLook *l);
 /* What the thread had, to be saved before the writes thread_set() will make (whats and

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -115,6 +116,34 @@ int task_read_stat(const Root *root, pid_t pid, pid_t tid, TaskStat *out) {
         g_autofree char *rel = task_rel(pid, tid, "stat"), *data = NULL;
         int r = root_read(root, rel, &data, NULL);
         return r < 0 ? r : task_parse_stat(data, out);
+}
+
+int task_stat_reread(int fd, TaskStat *out) {
+        char line[1024];
+        ssize_t n;
+        do
+                n = pread(fd, line, sizeof line - 1, 0);
+        while (n < 0 && errno == EINTR);
+        if (n < 0)
+                return negative_errno();
+        if (n == 0)
+                return -ESRCH;
+        line[n] = '\0';
+        return task_parse_stat(line, out);
+}
+
+int task_stat_open(const Root *root, pid_t pid, TaskStat *out) {
+        char rel[48];
+        g_snprintf(rel, sizeof rel, "proc/%d/stat", (int) pid);
+        int fd = openat(root_fd(root), rel, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+                return negative_errno();
+        int r = task_stat_reread(fd, out);
+        if (r < 0) {
+                close(fd);
+                return r;
+        }
+        return fd;
 }
 
 int task_parse_schedstat(const char *text, uint64_t *run_ns, uint64_t *slices) {

@@ -34,6 +34,12 @@ typedef struct TaskStat {
 int task_parse_stat(const char *text, TaskStat *out);
 /* tid 0: the process (pid) itself. */
 int task_read_stat(const Root *root, pid_t pid, pid_t tid, TaskStat *out);
+/* pid's stat, through a file kept open: returns it (>= 0, the caller closes it). The
+ * kernel binds the file to that very process, so task_stat_reread() through it reads
+ * that process or fails with -ESRCH once it has ended and been reaped; never one that
+ * took its pid since. */
+int task_stat_open(const Root *root, pid_t pid, TaskStat *out);
+int task_stat_reread(int fd, TaskStat *out);
 /* /proc/PID/schedstat ("run_ns wait_ns timeslices"): the time it ran on a CPU and how
  * many times it was put on one; -EBADMSG when it is not that. */
 int task_parse_schedstat(const char *text, uint64_t *run_ns, uint64_t *slices);

@@ -256,6 +256,8 @@ int trust_check_exe(const Root *host, TrustCache *cache, pid_t pid, const char *
                         return -ESRCH;
                 if (stat(exe, &st) < 0)
                         return negative_errno();
+                out->dev = st.st_dev;
+                out->ino = st.st_ino;
                 if (g_str_has_suffix(out->path, " (deleted)"))
                         out->why = g_strdup("the file it runs was deleted or replaced");
                 else if (check_file(&st, &out->why))

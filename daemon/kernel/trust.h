@@ -20,6 +20,8 @@
  * thread. */
 typedef struct TrustedExe {
         char *path;     /* where the kernel says the running file is */
+        dev_t dev;      /* the running file (when the call returned 0) */
+        ino_t ino;
         bool trusted;
         char *why;      /* NULL when trusted */
 } TrustedExe;

@@ -102,7 +102,7 @@ static void place_threads(Host *h, const Workload *w, const pid_t *tids, size_t 
         ThreadLook looks[8];
         ck_assert_uint_le(n, G_N_ELEMENTS(looks));
         for (size_t i = 0; i < n; i++) {
-                ck_assert(thread_look(&h->ctx, w, tids[i], &h->online, &looks[i]));
+                ck_assert(thread_look(&h->ctx, w, tids[i], &h->online, NULL, &looks[i]));
                 thread_originals_add(&h->ctx, w, &looks[i], whats, values);
         }
         ck_assert_int_eq(enforcer_save_originals(&h->ctx, &enforcer_workload, whats->len,
@@ -119,7 +119,7 @@ static bool all_on_target(Host *h, const Workload *w, const pid_t *tids, size_t 
         bool on = true;
         for (size_t i = 0; i < n; i++) {
                 ThreadLook l;
-                ck_assert(thread_look(&h->ctx, w, tids[i], &h->online, &l));
+                ck_assert(thread_look(&h->ctx, w, tids[i], &h->online, NULL, &l));
                 on &= !thread_off_target(&l);
                 thread_look_clear(&l);
         }

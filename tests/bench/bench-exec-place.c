@@ -1,13 +1,19 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* exec -> placed, beside a bare proc-connector receive in the same run.
- * Usage: bench-exec-place PROGRAM N [bare CGROUP_PROCS]: runs PROGRAM (a name matching
- * a group with CPUs=1 and SchedPolicy=fifo, priority 10) N times. Each time the harness's
- * own proc connector socket receives the exec event (kernel timestamp to receipt), then
- * it polls the child until it is SCHED_FIFO (kernel timestamp to seen placed). Without
- * "bare" a running isolatord places it; with it, the bare placer: a process of this
- * benchmark on CPU 0 (where isolatord's loop runs) that does the same kernel work and
- * nothing else (receives the exec, reads the process's executable, writes its pid to
- * CGROUP_PROCS, its affinity to CPU 1 and SCHED_FIFO 10). Root, initial namespaces. */
+ * Usage: bench-exec-place PROGRAM N [bare CGROUP_PROCS [ORIGINALS]]: runs PROGRAM (a name
+ * matching a group with CPUs=1 and SchedPolicy=fifo, priority 10) N times. Each time the
+ * harness's own proc connector socket receives the exec event (kernel timestamp to
+ * receipt), then it polls the child until it is SCHED_FIFO (kernel timestamp to seen
+ * placed). Without "bare" a running isolatord places it; with it, a bare placer: a
+ * process of this benchmark on CPU 0 (where isolatord's loop runs). Without ORIGINALS it
+ * makes the writes and nothing else (receives the exec, reads the process's executable,
+ * writes its pid to CGROUP_PROCS, its affinity to CPU 1 and SCHED_FIFO 10). With it, it
+ * also does the kernel work that isolatord's contract requires before those writes, in
+ * the least code: who the process is (its stat: start time and scheduling, the file kept
+ * open and read again after the other reads, so they were that process's), that only
+ * root could have put its executable there (the running file is root's and not writable
+ * by others, and its path still names it), what it had (its CPUs and cgroup), and those
+ * originals appended to ORIGINALS. Root, initial namespaces. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdbool.h>
@@ -21,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -66,8 +73,49 @@ static uint64_t wait_exec(int s, pid_t pid, uint64_t *received) {
         }
 }
 
-/* The bare placer: the least a daemon that places PROGRAM at its exec must do. */
-static void place_forever(const char *program, const char *procs) {
+/* Field 22 of a stat line (the start time): with the pid, who the process is. */
+static unsigned long long start_time(const char *stat) {
+        const char *p = strrchr(stat, ')');
+        for (int field = 2; p && field < 22; field++)
+                p = strchr(p + 1, ' ');
+        return p ? strtoull(p + 1, NULL, 10) : 0;
+}
+
+/* The contract's reads before the writes (ORIGINALS given): false when the process may
+ * not be placed (gone, or not root's file). */
+static bool keep_contract(pid_t pid, const char *exe, int originals) {
+        char path[64], stat1[1024], stat2[1024], cgroup[4096], line[8192];
+        struct stat running, named;
+        cpu_set_t was;
+        snprintf(path, sizeof path, "/proc/%d/stat", (int) pid);
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return false;
+        ssize_t n1 = pread(fd, stat1, sizeof stat1 - 1, 0);
+        snprintf(path, sizeof path, "/proc/%d/exe", (int) pid);
+        bool ok = n1 > 0 && stat(path, &running) == 0 && running.st_uid == 0 && !(running.st_mode & S_IWOTH) &&
+                  lstat(exe, &named) == 0 && named.st_ino == running.st_ino && named.st_dev == running.st_dev &&
+                  sched_getaffinity(pid, sizeof was, &was) == 0;
+        snprintf(path, sizeof path, "/proc/%d/cgroup", (int) pid);
+        int cg = ok ? open(path, O_RDONLY | O_CLOEXEC) : -1;
+        ssize_t nc = cg >= 0 ? read(cg, cgroup, sizeof cgroup - 1) : -1;
+        if (cg >= 0)
+                close(cg);
+        ssize_t n2 = nc > 0 ? pread(fd, stat2, sizeof stat2 - 1, 0) : -1;
+        close(fd);
+        if (n2 <= 0)
+                return false;
+        stat1[n1] = stat2[n2] = '\0';
+        if (start_time(stat1) != start_time(stat2))
+                return false;
+        cgroup[nc] = '\0';
+        int len = snprintf(line, sizeof line, "%d %llu %d %s", (int) pid, start_time(stat2), CPU_COUNT(&was), cgroup);
+        return write(originals, line, (size_t) len) == len;
+}
+
+/* The bare placer: the least a daemon that places PROGRAM at its exec must do (with
+ * originals >= 0, keeping the contract). */
+static void place_forever(const char *program, const char *procs, int originals) {
         const char *name = strrchr(program, '/') ? strrchr(program, '/') + 1 : program;
         cpu_set_t cpu0, cpu1;
         CPU_ZERO(&cpu0);
@@ -97,7 +145,7 @@ static void place_forever(const char *program, const char *procs) {
                                 continue;
                         exe[len] = '\0';
                         const char *base = strrchr(exe, '/') ? strrchr(exe, '/') + 1 : exe;
-                        if (strcmp(base, name) != 0)
+                        if (strcmp(base, name) != 0 || (originals >= 0 && !keep_contract(pid, exe, originals)))
                                 continue;
                         int fd = open(procs, O_WRONLY | O_TRUNC | O_CLOEXEC);
                         if (fd >= 0) {
@@ -112,11 +160,16 @@ static void place_forever(const char *program, const char *procs) {
 }
 
 int main(int argc, char **argv) {
-        if (argc != 3 && !(argc == 5 && strcmp(argv[3], "bare") == 0)) {
-                fprintf(stderr, "usage: %s PROGRAM N [bare CGROUP_PROCS]\n", argv[0]);
+        if (argc != 3 && !((argc == 5 || argc == 6) && strcmp(argv[3], "bare") == 0)) {
+                fprintf(stderr, "usage: %s PROGRAM N [bare CGROUP_PROCS [ORIGINALS]]\n", argv[0]);
                 return 2;
         }
-        bool bare_mode = argc == 5;
+        bool bare_mode = argc >= 5;
+        int originals = argc == 6 ? open(argv[5], O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600) : -1;
+        if (argc == 6 && originals < 0) {
+                perror(argv[5]);
+                return 1;
+        }
         int n = atoi(argv[2]), missed = 0;
         uint64_t *bare = calloc((size_t) n, sizeof *bare), *placed = calloc((size_t) n, sizeof *placed);
         int s = listen_proc();
@@ -126,7 +179,7 @@ int main(int argc, char **argv) {
         }
         pid_t placer = -1;
         if (bare_mode && (placer = fork()) == 0)
-                place_forever(argv[1], argv[4]);
+                place_forever(argv[1], argv[4], originals);
         usleep(100000); /* its subscription in place */
         for (int i = 0; i < n; i++) {
                 pid_t pid = fork();
@@ -156,7 +209,9 @@ int main(int argc, char **argv) {
         double bm = bench_quantile_us(bare, (size_t) n, 0.5), b99 = bench_quantile_us(bare, (size_t) n, 0.99);
         double pm = bench_quantile_us(placed, (size_t) n, 0.5), p99 = bench_quantile_us(placed, (size_t) n, 0.99);
         printf("exec -> placed (slice, CPUs, SCHED_FIFO) by %s: median %.0f us, p99 %.0f us (%d execs, %d not placed "
-               "within 2 s)\n", bare_mode ? "the bare placer" : "isolatord", pm, p99, n, missed);
+               "within 2 s)\n", !bare_mode ? "isolatord" : originals >= 0 ? "the bare placer keeping the contract"
+                                                                           : "the bare placer (writes only)",
+               pm, p99, n, missed);
         printf("  proc-connector receive: median %.0f us, p99 %.0f us\n", bm, b99);
         printf("median_us=%.1f\n", pm);
         return 0;

@@ -201,7 +201,9 @@ static void *irq_observe(const EnforcerContext *ctx, const Trigger *scope) {
                                                                   .names = only_new ? NULL : st->names,
                                                                   .drivers = drivers });
         forget_vanished(st, present);
-        if (root_read_line(ctx->root, "proc/irq/default_smp_affinity", &o->default_line) >= 0)
+        /* The default is for IRQs yet to come: a device event pins its own new ones, and
+         * leaves the default to every pass. */
+        if (!only_new && root_read_line(ctx->root, "proc/irq/default_smp_affinity", &o->default_line) >= 0)
                 g_strstrip(o->default_line);
         return o;
 }

@@ -46,25 +46,26 @@ static int compare_str(gconstpointer a, gconstpointer b) {
  * on a server with thousands of IRQs is most of a scan. */
 static char **read_actions(int irq_dirfd, const char *num) {
         int fd = openat(irq_dirfd, num, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        DIR *dir = fd >= 0 ? fdopendir(fd) : NULL;
         GPtrArray *names = g_ptr_array_new();
-        struct dirent *de;
+        const struct dirent64 *de;
+        DirList list;
 
-        if (!dir && fd >= 0)
-                close(fd);
-        while (dir && (de = readdir(dir))) {
+        /* A folder of the kernel's files and a handler or two: one small read. */
+        dir_list_open(&list, fd, 2048);
+        while ((de = dir_list_next(&list))) {
                 bool is_dir = de->d_type == DT_DIR;
                 if (de->d_name[0] == '.')
                         continue;
                 if (de->d_type == DT_UNKNOWN) {
                         struct stat st;
-                        is_dir = fstatat(dirfd(dir), de->d_name, &st, 0) >= 0 && S_ISDIR(st.st_mode);
+                        is_dir = fstatat(fd, de->d_name, &st, 0) >= 0 && S_ISDIR(st.st_mode);
                 }
                 if (is_dir)
                         g_ptr_array_add(names, g_strdup(de->d_name));
         }
-        if (dir)
-                closedir(dir);
+        dir_list_close(&list);
+        if (fd >= 0)
+                close(fd);
         g_ptr_array_sort(names, compare_str);
         g_ptr_array_add(names, NULL);
         return (char **) g_ptr_array_free(names, false);
@@ -246,13 +247,11 @@ GPtrArray *irq_scan_except(const Root *root, const IrqScan *how) {
         /* One descriptor for the listing and the opens beneath it: a device event scans
          * at every uevent, and each call counts there. */
         int dfd = root_open_dir(root, "proc/irq");
-        DIR *dir = dfd >= 0 ? fdopendir(dfd) : NULL;
-        struct dirent *de;
+        const struct dirent64 *de;
+        DirList list;
 
-        if (!dir && dfd >= 0)
-                close(dfd);
-
-        while (dir && (de = readdir(dir))) {
+        dir_list_open(&list, dfd, 32768);
+        while ((de = dir_list_next(&list))) {
                 char rel[64], text[4096];
                 Irq *irq;
                 unsigned num;
@@ -301,8 +300,9 @@ GPtrArray *irq_scan_except(const Root *root, const IrqScan *how) {
                 }
                 g_ptr_array_add(irqs, irq);
         }
-        if (dir)
-                closedir(dir); /* and dfd */
+        dir_list_close(&list);
+        if (dfd >= 0)
+                close(dfd);
         g_ptr_array_sort(irqs, compare_irq);
         return irqs;
 }

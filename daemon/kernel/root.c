@@ -145,6 +145,38 @@ int root_open_dir(const Root *root, const char *rel) {
         return fd < 0 ? negative_errno() : fd;
 }
 
+void dir_list_open(DirList *l, int fd, size_t size) {
+        *l = (DirList) { .fd = fd, .buf = g_malloc(size), .size = size };
+}
+
+const struct dirent64 *dir_list_next(DirList *l) {
+        for (;;) {
+                if (l->at >= l->len) {
+                        ssize_t n;
+                        if (l->fd < 0 || l->error)
+                                return NULL;
+                        do
+                                n = getdents64(l->fd, l->buf, l->size);
+                        while (n < 0 && errno == EINTR);
+                        if (n <= 0) {
+                                l->error = n < 0 ? negative_errno() : 0;
+                                l->fd = -1; /* the end: not read again */
+                                return NULL;
+                        }
+                        l->len = (size_t) n;
+                        l->at = 0;
+                }
+                const struct dirent64 *de = (const struct dirent64 *) (l->buf + l->at);
+                l->at += de->d_reclen;
+                if (!(de->d_name[0] == '.' && (!de->d_name[1] || (de->d_name[1] == '.' && !de->d_name[2]))))
+                        return de;
+        }
+}
+
+void dir_list_close(DirList *l) {
+        g_clear_pointer(&l->buf, g_free);
+}
+
 ssize_t root_read_small_at(int dirfd, const char *name, char *buf, size_t size) {
         _cleanup_close_ int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOCTTY);
         size_t len = 0;

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #pragma once
 
+#include <dirent.h>
 #include <stdbool.h>
 #include <sys/types.h>
 
@@ -22,6 +23,21 @@ const char *root_dir(const Root *root);
 bool root_is_host(const Root *root);
 /* The root's folder opened O_PATH, owned by root (not to be closed); -1 if missing. */
 int root_fd(const Root *root);
+
+/* An open folder's entries, read with getdents64 straight into one buffer of size
+ * bytes: no DIR, whose fdopendir costs an fstat and two fcntl per folder (a device
+ * event lists the folder of every new IRQ). The descriptor stays the caller's; error
+ * holds a negative errno when a read failed. */
+typedef struct DirList {
+        int fd;
+        char *buf;
+        size_t size, len, at;
+        int error;
+} DirList;
+void dir_list_open(DirList *l, int fd, size_t size);
+/* The next entry (not "." or ".."), NULL at the end or on an error. */
+const struct dirent64 *dir_list_next(DirList *l);
+void dir_list_close(DirList *l);
 /* rel must not start with '/'. Returns a newly allocated path (g_free). */
 char *root_path(const Root *root, const char *rel);
 char *root_pathf(const Root *root, const char *fmt, ...) G_GNUC_PRINTF(2, 3);

@@ -48,7 +48,7 @@ struct Bus {
         Manager *manager;
         Auth *auth;
         Passes *passes;               /* Verify */
-        ReadPace *reads;              /* GetIrqs, GetNoise, GetMetrics */
+        ReadPace *reads;              /* GetIrqs, GetNoise, GetMetrics, GetBootLoader */
         GPtrArray *verify_waiting;    /* VerifyCall*: for the next pass */
         GHashTable *verify_by_uid;    /* uid -> its Verify calls not answered yet */
         bool verify_asked;            /* the passes were asked for that pass */
@@ -928,22 +928,22 @@ static int method_write_boot_parameters(sd_bus_message *msg, void *userdata, sd_
         return bootline_start(b, msg, "write", line, error);
 }
 
-static int method_get_boot_loader(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+/* The boot loader's files are read (and the entries of the next boot parsed) at every
+ * call: a read that scans the machine, paced as the others. */
+static int read_boot_loader(sd_bus_message *reply, void *userdata, sd_bus_error *error) {
         Bus *b = userdata;
         const ManagerStatus *st = manager_status(b->manager);
         g_autoptr(BootLoader) bl = bootloader_detect(st->root);
         g_autoptr(BootLineState) saved = NULL;
         g_autoptr(GError) e = NULL;
         g_auto(GStrv) planned = bootline_parse(st->audits->required_line, NULL);
-        g_autoptr(sd_bus_message) reply = NULL;
         char *empty[] = { NULL };
         int r;
 
         (void) bootline_state_load(st->root, &saved, &e);
         g_autoptr(NextBoot) nb = bootloader_next_boot(st->root, bl, planned);
         g_autofree char *written = saved && saved->params ? g_strjoinv(" ", saved->params) : g_strdup("");
-        r = sd_bus_message_new_method_return(msg, &reply);
-        if (r >= 0) r = sd_bus_message_open_container(reply, 'a', "{sv}");
+        r = sd_bus_message_open_container(reply, 'a', "{sv}");
         if (r >= 0) r = append_sv(reply, "kind", "s", bootloader_kind_to_string(bl->kind));
         if (r >= 0) r = append_sv(reply, "why", "s", bl->why ? bl->why : "");
         if (r >= 0) r = append_sv(reply, "written", "b", (int) (saved != NULL));
@@ -959,9 +959,11 @@ static int method_get_boot_loader(sd_bus_message *msg, void *userdata, sd_bus_er
         if (r >= 0) r = append_sv(reply, "configured", "s", nb->configured ? nb->configured : "");
         if (r >= 0) r = append_sv(reply, "busy", "b", (int) bootline_runner_busy(b->bootline));
         if (r >= 0) r = sd_bus_message_close_container(reply);
-        if (r < 0)
-                return r;
-        return sd_bus_send(NULL, reply, NULL);
+        return r;
+}
+
+static int method_get_boot_loader(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        return paced(userdata, msg, method_get_boot_loader, read_boot_loader, error);
 }
 
 static int method_revert(sd_bus_message *msg, void *userdata, sd_bus_error *error) {

@@ -7,12 +7,12 @@
 #include <systemd/sd-bus.h>
 #include <systemd/sd-event.h>
 
-/* Reads that scan the machine (GetIrqs, GetNoise, GetMetrics) answered in pieces that
- * run at the loop's idle priority and take at most a quarter of its time: after a piece
- * that took t the next waits 3t, and bus calls, process events and timers go first, so
- * that a user asking for them in a loop slows nobody else (GetStatus, a player's
- * placement). A piece that waited READ_PACE_LATE_USEC past its time runs anyway, so
- * that a loop kept busy does not starve the reads.
+/* Reads that scan the machine (GetIrqs, GetNoise, GetMetrics, GetBootLoader) answered in
+ * pieces that run at the loop's idle priority and take at most a quarter of its time:
+ * after a piece that took t the next waits 3t, and bus calls, process events and timers
+ * go first, so that a user asking for them in a loop slows nobody else (GetStatus, a
+ * player's placement). A piece that waited READ_PACE_LATE_USEC past its time runs
+ * anyway, so that a loop kept busy does not starve the reads.
  *
  * Waiting reads are counted per user (the caller's EUID, not its connection: a user may
  * open 256 connections): a user that is not root may have at most READ_PACE_WAITING

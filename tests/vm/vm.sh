@@ -331,21 +331,21 @@ phase_why() {
   # The thread: FIFO 99 on CPU 3, 20 % busy, 40 s at most.
   expect_exit 0 "stress-ng at FIFO 99 on CPU 3, in player.slice" -- guest systemd-run --unit=why-hog.service \
     --slice=player.slice -p CPUAffinity=3 stress-ng --cpu 1 --cpu-load 20 --sched fifo --sched-prio 99 --timeout 40s
+  # stress-ng starts and ends processes of its own name (its parent, a helper) at that
+  # priority: a spike caused by one that ended is named as a thread that has ended (not
+  # movable). What is asserted is that a spike is named after the hog itself.
   hog=
   for _ in $(seq 40); do
     sleep 0.5
     out=$(guest isoctl latency --why=0 --json 2>/dev/null) || continue
-    if [ "$(json "any(s['cpu'] == 3 and s['causes'] and s['causes'][0]['kind'] == 'thread' and s['causes'][0]['name'].startswith('stress-ng') for s in items)" <<<"$out")" = True ]; then
+    if [ "$(json "any(c['kind'] == 'thread' and c['name'].startswith('stress-ng') and c['sched'] == 'rt 99' and
+                      c['group'] == '' and c['pid'] > 0 and c['movable']
+                      for c in [s['causes'][0] for s in items if s['cpu'] == 3 and s['causes']])" <<<"$out")" = True ]; then
       hog=$out; break
     fi
   done
   checks=$((checks + 1))
-  [ -n "$hog" ] || fail "no spike on CPU 3 caused first by stress-ng; last: $out"
-  if [ -n "$hog" ]; then
-    expect_eq "stress-ng named as a thread at rt 99, of no group, that isolatord would move" "True" "$(json "
-any(c['sched'] == 'rt 99' and c['group'] == '' and c['pid'] > 0 and c['movable'] for c in
-    [s['causes'][0] for s in items if s['cpu'] == 3 and s['causes'] and s['causes'][0]['name'].startswith('stress-ng')])" <<<"$hog")"
-  fi
+  [ -n "$hog" ] || fail "no spike on CPU 3 caused first by stress-ng, named as a thread at rt 99 of no group that isolatord would move; last: $out"
   # The table as a user reads it, while the hog still makes spikes (TCG's own late
   # wake-ups on every CPU push a spike out of the last 32 within a second).
   local table= re="thread +stress-ng[^ ]* +\[?[0-9]*\]? *[0-9.]+ us x[0-9]+ +rt 99"

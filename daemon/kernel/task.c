@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -135,9 +134,9 @@ int task_stat_reread(int fd, TaskStat *out) {
 int task_stat_open(const Root *root, pid_t pid, TaskStat *out) {
         char rel[48];
         g_snprintf(rel, sizeof rel, "proc/%d/stat", (int) pid);
-        int fd = openat(root_fd(root), rel, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        int fd = root_open_read(root, rel, 0);
         if (fd < 0)
-                return negative_errno();
+                return fd;
         int r = task_stat_reread(fd, out);
         if (r < 0) {
                 close(fd);

@@ -504,23 +504,15 @@ static void finish_placement(const EnforcerContext *ctx, Workload *w, bool execu
                                       .comm = w->comm });
 }
 
-/* What observing a process read of it that placing it need not read again. */
-typedef struct Seen {
-        int stat_fd;              /* its /proc/PID/stat, open since its exec event (bound to
-                                   * that process: task_stat_open), or -1 */
-        bool has_exe_id;          /* the file it runs, as the trust rule stat'ed it */
-        dev_t exe_dev;
-        ino_t exe_ino;
-} Seen;
-
-#define SEEN_NOTHING { .stat_fd = -1 }
-
-/* kin_comm: kin placed in its own right (its forebear's originals saved under its own
- * pid by that name): what it had before isolatord is what its forebear had, not what it
- * inherited. */
-static int place(const EnforcerContext *ctx, const GroupConfig *g, pid_t pid, uint64_t start, const char *comm,
-                 const char *kin_comm, bool in_unit, bool executed, const Seen *seen) {
+/* v: the trust rule's verdict (its group; the file it runs, when it looked). kin_comm:
+ * kin placed in its own right (its forebear's originals saved under its own pid by that
+ * name): what it had before isolatord is what its forebear had, not what it inherited.
+ * stat_fd: its /proc/PID/stat, open since its exec event (task_stat_open), or -1. */
+static int place(const EnforcerContext *ctx, const Verdict *v, pid_t pid, uint64_t start, const char *comm,
+                 const char *kin_comm, bool executed, int stat_fd) {
         WorkloadState *s = ctx->state;
+        const GroupConfig *g = v->group;
+        bool in_unit = v->by_unit;
         CgroupBackend backend = cgroups_backend(ctx->cgroups, ctx->root, ctx->config);
         g_autoptr(GHashTable) saved = NULL;
         g_autofree char *cgroup = NULL;
@@ -538,7 +530,7 @@ static int place(const EnforcerContext *ctx, const GroupConfig *g, pid_t pid, ui
                 return -ESRCH; /* gone already */
         /* Its stat last, which also says its scheduling: through the file opened at its
          * exec, a read that succeeds is that process's. */
-        r = seen->stat_fd >= 0 ? task_stat_reread(seen->stat_fd, &now) : task_read_stat(ctx->host, pid, 0, &now);
+        r = stat_fd >= 0 ? task_stat_reread(stat_fd, &now) : task_read_stat(ctx->host, pid, 0, &now);
         if (r < 0 || now.start_time != start)
                 return -ESRCH;
         g_autofree char *was_list = cpumask_format_list(&was);
@@ -564,9 +556,9 @@ static int place(const EnforcerContext *ctx, const GroupConfig *g, pid_t pid, ui
         w->comm = g_strdup(key_comm);
         w->by_unit = in_unit;
         w->save_threads = first;
-        if (seen->has_exe_id) {
-                w->exe_dev = seen->exe_dev;
-                w->exe_ino = seen->exe_ino;
+        if (v->has_exe_id) {
+                w->exe_dev = v->exe_dev;
+                w->exe_ino = v->exe_ino;
         } else
                 (void) exe_identity(ctx, pid, &w->exe_dev, &w->exe_ino);
         w->policy = sched_of(g->sched_policy);
@@ -597,9 +589,10 @@ static int place(const EnforcerContext *ctx, const GroupConfig *g, pid_t pid, ui
 }
 
 /* A fake root describes another machine: of this one's processes (session: their
- * stat's), only those of isolatord's own session (a test's or the demo's children), or in the top cgroup
- * folder isolatord runs in when that is not the root cgroup (a test's own folder, where
- * its private systemd manager starts units in sessions of their own), are acted on. */
+ * stat's), only those of isolatord's own session (a test's or the demo's children), or
+ * in the top cgroup folder isolatord runs in when that is not the root cgroup (a test's
+ * own folder, where its private systemd manager starts units in sessions of their own),
+ * are acted on. */
 static bool may_touch(const EnforcerContext *ctx, pid_t pid, int session) {
         WorkloadState *s = ctx->state;
         g_autofree char *theirs = NULL;
@@ -679,7 +672,7 @@ typedef struct Candidate {
         Verdict verdict;
         Workload *placed;      /* the state's, when it is placed */
         bool executed;         /* observed at its exec event */
-        Seen seen;
+        int stat_fd;           /* its /proc/PID/stat, kept open since its exec event, or -1 */
         char *inherited;       /* the group whose real-time it carries from a forebear, or NULL */
         char *kin_comm;        /* kin: the name its saved originals carry */
 } Candidate;
@@ -707,8 +700,8 @@ typedef struct WorkloadObservation {
 } WorkloadObservation;
 
 static void candidate_clear(Candidate *c) {
-        if (c->seen.stat_fd >= 0)
-                close(c->seen.stat_fd);
+        if (c->stat_fd >= 0)
+                close(c->stat_fd);
         g_free(c->comm);
         verdict_clear(&c->verdict);
         g_free(c->inherited);
@@ -731,7 +724,7 @@ static void workload_observation_free(void *p) {
 static void observe_exec(const EnforcerContext *ctx, WorkloadObservation *o, pid_t pid, const TaskStat *st,
                          bool executed) {
         WorkloadState *s = ctx->state;
-        Candidate c = { .pid = pid, .executed = executed, .seen = SEEN_NOTHING };
+        Candidate c = { .pid = pid, .executed = executed, .stat_fd = -1 };
         TaskStat own;
         /* The executable first: right after an exec, the first look at /proc/PID costs
          * least as this one (a stat or comm read first waits several times as long). */
@@ -749,7 +742,7 @@ static void observe_exec(const EnforcerContext *ctx, WorkloadObservation *o, pid
                 return;
         if (!st) {
                 /* Kept open: placing it reads it again through this file. */
-                if ((c.seen.stat_fd = task_stat_open(ctx->host, pid, &own)) < 0) {
+                if ((c.stat_fd = task_stat_open(ctx->host, pid, &own)) < 0) {
                         g_free(c.comm);
                         return; /* gone */
                 }
@@ -762,9 +755,6 @@ static void observe_exec(const EnforcerContext *ctx, WorkloadObservation *o, pid
         }
         c.placed = placed_of(ctx, pid, c.start_time);
         workload_classify(ctx, s->classifier, pid, c.comm, exe, &c.verdict);
-        c.seen.has_exe_id = c.verdict.has_exe_id;
-        c.seen.exe_dev = c.verdict.exe_dev;
-        c.seen.exe_ino = c.verdict.exe_ino;
         Kin *k = kin_of(ctx, pid, c.start_time);
         if (k && !k->withdrawn)
                 c.kin_comm = g_strdup(k->comm); /* placed itself, it keeps its forebear's originals */
@@ -829,7 +819,7 @@ static void observe_fork(const EnforcerContext *ctx, WorkloadObservation *o, pid
         if (task_read_stat(ctx->host, child, 0, &cst) < 0 || !may_touch(ctx, child, cst.session))
                 return; /* gone already */
         cstart = cst.start_time;
-        Candidate c = { .pid = child, .start_time = cstart, .inherited = g_strdup(f.group), .seen = SEEN_NOTHING };
+        Candidate c = { .pid = child, .start_time = cstart, .inherited = g_strdup(f.group), .stat_fd = -1 };
         if (task_read_comm(ctx->host, child, &c.comm) < 0) {
                 candidate_clear(&c);
                 return;
@@ -955,7 +945,7 @@ static bool group_realtime_left(const EnforcerContext *ctx, pid_t pid, const cha
 }
 
 static void observe_withdrawn_again(WorkloadObservation *o, pid_t pid, const Kin *k) {
-        Candidate c = { .pid = pid, .start_time = k->start_time, .comm = g_strdup(k->comm), .seen = SEEN_NOTHING,
+        Candidate c = { .pid = pid, .start_time = k->start_time, .comm = g_strdup(k->comm), .stat_fd = -1,
                         .inherited = g_strdup(k->group) };
         g_array_append_val(o->candidates, c);
 }
@@ -1225,8 +1215,7 @@ static void apply_candidate(const EnforcerContext *ctx, const Candidate *c, Diff
         switch (d->action) {
         case ACTION_PLACE:
                 g_hash_table_remove(s->kin, GINT_TO_POINTER(c->pid)); /* placed in its own right now */
-                r = place(ctx, c->verdict.group, c->pid, c->start_time, c->comm, c->kin_comm, c->verdict.by_unit,
-                          c->executed, &c->seen);
+                r = place(ctx, &c->verdict, c->pid, c->start_time, c->comm, c->kin_comm, c->executed, c->stat_fd);
                 d->repaired = r >= 0 || r == -ESRCH; /* gone meanwhile: nothing to report */
                 break;
         case ACTION_LEAVE: {

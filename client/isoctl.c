@@ -646,7 +646,8 @@ static char *cause_amount(GVariant *cause) {
 static void add_cause_row(Table *t, GVariant *spike, GVariant *cause, bool first) {
         g_autofree char *when = first ? format_time_usec(field_u64(spike, "at_usec")) : g_strdup("");
         g_autofree char *cpu = first ? g_strdup_printf("%u", field_u32(spike, "cpu")) : g_strdup("");
-        g_autofree char *late = first ? g_strdup_printf("%" G_GUINT64_FORMAT " us", field_u64(spike, "latency_us"))
+        g_autofree char *late = first ? g_strdup_printf("%" G_GUINT64_FORMAT " us%s", field_u64(spike, "latency_us"),
+                                                        field_bool(spike, "partial") ? "*" : "")
                                       : g_strdup("");
         g_autofree char *amount = cause ? cause_amount(cause) : g_strdup("-");
         g_autofree char *who = NULL;
@@ -682,8 +683,10 @@ static int print_spikes(Ctl *c, guint32 count) {
                                        NULL);
         g_autoptr(GString) notes = g_string_new(NULL);
         const char *source = "";
+        bool partial = false;
         for (gsize i = 0; i < g_variant_n_children(spikes); i++) {
                 g_autoptr(GVariant) spike = g_variant_get_child_value(spikes, i);
+                partial |= field_bool(spike, "partial");
                 g_autoptr(GVariant) causes = g_variant_lookup_value(spike, "causes", G_VARIANT_TYPE("aa{sv}"));
                 gsize n = causes ? g_variant_n_children(causes) : 0;
                 g_variant_lookup(spike, "source", "&s", &source);
@@ -701,6 +704,9 @@ static int print_spikes(Ctl *c, guint32 count) {
                g_str_equal(source, "counters") ? "from counters: what moved in the second before, not what ran when"
                                                : "from the kernel's tracepoints, the longest first");
         table_print(t, stdout);
+        if (partial)
+                printf("\n* Part of this window was not traced (records the kernel lost to a full ring, or older "
+                       "than isolatord keeps): what ran there is missing.\n");
         if (notes->len)
                 printf("\nWhat isolatord moves:\n%s", notes->str);
         return EXIT_OK;

@@ -33,11 +33,12 @@ struct Causes {
         uint64_t last_tick_ns;
         GHashTable *pending;       /* cpu + 1 -> Pending */
         GPtrArray *explained;      /* RawSpike*: what the collect under way found */
+        CpuMask lost_said;         /* CPUs whose ring has overflowed, said once */
 };
 
 static bool open_tracepoints(Causes *c, const CausesOptions *o) {
         g_autofree char *why = NULL;
-        TracepointsOptions to = { .root = o->root, .ring_budget = o->ring_budget };
+        TracepointsOptions to = { .root = o->root, .ring_budget = o->ring_budget, .poll_fd = o->poll_fd };
 
         cpumask_and(&to.cpus, &o->cpus, &o->host_online);
         if (cpumask_is_empty(&to.cpus)) {
@@ -166,6 +167,11 @@ static void on_record(const TraceRecord *r, void *userdata) {
 static void on_lost(int cpu, uint64_t n, void *userdata) {
         Causes *c = userdata;
         attribution_lost(c->attribution, cpu, n);
+        if (cpumask_has(&c->lost_said, cpu))
+                return;
+        cpumask_add(&c->lost_said, (unsigned) cpu);
+        log_warning("CPU %d's trace ring overflowed, %" G_GUINT64_FORMAT " records lost: a spike in that time is "
+                    "explained in part (said once)", cpu, n);
 }
 
 static void drain(Causes *c, bool all) {
@@ -252,6 +258,11 @@ GPtrArray *causes_collect(Causes *c, uint64_t now_ns, bool tick) {
                 explain(c, GPOINTER_TO_INT(key) - 1, value);
         g_hash_table_remove_all(c->pending);
         return g_steal_pointer(&c->explained);
+}
+
+void causes_drain(Causes *c) {
+        if (c->tp)
+                drain(c, true);
 }
 
 GPtrArray *causes_rates(Causes *c) {

@@ -27,6 +27,7 @@ typedef struct CausesOptions {
         bool tracepoints;         /* try them; false: counters */
         size_t ring_budget;       /* bytes of kernel ring for every CPU together */
         size_t window_budget;     /* bytes of folded occurrences kept for every CPU together */
+        int poll_fd;              /* an epoll told of the rings, readable when one is half full; 0: none */
 } CausesOptions;
 
 /* A spike as attribution saw it, before it is judged (spike-report.c). */
@@ -60,6 +61,9 @@ void causes_spike(Causes *c, int cpu, uint64_t at_ns, uint64_t latency_ns);
  * the spikes given so far (RawSpike*, in a new array) and, at a tick, the rates of the
  * interval since the last one. */
 GPtrArray *causes_collect(Causes *c, uint64_t now_ns, bool tick);
+/* Reads every ring now (poll_fd said one is filling): the records are folded, and a
+ * spike waiting for them is explained at the next collect. */
+void causes_drain(Causes *c);
 /* The rates of the last interval (NoiseCpu* per audio CPU), a new reference; NULL until
  * there is one. */
 GPtrArray *causes_rates(Causes *c);

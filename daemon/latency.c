@@ -72,7 +72,8 @@ static Causes *causes_for(Latency *l, const LatencyEnv *env) {
                 return l->causes;
         causes_free(l->causes);
         CausesOptions o = { .root = env->root, .cpus = audio, .host_online = env->host_online, .tracepoints = true,
-                            .ring_budget = RING_BUDGET, .window_budget = WINDOW_BUDGET };
+                            .ring_budget = RING_BUDGET, .window_budget = WINDOW_BUDGET,
+                            .poll_fd = env->trace_poll_fd };
         l->causes = causes_new(&o);
         l->causes_cpus = audio;
         l->measurers_set = false;
@@ -297,6 +298,11 @@ void latency_check(Latency *l, const LatencyEnv *env) {
         queue_spikes(l, c);
         g_autoptr(GPtrArray) raws = causes_collect(c, (uint64_t) g_get_monotonic_time() * 1000u, false);
         report(l, env, raws);
+}
+
+void latency_drain(Latency *l) {
+        if (l->causes)
+                causes_drain(l->causes);
 }
 
 /* Where an IRQ handed on was allowed, when that is off its target: the spikes judged

@@ -25,6 +25,7 @@ typedef struct LatencyEnv {
         const Root *host;              /* the real /: the sampler's threads, traced threads */
         CpuMask host_online;
         int event_fd;                  /* poked by the sampler's threads */
+        int trace_poll_fd;             /* an epoll told of the trace rings: readable when one fills */
         const GPtrArray *findings;     /* the last pass's */
         GPtrArray *(*workloads)(void *userdata); /* the placed processes, asked for when a thread is judged */
         void *userdata;
@@ -58,6 +59,8 @@ void latency_reset(Latency *l);
 /* A sampler thread poked: LatencyExceeded (at most one a second a CPU), and the new
  * spikes explained. */
 void latency_check(Latency *l, const LatencyEnv *env);
+/* trace_poll_fd was readable: the rings are read before they overflow. */
+void latency_drain(Latency *l);
 /* Attribution from counters tries the tracepoints again at its next look (a reload:
  * the administrator may have given what they needed). */
 void latency_retry_attribution(Latency *l);

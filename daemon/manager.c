@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <sched.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -102,6 +103,7 @@ struct Manager {
         Latency *latency;           /* the sampler, the attribution, the noise and the spikes */
         CpuMask host_online;         /* the real CPUs online, as it started */
         int sampler_event_fd;       /* poked by sampler threads; outlives restarts */
+        int trace_poll_fd;          /* epoll of the trace rings, readable when one fills; outlives them */
         GPtrArray *irq_report;      /* IrqReport*: what GetIrqs and the metrics read, at most a second old */
         int64_t irq_report_at;
         GPtrArray *workload_report; /* Workload*: GetWorkloads */
@@ -137,6 +139,10 @@ void manager_set_changed(Manager *m, ManagerChanged fn, void *userdata) {
 
 int manager_sampler_fd(const Manager *m) {
         return m->sampler_event_fd;
+}
+
+int manager_trace_fd(const Manager *m) {
+        return m->trace_poll_fd;
 }
 
 static int compare_drift(gconstpointer a, gconstpointer b) {
@@ -379,7 +385,8 @@ static void restore_saved(const char *rel, void *userdata) {
 static LatencyEnv latency_env(Manager *m) {
         return (LatencyEnv) {
                 .config = m->config, .root = m->root, .host = m->host, .host_online = m->host_online,
-                .event_fd = m->sampler_event_fd, .findings = m->findings, .workloads = workloads_of, .userdata = m,
+                .event_fd = m->sampler_event_fd, .trace_poll_fd = MAX(m->trace_poll_fd, 0), .findings = m->findings,
+                .workloads = workloads_of, .userdata = m,
                 .sink = &m->sink, .irq_seen = irq_seen, .dry_run = m->dry_run,
                 .writer = { .write_saved = write_saved, .restore = restore_saved, .userdata = m },
         };
@@ -388,6 +395,15 @@ static LatencyEnv latency_env(Manager *m) {
 void manager_latency_check(Manager *m) {
         LatencyEnv env = latency_env(m);
         latency_check(m->latency, &env);
+}
+
+void manager_latency_drain(Manager *m) {
+        struct epoll_event ev[16];
+        /* Taken off the epoll's ready list (the kernel clears a ring's readiness as it is
+         * polled); a few rounds at most, whatever the kernel says. */
+        for (int i = 0; i < 4 && epoll_wait(m->trace_poll_fd, ev, G_N_ELEMENTS(ev), 0) > 0; i++)
+                ;
+        latency_drain(m->latency);
 }
 
 const char *manager_default_runtime_dir(void) {
@@ -1064,6 +1080,7 @@ bool manager_new(const ManagerOptions *o, Manager **out, GError **error) {
         g_autoptr(Manager) m = g_new0(Manager, 1);
 
         m->sampler_event_fd = -1;
+        m->trace_poll_fd = -1;
         m->lock_fd = -1;
         assert(o);
         assert(out);
@@ -1112,6 +1129,7 @@ bool manager_new(const ManagerOptions *o, Manager **out, GError **error) {
                         m->check_states[i] = audit_checks[i]->state_new();
 
         m->sampler_event_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        m->trace_poll_fd = epoll_create1(EPOLL_CLOEXEC);
         if ((!m->dry_run && take_lock(m, error) < 0) || open_originals(m, error) < 0 || topology_load(m->root, &m->topology, error) < 0 ||
             config_load(m->config_path, m->config_must_exist, &m->config, error) < 0)
                 return false;
@@ -1179,6 +1197,8 @@ void manager_free(Manager *m) {
                 g_hash_table_unref(m->drift_by_kind);
         if (m->sampler_event_fd >= 0)
                 close(m->sampler_event_fd);
+        if (m->trace_poll_fd >= 0)
+                close(m->trace_poll_fd);
         if (m->lock_fd >= 0)
                 close(m->lock_fd);
         reports_stale(m);

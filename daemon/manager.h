@@ -104,6 +104,10 @@ typedef void (*ManagerChanged)(unsigned what, void *userdata);
 void manager_set_changed(Manager *m, ManagerChanged changed, void *userdata);
 /* The eventfd sampler threads poke when a sample exceeds the threshold. */
 int manager_sampler_fd(const Manager *m);
+/* An epoll readable when a trace ring is half full: manager_latency_drain then reads
+ * them before the kernel drops records (a busy audio CPU fills one within a second). */
+int manager_trace_fd(const Manager *m);
+void manager_latency_drain(Manager *m);
 
 /* The system bus says a well-known name is owned (or no longer is); the first call
  * makes the names known (the conflicting tools are found by them, tools.h). */

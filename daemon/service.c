@@ -33,6 +33,7 @@ typedef struct Service {
         ProcSource *proc;
         CgroupWatch *cgroup_watch;
         sd_event_source *sampler_io;
+        sd_event_source *trace_io;
         sd_event_source *noise_timer;
         sd_event_source *tick_timer;    /* on while an enforcer has work on a clock (the starvation guard) */
         sd_event_source *metrics_timer;
@@ -111,6 +112,13 @@ static int on_sampler_event(sd_event_source *source, int fd, uint32_t revents, v
         while (read(fd, &n, sizeof n) > 0)
                 ;
         manager_latency_check(s->manager);
+        return 0;
+}
+
+/* A trace ring is half full: read before the kernel drops what a spike needs. */
+static int on_trace_ring(sd_event_source *source, int fd, uint32_t revents, void *userdata) {
+        Service *s = userdata;
+        manager_latency_drain(s->manager);
         return 0;
 }
 
@@ -308,6 +316,7 @@ static void pin_self(Manager *m) {
 
 static void service_clear(Service *s) {
         sd_event_source_disable_unref(s->sampler_io);
+        sd_event_source_disable_unref(s->trace_io);
         sd_event_source_disable_unref(s->noise_timer);
         s->tick_timer = sd_event_source_disable_unref(s->tick_timer); /* manager_free() may still tell what changed */
         sd_event_source_disable_unref(s->metrics_timer);
@@ -440,6 +449,9 @@ int service_run(const ManagerOptions *o) {
         r = sd_event_add_io(s.event, &s.sampler_io, manager_sampler_fd(s.manager), EPOLLIN, on_sampler_event, &s);
         if (r < 0)
                 return log_error_errno(r, "cannot watch the sampler: %m"), 1;
+        r = sd_event_add_io(s.event, &s.trace_io, manager_trace_fd(s.manager), EPOLLIN, on_trace_ring, &s);
+        if (r < 0)
+                return log_error_errno(r, "cannot watch the trace rings: %m"), 1;
         r = sd_event_add_time_relative(s.event, &s.noise_timer, CLOCK_MONOTONIC, 0, 0, on_noise_timer, &s);
         if (r < 0)
                 return log_error_errno(r, "cannot arm the noise monitor: %m"), 1;

@@ -38,6 +38,9 @@ typedef struct CpuWindow {
                 TraceTask task;
                 uint64_t since_ns, interrupted_ns;
         } current;
+        uint64_t last_ns;         /* the last record's time */
+        uint64_t gap_from, gap_to; /* the last records lost: between these times */
+        bool gap_open;            /* lost, and no record since */
         CpuActivity activity;
 } CpuWindow;
 
@@ -220,6 +223,11 @@ void attribution_feed(Attribution *a, const TraceRecord *r) {
 
         if (!w)
                 return;
+        if (w->gap_open) {
+                w->gap_to = r->time_ns;
+                w->gap_open = false;
+        }
+        w->last_ns = r->time_ns;
         switch (r->kind) {
         case TRACE_IRQ_ENTRY:
                 w->activity.irqs++;
@@ -261,6 +269,9 @@ void attribution_lost(Attribution *a, int cpu, uint64_t n) {
         if (!w)
                 return;
         w->activity.lost += n;
+        if (!w->gap_open)
+                w->gap_from = w->last_ns;
+        w->gap_open = true;
         w->depth = 0;
         w->current.known = false;
 }
@@ -316,7 +327,8 @@ bool attribution_explain(const Attribution *a, int cpu, uint64_t end_ns, uint64_
                         causes_add(found, &n, G_N_ELEMENTS(found), o, ns);
         }
         explain_open(w, from, end_ns, found, &n, G_N_ELEMENTS(found));
-        out->partial = w->wrapped && oldest > from;
+        out->partial = (w->wrapped && oldest > from) ||
+                       (w->gap_open ? end_ns > w->gap_from : overlap(w->gap_from, w->gap_to, from, end_ns) > 0);
         qsort(found, n, sizeof found[0], compare_causes);
         for (unsigned i = 0; i < n; i++)
                 out->traced_ns += found[i].time_ns;

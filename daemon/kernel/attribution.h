@@ -42,7 +42,8 @@ typedef struct Explanation {
         Cause causes[ATTRIBUTION_CAUSES_MAX];
         unsigned ncauses;
         uint64_t traced_ns;       /* the time of every cause found in the window */
-        bool partial;             /* the window reaches back before the oldest occurrence kept */
+        bool partial;             /* the window reaches back before the oldest occurrence kept, or the
+                                   * kernel lost records of it (a full ring) */
 } Explanation;
 
 /* What reached a CPU over an interval, for the rates of the noise monitor. */

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <linux/perf_event.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
@@ -31,6 +32,7 @@ struct Tracepoints {
         GArray *rings;            /* CpuRing */
         size_t page, data_size;
         char *missing;
+        int poll_fd;              /* the caller's epoll, told of each ring's leader; 0: none */
         uint8_t record[RECORD_MAX];
 };
 
@@ -45,7 +47,8 @@ static int open_event(uint32_t id, int cpu, size_t watermark) {
                 /* The sampler's clock: a spike's time and the records' compare. */
                 .use_clockid = 1,
                 .clockid = CLOCK_MONOTONIC,
-                /* Woken only when the ring is full: nothing else runs on the CPU for us. */
+                /* Woken only when the ring is half full (a busy CPU's switches fill it in a
+                 * second): the audio CPU raises one irq_work for it, no more. */
                 .watermark = 1,
                 .wakeup_watermark = (uint32_t) watermark,
         };
@@ -104,7 +107,7 @@ static int ring_open(Tracepoints *t, CpuRing *r, char **why) {
                 uint32_t id;
                 if (!trace_decoder_has(t->decoder, i, &id))
                         continue;
-                int fd = open_event(id, r->cpu, t->data_size);
+                int fd = open_event(id, r->cpu, t->data_size / 2);
                 if (fd < 0 && !trace_points[i].required) {
                         log_debug("%s:%s cannot be traced on CPU %d (%s): left out", trace_points[i].sys,
                                   trace_points[i].name, r->cpu, g_strerror(-fd));
@@ -124,6 +127,12 @@ static int ring_open(Tracepoints *t, CpuRing *r, char **why) {
                                 int e = -errno;
                                 r->base = NULL;
                                 *why = g_strdup_printf("cannot map the trace ring of CPU %d: %s", r->cpu, g_strerror(-e));
+                                return e;
+                        }
+                        struct epoll_event ev = { .events = EPOLLIN, .data.u32 = (uint32_t) r->cpu };
+                        if (t->poll_fd > 0 && epoll_ctl(t->poll_fd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+                                int e = -errno;
+                                *why = g_strdup_printf("cannot watch the trace ring of CPU %d: %s", r->cpu, g_strerror(-e));
                                 return e;
                         }
                 } else if (ioctl(fd, PERF_EVENT_IOC_SET_OUTPUT, leader) < 0) {
@@ -167,6 +176,7 @@ int tracepoints_open(const TracepointsOptions *o, Tracepoints **out, char **why)
         t->decoder = trace_decoder_new();
         t->rings = g_array_new(false, true, sizeof(CpuRing));
         t->page = (size_t) sysconf(_SC_PAGESIZE);
+        t->poll_fd = o->poll_fd;
         t->data_size = ring_size(o->ring_budget, cpumask_count(&o->cpus), t->page);
         r = load_formats(t, o->root, tracefs, why);
         if (r < 0)

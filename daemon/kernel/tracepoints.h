@@ -12,8 +12,10 @@
 
 /* The kernel's tracepoints (trace_points[]) on the watched CPUs, through perf_event_open:
  * one event per tracepoint per CPU (pid -1, that CPU), all of a CPU's events writing
- * into one ring mapped here, which nothing is woken for until it is full: the audio CPUs
- * only write their records, and the loop reads them on housekeeping when it asks. The
+ * into one ring mapped here, which nothing is woken for until it is half full: the audio
+ * CPUs only write their records, and the loop reads them on housekeeping when it asks or
+ * when poll_fd says a ring is filling (a CPU busy with normal tasks switches to and from
+ * the sampler a thousand times a second, and fills its ring within the second). The
  * formats come from the root's tracefs, which must be the running kernel's. */
 typedef struct Tracepoints Tracepoints;
 
@@ -21,6 +23,7 @@ typedef struct TracepointsOptions {
         const Root *root;         /* where tracefs is */
         CpuMask cpus;             /* the CPUs to watch, all on this machine */
         size_t ring_budget;       /* bytes of ring for all CPUs together */
+        int poll_fd;              /* an epoll to add each CPU's ring to (readable when half full); 0: none */
 } TracepointsOptions;
 
 typedef struct TraceSinks {

@@ -348,13 +348,24 @@ START_TEST(test_window_ties_open_nmi) {
                   e.causes[2].time_ns == 19000);
         ck_assert(e.causes[3].kind == CAUSE_NMI && e.causes[3].time_ns == 4000);
 
-        /* Lost records: what was open is forgotten. */
+        /* Lost records: what was open is forgotten, and a window after the last record
+         * read (185 us) is partial. */
         attribution_lost(a, 1, 5);
         ck_assert(attribution_explain(a, 1, 200000, 10000, 0, &e));
         ck_assert_uint_eq(e.ncauses, 0);
+        ck_assert(e.partial);
         CpuActivity act;
         ck_assert(attribution_take_activity(a, 1, &act));
         ck_assert_uint_eq(act.lost, 5);
+        /* The next record (300 us) closes the gap: a window after it is whole, one over it
+         * partial. */
+        TraceRecord after[] = { irq_entry(&b, 300, 1, 8, "acpi"), simple(&b, 1, "irq", 8, 310, 1) };
+        for (size_t i = 0; i < G_N_ELEMENTS(after); i++)
+                attribution_feed(a, &after[i]);
+        ck_assert(attribution_explain(a, 1, 320000, 20000, 0, &e));
+        ck_assert(!e.partial && e.ncauses == 1 && e.causes[0].time_ns == 10000);
+        ck_assert(attribution_explain(a, 1, 320000, 150000, 0, &e));
+        ck_assert(e.partial);
         attribution_free(a);
 }
 END_TEST

@@ -2,8 +2,10 @@
 # Attribution on this machine's own kernel: the simulated 7700X whose audio CPU 1 this VM
 # has, with the kernel's tracefs mounted under the fake root in the daemon's own mount
 # namespace (reading tracepoints changes nothing of the machine). A real-time thread of
-# the test's, named why-hog, takes CPU 1 from the sampler for 20 ms at a time: it must be
-# the named cause of the spikes it makes (GetSpikes, isoctl latency --why, the
+# the test's, named why-hog, takes CPU 1 from the sampler for 20 ms at a time while two
+# normal processes keep CPU 1 busy (a loaded machine: their switches with the sampler fill
+# the trace ring within the second, which once lost most spikes' records): it must be
+# the named cause of every spike it makes (GetSpikes, isoctl latency --why, the
 # LatencyExplained signal) and a named source of the noise there (GetNoise), a process of
 # no group that isolatord says it would move. Then the same daemon without tracefs: the
 # counters say so, and a device IRQ allowed on CPU 1 against its target (a foreign
@@ -52,7 +54,18 @@ expect_in "status says where causes come from" "Causes:        from the kernel's
 # signal explains at most one spike a second per CPU, and on these 2 shared CPUs anything
 # else that delays the sampler (a compiler next door, the hypervisor) makes spikes too, so
 # each burst gets a second of its own.
+# It leaves real time before it ends: an interpreter's exit at FIFO 99 is a spike too.
 ln -s "$("$ISOLATORD_PYTHON" -c 'import sys; print(sys.executable)')" "$work/why-hog"
+for _ in 1 2; do
+  "$ISOLATORD_PYTHON" -c '
+import os, time
+os.sched_setaffinity(0, {1})
+end = time.monotonic() + 8
+while time.monotonic() < end:
+    pass
+' &
+  children+=($!)
+done
 "$work/why-hog" -c '
 import os, time
 os.sched_setaffinity(0, {1})
@@ -62,6 +75,7 @@ for _ in range(5):
     while time.monotonic() < end:
         pass
     time.sleep(1.1)
+os.sched_setscheduler(0, os.SCHED_OTHER, os.sched_param(0))
 ' &
 hog=$!
 children+=("$hog")
@@ -90,11 +104,24 @@ expect_eq "a spike on CPU 1 of at least 10 ms, caused first by why-hog, for at l
 hits = [s for s in d if s["cpu"] == 1 and s["latency_us"] >= 10000 and s["causes"]
         and s["causes"][0]["name"] == "why-hog" and s["causes"][0]["time_us"] >= 10000]
 print(bool(hits))' <<<"$spikes")"
-expect_eq "from the tracepoints, its scheduling and what isolatord makes of it" "True" "$(py '
-c = [s["causes"][0] for s in d if s["causes"] and s["causes"][0]["name"] == "why-hog"][0]
-s = [s for s in d if s["causes"] and s["causes"][0]["name"] == "why-hog"][0]
-print(s["source"] == "tracepoints" and c["kind"] == "thread" and c["sched"] == "rt 99" and c["group"] == ""
-      and c["movable"] and "unowned-process" in c["note"] and c["pid"] > 0)' <<<"$spikes")"
+# The bursts, their windows whole: nothing the busy CPU wrote was lost (before the rings
+# were read when half full, 1-3 of the 5 were named here; 4 leaves a margin for this
+# shared 2-CPU machine).
+expect_eq "at least 4 of the 5 bursts named, none partial" "True" "$(py '
+hits = [s for s in d if s["cpu"] == 1 and s["latency_us"] >= 15000 and s["causes"]
+        and s["causes"][0]["name"] == "why-hog" and not s["partial"]]
+print(len(hits) >= 4)' <<<"$spikes")"
+# The spike of a burst, not any spike that names it: python's start-up runs as why-hog at
+# normal priority before it moves to CPU 1, and a delay of the sampler then (the other
+# CPU's load, the hypervisor) can name it first for a few ms of its own.
+verdict=$(py '
+hits = [s for s in d if s["cpu"] == 1 and s["latency_us"] >= 10000 and s["causes"]
+        and s["causes"][0]["name"] == "why-hog" and s["causes"][0]["time_us"] >= 10000]
+c = hits[0]["causes"][0] if hits else {}
+print(bool(hits) and hits[0]["source"] == "tracepoints" and c["kind"] == "thread" and c["sched"] == "rt 99"
+      and c["group"] == "" and c["movable"] and "unowned-process" in c["note"] and c["pid"] > 0)' <<<"$spikes")
+expect_eq "from the tracepoints, its scheduling and what isolatord makes of it" "True" "$verdict"
+[ "$verdict" = True ] || echo "the spikes: $spikes" >&2
 expect_exit 0 "isoctl latency --why" -- "$ISOCTL" latency --why
 expect_in "the table" "The last spikes on the audio CPUs and what ran in each one's window (from the kernel's tracepoints"
 expect_match "why-hog named, a thread, rt 99, movable" "thread +why-hog \[[0-9]+\] +[0-9]+ us x[0-9]+ +rt 99 +- +yes"

@@ -853,8 +853,12 @@ static int cmd_noise(Ctl *c, char **args) {
                                        "TOP SOURCES", NULL);
         const char *source = "counters";
         double seconds = 0;
+        g_autoptr(GString) lost = g_string_new(NULL);
         for (gsize i = 0; i < g_variant_n_children(cpus); i++) {
                 g_autoptr(GVariant) cpu = g_variant_get_child_value(cpus, i);
+                if (field_double(cpu, "lost") > 0)
+                        g_string_append_printf(lost, "%sCPU %u %.0f/s", lost->len ? ", " : "", field_u32(cpu, "cpu"),
+                                               field_double(cpu, "lost"));
                 g_autofree char *n = g_strdup_printf("%u", field_u32(cpu, "cpu"));
                 g_autofree char *loc = rate_text(field_double(cpu, "loc"));
                 g_autofree char *res = rate_text(field_double(cpu, "res"));
@@ -872,6 +876,9 @@ static int cmd_noise(Ctl *c, char **args) {
                g_str_equal(source, "tracepoints") ? "from the kernel's tracepoints; a source's share of the CPU's time"
                                                   : "from counters: device IRQs only, no threads");
         table_print(t, stdout);
+        if (lost->len)
+                printf("\nTrace records the kernel dropped (a full ring: the sources above are incomplete): %s\n",
+                       lost->str);
         return EXIT_OK;
 }
 

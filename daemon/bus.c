@@ -327,6 +327,7 @@ static int append_noise(sd_bus_message *m, const void *item) {
         if (r >= 0) r = append_sv(m, "devices", "d", c->devices);
         if (r >= 0) r = append_sv(m, "switches", "d", c->has_switches ? c->switches : -1.0);
         if (r >= 0) r = append_sv(m, "seconds", "d", c->seconds);
+        if (r >= 0) r = append_sv(m, "lost", "d", c->lost);
         for (unsigned i = 0; i < c->sources->len && i < 5; i++) {
                 const NoiseSource *s = c->sources->pdata[i];
                 g_ptr_array_add(names, g_strdup_printf("%s: %.0f/s", s->name, s->rate));

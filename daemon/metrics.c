@@ -201,6 +201,14 @@ static void append_noise(GString *out, Manager *m) {
                         g_string_append_printf(out, "isolatord_noise_context_switches_per_second{cpu=\"%d\"} %.3f\n",
                                                n->cpu, n->switches);
         }
+        family(out, "isolatord_trace_records_lost_per_second", "gauge",
+               "Trace records the kernel dropped on each CPU in the last second (a full ring: its spikes are partial).");
+        for (unsigned i = 0; i < noise->len; i++) {
+                const NoiseCpu *n = noise->pdata[i];
+                if (n->lost >= 0) /* -1: counters */
+                        g_string_append_printf(out, "isolatord_trace_records_lost_per_second{cpu=\"%d\"} %.3f\n",
+                                               n->cpu, n->lost);
+        }
         append_noise_kinds(out, noise, "isolatord_noise_per_second", false,
                            "What reached each audio CPU in the last second by kind (from the tracepoints), a second.");
         append_noise_kinds(out, noise, "isolatord_noise_time_ratio", true,

@@ -88,7 +88,7 @@ GPtrArray *noise_rates(const NoiseReading *before, const NoiseReading *after, co
                 c->cpu = cpu;
                 c->seconds = seconds;
                 c->sources = g_ptr_array_new_with_free_func((GDestroyNotify) source_free);
-                c->loc = c->res = c->cal = c->tlb = c->devices = -1;
+                c->loc = c->res = c->cal = c->tlb = c->devices = c->lost = -1;
                 if (cb >= 0 && ca >= 0) {
                         c->loc = c->res = c->cal = c->tlb = c->devices = 0;
                         GHashTableIter it;
@@ -171,6 +171,7 @@ NoiseCpu *noise_from_activity(int cpu, const CpuActivity *a, double seconds, boo
         c->devices = (double) a->irqs * per;
         c->switches = (double) a->switches * per;
         c->has_switches = true;
+        c->lost = (double) a->lost * per;
         c->sources = g_ptr_array_new_with_free_func((GDestroyNotify) source_free);
         for (unsigned i = 0; i < a->nsources; i++) {
                 const Cause *src = &a->sources[i];

@@ -36,6 +36,7 @@ typedef struct NoiseCpu {
         int cpu;
         double loc, res, cal, tlb, devices, switches; /* per second; -1 where unknown */
         double seconds;          /* the window the rates are of */
+        double lost;             /* trace records the kernel dropped, per second (a full ring); -1 counters */
         bool has_switches;
         bool traced;             /* from tracepoints (sources named with their time), else counters */
         GPtrArray *sources;      /* NoiseSource*: by time when traced, else device IRQs by rate */

@@ -92,6 +92,7 @@ checks=$((checks + 1))
 [ -n "$noise" ] || fail "why-hog never named a source of CPU 1's noise: $(cat "$BUS_DIR/daemon.log")"
 if [ -n "$noise" ]; then
   expect_eq "noise from the tracepoints" "tracepoints" "$(py 'print([c for c in d if c["cpu"] == 1][0]["source"])' <<<"$noise")"
+  expect_eq "the records the kernel dropped, counted" "True" "$(py 'print([c for c in d if c["cpu"] == 1][0]["lost"] >= 0)' <<<"$noise")"
   expect_eq "why-hog a thread taking a share of CPU 1" "True" \
     "$(py 's = [s for c in d if c["cpu"] == 1 for s in c["sources"] if s["name"] == "why-hog"][0]; print(s["kind"] == "thread" and s["share"] > 0.005)' <<<"$noise")"
 fi
@@ -145,6 +146,7 @@ expect_exit 0 "metrics" -- "$ISOCTL" metrics
 expect_match "spikes by their first cause" '^isolatord_spikes_total\{cause="thread"\} [1-9]'
 expect_match "noise by kind" '^isolatord_noise_time_ratio\{cpu="1",kind="thread"\} '
 expect_match "the sampler's cost" '^isolatord_sampler_wakeups_per_second\{cpu="1"\} '
+expect_match "records lost" '^isolatord_trace_records_lost_per_second\{cpu="1"\} [0-9.]+$'
 expect_daemon_stops "isolatord stops"
 
 # --- counters: the same fake root without tracefs ---

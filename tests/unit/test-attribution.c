@@ -357,6 +357,9 @@ START_TEST(test_window_ties_open_nmi) {
         CpuActivity act;
         ck_assert(attribution_take_activity(a, 1, &act));
         ck_assert_uint_eq(act.lost, 5);
+        NoiseCpu *noise = noise_from_activity(1, &act, 2.0, true); /* GetNoise's "lost": per second */
+        ck_assert(noise->lost == 2.5);
+        noise_cpu_free(noise);
         /* The next record (300 us) closes the gap: a window after it is whole, one over it
          * partial. */
         TraceRecord after[] = { irq_entry(&b, 300, 1, 8, "acpi"), simple(&b, 1, "irq", 8, 310, 1) };

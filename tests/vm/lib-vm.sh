@@ -17,6 +17,7 @@ VM_AUDIO_LIST="2 3 4 5"
 VM_SMP="6,sockets=1,cores=3,threads=2"
 vm_started=$SECONDS
 qemu_pid=
+qemu_status=
 vm_boots=0
 
 vm_log() { printf '[%4d s] %s\n' $((SECONDS - vm_started)) "$*" >&2; }
@@ -109,15 +110,12 @@ vm_disk() {
   qemu-img create -q -f qcow2 -b "$image/base.raw" -F raw "$work/disk.qcow2"
 }
 
-# vm_boot "KERNEL PARAMETERS": powers on and waits for the guest agent.
+# vm_power_on N "KERNEL PARAMETERS": starts QEMU for boot N, its console in console-N.log.
 # TCG, not KVM: this guest kernel hangs under KVM on these machines right after
 # decompression (TESTING.md).
-vm_boot() {
-  local extra=$1 n
-  vm_boots=$((vm_boots + 1))
-  n=$vm_boots
+vm_power_on() {
+  local n=$1 extra=$2
   rm -f "$qmp" "$qga"
-  vm_log "boot $n: root=/dev/vda rw console=ttyS0 $extra"
   qemu-system-x86_64 -accel tcg -machine pc -smp "$VM_SMP" -m 2048 -display none -no-reboot -nic none \
     -kernel "$image/vmlinuz" -initrd "$image/initrd.img" -append "root=/dev/vda rw console=ttyS0 $extra" \
     -drive "file=$work/disk.qcow2,if=virtio,format=qcow2" \
@@ -130,10 +128,49 @@ vm_boot() {
     >"$work/qemu-$n.log" 2>&1 &
   qemu_pid=$!
   for _ in $(seq 100); do [ -S "$qga" ] && break; sleep 0.1; done
-  if ! python3 "$VM_DIR/qemu.py" ping "$qga" --timeout 420; then
-    tail -30 "$work/console-$n.log" "$work/qemu-$n.log" >&2
+}
+
+# vm_wait_agent: 0 once the guest agent answers (within 420 s); 1 when it does not, or
+# when QEMU is gone (then $qemu_status is its exit status).
+vm_wait_agent() {
+  local deadline=$((SECONDS + 420))
+  qemu_status=
+  while [ "$SECONDS" -lt "$deadline" ]; do
+    python3 "$VM_DIR/qemu.py" ping "$qga" --timeout 10 2>/dev/null && return 0
+    if ! kill -0 "$qemu_pid" 2>/dev/null; then
+      qemu_status=0
+      wait "$qemu_pid" 2>/dev/null || qemu_status=$?
+      return 1
+    fi
+  done
+  echo "the guest agent did not answer within 420 s" >&2
+  return 1
+}
+
+# vm_boot "KERNEL PARAMETERS": powers on and waits for the guest agent. QEMU itself
+# killed by a signal while the guest boots (its TCG once segfaulted here in the guest's
+# PCI enumeration, 1.4 s into a boot) is not the guest's doing: that boot is made again,
+# once, and said; the crashed one's logs are kept beside.
+vm_boot() {
+  local extra=$1 n try
+  vm_boots=$((vm_boots + 1))
+  n=$vm_boots
+  vm_log "boot $n: root=/dev/vda rw console=ttyS0 $extra"
+  for try in 1 2; do
+    vm_power_on "$n" "$extra"
+    vm_wait_agent && break
+    if [ "$try" -eq 1 ] && [ -n "$qemu_status" ] && [ "$qemu_status" -gt 128 ]; then
+      vm_log "boot $n: QEMU itself died (exit $qemu_status, signal $((qemu_status - 128))) with the guest at:" \
+        "$(tail -n 1 "$work/console-$n.log")"
+      vm_log "boot $n: powering on again (its logs: console-$n-qemu-died.log, qemu-$n-qemu-died.log)"
+      mv "$work/console-$n.log" "$work/console-$n-qemu-died.log"
+      mv "$work/qemu-$n.log" "$work/qemu-$n-qemu-died.log"
+      continue
+    fi
+    [ -n "$qemu_status" ] && echo "QEMU exited with status $qemu_status" >&2
+    tail -n 30 "$work/console-$n.log" "$work/qemu-$n.log" >&2
     return 1
-  fi
+  done
   # Up to multi-user (or degraded): the agent starts before the rest of the boot ends.
   local state
   for _ in $(seq 240); do
@@ -146,7 +183,8 @@ vm_boot() {
 
 vm_poweroff() {
   vm_log "power off"
-  guest systemctl poweroff --no-block >/dev/null 2>&1 || true
+  # The guest may be gone before its agent says how poweroff ended: do not wait long.
+  GUEST_TIMEOUT=10 guest systemctl poweroff --no-block >/dev/null 2>&1 || true
   for _ in $(seq 1200); do kill -0 "$qemu_pid" 2>/dev/null || break; sleep 0.1; done
   if kill -0 "$qemu_pid" 2>/dev/null; then
     python3 "$VM_DIR/qemu.py" qmp "$qmp" quit >/dev/null 2>&1 || kill -TERM "$qemu_pid"

@@ -184,6 +184,7 @@ class Agent:
                 if time.monotonic() > deadline:
                     raise
                 self.ch.close()
+                time.sleep(0.2)  # a guest powering off closes the channel: no busy loop until the deadline
                 try:
                     self._connect()
                 except ChannelError:

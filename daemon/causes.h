@@ -27,7 +27,7 @@ typedef struct CausesOptions {
         bool tracepoints;         /* try them; false: counters */
         size_t ring_budget;       /* bytes of kernel ring for every CPU together */
         size_t window_budget;     /* bytes of folded occurrences kept for every CPU together */
-        int poll_fd;              /* an epoll told of the rings, readable when one is half full; 0: none */
+        int poll_fd;              /* an epoll told of the rings, readable when one is half full; none when not > 0 */
 } CausesOptions;
 
 /* A spike as attribution saw it, before it is judged (spike-report.c). */

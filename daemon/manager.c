@@ -385,7 +385,7 @@ static void restore_saved(const char *rel, void *userdata) {
 static LatencyEnv latency_env(Manager *m) {
         return (LatencyEnv) {
                 .config = m->config, .root = m->root, .host = m->host, .host_online = m->host_online,
-                .event_fd = m->sampler_event_fd, .trace_poll_fd = MAX(m->trace_poll_fd, 0), .findings = m->findings,
+                .event_fd = m->sampler_event_fd, .trace_poll_fd = m->trace_poll_fd, .findings = m->findings,
                 .workloads = workloads_of, .userdata = m,
                 .sink = &m->sink, .irq_seen = irq_seen, .dry_run = m->dry_run,
                 .writer = { .write_saved = write_saved, .restore = restore_saved, .userdata = m },
@@ -399,10 +399,9 @@ void manager_latency_check(Manager *m) {
 
 void manager_latency_drain(Manager *m) {
         struct epoll_event ev[16];
-        /* Taken off the epoll's ready list (the kernel clears a ring's readiness as it is
-         * polled); a few rounds at most, whatever the kernel says. */
-        for (int i = 0; i < 4 && epoll_wait(m->trace_poll_fd, ev, G_N_ELEMENTS(ev), 0) > 0; i++)
-                ;
+        /* Taken off the epoll's ready list (a ring's readiness clears as it is polled);
+         * rings past the sixteenth wake the loop once more, to the same drain of all. */
+        (void) epoll_wait(m->trace_poll_fd, ev, G_N_ELEMENTS(ev), 0);
         latency_drain(m->latency);
 }
 

@@ -32,7 +32,7 @@ struct Tracepoints {
         GArray *rings;            /* CpuRing */
         size_t page, data_size;
         char *missing;
-        int poll_fd;              /* the caller's epoll, told of each ring's leader; 0: none */
+        int poll_fd;              /* the caller's epoll, told of each ring's leader; none when not > 0 */
         uint8_t record[RECORD_MAX];
 };
 

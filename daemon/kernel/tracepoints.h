@@ -23,7 +23,7 @@ typedef struct TracepointsOptions {
         const Root *root;         /* where tracefs is */
         CpuMask cpus;             /* the CPUs to watch, all on this machine */
         size_t ring_budget;       /* bytes of ring for all CPUs together */
-        int poll_fd;              /* an epoll to add each CPU's ring to (readable when half full); 0: none */
+        int poll_fd;              /* an epoll for each CPU's ring (readable when half full); none when not > 0 */
 } TracepointsOptions;
 
 typedef struct TraceSinks {

@@ -325,6 +325,8 @@ static void print_boot_loader(const Ctl *c, GVariant *bl, const char *required_l
                        field_str(bl, "next_boot_title"), field_str(bl, "next_boot_source"));
         else if (*field_str(bl, "next_boot_error") && !g_str_equal(kind, "unknown"))
                 printf("Next boot:   unknown (%s)\n", field_str(bl, "next_boot_error"));
+        if (*field_str(bl, "next_boot_chosen"))
+                printf("             the default: %s\n", field_str(bl, "next_boot_chosen"));
         if (*lacks && *field_str(bl, "next_boot_line"))
                 printf("             it lacks: %s\n", lacks);
         if (field_bool(bl, "written"))

@@ -952,6 +952,7 @@ static int read_boot_loader(sd_bus_message *reply, void *userdata, sd_bus_error 
         if (r >= 0) r = append_sv(reply, "state_error", "s", e ? e->message : "");
         if (r >= 0) r = append_sv(reply, "next_boot_line", "s", nb->cmdline ? nb->cmdline : "");
         if (r >= 0) r = append_sv(reply, "next_boot_title", "s", nb->title ? nb->title : "");
+        if (r >= 0) r = append_sv(reply, "next_boot_chosen", "s", nb->chosen ? nb->chosen : "");
         if (r >= 0) r = append_sv(reply, "next_boot_source", "s", nb->source ? nb->source : "");
         if (r >= 0) r = append_sv(reply, "next_boot_error", "s", nb->error ? nb->error : "");
         if (r >= 0) r = append_sv_strv(reply, "next_boot_lacks", nb->lacks ? nb->lacks : empty);

@@ -18,6 +18,7 @@
 /* Files isolatord takes over are small; a larger one is not what it thinks it is. */
 #define CONFIG_MAX (64 * 1024)
 #define GRUB_CFG_MAX (16 * 1024 * 1024)
+#define GRUBENV_MAX (64 * 1024) /* GRUB writes 1024 bytes */
 #define STATE_MAX (1024 * 1024)
 #define TOOL_OUTPUT_MAX 4000
 
@@ -128,6 +129,7 @@ void next_boot_free(NextBoot *nb) {
                 return;
         g_free(nb->source);
         g_free(nb->title);
+        g_free(nb->chosen);
         g_free(nb->cmdline);
         g_strfreev(nb->lacks);
         g_free(nb->configured);
@@ -201,11 +203,16 @@ NextBoot *bootloader_next_boot(const Root *root, const BootLoader *bl, char *con
                         break;
                 }
                 g_autoptr(GPtrArray) entries = bootline_grub_cfg_entries(text);
+                g_autofree char *env = NULL;
                 for (unsigned i = 0; i < entries->len; i++)
                         count_entry(nb, entries->pdata[i], params);
-                /* GRUB_DEFAULT=0, Debian's default: the first entry. */
-                if (entries->len > 0)
-                        take_default(nb, entries->pdata[0], params);
+                /* GRUB's environment block: the saved entry and grub-reboot's next one. */
+                (void) root_read_regular(root, BOOTLOADER_GRUBENV, GRUBENV_MAX, &env, NULL, NULL);
+                int at = entries->len > 0 ? bootline_grub_default(text, env, &nb->chosen) : -1;
+                if (at >= 0)
+                        take_default(nb, entries->pdata[at], params);
+                else if (entries->len > 0)
+                        nb->error = g_strdup_printf("GRUB's default is not a Linux entry (%s)", nb->chosen);
                 else
                         nb->error = g_strdup_printf("/%s has no kernel entry", BOOTLOADER_GRUB_CFG);
                 break;

@@ -38,17 +38,19 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(BootLoader, bootloader_free)
 #define BOOTLOADER_GRUB_SNIPPET "etc/default/grub.d/isolatord.cfg"
 #define BOOTLOADER_KERNEL_CMDLINE "etc/kernel/cmdline"
 #define BOOTLOADER_GRUB_CFG "boot/grub/grub.cfg"
+#define BOOTLOADER_GRUBENV "boot/grub/grubenv"
 /* The helper's own folder (StateDirectory=isolatord/bootline): the saved originals and
  * what it last did. Persistent: a boot line outlives the boot that wrote it, and so must
  * what takes it back. */
 #define BOOTLOADER_STATE_DIR "var/lib/isolatord/bootline"
 
 /* What the next boot will have: the default entry's command line as the bootloader's
- * generated files say (grub.cfg's first entry; the newest BLS entry), and how many of
- * the (non-recovery) entries hold params. */
+ * generated files say (grub.cfg's default, with grubenv's saved and next entries; the
+ * newest BLS entry), and how many of the (non-recovery) entries hold params. */
 typedef struct NextBoot {
         char *source;               /* the file read, relative to the root */
         char *title;                /* the default entry's title */
+        char *chosen;               /* why that entry is the default (GRUB), or NULL */
         char *cmdline;              /* its kernel command line; NULL when none was found */
         char **lacks;               /* of params, what the default entry lacks */
         unsigned entries;           /* non-recovery entries */

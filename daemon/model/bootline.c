@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <assert.h>
 #include <ctype.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "base/error.h"
@@ -214,49 +215,276 @@ static char *kernel_args(const char *line, const char *const *keywords) {
         return NULL;
 }
 
-GPtrArray *bootline_grub_cfg_entries(const char *text) {
+/* What follows a menuentry's quoted title. */
+static const char *after_title(const char *p) {
+        const char *end;
+        while (*p && isspace((unsigned char) *p))
+                p++;
+        if (*p != '\'' && *p != '"')
+                return p;
+        end = strchr(p + 1, *p);
+        return end ? end + 1 : p + strlen(p);
+}
+
+/* A word after a menuentry's title: the value of its $menuentry_id_option or --id. */
+static char *menuentry_id(const char *p) {
+        const char *at = strstr(p, "$menuentry_id_option");
+        size_t skip = strlen("$menuentry_id_option");
+        const char *end;
+
+        if (!at) {
+                at = strstr(p, "--id");
+                skip = strlen("--id");
+        }
+        if (!at)
+                return NULL;
+        p = at + skip;
+        while (*p && (isspace((unsigned char) *p) || *p == '='))
+                p++;
+        if (*p == '\'' || *p == '"') {
+                char quote = *p++;
+                end = strchr(p, quote);
+                return end ? g_strndup(p, (gsize) (end - p)) : NULL;
+        }
+        for (end = p; *end && !isspace((unsigned char) *end) && *end != '{'; end++)
+                ;
+        return end > p ? g_strndup(p, (gsize) (end - p)) : NULL;
+}
+
+/* One item of a grub.cfg's menu: a menuentry or a submenu. */
+typedef struct MenuItem {
+        char *title;
+        char *id;
+        int parent;    /* the submenu holding it (an index into the menu), -1 at the top */
+        bool submenu;
+        char *cmdline; /* a menuentry's first linux line's arguments; NULL when it has none */
+} MenuItem;
+
+static void menu_item_free(MenuItem *m) {
+        g_free(m->title);
+        g_free(m->id);
+        g_free(m->cmdline);
+        g_free(m);
+}
+
+/* The menu as grub-mkconfig writes it: every menuentry and submenu in order, with the
+ * submenu that holds it (braces opened at a line's end, closed by a line of "}"). */
+static GPtrArray *grub_menu(const char *text) {
         static const char *const linux_words[] = { "linux", "linux16", "linuxefi", NULL };
-        GPtrArray *entries = g_ptr_array_new_with_free_func((GDestroyNotify) boot_entry_free);
+        GPtrArray *menu = g_ptr_array_new_with_free_func((GDestroyNotify) menu_item_free);
+        g_autoptr(GArray) open = g_array_new(false, false, sizeof(int)); /* per brace: its item or -1 */
         g_auto(GStrv) lines = g_strsplit(text, "\n", -1);
-        g_autofree char *title = NULL;
+        MenuItem *current = NULL; /* the last menuentry, until its kernel */
 
         for (char **l = lines; *l; l++) {
                 const char *p = *l;
+                bool sub = false;
+                size_t len;
                 char *args;
+
                 while (*p && isspace((unsigned char) *p))
                         p++;
-                if (g_str_has_prefix(p, "menuentry ") || g_str_has_prefix(p, "menuentry\t")) {
-                        g_free(title);
-                        title = menuentry_title(p + strlen("menuentry"));
+                len = strlen(p);
+                while (len > 0 && isspace((unsigned char) p[len - 1]))
+                        len--;
+                if (len == 1 && p[0] == '}') {
+                        if (open->len > 0)
+                                g_array_set_size(open, open->len - 1);
                         continue;
                 }
-                if (!title || !(args = kernel_args(p, linux_words)))
+                if (g_str_has_prefix(p, "menuentry ") || g_str_has_prefix(p, "menuentry\t") ||
+                    (sub = g_str_has_prefix(p, "submenu ") || g_str_has_prefix(p, "submenu\t"))) {
+                        const char *rest = p + (sub ? strlen("submenu") : strlen("menuentry"));
+                        MenuItem *m = g_new0(MenuItem, 1);
+                        int parent = -1;
+                        for (unsigned i = open->len; i > 0 && parent < 0; i--) {
+                                int at = g_array_index(open, int, i - 1);
+                                if (at >= 0 && ((MenuItem *) menu->pdata[at])->submenu)
+                                        parent = at;
+                        }
+                        m->title = menuentry_title(rest);
+                        m->id = menuentry_id(after_title(rest));
+                        m->parent = parent;
+                        m->submenu = sub;
+                        g_ptr_array_add(menu, m);
+                        current = sub || !m->title ? NULL : m;
+                        if (len > 0 && p[len - 1] == '{') {
+                                int at = (int) menu->len - 1;
+                                g_array_append_val(open, at);
+                        }
+                        continue;
+                }
+                if (len > 0 && p[len - 1] == '{') {
+                        int none = -1; /* a function's body */
+                        g_array_append_val(open, none);
+                        continue;
+                }
+                if (!current || !(args = kernel_args(p, linux_words)))
+                        continue;
+                current->cmdline = args;
+                current = NULL; /* one kernel per entry */
+        }
+        return menu;
+}
+
+static bool is_kernel_entry(const MenuItem *m) {
+        return !m->submenu && m->cmdline;
+}
+
+GPtrArray *bootline_grub_cfg_entries(const char *text) {
+        GPtrArray *entries = g_ptr_array_new_with_free_func((GDestroyNotify) boot_entry_free);
+        g_autoptr(GPtrArray) menu = grub_menu(text);
+
+        for (unsigned i = 0; i < menu->len; i++) {
+                MenuItem *m = menu->pdata[i];
+                if (!is_kernel_entry(m))
                         continue;
                 BootEntry *e = g_new0(BootEntry, 1);
-                e->title = g_strdup(title);
-                e->cmdline = args;
-                e->recovery = strstr(title, "recovery mode") != NULL;
+                e->title = g_strdup(m->title);
+                e->cmdline = g_strdup(m->cmdline);
+                e->recovery = strstr(m->title, "recovery mode") != NULL;
                 g_ptr_array_add(entries, e);
-                g_clear_pointer(&title, g_free); /* one kernel per entry */
         }
         return entries;
 }
 
 char **bootline_grub_cfg_titles(const char *text) {
         GPtrArray *titles = g_ptr_array_new();
-        g_auto(GStrv) lines = g_strsplit(text, "\n", -1);
+        g_autoptr(GPtrArray) menu = grub_menu(text);
 
-        for (char **l = lines; *l; l++) {
-                const char *p = *l;
-                char *title;
-                while (*p && isspace((unsigned char) *p))
-                        p++;
-                if ((g_str_has_prefix(p, "menuentry ") || g_str_has_prefix(p, "menuentry\t")) &&
-                    (title = menuentry_title(p + strlen("menuentry"))))
-                        g_ptr_array_add(titles, title);
+        for (unsigned i = 0; i < menu->len; i++) {
+                MenuItem *m = menu->pdata[i];
+                if (!m->submenu && m->title)
+                        g_ptr_array_add(titles, g_strdup(m->title));
         }
         g_ptr_array_add(titles, NULL);
         return (char **) g_ptr_array_free(titles, false);
+}
+
+/* A variable of grubenv's text ("name=value" lines): NULL when unset or empty. */
+static char *grubenv_get(const char *grubenv, const char *name) {
+        g_auto(GStrv) lines = g_strsplit(grubenv ? grubenv : "", "\n", -1);
+        size_t n = strlen(name);
+        for (char **l = lines; *l; l++)
+                if (strncmp(*l, name, n) == 0 && (*l)[n] == '=' && (*l)[n + 1])
+                        return g_strdup(*l + n + 1);
+        return NULL;
+}
+
+/* The value of a "set default=..." line, quotes removed. */
+static char *set_default_value(const char *p) {
+        size_t len;
+        if (!g_str_has_prefix(p, "set default="))
+                return NULL;
+        p += strlen("set default=");
+        len = strlen(p);
+        while (len > 0 && isspace((unsigned char) p[len - 1]))
+                len--;
+        if (len >= 2 && (p[0] == '"' || p[0] == '\'') && p[len - 1] == p[0])
+                return g_strndup(p + 1, len - 2);
+        return g_strndup(p, len);
+}
+
+/* The item a default's path ("2", "Advanced options...>Debian..., with Linux 6.1", an
+ * id, or a mix at each level) names in the menu; -1 when it names none. */
+static int menu_find(GPtrArray *menu, const char *path) {
+        g_auto(GStrv) parts = g_strsplit(path, ">", -1);
+        int parent = -1, found = -1;
+
+        for (char **part = parts; *part; part++) {
+                bool number = **part && strspn(*part, "0123456789") == strlen(*part) && strlen(*part) < 9;
+                int nth = number ? atoi(*part) : -1, seen = 0;
+                found = -1;
+                for (unsigned i = 0; i < menu->len && found < 0; i++) {
+                        MenuItem *m = menu->pdata[i];
+                        if (m->parent != parent)
+                                continue;
+                        if (number ? seen++ == nth
+                                   : (m->title && g_str_equal(m->title, *part)) || (m->id && g_str_equal(m->id, *part)))
+                                found = (int) i;
+                }
+                if (found < 0)
+                        return -1;
+                parent = found;
+        }
+        return found;
+}
+
+int bootline_grub_default(const char *cfg, const char *grubenv, char **how) {
+        g_autoptr(GPtrArray) menu = grub_menu(cfg);
+        g_auto(GStrv) lines = g_strsplit(cfg, "\n", -1);
+        g_autofree char *value = NULL, *next = NULL, *path = NULL;
+        bool honours_next = false;
+        int depth = 0, at, index;
+
+        /* grub-mkconfig's header: next_entry (grub-reboot's, once) when set, else the
+         * configured default, "${saved_entry}" for GRUB_DEFAULT=saved. */
+        for (char **l = lines; *l; l++) {
+                const char *p = *l;
+                size_t len;
+                while (*p && isspace((unsigned char) *p))
+                        p++;
+                len = strlen(p);
+                while (len > 0 && isspace((unsigned char) p[len - 1]))
+                        len--;
+                if (len == 1 && p[0] == '}')
+                        depth -= depth > 0;
+                else if (len > 0 && p[len - 1] == '{')
+                        depth++;
+                else if (depth == 0) {
+                        g_autofree char *v = set_default_value(p);
+                        if (v && g_str_equal(v, "${next_entry}"))
+                                honours_next = true;
+                        else if (v)
+                                g_free(value), value = g_steal_pointer(&v);
+                }
+        }
+        if (honours_next && (next = grubenv_get(grubenv, "next_entry"))) {
+                path = g_strdup(next);
+                *how = g_strdup_printf("grub-reboot's next_entry \"%s\" in grubenv, for one boot", next);
+        } else if (!value) {
+                path = g_strdup("0");
+                *how = g_strdup("no default set: the first entry");
+        } else if (g_str_equal(value, "${saved_entry}")) {
+                g_autofree char *saved = grubenv_get(grubenv, "saved_entry");
+                path = g_strdup(saved ? saved : "0");
+                *how = saved ? g_strdup_printf("GRUB_DEFAULT=saved: saved_entry \"%s\" in grubenv", saved)
+                             : g_strdup("GRUB_DEFAULT=saved, and grubenv saves no entry: the first entry");
+        } else if (strchr(value, '$')) {
+                path = g_strdup("0");
+                *how = g_strdup_printf("a default of \"%s\" is not read: the first entry", value);
+        } else {
+                path = g_strdup(value);
+                *how = g_strdup_printf("GRUB_DEFAULT=%s", value);
+        }
+        at = menu_find(menu, path);
+        if (at < 0) {
+                /* GRUB boots the first entry when its default names none. */
+                g_autofree char *was = g_steal_pointer(how);
+                *how = g_strdup_printf("%s names no entry: the first entry", was);
+                at = menu->len > 0 ? 0 : -1;
+        }
+        /* A submenu boots its first entry. */
+        for (bool deeper = true; at >= 0 && deeper && ((MenuItem *) menu->pdata[at])->submenu;) {
+                deeper = false;
+                for (unsigned i = (unsigned) at + 1; i < menu->len; i++)
+                        if (((MenuItem *) menu->pdata[i])->parent == at) {
+                                at = (int) i;
+                                deeper = true;
+                                break;
+                        }
+        }
+        if (at >= 0 && !is_kernel_entry(menu->pdata[at])) {
+                g_autofree char *was = g_steal_pointer(how);
+                MenuItem *m = menu->pdata[at];
+                *how = g_strdup_printf("%s: \"%s\" boots no Linux kernel", was, m->title ? m->title : "?");
+        }
+        if (at < 0 || !is_kernel_entry(menu->pdata[at]))
+                return -1;
+        index = 0;
+        for (int i = 0; i < at; i++)
+                index += is_kernel_entry(menu->pdata[i]);
+        return index;
 }
 
 BootEntry *bootline_bls_entry(const char *text) {

@@ -57,6 +57,13 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(BootEntry, boot_entry_free)
  * A recovery entry is one whose title says "recovery mode", as Debian's 10_linux names
  * them. Returns BootEntry*. */
 GPtrArray *bootline_grub_cfg_entries(const char *text);
+/* Which of bootline_grub_cfg_entries(cfg) GRUB boots by default, as grub-mkconfig's
+ * header decides: grub-reboot's next_entry (from grubenv's text, which may be NULL) when
+ * set, else `set default=`: a number, a title or an id at each level of "a>b", with
+ * "${saved_entry}" (GRUB_DEFAULT=saved) read from grubenv; the first entry when that
+ * names none, and a submenu's first entry. *how says which (g_free). -1 when the default
+ * boots no Linux kernel (another system, the firmware's settings) or the menu is empty. */
+int bootline_grub_default(const char *cfg, const char *grubenv, char **how);
 /* Every menuentry's title of a grub.cfg, whatever it boots (another system's too). */
 char **bootline_grub_cfg_titles(const char *text);
 /* A BLS type 1 entry's title and options (several options lines are joined). NULL when

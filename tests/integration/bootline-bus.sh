@@ -42,7 +42,7 @@ expect_exit 0 "isoctl boot-params --write" -- "$ISOCTL" boot-params --write
 expect_in "the helper's words" "wrote $line to /etc/default/grub.d/isolatord.cfg and ran update-grub"
 expect_exit 0 "the request left for the helper is root's alone" -- stat -c %a "$work/run/bootline-request"
 expect_eq "its mode" "600" "$out"
-expect_exit 0 "grub.cfg" -- sed -n 3p "$root/boot/grub/grub.cfg"
+expect_exit 0 "grub.cfg, its first kernel line" -- grep -m1 vmlinuz "$root/boot/grub/grub.cfg"
 expect_in "the next boot has it" "quiet $line"
 expect_exit 1 "isoctl boot-params after the write" -- "$ISOCTL" --no-color boot-params
 expect_in "the next boot has it, says isoctl" "Next boot:   has the required line"
@@ -51,6 +51,17 @@ expect_exit 1 "--json (the running kernel still lacks it)" -- "$ISOCTL" boot-par
 expect_in "the bootloader in JSON" '"bootloader":{"kind":"grub"'
 expect_in "written in JSON" '"written":true'
 expect_in "every entry carries it" '"entries":2,"entries_with_line":2'
+# grub-reboot into the recovery entry (which never gets the line): that boot lacks it.
+printf '# GRUB Environment Block\nnext_entry=1>1\n' >"$root/boot/grub/grubenv"
+expect_exit 1 "isoctl boot-params, grub-reboot to recovery" -- "$ISOCTL" --no-color boot-params
+expect_in "the entry grub-reboot chose" "Next boot:   lacks required parameters (\"Debian GNU/Linux, with Linux 6.1.0-test (recovery mode)\""
+expect_in "and why it is the one" "the default: grub-reboot's next_entry \"1>1\" in grubenv, for one boot"
+printf '# GRUB Environment Block\nsaved_entry=Advanced options for Debian GNU/Linux>Debian GNU/Linux, with Linux 6.1.0-test\n' \
+  >"$root/boot/grub/grubenv"
+expect_exit 1 "isoctl boot-params, grubenv's saved entry without GRUB_DEFAULT=saved" -- "$ISOCTL" --no-color boot-params
+expect_in "GRUB_DEFAULT=0 still decides" "the default: GRUB_DEFAULT=0"
+expect_in "the first entry has the line" "Next boot:   has the required line (\"Debian GNU/Linux\""
+rm "$root/boot/grub/grubenv"
 expect_exit 1 "verify" -- "$ISOCTL" verify --json
 expect_in "the finding says reboot" "the next boot has the line (/boot/grub/grub.cfg): reboot to take it"
 expect_exit 0 "--write --all: the recommended ones too" -- "$ISOCTL" boot-params --write --all
@@ -58,7 +69,7 @@ expect_in "with audit=0" "audit=0"
 
 expect_exit 0 "isoctl revert" -- "$ISOCTL" revert
 expect_eq "the snippet removed" "absent" "$([ -e "$root/etc/default/grub.d/isolatord.cfg" ] && echo present || echo absent)"
-expect_exit 0 "grub.cfg" -- sed -n 3p "$root/boot/grub/grub.cfg"
+expect_exit 0 "grub.cfg, its first kernel line" -- grep -m1 vmlinuz "$root/boot/grub/grub.cfg"
 expect_not_in "the next boot without it" "nohz_full"
 expect_exit 0 "the daemon's log" -- cat "$work/bus/daemon.log"
 expect_in "revert ran the helper" "is removed; update-grub ran"

@@ -30,7 +30,7 @@ grub_root() { local r; r=$(new_root "$1"); add_grub "$r"; echo "$r"; }
 bls_root() { local r; r=$(new_root "$1"); add_kernel_install "$r"; echo "$r"; }
 
 bl() { "$helper" --root "$1" "${@:2}"; }
-grub_default() { sed -n '3p' "$1/boot/grub/grub.cfg"; }
+grub_default() { grep -m1 vmlinuz "$1/boot/grub/grub.cfg"; }
 entry() { cat "$1"/efi/loader/entries/*.conf; }
 
 # --- GRUB: written, read back, taken back ---

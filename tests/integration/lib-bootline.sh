@@ -27,6 +27,12 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 . "$root/etc/default/grub"
 for x in "$root"/etc/default/grub.d/*.cfg; do [ -e "$x" ] && . "$x"; done
 {
+  # 00_header's choice of the default: grub-reboot's next_entry, else GRUB_DEFAULT.
+  printf 'if [ -s $prefix/grubenv ]; then\n  load_env\nfi\nif [ "${next_entry}" ] ; then\n'
+  printf '   set default="${next_entry}"\n   set next_entry=\n   save_env next_entry\nelse\n'
+  if [ "$GRUB_DEFAULT" = saved ]; then printf '   set default="${saved_entry}"\n'
+  else printf '   set default="%s"\n' "$GRUB_DEFAULT"; fi
+  printf 'fi\n'
   echo "### BEGIN /etc/grub.d/10_linux ###"
   first=1
   for k in "$root"/boot/vmlinuz-*; do

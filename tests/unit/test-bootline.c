@@ -184,6 +184,72 @@ START_TEST(test_grub_cfg) {
 }
 END_TEST
 
+/* Which entry GRUB boots: grub-mkconfig's header (GRUB_DEFAULT as a number, a title,
+ * an id or "saved") and grubenv's saved_entry and next_entry. */
+static const char grub_header_saved[] =
+        "function load_video {\n"
+        "  insmod all_video\n"
+        "}\n"
+        "if [ -s $prefix/grubenv ]; then\n"
+        "  load_env\n"
+        "fi\n"
+        "if [ \"${next_entry}\" ] ; then\n"
+        "   set default=\"${next_entry}\"\n"
+        "   set next_entry=\n"
+        "else\n"
+        "   set default=\"${saved_entry}\"\n"
+        "fi\n";
+
+static int grub_default(const char *header, const char *grubenv, char **how) {
+        g_autofree char *cfg = g_strconcat(header, grub_cfg, NULL);
+        return bootline_grub_default(cfg, grubenv, how);
+}
+
+START_TEST(test_grub_default) {
+        static const char env_saved[] = "# GRUB Environment Block\nsaved_entry=gnulinux-advanced-1>"
+                                        "Debian GNU/Linux, with Linux 6.1.0-amd64\n####\n";
+        g_autofree char *how = NULL;
+        g_autofree char *numbered = NULL, *by_title = NULL, *once = NULL, *none = NULL, *missing = NULL,
+                        *firmware = NULL, *submenu = NULL, *unread = NULL, *unsaved = NULL;
+
+        /* Debian's default: set default="0". */
+        ck_assert_int_eq(grub_default("set default=\"0\"\n", NULL, &how), 0);
+        ck_assert_str_eq(how, "GRUB_DEFAULT=0");
+        /* "1>2": the submenu's third entry, the stock kernel (index 3 of the kernels). */
+        ck_assert_int_eq(grub_default("set default=\"1>2\"\n", NULL, &numbered), 3);
+        /* A title path, and the recovery entry is what it names. */
+        ck_assert_int_eq(grub_default("set default=\"Advanced options for Debian GNU/Linux>Debian GNU/Linux, with "
+                                      "Linux 6.1.0-rt-amd64 (recovery mode)\"\n", NULL, &by_title), 2);
+        /* GRUB_DEFAULT=saved: grub-set-default's entry, by id and title. */
+        ck_assert_int_eq(grub_default(grub_header_saved, env_saved, &how), 3);
+        ck_assert(strstr(how, "saved_entry") != NULL);
+        /* grub-reboot's next_entry wins, for one boot. */
+        ck_assert_int_eq(grub_default(grub_header_saved, "saved_entry=1>2\nnext_entry=0\n", &once), 0);
+        ck_assert(strstr(once, "next_entry") != NULL);
+        /* saved, with nothing saved (or no grubenv at all): the first entry. */
+        ck_assert_int_eq(grub_default(grub_header_saved, NULL, &unsaved), 0);
+        ck_assert(strstr(unsaved, "first entry") != NULL);
+        /* No default at all, and one that names no entry: the first entry, said. */
+        ck_assert_int_eq(grub_default("", NULL, &none), 0);
+        ck_assert_int_eq(grub_default("set default=\"Debian GNU/Linux, with Linux 5.10\"\n", NULL, &missing), 0);
+        ck_assert(strstr(missing, "names no entry") != NULL);
+        /* A submenu alone boots its first entry. */
+        ck_assert_int_eq(grub_default("set default=\"gnulinux-advanced-1\"\n", NULL, &submenu), 1);
+        /* The firmware's settings boot no Linux kernel. */
+        ck_assert_int_eq(grub_default("set default=\"uefi-firmware\"\n", NULL, &firmware), -1);
+        ck_assert(strstr(firmware, "UEFI Firmware Settings") != NULL);
+        /* A default made of other variables is not evaluated. */
+        ck_assert_int_eq(grub_default("set default=\"${chosen}\"\n", NULL, &unread), 0);
+        ck_assert(strstr(unread, "not read") != NULL);
+        /* A title holding "--id" is not read as an id; a default inside a function is not GRUB's. */
+        g_autofree char *odd = NULL;
+        ck_assert_int_eq(bootline_grub_default("function f {\n set default=\"1\"\n}\n"
+                                               "menuentry 'a --id x' {\n linux /v ro\n}\n"
+                                               "menuentry 'b' --id x {\n linux /v quiet\n}\n"
+                                               "set default=\"x\"\n", NULL, &odd), 1);
+}
+END_TEST
+
 START_TEST(test_bls_entry) {
         g_autoptr(BootEntry) e = bootline_bls_entry("# Boot Loader Specification type#1 entry\n"
                                                     "title      Debian GNU/Linux 12 (bookworm)\n"
@@ -209,6 +275,7 @@ int main(void) {
         tcase_add_test(tc, test_grub_snippet);
         tcase_add_test(tc, test_kernel_cmdline);
         tcase_add_test(tc, test_grub_cfg);
+        tcase_add_test(tc, test_grub_default);
         tcase_add_test(tc, test_bls_entry);
         suite_add_tcase(s, tc);
         return test_run(s, NULL);

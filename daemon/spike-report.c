@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <sched.h>
 #include <string.h>
 
 #include "enforce/enforcer-workload.h"
@@ -89,10 +90,17 @@ static const Workload *workload_of(const SpikeJudge *j, int32_t pid) {
         return NULL;
 }
 
-static void judge_thread(SpikeCause *c, const SpikeJudge *j, int32_t tid) {
+static void judge_thread(SpikeCause *c, const SpikeJudge *j, int32_t tid, bool running) {
         TaskStat st;
         const Workload *w;
+        bool alive = task_read_stat(j->host, tid, 0, &st) >= 0;
 
+        if (alive && running && (st.policy == SCHED_FIFO || st.policy == SCHED_RR)) {
+                /* Still on the CPU: its switch-in record knew nothing of the real-time
+                 * priority it took since (one it dropped is kept: it had it then). */
+                g_free(c->sched);
+                c->sched = spike_sched_text(99 - st.rt_priority);
+        }
         if (!c->pid)
                 c->pid = tgid_of(j->host, tid);
         if ((w = workload_of(j, c->pid))) {
@@ -101,7 +109,7 @@ static void judge_thread(SpikeCause *c, const SpikeJudge *j, int32_t tid) {
                 spike_cause_set_note(c, false, "the group's own workload, placed here");
                 return;
         }
-        if (task_read_stat(j->host, tid, 0, &st) < 0) {
+        if (!alive) {
                 spike_cause_set_note(c, false, "the thread has ended");
                 return;
         }
@@ -152,7 +160,7 @@ static SpikeCause *traced_cause(const Cause *cause, const SpikeJudge *j) {
                 c->pid = cause->tgid;
                 g_free(c->sched);
                 c->sched = spike_sched_text(cause->prio);
-                judge_thread(c, j, (int32_t) cause->id);
+                judge_thread(c, j, (int32_t) cause->id, cause->running);
                 break;
         case CAUSE_SOFTIRQ:
                 spike_cause_set_note(c, false, "softirq work of this CPU (its IRQs' and timers' bottom halves)");

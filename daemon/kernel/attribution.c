@@ -106,21 +106,20 @@ static bool same_source(const Cause *c, CauseKind kind, uint32_t id) {
         return c->kind == kind && (kind == CAUSE_NMI || c->id == id);
 }
 
-/* Adds an occurrence to a list of causes of at most max entries; false when it is full
- * and the source is not in it. */
-static bool causes_add(Cause *list, unsigned *n, unsigned max, const Occurrence *o, uint64_t ns) {
+/* Adds an occurrence to a list of causes of at most max entries: its entry, or NULL
+ * when the list is full and the source is not in it. */
+static Cause *causes_add(Cause *list, unsigned *n, unsigned max, const Occurrence *o, uint64_t ns) {
         for (unsigned i = 0; i < *n; i++)
                 if (same_source(&list[i], o->kind, o->id)) {
                         list[i].time_ns += ns;
                         list[i].count++;
-                        return true;
+                        return &list[i];
                 }
         if (*n >= max)
-                return false;
+                return NULL;
         list[*n] = (Cause) { .kind = o->kind, .id = o->id, .tgid = o->tgid, .prio = o->prio, .time_ns = ns, .count = 1 };
         memcpy(list[*n].name, o->name, sizeof o->name);
-        (*n)++;
-        return true;
+        return &list[(*n)++];
 }
 
 /* A full table of sources gives way to a larger one: the smallest so far goes to
@@ -302,9 +301,10 @@ static void explain_open(const CpuWindow *w, uint64_t from, uint64_t to, Cause *
                 const TraceTask *t = &w->current.task;
                 Occurrence o = { .kind = CAUSE_THREAD, .id = (uint32_t) t->pid, .prio = (int16_t) CLAMP(t->prio, -1, 255) };
                 uint64_t ns = overlap(w->current.since_ns, to, from, to);
+                Cause *c;
                 memcpy(o.name, t->comm, sizeof o.name);
-                if (ns)
-                        causes_add(found, n, max, &o, ns);
+                if (ns && (c = causes_add(found, n, max, &o, ns)))
+                        c->running = true;
         }
 }
 

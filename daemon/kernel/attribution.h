@@ -33,6 +33,8 @@ typedef struct Cause {
         uint32_t id;
         int32_t tgid;             /* a thread's process; 0 otherwise */
         int32_t prio;             /* a thread's kernel prio; 0 otherwise */
+        bool running;             /* a thread still on the CPU at the window's end: prio is
+                                   * its switch-in's, from before any change it made since */
         char name[TRACE_COMM_MAX]; /* IRQ action or thread comm, raw (the user's text); "" otherwise */
         uint64_t time_ns;         /* in the window (explanation) or the interval (activity) */
         uint32_t count;

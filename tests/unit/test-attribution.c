@@ -298,6 +298,7 @@ START_TEST(test_window_ranking) {
         ck_assert_int_eq(e.causes[0].prio, 120);
         ck_assert_str_eq(e.causes[0].name, "kworker/3:1");
         ck_assert_uint_eq(e.causes[0].time_ns, 260000);
+        ck_assert(!e.causes[0].running); /* it switched out: its prio is from then */
         /* NET_RX: 60 us gross less the nested IRQ 57's 10 = 50 net; then IRQ 56: 30; IRQ 57: 10. */
         ck_assert(e.causes[1].kind == CAUSE_SOFTIRQ && e.causes[1].id == 3 && e.causes[1].time_ns == 50000);
         ck_assert(e.causes[2].kind == CAUSE_IRQ && e.causes[2].id == 56 && e.causes[2].time_ns == 30000);
@@ -315,6 +316,16 @@ START_TEST(test_window_ranking) {
         ck_assert(attribution_explain(a, 2, 410000, 350000, 0, &e) && e.ncauses == 0);
         ck_assert(!attribution_explain(a, 5, 410000, 350000, 0, &e));
         attribution_free(a);
+
+        /* A thread still on the CPU when its window ends: its prio is its switch-in's,
+         * and the cause says so (the report reads what it has now). */
+        Attribution *still = attribution_new(&cpus, 64);
+        TraceRecord in = switch_rec(&b, 0, 3, "swapper/3", 0, 120, "why-hog", 88, 120);
+        attribution_feed(still, &in);
+        ck_assert(attribution_explain(still, 3, 300000, 200000, 0, &e));
+        ck_assert_uint_eq(e.ncauses, 1);
+        ck_assert(e.causes[0].id == 88 && e.causes[0].running && e.causes[0].time_ns == 200000);
+        attribution_free(still);
 }
 END_TEST
 

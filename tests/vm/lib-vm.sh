@@ -182,7 +182,10 @@ vm_boot() {
 }
 
 vm_poweroff() {
+  local console=$work/console-$vm_boots.log lines start
   vm_log "power off"
+  lines=$(wc -l <"$console" 2>/dev/null || echo 0)
+  start=$SECONDS
   # The guest may be gone before its agent says how poweroff ended: do not wait long.
   GUEST_TIMEOUT=10 guest systemctl poweroff --no-block >/dev/null 2>&1 || true
   for _ in $(seq 1200); do kill -0 "$qemu_pid" 2>/dev/null || break; sleep 0.1; done
@@ -192,6 +195,12 @@ vm_poweroff() {
   fi
   wait "$qemu_pid" 2>/dev/null || true
   qemu_pid=
+  # A slow shutdown passes, but says what the guest waited for: the work folder (and
+  # its console) is removed when the test passes.
+  if [ $((SECONDS - start)) -gt 60 ]; then
+    vm_log "power off took $((SECONDS - start)) s; the console since it was asked:"
+    tail -n +"$((lines + 1))" "$console" 2>/dev/null | tail -n 40 | sed 's/^/  | /' >&2 || true
+  fi
 }
 
 # guest ARGV...: runs ARGV in the guest as root (GUEST_TIMEOUT, 120 s by default);

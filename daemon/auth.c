@@ -77,6 +77,7 @@ typedef struct PendingAuth {
         void *userdata;
         sd_bus_slot *slot;
         uint64_t timeout_usec;
+        const char *action;   /* one of the AUTH_ACTION_* literals */
 } PendingAuth;
 
 static void pending_free(PendingAuth *p) {
@@ -146,10 +147,11 @@ Auth *auth_free(Auth *a) {
         return NULL;
 }
 
-static int refuse(sd_bus_error *error, const char *why) {
-        return sd_bus_error_setf(error, BUS_ERROR_PREFIX "NotAuthorized",
-                                 "changing isolatord's partition needs root or the polkit action " AUTH_POLKIT_ACTION
-                                 "; %s", why);
+static int refuse(sd_bus_error *error, const char *action, const char *why) {
+        return sd_bus_error_setf(error, BUS_ERROR_PREFIX "NotAuthorized", "%s needs root or the polkit action %s; %s",
+                                 g_str_equal(action, AUTH_ACTION_BOOT_LINE) ? "writing the boot line"
+                                                                            : "changing isolatord's partition",
+                                 action, why);
 }
 
 /* polkit answered: dispatch the original call again, now known to be allowed, or
@@ -159,6 +161,7 @@ static int polkit_reply(sd_bus_message *reply, void *userdata, sd_bus_error *ret
         Auth *a = p->auth;
         sd_bus_message_handler_t handler = p->handler;
         void *handler_userdata = p->userdata;
+        const char *p_action = p->action;
         g_auto(sd_bus_error) error = SD_BUS_ERROR_NULL;
         sd_bus_message *m = sd_bus_message_ref(p->message);
         int authorized = 0, challenge = 0, r;
@@ -194,7 +197,7 @@ static int polkit_reply(sd_bus_message *reply, void *userdata, sd_bus_error *ret
                                 sd_bus_reply_method_errno(m, r, NULL);
                 }
         } else {
-                refuse(&error, timed_out ? late
+                refuse(&error, p_action, timed_out ? late
                                : polkit_failed ? "polkit is not running on this bus, so only root may"
                                : challenge ? "polkit wants the caller to authenticate, which this call did not allow "
                                              "(busctl --allow-interactive-authorization=yes)"
@@ -290,7 +293,7 @@ int auth_caller_uid(Auth *a, sd_bus_message *m, sd_bus_message_handler_t again, 
         return 0;
 }
 
-int auth_check(Auth *a, sd_bus_message *m, sd_bus_message_handler_t handler, void *userdata,
+int auth_check(Auth *a, sd_bus_message *m, const char *action, sd_bus_message_handler_t handler, void *userdata,
                sd_bus_error *error) {
         g_autoptr(sd_bus_message) call = NULL;
         PendingAuth *p;
@@ -300,6 +303,7 @@ int auth_check(Auth *a, sd_bus_message *m, sd_bus_message_handler_t handler, voi
 
         assert(a);
         assert(m);
+        assert(action);
         assert(handler);
 
         if (g_hash_table_contains(a->granted, m))
@@ -307,7 +311,7 @@ int auth_check(Auth *a, sd_bus_message *m, sd_bus_message_handler_t handler, voi
 
         r = auth_caller_uid(a, m, handler, userdata, &euid);
         if (r == -ENODATA)
-                return refuse(error, "the bus did not tell the caller's user");
+                return refuse(error, action, "the bus did not tell the caller's user");
         if (r < 0)
                 return r;
         if (r == 0)
@@ -317,7 +321,7 @@ int auth_check(Auth *a, sd_bus_message *m, sd_bus_message_handler_t handler, voi
 
         sender = sd_bus_message_get_sender(m);
         if (!sender)
-                return refuse(error, "the caller has no bus name");
+                return refuse(error, action, "the caller has no bus name");
         if (pending_of(a, sender) >= AUTH_MAX_PENDING_PER_SENDER)
                 return sd_bus_error_setf(error, BUS_ERROR_PREFIX "Busy",
                                          "%u authorizations of %s are pending already; wait for their answers",
@@ -329,7 +333,7 @@ int auth_check(Auth *a, sd_bus_message *m, sd_bus_message_handler_t handler, voi
         if (r < 0)
                 return r;
         r = sd_bus_message_append(call, "(sa{sv})sa{ss}us", "system-bus-name", 1, "name", "s", sender,
-                                  AUTH_POLKIT_ACTION, 0,
+                                  action, 0,
                                   sd_bus_message_get_allow_interactive_authorization(m) ? 1u : 0u, "");
         if (r < 0)
                 return r;
@@ -339,13 +343,14 @@ int auth_check(Auth *a, sd_bus_message *m, sd_bus_message_handler_t handler, voi
         p->message = sd_bus_message_ref(m);
         p->handler = handler;
         p->userdata = userdata;
+        p->action = action;
         /* polkit may wait for a person to type a password, but not for ever. */
         p->timeout_usec = sd_bus_message_get_allow_interactive_authorization(m) ? AUTH_TIMEOUT_INTERACTIVE_USEC
                                                                                  : AUTH_TIMEOUT_USEC;
         r = sd_bus_call_async(a->bus, &p->slot, call, polkit_reply, p, p->timeout_usec);
         if (r < 0) {
                 pending_free(p);
-                return refuse(error, "polkit could not be asked");
+                return refuse(error, action, "polkit could not be asked");
         }
         g_hash_table_insert(a->pending, m, p);
         return 0;

@@ -7,10 +7,14 @@
 
 /* Who may change things: everything that is not a read goes through auth_check() before
  * any state changes. Root (the caller's EUID as the bus reports it, never /proc) may;
- * anyone else may when polkit, where it runs on the bus, grants the action
- * org.rtaudio.isolator.manage. polkit is asked asynchronously: the method returns and
- * is dispatched again with the original message once the answer arrives. */
-#define AUTH_POLKIT_ACTION "org.rtaudio.isolator.manage"
+ * anyone else may when polkit, where it runs on the bus, grants the call's action:
+ * org.rtaudio.isolator.manage for what the running system has (undone by a revert or a
+ * reboot), org.rtaudio.isolator.boot-line for what the next kernel boots with (asked
+ * every time: a grant of manage, to an audio user's tray say, is not one to edit the
+ * bootloader's files). polkit is asked asynchronously: the method returns and is
+ * dispatched again with the original message once the answer arrives. */
+#define AUTH_ACTION_MANAGE "org.rtaudio.isolator.manage"
+#define AUTH_ACTION_BOOT_LINE "org.rtaudio.isolator.boot-line"
 
 typedef struct Auth Auth;
 
@@ -30,5 +34,5 @@ int auth_caller_uid(Auth *a, sd_bus_message *m, sd_bus_message_handler_t again, 
 /* 1: go ahead. 0: pending (the bus daemon is asked who the caller is, or polkit whether
  * it may); return 0 from the method and it will be called again.
  * Negative: refused or failed, with error set (org.rtaudio.Isolator1.Error.NotAuthorized). */
-int auth_check(Auth *a, sd_bus_message *m, sd_bus_message_handler_t handler, void *userdata,
+int auth_check(Auth *a, sd_bus_message *m, const char *action, sd_bus_message_handler_t handler, void *userdata,
                sd_bus_error *error);

@@ -786,14 +786,15 @@ static int method_plan(sd_bus_message *msg, void *userdata, sd_bus_error *error)
 
 /* Returning 1 while polkit decides tells sd-bus the call is handled: a 0 would make
  * it look further and answer UnknownMethod. */
-#define REQUIRE_AUTH(b, msg, handler, error)                                   \
-        do {                                                                   \
-                int _r = auth_check((b)->auth, (msg), (handler), (b), (error)); \
-                if (_r < 0)                                                    \
-                        return _r;                                             \
-                if (_r == 0)                                                   \
-                        return 1; /* polkit will call us again */             \
+#define REQUIRE_AUTH_FOR(action, b, msg, handler, error)                                  \
+        do {                                                                             \
+                int _r = auth_check((b)->auth, (msg), (action), (handler), (b), (error)); \
+                if (_r < 0)                                                              \
+                        return _r;                                                       \
+                if (_r == 0)                                                             \
+                        return 1; /* polkit will call us again */                       \
         } while (0)
+#define REQUIRE_AUTH(b, msg, handler, error) REQUIRE_AUTH_FOR(AUTH_ACTION_MANAGE, b, msg, handler, error)
 
 static int reply_after_change(Bus *b, sd_bus_message *msg, bool ok, const GError *e, sd_bus_error *error) {
         if (!ok)
@@ -908,7 +909,7 @@ static int method_write_boot_parameters(sd_bus_message *msg, void *userdata, sd_
         const ManagerStatus *st;
         int all, r;
 
-        REQUIRE_AUTH(b, msg, method_write_boot_parameters, error);
+        REQUIRE_AUTH_FOR(AUTH_ACTION_BOOT_LINE, b, msg, method_write_boot_parameters, error);
         r = sd_bus_message_read(msg, "b", &all);
         if (r < 0)
                 return r;

@@ -2,7 +2,7 @@
 # The polkit path of isolatord's authorization, with python-dbusmock's polkitd template
 # as polkit: an unprivileged caller is refused while polkit says no, is served once it
 # grants org.rtaudio.isolator.manage (the call is dispatched again after the answer),
-# the daemon keeps answering others while polkit takes its time, and without polkit on
+# the boot line wants org.rtaudio.isolator.boot-line beside it, the daemon keeps answering others while polkit takes its time, and without polkit on
 # the bus only root may change anything.
 set -euo pipefail
 
@@ -45,6 +45,15 @@ expect_exit 0 "polkit grants Revert" -- as_nobody Revert
 expect_eq "reverted" 's "reverted"' "$(prop State)"
 expect_exit 0 "polkit grants Apply" -- as_nobody Apply
 expect_exit 0 "polkit grants Reload" -- as_nobody Reload
+# manage is not the boot line: writing it needs its own action.
+expect_exit 1 "manage alone does not write the boot line" -- as_nobody WriteBootParameters b false
+expect_in "the refusal names the boot line's action" \
+  "writing the boot line needs root or the polkit action org.rtaudio.isolator.boot-line; polkit refused"
+mock SetAllowed as 2 org.rtaudio.isolator.manage org.rtaudio.isolator.boot-line >/dev/null
+# Granted, the call goes on to its helper (which this test does not have): past polkit.
+expect_exit 1 "granted both, the call goes on" -- as_nobody WriteBootParameters b false
+expect_not_in "not refused by polkit" "polkit action"
+mock SetAllowed as 1 org.rtaudio.isolator.manage >/dev/null
 # A granted call still gets its own named errors.
 expect_exit 1 "granted but invalid" -- as_nobody SetGroupCpus ss hqplayer 7-3
 expect_in "the error of the call itself" "range end 3 is below its start 7"

@@ -172,6 +172,8 @@ RULES
 granted=1
 for _ in $(seq 50); do as_tester isoctl apply >/dev/null 2>&1 && { granted=0; break; }; sleep 0.2; done
 expect_eq "granted by a polkit rules file" "0" "$granted"
+expect_exit 3 "manage granted, the boot line still is not (auth_admin, no agent)" -- as_tester isoctl boot-params --write
+expect_in "refused by its own action" "org.rtaudio.isolator.boot-line"
 
 # --- reload with a bad configuration: the daemon and the old partition stay ---
 cp "/proc/$pid1/root/etc/isolatord/isolatord.conf" "$work/good.conf"

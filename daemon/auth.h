@@ -9,10 +9,11 @@
  * any state changes. Root (the caller's EUID as the bus reports it, never /proc) may;
  * anyone else may when polkit, where it runs on the bus, grants the call's action:
  * org.rtaudio.isolator.manage for what the running system has (undone by a revert or a
- * reboot), org.rtaudio.isolator.boot-line for what the next kernel boots with (asked
- * every time: a grant of manage, to an audio user's tray say, is not one to edit the
- * bootloader's files). polkit is asked asynchronously: the method returns and is
- * dispatched again with the original message once the answer arrives. */
+ * reboot; Revert also takes back a boot line isolatord wrote), org.rtaudio.isolator.boot-line
+ * to write one (asked every time: a grant of manage, to an audio user's tray say, is not
+ * one to write the bootloader's files). polkit is asked asynchronously: the method
+ * returns and is dispatched again with the original message once the answer arrives.
+ * The action is one of these literals: a pending check keeps the pointer. */
 #define AUTH_ACTION_MANAGE "org.rtaudio.isolator.manage"
 #define AUTH_ACTION_BOOT_LINE "org.rtaudio.isolator.boot-line"
 

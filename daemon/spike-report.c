@@ -90,14 +90,14 @@ static const Workload *workload_of(const SpikeJudge *j, int32_t pid) {
         return NULL;
 }
 
-static void judge_thread(SpikeCause *c, const SpikeJudge *j, int32_t tid, bool running) {
+static void judge_thread(SpikeCause *c, const SpikeJudge *j, int32_t tid, bool running, int32_t prio) {
         TaskStat st;
         const Workload *w;
         bool alive = task_read_stat(j->host, tid, 0, &st) >= 0;
 
-        if (alive && running && (st.policy == SCHED_FIFO || st.policy == SCHED_RR)) {
-                /* Still on the CPU: its switch-in record knew nothing of the real-time
-                 * priority it took since (one it dropped is kept: it had it then). */
+        if (alive && running && (st.policy == SCHED_FIFO || st.policy == SCHED_RR) && 99 - st.rt_priority < prio) {
+                /* Still on the CPU: its switch-in record knew nothing of the higher
+                 * priority it took since (a lower one is not taken: it had more then). */
                 g_free(c->sched);
                 c->sched = spike_sched_text(99 - st.rt_priority);
         }
@@ -160,7 +160,7 @@ static SpikeCause *traced_cause(const Cause *cause, const SpikeJudge *j) {
                 c->pid = cause->tgid;
                 g_free(c->sched);
                 c->sched = spike_sched_text(cause->prio);
-                judge_thread(c, j, (int32_t) cause->id, cause->running);
+                judge_thread(c, j, (int32_t) cause->id, cause->running, cause->prio);
                 break;
         case CAUSE_SOFTIRQ:
                 spike_cause_set_note(c, false, "softirq work of this CPU (its IRQs' and timers' bottom halves)");

@@ -26,13 +26,18 @@ static void boot_loader_advice(const EnforcerContext *ctx, GPtrArray *findings) 
         }
         g_autoptr(NextBoot) nb = bootloader_next_boot(ctx->root, bl, params);
         g_autofree char *lacks = nb->lacks ? g_strjoinv(" ", nb->lacks) : NULL;
-        if (nb->cmdline && nb->lacks && !nb->lacks[0])
+        bool has = bootloader_next_boot_has(nb);
+        if (has && nb->cmdline && !nb->recovery)
                 message = g_strdup_printf("the next boot has the line (/%s): reboot to take it", nb->source);
+        else if (has)
+                message = g_strdup_printf("every kernel entry has the line (/%s), but the next boot is %s%s%s: boot a "
+                                          "normal entry to take it", nb->source, nb->cmdline ? "\"" : "",
+                                          nb->cmdline ? nb->title : nb->error, nb->cmdline ? "\"" : "");
         else
                 message = g_strdup_printf("isoctl boot-params --write writes the line for %s, then reboot", kind);
         g_ptr_array_add(findings, finding_new("boot-loader", kind, a->required_line,
-                                              nb->cmdline ? (lacks && *lacks ? lacks : "(has the line)") : NULL, false,
-                                              message));
+                                              has ? "(has the line)" : nb->cmdline && lacks && *lacks ? lacks : NULL,
+                                              false, message));
 }
 
 /* The boot command line is fixed until the next boot: this audit reports what the

@@ -9,6 +9,7 @@
 #include "base/error.h"
 #include "base/log.h"
 #include "base/macro.h"
+#include "base/text.h"
 #include "kernel/bootloader.h"
 #include "model/bootline.h"
 #include "model/bootparams.h"
@@ -180,7 +181,8 @@ static void count_entry(NextBoot *nb, const BootEntry *e, char *const *params) {
 }
 
 static void take_default(NextBoot *nb, const BootEntry *e, char *const *params) {
-        nb->title = g_strdup(e->title);
+        nb->title = text_printable(e->title ? e->title : "");
+        nb->recovery = e->recovery;
         nb->cmdline = g_strdup(e->cmdline);
         if (params)
                 nb->lacks = bootline_lacks(params, e->cmdline);
@@ -208,7 +210,9 @@ NextBoot *bootloader_next_boot(const Root *root, const BootLoader *bl, char *con
                         count_entry(nb, entries->pdata[i], params);
                 /* GRUB's environment block: the saved entry and grub-reboot's next one. */
                 (void) root_read_regular(root, BOOTLOADER_GRUBENV, GRUBENV_MAX, &env, NULL, NULL);
-                int at = entries->len > 0 ? bootline_grub_default(text, env, &nb->chosen) : -1;
+                g_autofree char *chosen = NULL;
+                int at = entries->len > 0 ? bootline_grub_default(text, env, &chosen) : -1;
+                nb->chosen = chosen ? text_printable(chosen) : NULL; /* grubenv's words */
                 if (at >= 0)
                         take_default(nb, entries->pdata[at], params);
                 else if (entries->len > 0)
@@ -602,8 +606,19 @@ static const char *lost_title(GHashTable *before, GHashTable *after) {
 }
 
 static char *describe_next_boot(const NextBoot *nb) {
+        if (!nb->cmdline || nb->recovery)
+                return g_strdup_printf("%u of %u entries carry it; the next boot is not one of them (%s)",
+                                       nb->entries_with, nb->entries, nb->cmdline ? nb->title : nb->error);
         return g_strdup_printf("the next boot (\"%s\" in /%s) has it; %u of %u entries carry it", nb->title,
                                nb->source, nb->entries_with, nb->entries);
+}
+
+bool bootloader_next_boot_has(const NextBoot *nb) {
+        if (nb->cmdline && !nb->recovery)
+                return !nb->lacks || !nb->lacks[0];
+        /* The default boots another system, or a recovery entry (grub-reboot's, say),
+         * which never gets the line: every kernel entry that would is what counts. */
+        return nb->entries > 0 && nb->entries_with == nb->entries;
 }
 
 BootLineResult bootline_write(const Root *root, char *const *params, char **message) {
@@ -721,7 +736,7 @@ BootLineResult bootline_write(const Root *root, char *const *params, char **mess
                 goto undo;
         }
         nb = bootloader_next_boot(root, bl, to_write);
-        if (!nb->cmdline || (nb->lacks && nb->lacks[0])) {
+        if (!bootloader_next_boot_has(nb)) {
                 g_autofree char *lacks = nb->lacks ? g_strjoinv(" ", nb->lacks) : NULL;
                 *message = g_strdup_printf("%s ran, but the next boot's default entry %s%s%s; /%s is put back",
                                            tool_name(bl->kind), nb->cmdline ? "lacks " : "cannot be read: ",

@@ -51,6 +51,7 @@ typedef struct NextBoot {
         char *source;               /* the file read, relative to the root */
         char *title;                /* the default entry's title */
         char *chosen;               /* why that entry is the default (GRUB), or NULL */
+        bool recovery;              /* the default is a recovery entry */
         char *cmdline;              /* its kernel command line; NULL when none was found */
         char **lacks;               /* of params, what the default entry lacks */
         unsigned entries;           /* non-recovery entries */
@@ -60,6 +61,10 @@ typedef struct NextBoot {
 } NextBoot;
 
 NextBoot *bootloader_next_boot(const Root *root, const BootLoader *bl, char *const *params);
+/* Whether the next boot has the parameters it was read with: its default entry's line;
+ * when the default boots no Linux kernel or a recovery entry, every (non-recovery)
+ * entry's. */
+bool bootloader_next_boot_has(const NextBoot *nb);
 void next_boot_free(NextBoot *nb);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(NextBoot, next_boot_free)
 

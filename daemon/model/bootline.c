@@ -180,18 +180,46 @@ void boot_entry_free(BootEntry *e) {
         g_free(e);
 }
 
-/* The first quoted word after a menuentry keyword: its title. */
-static char *menuentry_title(const char *p) {
-        char quote;
-        const char *end;
+/* A word of GRUB's script as grub-mkconfig quotes it: 'single' (a quote inside written
+ * '\'' by grub_quote), "double" (with \ escapes) and \x, up to a blank or "{" outside
+ * quotes; *end is set past it. NULL when there is no word or a quote is not closed. */
+static char *grub_word(const char *p, const char **end) {
+        GString *w = g_string_new(NULL);
+        bool any = false;
 
         while (*p && isspace((unsigned char) *p))
                 p++;
-        if (*p != '\'' && *p != '"')
-                return NULL;
-        quote = *p++;
-        end = strchr(p, quote);
-        return end ? g_strndup(p, (gsize) (end - p)) : NULL;
+        while (*p && !isspace((unsigned char) *p) && *p != '{') {
+                any = true;
+                if (*p == '\'') {
+                        const char *close = strchr(p + 1, '\'');
+                        if (!close)
+                                goto bad;
+                        g_string_append_len(w, p + 1, close - p - 1);
+                        p = close + 1;
+                } else if (*p == '"') {
+                        for (p++; *p && *p != '"'; p++) {
+                                if (*p == '\\' && p[1])
+                                        p++;
+                                g_string_append_c(w, *p);
+                        }
+                        if (*p != '"')
+                                goto bad;
+                        p++;
+                } else {
+                        if (*p == '\\' && p[1])
+                                p++;
+                        g_string_append_c(w, *p++);
+                }
+        }
+        if (!any)
+                goto bad;
+        *end = p;
+        return g_string_free(w, false);
+bad:
+        *end = p;
+        g_string_free(w, true);
+        return NULL;
 }
 
 /* "linux /vmlinuz-6.1 root=... ro quiet": the arguments after the keyword and the image. */
@@ -215,41 +243,26 @@ static char *kernel_args(const char *line, const char *const *keywords) {
         return NULL;
 }
 
-/* What follows a menuentry's quoted title. */
-static const char *after_title(const char *p) {
-        const char *end;
-        while (*p && isspace((unsigned char) *p))
-                p++;
-        if (*p != '\'' && *p != '"')
-                return p;
-        end = strchr(p + 1, *p);
-        return end ? end + 1 : p + strlen(p);
-}
-
-/* A word after a menuentry's title: the value of its $menuentry_id_option or --id. */
+/* The value of a menuentry's $menuentry_id_option or --id, in what follows its title. */
 static char *menuentry_id(const char *p) {
-        const char *at = strstr(p, "$menuentry_id_option");
-        size_t skip = strlen("$menuentry_id_option");
         const char *end;
-
-        if (!at) {
-                at = strstr(p, "--id");
-                skip = strlen("--id");
+        while (*p) {
+                g_autofree char *word = grub_word(p, &end);
+                if (end == p)
+                        break;
+                p = end;
+                if (!word)
+                        return NULL;
+                if (g_str_equal(word, "$menuentry_id_option") || g_str_equal(word, "--id"))
+                        return grub_word(p, &end);
+                if (g_str_has_prefix(word, "--id="))
+                        return g_strdup(word + strlen("--id="));
         }
-        if (!at)
-                return NULL;
-        p = at + skip;
-        while (*p && (isspace((unsigned char) *p) || *p == '='))
-                p++;
-        if (*p == '\'' || *p == '"') {
-                char quote = *p++;
-                end = strchr(p, quote);
-                return end ? g_strndup(p, (gsize) (end - p)) : NULL;
-        }
-        for (end = p; *end && !isspace((unsigned char) *end) && *end != '{'; end++)
-                ;
-        return end > p ? g_strndup(p, (gsize) (end - p)) : NULL;
+        return NULL;
 }
+
+/* Items of a menu read at most (a generated one has a few per kernel installed). */
+#define GRUB_MENU_MAX 4096
 
 /* One item of a grub.cfg's menu: a menuentry or a submenu. */
 typedef struct MenuItem {
@@ -272,7 +285,8 @@ static void menu_item_free(MenuItem *m) {
 static GPtrArray *grub_menu(const char *text) {
         static const char *const linux_words[] = { "linux", "linux16", "linuxefi", NULL };
         GPtrArray *menu = g_ptr_array_new_with_free_func((GDestroyNotify) menu_item_free);
-        g_autoptr(GArray) open = g_array_new(false, false, sizeof(int)); /* per brace: its item or -1 */
+        /* Per brace open: the submenu its lines are in (-1: the top). */
+        g_autoptr(GArray) open = g_array_new(false, false, sizeof(int));
         g_auto(GStrv) lines = g_strsplit(text, "\n", -1);
         MenuItem *current = NULL; /* the last menuentry, until its kernel */
 
@@ -294,29 +308,26 @@ static GPtrArray *grub_menu(const char *text) {
                 }
                 if (g_str_has_prefix(p, "menuentry ") || g_str_has_prefix(p, "menuentry\t") ||
                     (sub = g_str_has_prefix(p, "submenu ") || g_str_has_prefix(p, "submenu\t"))) {
-                        const char *rest = p + (sub ? strlen("submenu") : strlen("menuentry"));
+                        const char *rest = p + (sub ? strlen("submenu") : strlen("menuentry")), *after;
+                        int parent = open->len > 0 ? g_array_index(open, int, open->len - 1) : -1;
+                        if (menu->len >= GRUB_MENU_MAX)
+                                break; /* no menu is this long: what follows is not read */
                         MenuItem *m = g_new0(MenuItem, 1);
-                        int parent = -1;
-                        for (unsigned i = open->len; i > 0 && parent < 0; i--) {
-                                int at = g_array_index(open, int, i - 1);
-                                if (at >= 0 && ((MenuItem *) menu->pdata[at])->submenu)
-                                        parent = at;
-                        }
-                        m->title = menuentry_title(rest);
-                        m->id = menuentry_id(after_title(rest));
+                        m->title = grub_word(rest, &after);
+                        m->id = m->title ? menuentry_id(after) : NULL;
                         m->parent = parent;
                         m->submenu = sub;
                         g_ptr_array_add(menu, m);
                         current = sub || !m->title ? NULL : m;
                         if (len > 0 && p[len - 1] == '{') {
-                                int at = (int) menu->len - 1;
-                                g_array_append_val(open, at);
+                                int inside = sub ? (int) menu->len - 1 : parent;
+                                g_array_append_val(open, inside);
                         }
                         continue;
                 }
                 if (len > 0 && p[len - 1] == '{') {
-                        int none = -1; /* a function's body */
-                        g_array_append_val(open, none);
+                        int inside = open->len > 0 ? g_array_index(open, int, open->len - 1) : -1; /* a function */
+                        g_array_append_val(open, inside);
                         continue;
                 }
                 if (!current || !(args = kernel_args(p, linux_words)))
@@ -385,26 +396,69 @@ static char *set_default_value(const char *p) {
         return g_strndup(p, len);
 }
 
-/* The item a default's path ("2", "Advanced options...>Debian..., with Linux 6.1", an
- * id, or a mix at each level) names in the menu; -1 when it names none. */
-static int menu_find(GPtrArray *menu, const char *path) {
-        g_auto(GStrv) parts = g_strsplit(path, ">", -1);
+/* A default's path split at each ">" that is not ">>" (GRUB's escape of a ">" in a
+ * title). */
+static char **default_parts(const char *path) {
+        GPtrArray *parts = g_ptr_array_new();
+        GString *part = g_string_new(NULL);
+        for (const char *p = path;; p++) {
+                if (*p == '>' && p[1] == '>') {
+                        g_string_append_c(part, '>');
+                        p++;
+                } else if (*p == '>' || !*p) {
+                        g_ptr_array_add(parts, g_string_free(part, false));
+                        if (!*p)
+                                break;
+                        part = g_string_new(NULL);
+                } else
+                        g_string_append_c(part, *p);
+        }
+        g_ptr_array_add(parts, NULL);
+        return (char **) g_ptr_array_free(parts, false);
+}
+
+/* The nth item in the submenu parent (-1: the top), or -1. */
+static int menu_child(GPtrArray *menu, int parent, long nth) {
+        for (unsigned i = 0, seen = 0; i < menu->len; i++)
+                if (((MenuItem *) menu->pdata[i])->parent == parent && seen++ == nth)
+                        return (int) i;
+        return -1;
+}
+
+/* The item GRUB boots for a default path ("2", "1>2", "Advanced options...>Debian...,
+ * with Linux 6.1", an id, or a mix), as it reads one: a number when the part starts with
+ * digits (strtoul, base 0), else a title or an id; one level at a time, the rest handed
+ * to the submenu entered, which boots its first item when the rest names none; a path
+ * that goes on past an entry boots that entry. -1 when the top names nothing. */
+static int menu_find(GPtrArray *menu, const char *path, bool *fell_back) {
+        g_auto(GStrv) parts = default_parts(path);
         int parent = -1, found = -1;
 
+        *fell_back = false;
         for (char **part = parts; *part; part++) {
-                bool number = **part && strspn(*part, "0123456789") == strlen(*part) && strlen(*part) < 9;
-                int nth = number ? atoi(*part) : -1, seen = 0;
+                const char *p = *part;
+                char *end;
+                while (isspace((unsigned char) *p))
+                        p++;
+                unsigned long long n = g_ascii_strtoull(p, &end, 0);
                 found = -1;
-                for (unsigned i = 0; i < menu->len && found < 0; i++) {
-                        MenuItem *m = menu->pdata[i];
-                        if (m->parent != parent)
-                                continue;
-                        if (number ? seen++ == nth
-                                   : (m->title && g_str_equal(m->title, *part)) || (m->id && g_str_equal(m->id, *part)))
-                                found = (int) i;
-                }
-                if (found < 0)
+                if (end != p)
+                        found = n < G_MAXINT ? menu_child(menu, parent, (long) n) : -1;
+                else
+                        for (unsigned i = 0; i < menu->len && found < 0; i++) {
+                                MenuItem *m = menu->pdata[i];
+                                if (m->parent == parent && ((m->title && g_str_equal(m->title, *part)) ||
+                                                            (m->id && g_str_equal(m->id, *part))))
+                                        found = (int) i;
+                        }
+                if (found < 0 && parent < 0)
                         return -1;
+                if (found < 0) {
+                        *fell_back = true;
+                        return menu_child(menu, parent, 0);
+                }
+                if (!((MenuItem *) menu->pdata[found])->submenu)
+                        return found;
                 parent = found;
         }
         return found;
@@ -457,7 +511,12 @@ int bootline_grub_default(const char *cfg, const char *grubenv, char **how) {
                 path = g_strdup(value);
                 *how = g_strdup_printf("GRUB_DEFAULT=%s", value);
         }
-        at = menu_find(menu, path);
+        bool fell_back;
+        at = menu_find(menu, path, &fell_back);
+        if (fell_back) {
+                g_autofree char *was = g_steal_pointer(how);
+                *how = g_strdup_printf("%s names no entry in its submenu: the submenu's first", was);
+        }
         if (at < 0) {
                 /* GRUB boots the first entry when its default names none. */
                 g_autofree char *was = g_steal_pointer(how);

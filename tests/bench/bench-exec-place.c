@@ -188,8 +188,10 @@ int main(int argc, char **argv) {
          * measured the child as much as the placer). */
         struct sched_param above = { .sched_priority = 20 };
         if (sched_setscheduler(0, SCHED_FIFO | SCHED_RESET_ON_FORK, &above) < 0) {
-                perror("SCHED_FIFO for the harness");
-                return 1;
+                perror("SCHED_FIFO for the harness (real-time runtime for this cgroup)");
+                if (placer > 0)
+                        kill(placer, SIGKILL);
+                return 77;
         }
         for (int i = 0; i < n; i++) {
                 pid_t pid = fork();

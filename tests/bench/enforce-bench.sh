@@ -85,7 +85,7 @@ for round in 1 2 3; do
   w_rounds+=("$(sed -n 's/^median_us=//p' <<<"$exec_writes")")
 done
 if [ "$status" -eq 77 ]; then
-  echo "exec -> placed: not measured (needs root in the initial namespaces)"
+  echo "exec -> placed: not measured (needs root in the initial namespaces, and real-time for its harness)"
 else
   middle() { printf '%s\n' "$@" | sort -g | sed -n 2p; }
   ratio "P3 exec -> placed (median of 3 rounds)" 1.3 "median_us=$(middle "${d_rounds[@]}")" \

@@ -130,6 +130,15 @@ expect_exit 1 "update-grub loses an entry (os-prober in a sandbox)" -- bl "$g" w
 expect_in "names the entry" "dropped the entry \"Windows Boot Manager (on /dev/sda1)\""
 expect_exit 0 "grub.cfg with every entry, as it was" -- cmp "$work/grub.cfg.before" "$g/boot/grub/grub.cfg"
 "$g/usr/sbin/update-grub" >/dev/null
+# Dual boot with the other system as GRUB's default: the Linux entries are what get the line.
+touch "$g/other-os"
+sed -i 's|^GRUB_DEFAULT=0$|GRUB_DEFAULT="Windows Boot Manager (on /dev/sda1)"|' "$g/etc/default/grub"
+"$g/usr/sbin/update-grub" >/dev/null
+expect_exit 0 "write while GRUB's default is another system" -- bl "$g" write $line
+expect_in "every Linux entry has it, and the next boot is not one of them" \
+  "2 of 2 entries carry it; the next boot is not one of them (GRUB's default is not a Linux entry"
+expect_exit 0 "revert" -- bl "$g" revert
+rm "$g/other-os"; sed -i 's|^GRUB_DEFAULT=.*|GRUB_DEFAULT=0|' "$g/etc/default/grub"; "$g/usr/sbin/update-grub" >/dev/null
 
 # --- hostile input ---
 ln -s /etc/shadow "$g/etc/default/grub.d/isolatord.cfg"

@@ -221,6 +221,7 @@ START_TEST(test_grub_default) {
         ck_assert_int_eq(grub_default("set default=\"Advanced options for Debian GNU/Linux>Debian GNU/Linux, with "
                                       "Linux 6.1.0-rt-amd64 (recovery mode)\"\n", NULL, &by_title), 2);
         /* GRUB_DEFAULT=saved: grub-set-default's entry, by id and title. */
+        g_clear_pointer(&how, g_free);
         ck_assert_int_eq(grub_default(grub_header_saved, env_saved, &how), 3);
         ck_assert(strstr(how, "saved_entry") != NULL);
         /* grub-reboot's next_entry wins, for one boot. */
@@ -241,6 +242,37 @@ START_TEST(test_grub_default) {
         /* A default made of other variables is not evaluated. */
         ck_assert_int_eq(grub_default("set default=\"${chosen}\"\n", NULL, &unread), 0);
         ck_assert(strstr(unread, "not read") != NULL);
+        /* GRUB's own reading, level by level: a submenu boots its first entry when the
+         * rest names none there; a path past a plain entry boots that entry; a number is
+         * strtoul's (hex too). */
+        g_autofree char *in_sub = NULL, *gone = NULL, *past = NULL, *hex = NULL;
+        ck_assert_int_eq(grub_default("set default=\"1>9\"\n", NULL, &in_sub), 1);
+        ck_assert(strstr(in_sub, "in its submenu") != NULL);
+        ck_assert_int_eq(grub_default("set default=\"Advanced options for Debian GNU/Linux>Debian GNU/Linux, with "
+                                      "Linux 5.10.0-rt-amd64\"\n", NULL, &gone), 1);
+        ck_assert_int_eq(grub_default("set default=\"0>1\"\n", NULL, &past), 0);
+        ck_assert_int_eq(grub_default("set default=\"0x1>0x2\"\n", NULL, &hex), 3);
+        /* ">>" is a ">" of a title; a quote in a title as grub-mkconfig writes it. */
+        g_autofree char *escaped = NULL, *quoted = NULL;
+        ck_assert_int_eq(bootline_grub_default("menuentry 'a' {\n linux /v ro\n}\n"
+                                               "menuentry 'b>c' {\n linux /v quiet\n}\n"
+                                               "set default=\"b>>c\"\n", NULL, &escaped), 1);
+        g_autoptr(GPtrArray) q = bootline_grub_cfg_entries("menuentry 'Debian, it'\\''s' --id 'x y' {\n linux /v ro\n}\n");
+        ck_assert_uint_eq(q->len, 1);
+        ck_assert_str_eq(((BootEntry *) q->pdata[0])->title, "Debian, it's");
+        ck_assert_int_eq(bootline_grub_default("menuentry 'Debian, it'\\''s' --id 'x y' {\n linux /v ro\n}\n"
+                                               "set default=\"x y\"\n", NULL, &quoted), 0);
+        ck_assert(strstr(quoted, "names no entry") == NULL);
+        /* A hostile grub.cfg: braces opened and never closed, far more entries than any
+         * menu has: read in linear time, the menu cut at its bound. */
+        GString *many = g_string_new(NULL);
+        for (int i = 0; i < 200000; i++)
+                g_string_append(many, "submenu 'a' {\nmenuentry 'b' {\n linux /v ro\n");
+        g_autoptr(GPtrArray) bounded = bootline_grub_cfg_entries(many->str);
+        ck_assert_uint_le(bounded->len, 4096);
+        g_auto(GStrv) bounded_titles = bootline_grub_cfg_titles(many->str);
+        ck_assert_uint_le(g_strv_length(bounded_titles), 4096);
+        g_string_free(many, true);
         /* A title holding "--id" is not read as an id; a default inside a function is not GRUB's. */
         g_autofree char *odd = NULL;
         ck_assert_int_eq(bootline_grub_default("function f {\n set default=\"1\"\n}\n"

@@ -280,6 +280,32 @@ static void menu_item_free(MenuItem *m) {
         g_free(m);
 }
 
+/* A large text's lines one at a time, each copied into one reused buffer: a grub.cfg
+ * may be megabytes, split whole it would be a string per line. */
+typedef struct Lines {
+        const char *at, *end;
+        GString *line;
+} Lines;
+
+static Lines lines_of(const char *text) {
+        return (Lines) { .at = text, .end = text + strlen(text), .line = g_string_new(NULL) };
+}
+
+static const char *lines_next(Lines *ls) {
+        if (!ls->at)
+                return NULL;
+        const char *nl = memchr(ls->at, '\n', (size_t) (ls->end - ls->at));
+        g_string_truncate(ls->line, 0);
+        g_string_append_len(ls->line, ls->at, (nl ? nl : ls->end) - ls->at);
+        ls->at = nl ? nl + 1 : NULL;
+        return ls->line->str;
+}
+
+static void lines_clear(Lines *ls) {
+        g_string_free(ls->line, true);
+}
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(Lines, lines_clear)
+
 /* The menu as grub-mkconfig writes it: every menuentry and submenu in order, with the
  * submenu that holds it (braces opened at a line's end, closed by a line of "}"). */
 static GPtrArray *grub_menu(const char *text) {
@@ -287,11 +313,11 @@ static GPtrArray *grub_menu(const char *text) {
         GPtrArray *menu = g_ptr_array_new_with_free_func((GDestroyNotify) menu_item_free);
         /* Per brace open: the submenu its lines are in (-1: the top). */
         g_autoptr(GArray) open = g_array_new(false, false, sizeof(int));
-        g_auto(GStrv) lines = g_strsplit(text, "\n", -1);
+        g_auto(Lines) lines = lines_of(text);
         MenuItem *current = NULL; /* the last menuentry, until its kernel */
 
-        for (char **l = lines; *l; l++) {
-                const char *p = *l;
+        for (const char *l; (l = lines_next(&lines));) {
+                const char *p = l;
                 bool sub = false;
                 size_t len;
                 char *args;
@@ -466,15 +492,15 @@ static int menu_find(GPtrArray *menu, const char *path, bool *fell_back) {
 
 int bootline_grub_default(const char *cfg, const char *grubenv, char **how) {
         g_autoptr(GPtrArray) menu = grub_menu(cfg);
-        g_auto(GStrv) lines = g_strsplit(cfg, "\n", -1);
+        g_auto(Lines) lines = lines_of(cfg);
         g_autofree char *value = NULL, *next = NULL, *path = NULL;
         bool honours_next = false;
         int depth = 0, at, index;
 
         /* grub-mkconfig's header: next_entry (grub-reboot's, once) when set, else the
          * configured default, "${saved_entry}" for GRUB_DEFAULT=saved. */
-        for (char **l = lines; *l; l++) {
-                const char *p = *l;
+        for (const char *l; (l = lines_next(&lines));) {
+                const char *p = l;
                 size_t len;
                 while (*p && isspace((unsigned char) *p))
                         p++;

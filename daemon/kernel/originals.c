@@ -380,6 +380,25 @@ static int append_failed(Originals *o, int err, GError **error) {
         return fail_io(o, error, "append to", err);
 }
 
+/* Nothing left to restore, with the journal open: it is emptied where it is, and the
+ * next entry appends to it (header first), instead of the file going and the next
+ * placement creating it again (its open, a new inode, a page and the header: about 40 us
+ * of each placement on tmpfs when every player that ends takes the last entry with it).
+ * The page that next append fills is taken now (tmpfs frees it with the size), at the
+ * exit, not at the next player's start. False when it cannot be emptied: then the file
+ * goes, as with no journal open. */
+static bool empty_in_place(Originals *o) {
+        g_autoptr(GError) e = NULL;
+
+        if (o->fd < 0 || o->rewrite || journal_ready(o, &e) < 0 || o->rewrite || ftruncate(o->fd, 0) < 0)
+                return false;
+        (void) fallocate(o->fd, FALLOC_FL_KEEP_SIZE, 0, 4096); /* a hint: without it, the append takes the page */
+        o->end = 0;
+        o->dead_lines = 0;
+        g_ptr_array_set_size(o->forgotten, 0);
+        return true;
+}
+
 int originals_flush(Originals *o, GError **error) {
         g_autoptr(GString) data = g_string_new(NULL);
         GList *first_new = NULL;
@@ -391,6 +410,8 @@ int originals_flush(Originals *o, GError **error) {
                 return 0;
         if (o->fd < 0 && g_mkdir_with_parents(o->dir, 0755) < 0)
                 return fail_io(o, error, "create the folder of", errno);
+        if (o->order.length == 0 && empty_in_place(o))
+                return 0;
         bool whole = o->dead_lines > o->order.length + COMPACT_SLACK || o->order.length == 0;
         if (!o->rewrite && !whole) {
                 int r = journal_ready(o, error);
@@ -398,7 +419,7 @@ int originals_flush(Originals *o, GError **error) {
                         return r;
         }
         if (o->rewrite || whole)
-                return rewrite(o, error); /* nothing left to restore: no file */
+                return rewrite(o, error); /* nothing left to restore, no journal open: no file */
         if (o->end == 0)
                 append_header(o, data);
         for (guint i = 0; i < o->forgotten->len; i++)

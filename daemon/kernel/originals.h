@@ -33,8 +33,9 @@ int originals_flush(Originals *o, GError **error);
 guint originals_count(const Originals *o);
 const char *originals_path(Originals *o, guint i);
 const char *originals_value(Originals *o, guint i);
-/* Drops every entry whose path is in restored (a GHashTable set), then flushes; the
- * file is removed when nothing is left. */
+/* Drops every entry whose path is in restored (a GHashTable set), then flushes; when
+ * nothing is left, the journal is emptied where it is (kept for the next entry), or the
+ * file removed when it was not open. */
 int originals_forget(Originals *o, GHashTable *restored, GError **error);
 const char *originals_file(const Originals *o);
 /* "FILE.foreign-TIME: why" when the file found at open was moved aside, else NULL. */

@@ -4,7 +4,8 @@
  * to the next batch, as a journal that was never cut would hold them; an append that
  * fails midway (RLIMIT_FSIZE standing in for a full runtime folder), with the cut back
  * working and with it refused (seccomp); a version 2 journal read and written anew; a
- * journal replaced or removed under the open file, written anew whole. */
+ * journal replaced or removed under the open file, written anew whole; a journal whose
+ * last entry is forgotten, emptied where it is. */
 #include <errno.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
@@ -341,6 +342,42 @@ START_TEST(test_replaced_under_journal) {
 }
 END_TEST
 
+/* The last entry forgotten with the journal open: the file is emptied where it is (the
+ * same inode, kept open), reads back as nothing, and the next entry starts it again with
+ * its header; a store that never opened its journal leaves no file. */
+START_TEST(test_emptied_in_place) {
+        g_autofree char *dir = fixture_tmpdir();
+        g_autofree char *file = g_build_filename(dir, "originals", NULL);
+        Originals *o = store_open(dir);
+        struct stat before, after;
+        for (int round = 0; round < 3; round++) {
+                remember(o, batch3, G_N_ELEMENTS(batch3));
+                flush(o);
+                ck_assert_int_eq(stat(file, &before), 0);
+                for (size_t i = 0; i < G_N_ELEMENTS(batch3); i++)
+                        forget(o, batch3[i].key);
+                ck_assert_int_eq(stat(file, &after), 0);
+                ck_assert_int_eq(after.st_size, 0);
+                ck_assert(after.st_ino == before.st_ino && after.st_dev == before.st_dev);
+                Originals *empty = store_open(dir);
+                ck_assert_uint_eq(originals_count(empty), 0);
+                originals_free(empty);
+        }
+        remember(o, batch1, 1);
+        flush(o);
+        originals_free(o);
+        Originals *again = store_open(dir);
+        ck_assert_uint_eq(originals_count(again), 1);
+        ck_assert_str_eq(originals_get(again, batch1[0].key), batch1[0].value);
+        /* Opened, its one entry forgotten before any append: no journal was open. */
+        forget(again, batch1[0].key);
+        ck_assert_int_eq(originals_count(again), 0);
+        originals_free(again);
+        ck_assert(!g_file_test(file, G_FILE_TEST_EXISTS));
+        fixture_remove(dir);
+}
+END_TEST
+
 #define CHILD_CHECK(cond, ...)                                  \
         do {                                                    \
                 if (!(cond)) {                                  \
@@ -448,6 +485,7 @@ static Suite *originals_suite(void) {
         tcase_add_test(tc, test_glued_never_misread);
         tcase_add_test(tc, test_version_2_read);
         tcase_add_test(tc, test_replaced_under_journal);
+        tcase_add_test(tc, test_emptied_in_place);
         tcase_add_test(tc, test_failed_append_cut_back);
         tcase_add_test(tc, test_failed_append_cut_refused);
         suite_add_tcase(s, tc);

@@ -9,7 +9,7 @@ _isoctl() {
                 cword=$COMP_CWORD
         }
         local commands="status verify apply reload set revert boot-params kernel-audit plan workloads irqs latency reset-latency sampler noise metrics watch"
-        local options="--json --no-color --help --version"
+        local options="--json --no-color --no-ask-password --help --version"
         local i command=
         for ((i = 1; i < cword; i++)); do
                 case ${words[i]} in

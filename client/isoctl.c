@@ -1,12 +1,17 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <fcntl.h>
 #include <getopt.h>
 #include <gio/gio.h>
 #include <json-glib/json-glib.h>
 #include <math.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -27,12 +32,18 @@ typedef struct Ctl {
         bool json;
         bool color;
         bool refused_input_is_usage; /* the command passes the user's values on */
+        bool ask_password;           /* polkit may ask the user (--no-ask-password: never) */
+        bool interactive;            /* a change, and polkit may ask: it may wait for a person */
         int timeout_ms;              /* -1: GDBus's 25 s */
 } Ctl;
 
 /* A change that runs the bootloader's tools (update-grub, kernel-install) waits for
  * them: as long as the helper's unit may take (TimeoutStartSec=5min), and a little. */
 #define BOOTLINE_TIMEOUT_MS (330 * 1000)
+/* A change polkit may ask a password for: as long as isolatord lets polkit ask (120 s),
+ * and a little. */
+#define INTERACTIVE_TIMEOUT_MS (130 * 1000)
+#define POLKIT_AGENT "/usr/bin/pkttyagent"
 
 static const char *paint(const Ctl *c, const char *state) {
         if (!c->color)
@@ -97,8 +108,11 @@ static int call_interface(const Ctl *c, const char *interface, const char *metho
                           const char *reply_type, GVariant **reply) {
         g_autoptr(GError) error = NULL;
 
+        GDBusCallFlags flags = c->interactive ? G_DBUS_CALL_FLAGS_ALLOW_INTERACTIVE_AUTHORIZATION
+                                              : G_DBUS_CALL_FLAGS_NONE;
+        int timeout_ms = c->interactive ? MAX(c->timeout_ms, INTERACTIVE_TIMEOUT_MS) : c->timeout_ms;
         *reply = g_dbus_connection_call_sync(c->bus, BUS_NAME, BUS_PATH, interface, method, args,
-                                             G_VARIANT_TYPE(reply_type), G_DBUS_CALL_FLAGS_NONE, c->timeout_ms, NULL, &error);
+                                             G_VARIANT_TYPE(reply_type), flags, timeout_ms, NULL, &error);
         return *reply ? EXIT_OK : call_failed(c, what, error);
 }
 
@@ -1038,15 +1052,16 @@ typedef struct Command {
         int (*run)(Ctl *c, char **args);
         const char *args_help;
         const char *help;
+        bool change;    /* root's or polkit's: a password may be asked */
 } Command;
 
 static const Command commands[] = {
         { "status", 0, cmd_status, "", "the partition, its state and the groups" },
         { "verify", 0, cmd_verify, "", "check everything now; exit 1 when a required finding is found" },
-        { "apply", 0, cmd_apply, "", "apply the partition (root or polkit)" },
-        { "reload", 0, cmd_reload, "", "re-read the configuration; an invalid one is refused (root or polkit)" },
-        { "set", 2, cmd_set, " GROUP CPUS", "move a group to other CPUs, kept across restarts (root or polkit)" },
-        { "revert", 0, cmd_revert, "", "restore every original value (root or polkit)" },
+        { "apply", 0, cmd_apply, "", "apply the partition (root or polkit)", true },
+        { "reload", 0, cmd_reload, "", "re-read the configuration; an invalid one is refused (root or polkit)", true },
+        { "set", 2, cmd_set, " GROUP CPUS", "move a group to other CPUs, kept across restarts (root or polkit)", true },
+        { "revert", 0, cmd_revert, "", "restore every original value (root or polkit)", true },
         { "boot-params", -1, cmd_boot_params, " [--write [--all]]",
           "the boot line the partition needs and what the next boot has; --write: for the bootloader (root or polkit)" },
         { "kernel-audit", 0, cmd_kernel_audit, "", "the kernel build options real-time audio needs" },
@@ -1055,15 +1070,57 @@ static const Command commands[] = {
         { "irqs", 0, cmd_irqs, "", "every IRQ: where it is, where it belongs, whether it hits isolated CPUs" },
         { "latency", -1, cmd_latency, " [--why[=N]|--histogram CPU|--format=cyclictest]",
           "wake-up latency per measured CPU and what measuring costs; the last spikes' causes; a histogram" },
-        { "reset-latency", 0, cmd_reset_latency, "", "zero the latency statistics (root or polkit)" },
-        { "sampler", 1, cmd_sampler, " start|stop", "start or stop the latency sampler (root or polkit)" },
+        { "reset-latency", 0, cmd_reset_latency, "", "zero the latency statistics (root or polkit)", true },
+        { "sampler", 1, cmd_sampler, " start|stop", "start or stop the latency sampler (root or polkit)", true },
         { "noise", 0, cmd_noise, "", "what still reaches each audio CPU a second: interrupts, threads, by name" },
         { "metrics", 0, cmd_metrics, "", "every figure in Prometheus's text format (--json does not apply)" },
         { "watch", 0, cmd_watch, "", "print isolatord's signals and property changes until interrupted" },
 };
 
+/* --- polkit's agent on the terminal --- */
+
+/* A change asked for by a user who is not root, from a terminal: polkit may want their
+ * password (boot-params --write always does), and asks it through an agent. As
+ * systemctl does, polkit's text agent is started for the call (--fallback: a desktop's
+ * own agent, when the session has one, asks instead) and waited for until it has
+ * registered, then stopped. Without a terminal, polkit can still ask through a
+ * desktop's agent. Returns the agent's pid, or -1 when none was started. */
+static pid_t agent_start(void) {
+        const char *agent = getenv("ISOCTL_POLKIT_AGENT"); /* the tests' stand-in */
+        char fd_text[16];
+        int notify[2];
+
+        if (!agent)
+                agent = POLKIT_AGENT;
+        if (geteuid() == 0 || !isatty(STDIN_FILENO) || access(agent, X_OK) < 0 || pipe(notify) < 0)
+                return -1;
+        (void) fcntl(notify[0], F_SETFD, FD_CLOEXEC);
+        g_snprintf(fd_text, sizeof fd_text, "%d", notify[1]);
+        pid_t pid = fork();
+        if (pid == 0) {
+                (void) prctl(PR_SET_PDEATHSIG, SIGTERM);
+                execl(agent, agent, "--notify-fd", fd_text, "--fallback", (char *) NULL);
+                _exit(127);
+        }
+        close(notify[1]);
+        if (pid > 0) {
+                /* Registered when it closes its end (or ends): at most 10 s. */
+                struct pollfd p = { .fd = notify[0], .events = POLLIN };
+                (void) poll(&p, 1, 10 * 1000);
+        }
+        close(notify[0]);
+        return pid;
+}
+
+static void agent_stop(pid_t pid) {
+        if (pid <= 0)
+                return;
+        (void) kill(pid, SIGTERM);
+        (void) waitpid(pid, NULL, 0);
+}
+
 static void help(FILE *f) {
-        fprintf(f, "Usage: isoctl [--json] [--no-color] COMMAND [ARGS]\n"
+        fprintf(f, "Usage: isoctl [--json] [--no-color] [--no-ask-password] COMMAND [ARGS]\n"
                    "Talks to isolatord (%s on the system bus).\n\nCommands:\n", BUS_NAME);
         for (size_t i = 0; i < G_N_ELEMENTS(commands); i++) {
                 g_autofree char *name = g_strconcat(commands[i].name, commands[i].args_help, NULL);
@@ -1072,6 +1129,8 @@ static void help(FILE *f) {
         fprintf(f, "\nOptions:\n"
                    "  --json       one JSON document (watch: one per line)\n"
                    "  --no-color   no colour even on a terminal\n"
+                   "  --no-ask-password\n"
+                   "               a change polkit would ask a password for is refused instead\n"
                    "  -h, --help   this text\n"
                    "  --version    the version\n\n"
                    "Exit status: 0 fine, 1 findings or a failed change, 2 usage error (also a CPU list,\n"
@@ -1079,15 +1138,16 @@ static void help(FILE *f) {
 }
 
 int main(int argc, char *argv[]) {
-        enum { ARG_JSON = 0x100, ARG_NO_COLOR, ARG_VERSION };
+        enum { ARG_JSON = 0x100, ARG_NO_COLOR, ARG_NO_ASK_PASSWORD, ARG_VERSION };
         static const struct option options[] = {
                 { "json", no_argument, NULL, ARG_JSON },
                 { "no-color", no_argument, NULL, ARG_NO_COLOR },
+                { "no-ask-password", no_argument, NULL, ARG_NO_ASK_PASSWORD },
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, ARG_VERSION },
                 {}
         };
-        Ctl c = { .timeout_ms = -1 };
+        Ctl c = { .timeout_ms = -1, .ask_password = true };
         const Command *cmd = NULL;
         int opt, r;
 
@@ -1099,6 +1159,7 @@ int main(int argc, char *argv[]) {
                 switch (opt) {
                 case ARG_JSON: c.json = true; break;
                 case ARG_NO_COLOR: c.color = false; break;
+                case ARG_NO_ASK_PASSWORD: c.ask_password = false; break;
                 case 'h': help(stdout); return EXIT_OK;
                 case ARG_VERSION: puts("isoctl " ISOLATORD_VERSION); return EXIT_OK;
                 default: help(stderr); return EXIT_USAGE;
@@ -1123,6 +1184,8 @@ int main(int argc, char *argv[]) {
                         c.json = true;
                 else if (g_str_equal(argv[i], "--no-color"))
                         c.color = false;
+                else if (g_str_equal(argv[i], "--no-ask-password"))
+                        c.ask_password = false;
                 else
                         args[nargs++] = argv[i];
         }
@@ -1134,12 +1197,17 @@ int main(int argc, char *argv[]) {
         }
         if (c.json)
                 c.color = false;
+        bool change = cmd->change || (cmd->run == cmd_boot_params && g_strv_contains((const char *const *) args, "--write"));
+        c.interactive = change && c.ask_password;
+        /* Before the bus: no thread of GDBus's is running at the fork. */
+        pid_t agent = c.interactive ? agent_start() : -1;
 
         g_autoptr(GError) error = NULL;
         c.bus = g_bus_get_sync(G_BUS_TYPE_SYSTEM, NULL, &error);
         if (!c.bus) {
                 fprintf(stderr, "isoctl: cannot reach the system bus: %s\n", error->message);
                 g_free(args);
+                agent_stop(agent);
                 return EXIT_UNREACHABLE;
         }
         /* A lost bus is the command's to report (watch says so), not a SIGTERM to itself. */
@@ -1147,5 +1215,6 @@ int main(int argc, char *argv[]) {
         r = cmd->run(&c, args);
         g_free(args);
         g_object_unref(c.bus);
+        agent_stop(agent);
         return r;
 }

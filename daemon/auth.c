@@ -8,6 +8,7 @@
 #include "base/log.h"
 #include "base/macro.h"
 #include "base/sd-glib.h"
+#include "base/text.h"
 
 /* polkit is asked at most this many times at once for one caller; more is refused. */
 #define AUTH_MAX_PENDING_PER_SENDER 4
@@ -166,6 +167,10 @@ static int polkit_reply(sd_bus_message *reply, void *userdata, sd_bus_error *ret
         sd_bus_message *m = sd_bus_message_ref(p->message);
         int authorized = 0, challenge = 0, r;
         bool polkit_failed = sd_bus_message_is_method_error(reply, NULL);
+        /* Not there at all, or there and failing (no agent to ask a password with, say). */
+        bool polkit_absent = sd_bus_message_is_method_error(reply, SD_BUS_ERROR_SERVICE_UNKNOWN) ||
+                             sd_bus_message_is_method_error(reply, SD_BUS_ERROR_NAME_HAS_NO_OWNER);
+        g_autofree char *polkit_error = NULL;
         bool timed_out = sd_bus_message_is_method_error(reply, SD_BUS_ERROR_TIMEOUT) ||
                          sd_bus_message_is_method_error(reply, SD_BUS_ERROR_NO_REPLY);
         g_autofree char *late = g_strdup_printf("polkit did not answer within %u s",
@@ -174,6 +179,9 @@ static int polkit_reply(sd_bus_message *reply, void *userdata, sd_bus_error *ret
         if (polkit_failed) {
                 const sd_bus_error *e = sd_bus_message_get_error(reply);
                 log_debug("polkit could not decide: %s", e ? e->message : "unknown error");
+                /* polkit's own words, as text a terminal may print. */
+                g_autofree char *said = text_printable(e && e->message ? e->message : "unknown error");
+                polkit_error = g_strdup_printf("polkit could not decide: %s", said);
         } else {
                 /* (bba{ss}): authorized, challenge, details. */
                 r = sd_bus_message_enter_container(reply, 'r', "bba{ss}");
@@ -198,9 +206,11 @@ static int polkit_reply(sd_bus_message *reply, void *userdata, sd_bus_error *ret
                 }
         } else {
                 refuse(&error, p_action, timed_out ? late
-                               : polkit_failed ? "polkit is not running on this bus, so only root may"
+                               : polkit_absent ? "polkit is not running on this bus, so only root may"
+                               : polkit_failed ? polkit_error
                                : challenge ? "polkit wants the caller to authenticate, which this call did not allow "
-                                             "(busctl --allow-interactive-authorization=yes)"
+                                             "(isoctl without --no-ask-password, busctl "
+                                             "--allow-interactive-authorization=yes)"
                                : "polkit refused");
                 sd_bus_reply_method_error(m, &error);
         }

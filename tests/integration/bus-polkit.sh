@@ -2,8 +2,10 @@
 # The polkit path of isolatord's authorization, with python-dbusmock's polkitd template
 # as polkit: an unprivileged caller is refused while polkit says no, is served once it
 # grants org.rtaudio.isolator.manage (the call is dispatched again after the answer),
-# the boot line wants org.rtaudio.isolator.boot-line beside it, the daemon keeps answering others while polkit takes its time, and without polkit on
-# the bus only root may change anything.
+# the boot line wants org.rtaudio.isolator.boot-line beside it, isoctl lets polkit ask
+# for a password (an agent on a terminal, the call's interactive flag), the daemon keeps
+# answering others while polkit takes its time, and without polkit on the bus only root
+# may change anything.
 set -euo pipefail
 
 : "${ISOLATORD:?}" "${ISOLATORD_FIXTURES:?}" "${DBUS_POLICY_DIR:?}"
@@ -54,6 +56,40 @@ mock SetAllowed as 2 org.rtaudio.isolator.manage org.rtaudio.isolator.boot-line 
 expect_exit 1 "granted both, the call goes on" -- as_nobody WriteBootParameters b false
 expect_not_in "not refused by polkit" "polkit action"
 mock SetAllowed as 1 org.rtaudio.isolator.manage >/dev/null
+# isoctl lets polkit ask for a password: a change from a terminal starts polkit's text
+# agent (here a stand-in that says how it was started) for the call and stops it after,
+# and the call allows interactive authorization; without a terminal no agent, and with
+# --no-ask-password the call does not allow it either.
+cat >"$work/agent" <<'SH'
+#!/bin/sh
+echo "started $*" >>"$AGENT_LOG"
+trap 'echo stopped >>"$AGENT_LOG"; exit 0' TERM
+eval "exec $2>&-" # registered
+while :; do sleep 0.1; done
+SH
+chmod 755 "$work/agent"
+: >"$work/agent.log"
+chmod 666 "$work/agent.log"
+# The last CheckAuthorization's flags (1: the caller allows interaction).
+last_flags() { mock GetCalls | grep -o 'org.rtaudio.isolator.manage" a{ss} 0 u [0-9]' | tail -n 1 | sed 's/.* //'; }
+as_user_isoctl() {
+  nobody env ISOCTL_POLKIT_AGENT="$work/agent" AGENT_LOG="$work/agent.log" "$ISOCTL" "$@"
+}
+expect_exit 0 "isoctl apply on a terminal" -- \
+  script -qec "$(printf '%q ' setpriv --reuid=65534 --regid=65534 --clear-groups env ISOCTL_POLKIT_AGENT="$work/agent" AGENT_LOG="$work/agent.log" "$ISOCTL" apply)" /dev/null
+expect_eq "the agent started with a notify fd and as a fallback, then stopped" "started --notify-fd 3 --fallback
+stopped" "$(sed -E 's/--notify-fd [0-9]+/--notify-fd 3/' "$work/agent.log")"
+expect_eq "the call allowed interaction" "1" "$(last_flags)"
+: >"$work/agent.log"
+expect_exit 0 "isoctl apply without a terminal" -- as_user_isoctl apply </dev/null
+expect_eq "no agent without a terminal" "" "$(cat "$work/agent.log")"
+expect_eq "still allowed a desktop's agent to ask" "1" "$(last_flags)"
+expect_exit 0 "isoctl --no-ask-password apply" -- as_user_isoctl --no-ask-password apply </dev/null
+expect_eq "the call did not allow interaction" "0" "$(last_flags)"
+expect_exit 0 "a read starts no agent, even on a terminal" -- \
+  script -qec "$(printf '%q ' setpriv --reuid=65534 --regid=65534 --clear-groups env ISOCTL_POLKIT_AGENT="$work/agent" AGENT_LOG="$work/agent.log" "$ISOCTL" status)" /dev/null
+expect_eq "no agent for a read" "" "$(cat "$work/agent.log")"
+
 # A granted call still gets its own named errors.
 expect_exit 1 "granted but invalid" -- as_nobody SetGroupCpus ss hqplayer 7-3
 expect_in "the error of the call itself" "range end 3 is below its start 7"

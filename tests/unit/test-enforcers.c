@@ -99,6 +99,33 @@ START_TEST(test_task_stat) {
 }
 END_TEST
 
+/* On the host, the kernel's affinity as an array of longs, converted a word at a time:
+ * this thread's own, each end of it alone (past the first word on a machine of 65 CPUs
+ * or more), and back. */
+START_TEST(test_host_affinity_roundtrip) {
+        g_autoptr(Root) host = root_new("/");
+        CpuMask was, now, one;
+        ck_assert_int_eq(task_get_affinity(host, 0, &was), 0);
+        cpu_set_t kernel;
+        ck_assert_int_eq(sched_getaffinity(0, sizeof kernel, &kernel), 0);
+        ck_assert_uint_eq(cpumask_count(&was), (unsigned) CPU_COUNT(&kernel));
+        for (int cpu = cpumask_first(&was); cpu >= 0; cpu = cpumask_next(&was, cpu))
+                ck_assert(CPU_ISSET(cpu, &kernel));
+        int ends[] = { cpumask_first(&was), cpumask_last(&was) };
+        for (size_t i = 0; i < G_N_ELEMENTS(ends); i++) {
+                cpumask_zero(&one);
+                cpumask_add(&one, (unsigned) ends[i]);
+                ck_assert_int_eq(task_set_affinity(host, 0, &one), 0);
+                ck_assert_int_eq(task_get_affinity(host, 0, &now), 0);
+                ck_assert(cpumask_equal(&now, &one));
+                ck_assert_int_eq(sched_getcpu(), ends[i]);
+        }
+        ck_assert_int_eq(task_set_affinity(host, 0, &was), 0);
+        ck_assert_int_eq(task_get_affinity(host, 0, &now), 0);
+        ck_assert(cpumask_equal(&now, &was));
+}
+END_TEST
+
 START_TEST(test_fake_affinity_roundtrip) {
         g_autofree char *dir = fixture_new_root("ryzen-7700x");
         g_autoptr(Root) root = root_new(dir);
@@ -304,6 +331,7 @@ int main(void) {
         tcase_add_test(pure, test_task_stat);
         tcase_add_test(pure, test_limits_advice);
         tcase_add_test(live, test_fake_affinity_roundtrip);
+        tcase_add_test(live, test_host_affinity_roundtrip);
         tcase_add_test(live, test_kthreads_and_governors);
         tcase_add_test(live, test_cpusets_cgroupfs);
         tcase_add_test(live, test_no_cpuset_controller_is_a_finding);

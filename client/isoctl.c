@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <gio/gio.h>
@@ -40,10 +41,13 @@ typedef struct Ctl {
 /* A change that runs the bootloader's tools (update-grub, kernel-install) waits for
  * them: as long as the helper's unit may take (TimeoutStartSec=5min), and a little. */
 #define BOOTLINE_TIMEOUT_MS (330 * 1000)
-/* A change polkit may ask a password for: as long as isolatord lets polkit ask (120 s),
- * and a little. */
-#define INTERACTIVE_TIMEOUT_MS (130 * 1000)
+/* A change polkit may ask a password for waits, on top of its own time, as long as
+ * isolatord lets polkit ask (120 s), and a little. */
+#define INTERACTIVE_EXTRA_MS (130 * 1000)
+#define DEFAULT_TIMEOUT_MS (25 * 1000)
 #define POLKIT_AGENT "/usr/bin/pkttyagent"
+/* How long a stopped agent may take to end before it is killed. */
+#define AGENT_STOP_MS 2000
 
 static const char *paint(const Ctl *c, const char *state) {
         if (!c->color)
@@ -110,7 +114,8 @@ static int call_interface(const Ctl *c, const char *interface, const char *metho
 
         GDBusCallFlags flags = c->interactive ? G_DBUS_CALL_FLAGS_ALLOW_INTERACTIVE_AUTHORIZATION
                                               : G_DBUS_CALL_FLAGS_NONE;
-        int timeout_ms = c->interactive ? MAX(c->timeout_ms, INTERACTIVE_TIMEOUT_MS) : c->timeout_ms;
+        int timeout_ms = !c->interactive ? c->timeout_ms
+                         : (c->timeout_ms < 0 ? DEFAULT_TIMEOUT_MS : c->timeout_ms) + INTERACTIVE_EXTRA_MS;
         *reply = g_dbus_connection_call_sync(c->bus, BUS_NAME, BUS_PATH, interface, method, args,
                                              G_VARIANT_TYPE(reply_type), flags, timeout_ms, NULL, &error);
         return *reply ? EXIT_OK : call_failed(c, what, error);
@@ -1086,19 +1091,34 @@ static const Command commands[] = {
  * registered, then stopped. Without a terminal, polkit can still ask through a
  * desktop's agent. Returns the agent's pid, or -1 when none was started. */
 static pid_t agent_start(void) {
-        const char *agent = getenv("ISOCTL_POLKIT_AGENT"); /* the tests' stand-in */
+        /* The tests' stand-in; an absolute path, and not taken from a setuid caller's
+         * environment (isoctl is not setuid; root never starts an agent anyway). */
+        const char *agent = secure_getenv("ISOCTL_POLKIT_AGENT");
         char fd_text[16];
         int notify[2];
 
-        if (!agent)
+        if (!agent || agent[0] != '/')
                 agent = POLKIT_AGENT;
         if (geteuid() == 0 || !isatty(STDIN_FILENO) || access(agent, X_OK) < 0 || pipe(notify) < 0)
                 return -1;
         (void) fcntl(notify[0], F_SETFD, FD_CLOEXEC);
         g_snprintf(fd_text, sizeof fd_text, "%d", notify[1]);
+        pid_t parent = getpid();
         pid_t pid = fork();
         if (pid == 0) {
-                (void) prctl(PR_SET_PDEATHSIG, SIGTERM);
+                /* Signals as a new program expects them: an ignored SIGTERM (a script's
+                 * trap) would make the agent unstoppable. It ends with isoctl, and keeps
+                 * only the terminal and its notify fd. */
+                sigset_t none;
+                sigemptyset(&none);
+                (void) sigprocmask(SIG_SETMASK, &none, NULL);
+                for (int sig = 1; sig < NSIG; sig++)
+                        if (sig != SIGKILL && sig != SIGSTOP)
+                                (void) signal(sig, SIG_DFL);
+                if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0 || getppid() != parent)
+                        _exit(1);
+                (void) close_range(3, (unsigned) notify[1] - 1, 0);
+                (void) close_range((unsigned) notify[1] + 1, ~0u, 0);
                 execl(agent, agent, "--notify-fd", fd_text, "--fallback", (char *) NULL);
                 _exit(127);
         }
@@ -1112,10 +1132,20 @@ static pid_t agent_start(void) {
         return pid;
 }
 
+/* Asked to end, and woken if a terminal stopped it (SIGTTOU in the background); killed
+ * if it has not ended within AGENT_STOP_MS. */
 static void agent_stop(pid_t pid) {
         if (pid <= 0)
                 return;
         (void) kill(pid, SIGTERM);
+        (void) kill(pid, SIGCONT);
+        for (int waited = 0; waited < AGENT_STOP_MS; waited += 10) {
+                pid_t r = waitpid(pid, NULL, WNOHANG);
+                if (r == pid || (r < 0 && errno != EINTR))
+                        return;
+                g_usleep(10 * 1000);
+        }
+        (void) kill(pid, SIGKILL);
         (void) waitpid(pid, NULL, 0);
 }
 

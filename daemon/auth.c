@@ -167,7 +167,7 @@ static int polkit_reply(sd_bus_message *reply, void *userdata, sd_bus_error *ret
         sd_bus_message *m = sd_bus_message_ref(p->message);
         int authorized = 0, challenge = 0, r;
         bool polkit_failed = sd_bus_message_is_method_error(reply, NULL);
-        /* Not there at all, or there and failing (no agent to ask a password with, say). */
+        /* Not on the bus at all (polkit_failed alone: there, and failing). */
         bool polkit_absent = sd_bus_message_is_method_error(reply, SD_BUS_ERROR_SERVICE_UNKNOWN) ||
                              sd_bus_message_is_method_error(reply, SD_BUS_ERROR_NAME_HAS_NO_OWNER);
         g_autofree char *polkit_error = NULL;
@@ -208,6 +208,9 @@ static int polkit_reply(sd_bus_message *reply, void *userdata, sd_bus_error *ret
                 refuse(&error, p_action, timed_out ? late
                                : polkit_absent ? "polkit is not running on this bus, so only root may"
                                : polkit_failed ? polkit_error
+                               : challenge && sd_bus_message_get_allow_interactive_authorization(m)
+                                       ? "polkit wants the caller to authenticate and had no agent to ask with (run "
+                                         "isoctl on a terminal, or in a desktop session that has a polkit agent)"
                                : challenge ? "polkit wants the caller to authenticate, which this call did not allow "
                                              "(isoctl without --no-ask-password, busctl "
                                              "--allow-interactive-authorization=yes)"

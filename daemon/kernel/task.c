@@ -265,6 +265,7 @@ int task_read_cgroup_v1(const Root *root, const char *controller, pid_t pid, cha
  * time of a placement (two per player). */
 #define LONG_BITS (8 * sizeof(unsigned long))
 #define AFFINITY_LONGS (CPUMASK_MAX / LONG_BITS)
+G_STATIC_ASSERT(CPUMASK_MAX % LONG_BITS == 0);
 
 static void mask_from_longs(const unsigned long *longs, CpuMask *out) {
         cpumask_zero(out);

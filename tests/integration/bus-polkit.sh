@@ -61,29 +61,34 @@ mock SetAllowed as 1 org.rtaudio.isolator.manage >/dev/null
 # and the call allows interactive authorization; without a terminal no agent, and with
 # --no-ask-password the call does not allow it either.
 cat >"$work/agent" <<'SH'
-#!/bin/sh
+#!/bin/bash
 echo "started $*" >>"$AGENT_LOG"
 trap 'echo stopped >>"$AGENT_LOG"; exit 0' TERM
-eval "exec $2>&-" # registered
+eval "exec $2>&-" # registered (bash: dash takes no fd past 9)
 while :; do sleep 0.1; done
 SH
 chmod 755 "$work/agent"
 : >"$work/agent.log"
 chmod 666 "$work/agent.log"
-# The last CheckAuthorization's flags (1: the caller allows interaction).
+# The last CheckAuthorization's flags (1: the caller allows interaction), of the calls
+# since the mock's log was cleared (each step clears it: a step that never asked polkit
+# reads nothing, not the step before's).
 last_flags() { mock GetCalls | grep -o 'org.rtaudio.isolator.manage" a{ss} 0 u [0-9]' | tail -n 1 | sed 's/.* //'; }
 as_user_isoctl() {
   nobody env ISOCTL_POLKIT_AGENT="$work/agent" AGENT_LOG="$work/agent.log" "$ISOCTL" "$@"
 }
+mock ClearCalls >/dev/null
 expect_exit 0 "isoctl apply on a terminal" -- \
   script -qec "$(printf '%q ' setpriv --reuid=65534 --regid=65534 --clear-groups env ISOCTL_POLKIT_AGENT="$work/agent" AGENT_LOG="$work/agent.log" "$ISOCTL" apply)" /dev/null
 expect_eq "the agent started with a notify fd and as a fallback, then stopped" "started --notify-fd 3 --fallback
 stopped" "$(sed -E 's/--notify-fd [0-9]+/--notify-fd 3/' "$work/agent.log")"
 expect_eq "the call allowed interaction" "1" "$(last_flags)"
 : >"$work/agent.log"
+mock ClearCalls >/dev/null
 expect_exit 0 "isoctl apply without a terminal" -- as_user_isoctl apply </dev/null
 expect_eq "no agent without a terminal" "" "$(cat "$work/agent.log")"
 expect_eq "still allowed a desktop's agent to ask" "1" "$(last_flags)"
+mock ClearCalls >/dev/null
 expect_exit 0 "isoctl --no-ask-password apply" -- as_user_isoctl --no-ask-password apply </dev/null
 expect_eq "the call did not allow interaction" "0" "$(last_flags)"
 expect_exit 0 "a read starts no agent, even on a terminal" -- \

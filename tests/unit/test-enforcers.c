@@ -106,11 +106,14 @@ START_TEST(test_host_affinity_roundtrip) {
         g_autoptr(Root) host = root_new("/");
         CpuMask was, now, one;
         ck_assert_int_eq(task_get_affinity(host, 0, &was), 0);
-        cpu_set_t kernel;
-        ck_assert_int_eq(sched_getaffinity(0, sizeof kernel, &kernel), 0);
-        ck_assert_uint_eq(cpumask_count(&was), (unsigned) CPU_COUNT(&kernel));
+        size_t size = CPU_ALLOC_SIZE(CPUMASK_MAX);
+        cpu_set_t *kernel = CPU_ALLOC(CPUMASK_MAX);
+        CPU_ZERO_S(size, kernel);
+        ck_assert_int_eq(sched_getaffinity(0, size, kernel), 0);
+        ck_assert_uint_eq(cpumask_count(&was), (unsigned) CPU_COUNT_S(size, kernel));
         for (int cpu = cpumask_first(&was); cpu >= 0; cpu = cpumask_next(&was, cpu))
-                ck_assert(CPU_ISSET(cpu, &kernel));
+                ck_assert(CPU_ISSET_S((size_t) cpu, size, kernel));
+        CPU_FREE(kernel);
         int ends[] = { cpumask_first(&was), cpumask_last(&was) };
         for (size_t i = 0; i < G_N_ELEMENTS(ends); i++) {
                 cpumask_zero(&one);

@@ -77,9 +77,13 @@ last_flags() { mock GetCalls | grep -o 'org.rtaudio.isolator.manage" a{ss} 0 u [
 as_user_isoctl() {
   nobody env ISOCTL_POLKIT_AGENT="$work/agent" AGENT_LOG="$work/agent.log" "$ISOCTL" "$@"
 }
+# The same on a terminal of its own (script(1)'s pseudo-terminal).
+on_terminal_isoctl() {
+  script -qec "$(printf '%q ' setpriv --reuid=65534 --regid=65534 --clear-groups env \
+    ISOCTL_POLKIT_AGENT="$work/agent" AGENT_LOG="$work/agent.log" "$ISOCTL" "$@")" /dev/null
+}
 mock ClearCalls >/dev/null
-expect_exit 0 "isoctl apply on a terminal" -- \
-  script -qec "$(printf '%q ' setpriv --reuid=65534 --regid=65534 --clear-groups env ISOCTL_POLKIT_AGENT="$work/agent" AGENT_LOG="$work/agent.log" "$ISOCTL" apply)" /dev/null
+expect_exit 0 "isoctl apply on a terminal" -- on_terminal_isoctl apply
 expect_eq "the agent started with a notify fd and as a fallback, then stopped" "started --notify-fd 3 --fallback
 stopped" "$(sed -E 's/--notify-fd [0-9]+/--notify-fd 3/' "$work/agent.log")"
 expect_eq "the call allowed interaction" "1" "$(last_flags)"
@@ -91,8 +95,7 @@ expect_eq "still allowed a desktop's agent to ask" "1" "$(last_flags)"
 mock ClearCalls >/dev/null
 expect_exit 0 "isoctl --no-ask-password apply" -- as_user_isoctl --no-ask-password apply </dev/null
 expect_eq "the call did not allow interaction" "0" "$(last_flags)"
-expect_exit 0 "a read starts no agent, even on a terminal" -- \
-  script -qec "$(printf '%q ' setpriv --reuid=65534 --regid=65534 --clear-groups env ISOCTL_POLKIT_AGENT="$work/agent" AGENT_LOG="$work/agent.log" "$ISOCTL" status)" /dev/null
+expect_exit 0 "a read starts no agent, even on a terminal" -- on_terminal_isoctl status
 expect_eq "no agent for a read" "" "$(cat "$work/agent.log")"
 
 # A granted call still gets its own named errors.

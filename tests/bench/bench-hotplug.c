@@ -8,6 +8,8 @@
  * nothing else (receives the uevent, lists the IRQ folders, reads each new IRQ's
  * affinity and writes housekeeping's). Prints figures, asserts nothing. */
 #include <fcntl.h>
+#include <sched.h>
+#include <stdbool.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -166,9 +168,17 @@ int main(int argc, char *argv[]) {
          * (SIGSTOP), its uevents wait in its socket, and it catches up after SIGCONT
          * before its own round starts. No other monitor of this process is woken. */
         g_autofree char *root = g_strdup(rig.root);
+        /* The bare pinner runs where isolatord pinned itself (its housekeeping CPUs on
+         * this machine), as P2's repairer and P3's placer do: one free to run on any CPU
+         * would dodge this harness's polling, which isolatord has to share a CPU with. */
+        cpu_set_t daemon_cpus;
+        bool same_cpus = sched_getaffinity(rig.pid, sizeof daemon_cpus, &daemon_cpus) == 0;
         pid_t pinner = fork();
-        if (pinner == 0)
+        if (pinner == 0) {
+                if (same_cpus)
+                        (void) sched_setaffinity(0, sizeof daemon_cpus, &daemon_cpus);
                 pin_forever(root, "0,8");
+        }
         g_usleep(300000); /* its monitor in place and the IRQs there now read */
         kill(pinner, SIGSTOP);
         enum { ROUNDS = 4, PER_ROUND = N / ROUNDS };

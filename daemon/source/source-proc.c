@@ -6,12 +6,10 @@
 #include <linux/connector.h>
 #include <linux/filter.h>
 #include <linux/netlink.h>
-#include <netlink/msg.h>
-#include <netlink/netlink.h>
-#include <netlink/socket.h>
 #include <stddef.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include "base/log.h"
 #include "source/source-proc.h"
@@ -25,7 +23,7 @@
 #define LOST_SAY_GAP_USEC (60 * 1000 * 1000)
 
 struct ProcSource {
-        struct nl_sock *sock;
+        int fd;
         sd_event_source *io;
         sd_event_source *rescan;  /* a rescan due for lost events, not yet run */
         sd_event *event;
@@ -122,20 +120,18 @@ void proc_source_filter(struct sock_fprog *out) {
         *out = (struct sock_fprog) { .len = G_N_ELEMENTS(proc_filter), .filter = (struct sock_filter *) proc_filter };
 }
 
-/* The connector's messages carry NLMSG_DONE as their type: NL_CB_VALID never sees
- * them, NL_CB_MSG_IN sees every one. */
-static int on_message(struct nl_msg *msg, void *arg) {
-        struct nlmsghdr *h = nlmsg_hdr(msg);
-        struct cn_msg *cn = nlmsg_data(h);
+/* One connector message (its type is NLMSG_DONE): a proc event, or something else
+ * that is skipped. */
+static void on_message(ProcSource *s, const struct nlmsghdr *h) {
+        const struct cn_msg *cn = NLMSG_DATA(h);
 
-        if (nlmsg_datalen(h) >= (int) (sizeof *cn + sizeof(struct proc_event)) && cn->id.idx == CN_IDX_PROC &&
+        if (h->nlmsg_len >= NLMSG_LENGTH(sizeof *cn + sizeof(struct proc_event)) && cn->id.idx == CN_IDX_PROC &&
             cn->id.val == CN_VAL_PROC) {
                 /* cn->data sits 20 bytes in: copied out for the event's 8-byte alignment. */
                 struct proc_event ev;
                 memcpy(&ev, cn->data, sizeof ev);
-                dispatch(arg, &ev);
+                dispatch(s, &ev);
         }
-        return NL_SKIP;
 }
 
 static int on_rescan(sd_event_source *source, uint64_t usec, void *userdata) {
@@ -173,68 +169,85 @@ static void events_lost(ProcSource *s, const char *why) {
                 (void) sd_event_source_set_priority(s->rescan, SD_EVENT_PRIORITY_IMPORTANT);
 }
 
+/* Each event is a datagram of under 100 bytes, received straight into the stack: the
+ * exec that wakes the loop is on its way to placement after one system call, with no
+ * allocation (libnl took a 16 KiB buffer and a message object per event). Only the
+ * kernel's (port 0) count: another sender is not the connector. */
 static int on_io(sd_event_source *source, int fd, uint32_t revents, void *userdata) {
         ProcSource *s = userdata;
-        int r;
-        while ((r = nl_recvmsgs_default(s->sock)) >= 0)
-                ;
-        if (r != -NLE_AGAIN)
-                events_lost(s, nl_geterror(r));
+        union {
+                struct nlmsghdr h;
+                char bytes[4096];
+        } buf;
+
+        for (;;) {
+                struct sockaddr_nl from = {};
+                socklen_t from_len = sizeof from;
+                ssize_t n = recvfrom(s->fd, &buf, sizeof buf, MSG_DONTWAIT, (struct sockaddr *) &from, &from_len);
+                if (n < 0) {
+                        int e = errno;
+                        if (e == EINTR)
+                                continue;
+                        if (e == EAGAIN)
+                                break;
+                        events_lost(s, strerror(e));
+                        if (e == ENOBUFS)
+                                continue; /* the overflow is told once; what is queued now is good */
+                        break;
+                }
+                if (from.nl_pid != 0)
+                        continue;
+                size_t left = (size_t) n;
+                for (const struct nlmsghdr *h = &buf.h; NLMSG_OK(h, left); h = NLMSG_NEXT(h, left))
+                        on_message(s, h);
+        }
         return 0;
 }
 
 static int subscribe(ProcSource *s, enum proc_cn_mcast_op op) {
         struct {
+                struct nlmsghdr h;
                 struct cn_msg msg;
                 enum proc_cn_mcast_op op;
         } __attribute__((packed)) req;
+        struct sockaddr_nl kernel = { .nl_family = AF_NETLINK };
 
         memset(&req, 0, sizeof req);
+        req.h.nlmsg_len = sizeof req;
+        req.h.nlmsg_type = NLMSG_DONE;
+        req.h.nlmsg_pid = 0;
         req.msg.id.idx = CN_IDX_PROC;
         req.msg.id.val = CN_VAL_PROC;
         req.msg.len = sizeof req.op;
         req.op = op;
-        int r = nl_send_simple(s->sock, NLMSG_DONE, 0, &req, sizeof req);
-        return r < 0 ? -EIO : 0;
+        if (sendto(s->fd, &req, sizeof req, 0, (struct sockaddr *) &kernel, sizeof kernel) < 0)
+                return -errno;
+        return 0;
 }
 
 int proc_source_new(sd_event *event, const TriggerSink *sink, ProcSource **out) {
         ProcSource *s = g_new0(ProcSource, 1);
+        struct sockaddr_nl self = { .nl_family = AF_NETLINK, .nl_groups = CN_IDX_PROC };
         int r;
 
         s->sink = *sink;
         s->event = event;
-        s->sock = nl_socket_alloc();
-        if (!s->sock) {
-                proc_source_free(s);
-                return -ENOMEM;
-        }
-        nl_socket_disable_seq_check(s->sock);
-        nl_socket_disable_auto_ack(s->sock);
-        nl_join_groups(s->sock, CN_IDX_PROC);
-        nl_socket_modify_cb(s->sock, NL_CB_MSG_IN, NL_CB_CUSTOM, on_message, s);
-        r = nl_connect(s->sock, NETLINK_CONNECTOR);
-        if (r < 0) {
-                log_warning("cannot open the proc connector: %s", nl_geterror(r));
+        s->fd = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, NETLINK_CONNECTOR);
+        if (s->fd < 0 || bind(s->fd, (struct sockaddr *) &self, sizeof self) < 0) {
+                log_warning_errno(errno, "cannot open the proc connector: %m");
                 proc_source_free(s);
                 return -EPERM;
         }
         struct sock_fprog filter;
         proc_source_filter(&filter);
-        if (setsockopt(nl_socket_get_fd(s->sock), SOL_SOCKET, SO_ATTACH_FILTER, &filter, sizeof filter) < 0)
+        if (setsockopt(s->fd, SOL_SOCKET, SO_ATTACH_FILTER, &filter, sizeof filter) < 0)
                 log_warning_errno(errno, "cannot filter the process events, every one wakes the loop: %m");
         int size = RCVBUF;
-        if (setsockopt(nl_socket_get_fd(s->sock), SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof size) < 0)
-                (void) nl_socket_set_buffer_size(s->sock, RCVBUF, 0); /* up to rmem_max */
-        /* A connector message is under 100 bytes: a buffer that holds any of them spares
-         * libnl the peek it otherwise makes before every receive. */
-        nl_socket_disable_msg_peek(s->sock);
-        (void) nl_socket_set_msg_buf_size(s->sock, 16384);
-        r = nl_socket_set_nonblocking(s->sock);
+        if (setsockopt(s->fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof size) < 0)
+                (void) setsockopt(s->fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size); /* up to rmem_max */
+        r = subscribe(s, PROC_CN_MCAST_LISTEN);
         if (r >= 0)
-                r = subscribe(s, PROC_CN_MCAST_LISTEN);
-        if (r >= 0)
-                r = sd_event_add_io(event, &s->io, nl_socket_get_fd(s->sock), EPOLLIN, on_io, s);
+                r = sd_event_add_io(event, &s->io, s->fd, EPOLLIN, on_io, s);
         if (r < 0) {
                 proc_source_free(s);
                 return r;
@@ -250,8 +263,8 @@ ProcSource *proc_source_free(ProcSource *s) {
                 return NULL;
         sd_event_source_disable_unref(s->io);
         sd_event_source_disable_unref(s->rescan);
-        if (s->sock)
-                nl_socket_free(s->sock);
+        if (s->fd >= 0)
+                close(s->fd);
         g_free(s);
         return NULL;
 }

@@ -6,10 +6,10 @@
 
 #include "source/trigger.h"
 
-/* The kernel's process events (the netlink proc connector, through libnl-3), on the
- * loop: each exec, new thread and exit is handed over at once, not coalesced: a process
- * is placed before it gets far (TRIGGER_EXEC, _FORK, _THREAD, _EXIT; _LOST when the
- * kernel dropped events). Root in the initial network and PID namespaces only;
+/* The kernel's process events (the netlink proc connector, read straight from its
+ * socket), on the loop: each exec, new thread and exit is handed over at once, not
+ * coalesced: a process is placed before it gets far (TRIGGER_EXEC, _FORK, _THREAD,
+ * _EXIT; _LOST when the kernel dropped events). Root in the initial network and PID namespaces only;
  * elsewhere proc_source_new fails and placement falls back to the periodic scan. */
 typedef struct ProcSource ProcSource;
 

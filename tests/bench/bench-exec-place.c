@@ -1,19 +1,23 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* exec -> placed, beside a bare proc-connector receive in the same run.
- * Usage: bench-exec-place PROGRAM N [bare CGROUP_PROCS [ORIGINALS]]: runs PROGRAM (a name
- * matching a group with CPUs=1 and SchedPolicy=fifo, priority 10) N times. Each time the
- * harness's own proc connector socket receives the exec event (kernel timestamp to
- * receipt), then it polls the child until it is SCHED_FIFO (kernel timestamp to seen
- * placed), itself at SCHED_FIFO 20 so that the child cannot run in between. Without "bare" a running isolatord places it; with it, a bare placer: a
- * process of this benchmark on CPU 0 (where isolatord's loop runs). Without ORIGINALS it
- * makes the writes and nothing else (receives the exec, reads the process's executable,
- * writes its pid to CGROUP_PROCS, its affinity to CPU 1 and SCHED_FIFO 10). With it, it
- * also does the kernel work that isolatord's contract requires before those writes, in
- * the least code: who the process is (its stat: start time and scheduling, the file kept
- * open and read again after the other reads, so they were that process's), that only
- * root could have put its executable there (the running file is root's and not writable
- * by others, and its path still names it), what it had (its CPUs and cgroup), and those
- * originals appended to ORIGINALS. Root, initial namespaces. */
+ * Usage: bench-exec-place PROGRAM N [bare CGROUP_PROCS [ORIGINALS] | paired DAEMON_PID
+ * CGROUP_PROCS ORIGINALS]: runs PROGRAM (a name matching a group with CPUs=1 and
+ * SchedPolicy=fifo, priority 10) N times. Each time the harness's own proc connector
+ * socket receives the exec event (kernel timestamp to receipt), then it polls the child
+ * until it is SCHED_FIFO (kernel timestamp to seen placed), itself at SCHED_FIFO 20 so
+ * that the child cannot run in between. Without "bare" a running isolatord places it;
+ * with it, a bare placer: a process of this benchmark on CPU 0 (where isolatord's loop
+ * runs). Without ORIGINALS it makes the writes and nothing else (receives the exec,
+ * reads the process's executable, writes its pid to CGROUP_PROCS, its affinity to CPU 1
+ * and SCHED_FIFO 10). With it, it also does the kernel work that isolatord's contract
+ * requires before those writes, in the least code: who the process is (its stat: start
+ * time and scheduling, the file kept open and read again after the other reads, so they
+ * were that process's), that only root could have put its executable there (the running
+ * file is root's and not writable by others, and its path still names it), what it had
+ * (its CPUs and cgroup), and those originals appended to ORIGINALS. "paired" measures
+ * all three, N execs each, in alternating blocks of 10: isolatord (DAEMON_PID), the
+ * placer keeping the contract, the one that only writes; the two not measured are
+ * stopped (SIGSTOP) meanwhile. Root, initial namespaces. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdbool.h>
@@ -159,72 +163,145 @@ static void place_forever(const char *program, const char *procs, int originals)
         }
 }
 
+/* The samples of one placer, and how it is told to run or stop (pid 0: nothing to
+ * signal, the only placer). */
+typedef struct Side {
+        const char *who;
+        pid_t pid;
+        uint64_t *bare, *placed;
+        int n, missed;
+} Side;
+
+static Side side_new(const char *who, pid_t pid, int n) {
+        return (Side) { .who = who, .pid = pid, .bare = calloc((size_t) n, sizeof(uint64_t)),
+                        .placed = calloc((size_t) n, sizeof(uint64_t)) };
+}
+
+/* One exec of PROGRAM, timed from the kernel's exec event to the child seen placed. */
+static void measure(Side *side, int s, const char *program) {
+        pid_t pid = fork();
+        if (pid == 0) {
+                execl(program, program, "10", (char *) NULL);
+                _exit(127);
+        }
+        uint64_t got = 0, t_exec = wait_exec(s, pid, &got);
+        uint64_t deadline = got + 2000000000u, seen;
+        while (sched_getscheduler(pid) != SCHED_FIFO && now_ns() < deadline)
+                ;
+        seen = now_ns();
+        if (seen >= deadline)
+                side->missed++;
+        side->bare[side->n] = got - t_exec;
+        side->placed[side->n++] = seen - t_exec;
+        kill(pid, SIGKILL);
+        waitpid(pid, NULL, 0);
+        usleep(10000);
+}
+
+static double side_report(Side *side, const char *key) {
+        size_t n = (size_t) side->n;
+        bench_sort(side->bare, n);
+        bench_sort(side->placed, n);
+        double pm = bench_quantile_us(side->placed, n, 0.5);
+        printf("exec -> placed (slice, CPUs, SCHED_FIFO) by %s: median %.0f us, p99 %.0f us (%d execs, %d not placed "
+               "within 2 s)\n", side->who, pm, bench_quantile_us(side->placed, n, 0.99), side->n, side->missed);
+        printf("  proc-connector receive: median %.0f us, p99 %.0f us\n", bench_quantile_us(side->bare, n, 0.5),
+               bench_quantile_us(side->bare, n, 0.99));
+        printf("%s=%.1f\n", key, pm);
+        return pm;
+}
+
+/* Only side runs: the others are stopped (their events wait in their sockets), and it
+ * catches up on what it missed before its block starts. */
+static void only(Side *sides, unsigned count, unsigned run) {
+        for (unsigned i = 0; i < count; i++)
+                if (i != run && sides[i].pid > 0)
+                        kill(sides[i].pid, SIGSTOP);
+        if (sides[run].pid > 0)
+                kill(sides[run].pid, SIGCONT);
+        usleep(50000);
+}
+
 int main(int argc, char **argv) {
-        if (argc != 3 && !((argc == 5 || argc == 6) && strcmp(argv[3], "bare") == 0)) {
-                fprintf(stderr, "usage: %s PROGRAM N [bare CGROUP_PROCS [ORIGINALS]]\n", argv[0]);
+        bool single = argc == 3, bare_mode = (argc == 5 || argc == 6) && strcmp(argv[3], "bare") == 0;
+        bool paired = argc == 7 && strcmp(argv[3], "paired") == 0;
+        if (!single && !bare_mode && !paired) {
+                fprintf(stderr, "usage: %s PROGRAM N [bare CGROUP_PROCS [ORIGINALS] | paired DAEMON_PID CGROUP_PROCS "
+                                "ORIGINALS]\n", argv[0]);
                 return 2;
         }
-        bool bare_mode = argc >= 5;
-        int originals = argc == 6 ? open(argv[5], O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600) : -1;
-        if (argc == 6 && originals < 0) {
-                perror(argv[5]);
+        const char *procs = paired ? argv[5] : bare_mode ? argv[4] : NULL;
+        const char *originals_path = paired ? argv[6] : argc == 6 ? argv[5] : NULL;
+        int originals = originals_path ? open(originals_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600) : -1;
+        if (originals_path && originals < 0) {
+                perror(originals_path);
                 return 1;
         }
-        int n = atoi(argv[2]), missed = 0;
-        uint64_t *bare = calloc((size_t) n, sizeof *bare), *placed = calloc((size_t) n, sizeof *placed);
+        int n = atoi(argv[2]);
+        if (n <= 0)
+                return 2;
         int s = listen_proc();
         if (s < 0) {
                 perror("proc connector (root, initial namespaces)");
                 return 77;
         }
-        pid_t placer = -1;
-        if (bare_mode && (placer = fork()) == 0)
-                place_forever(argv[1], argv[4], originals);
-        usleep(100000); /* its subscription in place */
+        Side sides[3];
+        unsigned count = 0;
+        if (single || paired)
+                sides[count++] = side_new("isolatord", paired ? (pid_t) atoi(argv[4]) : 0, n);
+        if (paired || (bare_mode && originals >= 0)) {
+                pid_t placer = fork();
+                if (placer == 0)
+                        place_forever(argv[1], procs, originals);
+                sides[count++] = side_new("the bare placer keeping the contract", placer, n);
+        }
+        if (paired || (bare_mode && originals < 0)) {
+                pid_t placer = fork();
+                if (placer == 0)
+                        place_forever(argv[1], procs, -1);
+                sides[count++] = side_new("the bare placer (writes only)", placer, n);
+        }
+        usleep(100000); /* their subscriptions in place */
         /* Above the group's priority (10), its children reset to normal: the harness sees
          * a child placed when the placer has placed it. At a normal priority it shared
          * CPU 1 with the child, which once real-time ran the rest of its start-up before
          * the harness could look (2-3 ms for some execs and not others, so the medians
          * measured the child as much as the placer). */
         struct sched_param above = { .sched_priority = 20 };
+        int status = 0;
         if (sched_setscheduler(0, SCHED_FIFO | SCHED_RESET_ON_FORK, &above) < 0) {
                 perror("SCHED_FIFO for the harness (real-time runtime for this cgroup)");
-                if (placer > 0)
-                        kill(placer, SIGKILL);
-                return 77;
+                status = 77;
         }
-        for (int i = 0; i < n; i++) {
-                pid_t pid = fork();
-                if (pid == 0) {
-                        execl(argv[1], argv[1], "10", (char *) NULL);
-                        _exit(127);
+        /* Paired: blocks of BLOCK execs by each placer in turn, so that the machine's slow
+         * minutes fall on all of them alike (rounds of 100 a side swung 0.8-1.8 times
+         * against each other on this VM). */
+        enum { BLOCK = 10 };
+        for (int done = 0; status == 0 && done < n; done += BLOCK)
+                for (unsigned i = 0; i < count; i++) {
+                        if (count > 1)
+                                only(sides, count, i);
+                        for (int k = 0; k < BLOCK && done + k < n; k++)
+                                measure(&sides[i], s, argv[1]);
                 }
-                uint64_t got = 0, t_exec = wait_exec(s, pid, &got);
-                uint64_t deadline = got + 2000000000u, seen;
-                while (sched_getscheduler(pid) != SCHED_FIFO && now_ns() < deadline)
-                        ;
-                seen = now_ns();
-                if (seen >= deadline)
-                        missed++;
-                bare[i] = got - t_exec;
-                placed[i] = seen - t_exec;
-                kill(pid, SIGKILL);
-                waitpid(pid, NULL, 0);
-                usleep(10000);
+        for (unsigned i = 0; i < count; i++) {
+                if (paired && i == 0) {
+                        kill(sides[i].pid, SIGCONT); /* the daemon runs on */
+                        continue;
+                }
+                if (sides[i].pid > 0) {
+                        kill(sides[i].pid, SIGKILL);
+                        waitpid(sides[i].pid, NULL, 0);
+                }
         }
-        if (placer > 0) {
-                kill(placer, SIGKILL);
-                waitpid(placer, NULL, 0);
+        if (status != 0)
+                return status;
+        if (!paired) {
+                side_report(&sides[0], "median_us");
+                return 0;
         }
-        bench_sort(bare, (size_t) n);
-        bench_sort(placed, (size_t) n);
-        double bm = bench_quantile_us(bare, (size_t) n, 0.5), b99 = bench_quantile_us(bare, (size_t) n, 0.99);
-        double pm = bench_quantile_us(placed, (size_t) n, 0.5), p99 = bench_quantile_us(placed, (size_t) n, 0.99);
-        printf("exec -> placed (slice, CPUs, SCHED_FIFO) by %s: median %.0f us, p99 %.0f us (%d execs, %d not placed "
-               "within 2 s)\n", !bare_mode ? "isolatord" : originals >= 0 ? "the bare placer keeping the contract"
-                                                                           : "the bare placer (writes only)",
-               pm, p99, n, missed);
-        printf("  proc-connector receive: median %.0f us, p99 %.0f us\n", bm, b99);
-        printf("median_us=%.1f\n", pm);
+        side_report(&sides[0], "median_us");
+        side_report(&sides[1], "contract_median_us");
+        side_report(&sides[2], "writes_median_us");
         return 0;
 }

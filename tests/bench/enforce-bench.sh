@@ -59,39 +59,29 @@ Enabled=false
 CgroupBackend=cgroupfs
 CONF
 cp /bin/sleep "$work/isobench-hq"
-# Three rounds of 100 execs each, isolatord and then the bare placers (below), so that
-# the machine's slow minutes fall on both sides; the figure is the median of the rounds'
-# medians.
+# 300 execs a side, in blocks of 10 that alternate between isolatord and the bare placers
+# (the two not measured stopped), so that the machine's slow minutes fall on all three
+# alike: the same slice folder the daemon created is written by the bare placers, one that
+# keeps isolatord's contract (who the process is, that only root could have put its
+# executable there, its originals appended to a file before the writes) in the least
+# code, and one that only writes (the yardstick of issues 12 and 22, which predates the
+# trust rule's reads: the kernel's cost of those reads is in that ratio too).
 procs="$run/mini/sys/fs/cgroup/bench.slice/cgroup.procs"
 status=0
-d_rounds=() c_rounds=() w_rounds=()
-for round in 1 2 3; do
-  daemon_start --root "$run/mini" --config "$work/exec.conf" --runtime-dir "$run/exec$round"
-  # The harness on CPU 1 (where its children go), isolatord on its housekeeping CPU 0.
-  exec_daemon=$(taskset -c 1 "$BENCH_EXEC" "$work/isobench-hq" 100) || status=$?
-  daemon_stop
-  [ "$status" -eq 77 ] && break
-  # The same slice folder the daemon created, now written by the bare placers: one that
-  # keeps isolatord's contract (who the process is, that only root could have put its
-  # executable there, its originals appended to a file before the writes) in the least
-  # code, and one that only writes (the yardstick of issues 12 and 22, which predates the
-  # trust rule's reads: the kernel's cost of those reads is in that ratio too).
-  exec_bare=$(taskset -c 1 "$BENCH_EXEC" "$work/isobench-hq" 100 bare "$procs" "$run/bare-originals")
-  exec_writes=$(taskset -c 1 "$BENCH_EXEC" "$work/isobench-hq" 100 bare "$procs")
-  echo "round $round:"
-  printf '%s\n%s\n%s\n' "$exec_daemon" "$exec_bare" "$exec_writes" | grep -v '^median_us=' | sed 's/^/  /' || true
-  d_rounds+=("$(sed -n 's/^median_us=//p' <<<"$exec_daemon")")
-  c_rounds+=("$(sed -n 's/^median_us=//p' <<<"$exec_bare")")
-  w_rounds+=("$(sed -n 's/^median_us=//p' <<<"$exec_writes")")
-done
+daemon_start --root "$run/mini" --config "$work/exec.conf" --runtime-dir "$run/exec"
+# The harness on CPU 1 (where its children go), isolatord and the placers on CPU 0.
+exec_all=$(taskset -c 1 "$BENCH_EXEC" "$work/isobench-hq" 300 paired "$DAEMON_PID" "$procs" "$run/bare-originals") ||
+  status=$?
+kill -CONT "$DAEMON_PID" 2>/dev/null || true
+daemon_stop
 if [ "$status" -eq 77 ]; then
   echo "exec -> placed: not measured (needs root in the initial namespaces, and real-time for its harness)"
 else
-  middle() { printf '%s\n' "$@" | sort -g | sed -n 2p; }
-  ratio "P3 exec -> placed (median of 3 rounds)" 1.3 "median_us=$(middle "${d_rounds[@]}")" \
-    "median_us=$(middle "${c_rounds[@]}")"
-  ratio "P3 exec -> placed, beside the writes alone" 1.3 "median_us=$(middle "${d_rounds[@]}")" \
-    "median_us=$(middle "${w_rounds[@]}")"
+  grep -v '_us=' <<<"$exec_all" || true
+  ratio "P3 exec -> placed" 1.3 "$(grep '^median_us=' <<<"$exec_all")" \
+    "$(sed -n 's/^contract_median_us=/median_us=/p' <<<"$exec_all")"
+  ratio "P3 exec -> placed, beside the writes alone" 1.3 "$(grep '^median_us=' <<<"$exec_all")" \
+    "$(sed -n 's/^writes_median_us=/median_us=/p' <<<"$exec_all")"
 fi
 
 # --- 2000 matching execs that stay alive: the daemon's CPU and the originals file for

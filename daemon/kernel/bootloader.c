@@ -208,8 +208,19 @@ NextBoot *bootloader_next_boot(const Root *root, const BootLoader *bl, char *con
                 g_autofree char *env = NULL;
                 for (unsigned i = 0; i < entries->len; i++)
                         count_entry(nb, entries->pdata[i], params);
-                /* GRUB's environment block: the saved entry and grub-reboot's next one. */
-                (void) root_read_regular(root, BOOTLOADER_GRUBENV, GRUBENV_MAX, &env, NULL, NULL);
+                /* GRUB's environment block: the saved entry and grub-reboot's next one.
+                 * None is normal (nothing saved); one that is there and cannot be read is
+                 * not read as empty: GRUB reads it at boot with its own drivers, so the
+                 * entry it boots would be a guess. */
+                r = root_read_regular(root, BOOTLOADER_GRUBENV, GRUBENV_MAX, &env, NULL, NULL);
+                if (r < 0 && r != -ENOENT) {
+                        nb->error = g_strdup_printf("cannot read /%s, which holds GRUB's saved and next entry: %s",
+                                                    BOOTLOADER_GRUBENV,
+                                                    r == -ELOOP    ? "a symbolic link (not followed)"
+                                                    : r == -EINVAL ? "not a regular file"
+                                                                   : g_strerror(-r));
+                        break;
+                }
                 g_autofree char *chosen = NULL;
                 int at = entries->len > 0 ? bootline_grub_default(text, env, &chosen) : -1;
                 nb->chosen = chosen ? text_printable(chosen) : NULL; /* grubenv's words */

@@ -61,7 +61,19 @@ printf '# GRUB Environment Block\nsaved_entry=Advanced options for Debian GNU/Li
 expect_exit 1 "isoctl boot-params, grubenv's saved entry without GRUB_DEFAULT=saved" -- "$ISOCTL" --no-color boot-params
 expect_in "GRUB_DEFAULT=0 still decides" "the default: GRUB_DEFAULT=0"
 expect_in "the first entry has the line" "Next boot:   has the required line (\"Debian GNU/Linux\""
+# A grubenv that is there and cannot be read is said, not read as empty: GRUB reads it at
+# boot with its own drivers, and would boot its saved entry.
+mv "$root/boot/grub/grubenv" "$root/boot/grub/grubenv.real"
+ln -s grubenv.real "$root/boot/grub/grubenv"
+expect_exit 1 "isoctl boot-params, grubenv a symbolic link" -- "$ISOCTL" --no-color boot-params
+expect_in "the next boot unknown, and why" \
+  "Next boot:   unknown (cannot read /boot/grub/grubenv, which holds GRUB's saved and next entry: a symbolic link (not followed))"
 rm "$root/boot/grub/grubenv"
+mkdir "$root/boot/grub/grubenv"
+expect_exit 1 "isoctl boot-params, grubenv a folder" -- "$ISOCTL" --no-color boot-params
+expect_in "a folder named" "grubenv, which holds GRUB's saved and next entry: Is a directory)"
+rmdir "$root/boot/grub/grubenv"
+rm "$root/boot/grub/grubenv.real"
 expect_exit 1 "verify" -- "$ISOCTL" verify --json
 expect_in "the finding says reboot" "the next boot has the line (/boot/grub/grub.cfg): reboot to take it"
 expect_exit 0 "--write --all: the recommended ones too" -- "$ISOCTL" boot-params --write --all

@@ -101,8 +101,10 @@ static void on_trigger(const Trigger *t, void *userdata) {
         Service *s = userdata;
 
         manager_event(s->manager, t);
-        if (t->kind == TRIGGER_CGROUP || t->kind == TRIGGER_CPU)
-                refresh_cgroup_watch(s); /* a folder may have been recreated */
+        /* A folder may have been made again; a file's write (the enforcers' own among
+         * them, each echoed back) changes no folder. */
+        if ((t->kind == TRIGGER_CGROUP && t->folders) || t->kind == TRIGGER_CPU)
+                refresh_cgroup_watch(s);
 }
 
 /* A sampler thread saw a sample above the threshold. */

@@ -40,7 +40,10 @@ static int on_inotify(sd_event_source *source, const struct inotify_event *ev, v
         if (!overflow && !w->relevant(name, w->sink.userdata))
                 return 0;
         g_autofree char *path = overflow ? NULL : name ? g_build_filename(watch->rel, name, NULL) : g_strdup(watch->rel);
-        trigger_publish(&w->sink, &(Trigger) { .kind = TRIGGER_CGROUP, .name = path });
+        /* Only a file's write (a cpuset changed, a pid moved) leaves the folders as they
+         * were: anything else may have made or taken one, and the watches are set again. */
+        bool folders = overflow || !name || ev->mask != IN_MODIFY;
+        trigger_publish(&w->sink, &(Trigger) { .kind = TRIGGER_CGROUP, .name = path, .folders = folders });
         return 0;
 }
 

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #pragma once
 
+#include <stdbool.h>
 #include <sys/types.h>
 
 /* What woke the manager: the one event type that the sources (udev, rtnetlink, inotify,
@@ -31,6 +32,7 @@ typedef struct Trigger {
         unsigned count;      /* how many source events it stands for (a coalesced burst); 0: one */
         int error;           /* TRIGGER_MOVED: 0, or the negative errno of a move that failed */
         unsigned irq;        /* TRIGGER_IRQ */
+        bool folders;        /* TRIGGER_CGROUP: a folder may have come or gone, not just a file changed */
 } Trigger;
 
 /* Where a source publishes what it saw: the service hands the manager every trigger. */

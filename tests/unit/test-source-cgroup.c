@@ -2,7 +2,8 @@
 /* The inotify source of the cgroup folders (source-cgroup.c) on a real sd-event loop and
  * a temporary folder: a write is published at once, named with its path; a folder set
  * again keeps its watch; a folder removed and made again is watched again once set, and
- * the new one's writes are seen; what the filter calls irrelevant is not published. */
+ * the new one's writes are seen; what the filter calls irrelevant is not published; only
+ * a file's write says that no folder came or went (the watches need no setting again). */
 #include <fcntl.h>
 #include <string.h>
 #include <systemd/sd-event.h>
@@ -15,12 +16,15 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(sd_event, sd_event_unref)
 
 typedef struct Seen {
         GPtrArray *names;   /* the triggers' names, "(all)" for an unnamed one */
+        GPtrArray *folders; /* those of them that say a folder may have come or gone */
 } Seen;
 
 static void on_trigger(const Trigger *t, void *userdata) {
         Seen *seen = userdata;
         ck_assert_int_eq(t->kind, TRIGGER_CGROUP);
         g_ptr_array_add(seen->names, g_strdup(t->name ? t->name : "(all)"));
+        if (t->folders)
+                g_ptr_array_add(seen->folders, g_strdup(t->name ? t->name : "(all)"));
 }
 
 static bool relevant(const char *name, void *userdata) {
@@ -33,11 +37,20 @@ static void drain(sd_event *e) {
                 ;
 }
 
-static bool seen_name(const Seen *seen, const char *name) {
-        for (unsigned i = 0; i < seen->names->len; i++)
-                if (g_str_equal(seen->names->pdata[i], name))
+static bool in(const GPtrArray *names, const char *name) {
+        for (unsigned i = 0; i < names->len; i++)
+                if (g_str_equal(names->pdata[i], name))
                         return true;
         return false;
+}
+
+static bool seen_name(const Seen *seen, const char *name) {
+        return in(seen->names, name);
+}
+
+static void seen_clear(Seen *seen) {
+        g_ptr_array_set_size(seen->names, 0);
+        g_ptr_array_set_size(seen->folders, 0);
 }
 
 /* As a writer of cgroupfs does: the file itself, truncated (fixture_write renames a
@@ -64,7 +77,7 @@ START_TEST(test_writes_published_named) {
         g_autofree char *dir = fixture_tmpdir();
         g_autoptr(sd_event) e = NULL;
         g_autoptr(Root) root = root_new(dir);
-        Seen seen = { g_ptr_array_new_with_free_func(g_free) };
+        Seen seen = { g_ptr_array_new_with_free_func(g_free), g_ptr_array_new_with_free_func(g_free) };
         CgroupWatch *w = NULL;
 
         fixture_write(dir, "cg/a.slice/cpuset.cpus", "0-15\n");
@@ -80,11 +93,13 @@ START_TEST(test_writes_published_named) {
         drain(e);
         ck_assert_msg(seen_name(&seen, "cg/a.slice/cpuset.cpus"), "the write was not published");
         ck_assert_msg(!seen_name(&seen, "cg/b.slice/ignored"), "an irrelevant name was published");
+        ck_assert_msg(seen.folders->len == 0, "a file's write said a folder may have changed");
         for (unsigned i = 0; i < seen.names->len; i++)
                 ck_assert_str_eq(seen.names->pdata[i], "cg/a.slice/cpuset.cpus");
 
         cgroup_watch_free(w);
         g_ptr_array_unref(seen.names);
+        g_ptr_array_unref(seen.folders);
         fixture_remove(dir);
 }
 END_TEST
@@ -95,7 +110,7 @@ START_TEST(test_folder_made_again_is_watched_again) {
         g_autofree char *file = g_build_filename(slice, "cpuset.cpus", NULL);
         g_autoptr(sd_event) e = NULL;
         g_autoptr(Root) root = root_new(dir);
-        Seen seen = { g_ptr_array_new_with_free_func(g_free) };
+        Seen seen = { g_ptr_array_new_with_free_func(g_free), g_ptr_array_new_with_free_func(g_free) };
         CgroupWatch *w = NULL;
 
         fixture_write(dir, "cg/a.slice/cpuset.cpus", "0-15\n");
@@ -110,17 +125,20 @@ START_TEST(test_folder_made_again_is_watched_again) {
         ck_assert_msg(seen_name(&seen, "cg/a.slice/cpuset.cpus"), "a write after the same set was missed");
 
         /* Removed: the parent names it, and the folder's own watch is lost. */
-        g_ptr_array_set_size(seen.names, 0);
+        seen_clear(&seen);
         ck_assert_int_eq(unlink(file), 0);
         ck_assert_int_eq(rmdir(slice), 0);
         drain(e);
         ck_assert_msg(seen_name(&seen, "cg/a.slice"), "the removal was not published");
+        ck_assert_msg(in(seen.folders, "cg/a.slice"), "the removal did not say a folder went");
 
         /* Made again and set: its writes are seen, through a new watch. */
+        seen_clear(&seen);
         fixture_write(dir, "cg/a.slice/cpuset.cpus", "0-15\n");
         drain(e);
+        ck_assert_msg(in(seen.folders, "cg/a.slice"), "the folder made again did not say so");
         cgroup_watch_set(w, dirs);
-        g_ptr_array_set_size(seen.names, 0);
+        seen_clear(&seen);
         write_in_place(dir, "cg/a.slice/cpuset.cpus", "0,8\n");
         drain(e);
         ck_assert_msg(seen_name(&seen, "cg/a.slice/cpuset.cpus"), "the folder made again is not watched");
@@ -128,13 +146,14 @@ START_TEST(test_folder_made_again_is_watched_again) {
         /* Watched no more: nothing of it is published. */
         g_autoptr(GPtrArray) parent_only = dirs_of("cg", NULL);
         cgroup_watch_set(w, parent_only);
-        g_ptr_array_set_size(seen.names, 0);
+        seen_clear(&seen);
         write_in_place(dir, "cg/a.slice/cpuset.cpus", "0-15\n");
         drain(e);
         ck_assert_msg(!seen_name(&seen, "cg/a.slice/cpuset.cpus"), "a folder no longer set is still watched");
 
         cgroup_watch_free(w);
         g_ptr_array_unref(seen.names);
+        g_ptr_array_unref(seen.folders);
         fixture_remove(dir);
 }
 END_TEST

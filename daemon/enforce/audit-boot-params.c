@@ -33,6 +33,9 @@ static void boot_loader_advice(const EnforcerContext *ctx, GPtrArray *findings) 
                 message = g_strdup_printf("every kernel entry has the line (/%s), but the next boot is %s%s%s: boot a "
                                           "normal entry to take it", nb->source, nb->cmdline ? "\"" : "",
                                           nb->cmdline ? nb->title : nb->error, nb->cmdline ? "\"" : "");
+        else if (!nb->cmdline && nb->entries == 0 && nb->error)
+                message = g_strdup_printf("the next boot cannot be told (%s): isoctl boot-params --write writes the line "
+                                          "for %s once it can", nb->error, kind);
         else
                 message = g_strdup_printf("isoctl boot-params --write writes the line for %s, then reboot", kind);
         g_ptr_array_add(findings, finding_new("boot-loader", kind, a->required_line,

@@ -204,23 +204,23 @@ NextBoot *bootloader_next_boot(const Root *root, const BootLoader *bl, char *con
                         nb->error = g_strdup_printf("cannot read /%s: %s", BOOTLOADER_GRUB_CFG, g_strerror(-r));
                         break;
                 }
-                g_autoptr(GPtrArray) entries = bootline_grub_cfg_entries(text);
-                g_autofree char *env = NULL;
-                for (unsigned i = 0; i < entries->len; i++)
-                        count_entry(nb, entries->pdata[i], params);
                 /* GRUB's environment block: the saved entry and grub-reboot's next one.
-                 * None is normal (nothing saved); one that is there and cannot be read is
-                 * not read as empty: GRUB reads it at boot with its own drivers, so the
-                 * entry it boots would be a guess. */
+                 * None is normal (nothing saved), and so is a folder or another file that
+                 * is not a regular one, which GRUB's header skips too ([ -s ]). One that
+                 * is there and cannot be read (a symbolic link, which GRUB follows and
+                 * isolatord does not; an I/O error) is not read as empty when the default
+                 * depends on it: the entry GRUB boots would be a guess. */
+                g_autofree char *env = NULL;
                 r = root_read_regular(root, BOOTLOADER_GRUBENV, GRUBENV_MAX, &env, NULL, NULL);
-                if (r < 0 && r != -ENOENT) {
+                if (r < 0 && r != -ENOENT && r != -EISDIR && r != -EINVAL && bootline_grub_default_reads_env(text)) {
                         nb->error = g_strdup_printf("cannot read /%s, which holds GRUB's saved and next entry: %s",
                                                     BOOTLOADER_GRUBENV,
-                                                    r == -ELOOP    ? "a symbolic link (not followed)"
-                                                    : r == -EINVAL ? "not a regular file"
-                                                                   : g_strerror(-r));
+                                                    r == -ELOOP ? "a symbolic link, not followed" : g_strerror(-r));
                         break;
                 }
+                g_autoptr(GPtrArray) entries = bootline_grub_cfg_entries(text);
+                for (unsigned i = 0; i < entries->len; i++)
+                        count_entry(nb, entries->pdata[i], params);
                 g_autofree char *chosen = NULL;
                 int at = entries->len > 0 ? bootline_grub_default(text, env, &chosen) : -1;
                 nb->chosen = chosen ? text_printable(chosen) : NULL; /* grubenv's words */

@@ -639,7 +639,9 @@ int root_read_regular(const Root *root, const char *rel, size_t max, char **out,
         struct stat st;
         char chunk[4096];
 
-        fd = open_beneath(root, rel, O_RDONLY | O_NOFOLLOW, 0);
+        /* O_NONBLOCK: a FIFO in its place opens at once, and is refused below, instead of
+         * holding the loop until someone writes to it. */
+        fd = open_beneath(root, rel, O_RDONLY | O_NOFOLLOW | O_NONBLOCK, 0);
         if (fd < 0)
                 return fd;
         if (fstat(fd, &st) < 0)

@@ -490,15 +490,14 @@ static int menu_find(GPtrArray *menu, const char *path, bool *fell_back) {
         return found;
 }
 
-int bootline_grub_default(const char *cfg, const char *grubenv, char **how) {
-        g_autoptr(GPtrArray) menu = grub_menu(cfg);
+/* grub-mkconfig's header: whether it boots next_entry (grub-reboot's, once) when set,
+ * and the configured default ("${saved_entry}" for GRUB_DEFAULT=saved; NULL: none). */
+static char *grub_header_default(const char *cfg, bool *honours_next) {
         g_auto(Lines) lines = lines_of(cfg);
-        g_autofree char *value = NULL, *next = NULL, *path = NULL;
-        bool honours_next = false;
-        int depth = 0, at, index;
+        char *value = NULL;
+        int depth = 0;
 
-        /* grub-mkconfig's header: next_entry (grub-reboot's, once) when set, else the
-         * configured default, "${saved_entry}" for GRUB_DEFAULT=saved. */
+        *honours_next = false;
         for (const char *l; (l = lines_next(&lines));) {
                 const char *p = l;
                 size_t len;
@@ -514,11 +513,27 @@ int bootline_grub_default(const char *cfg, const char *grubenv, char **how) {
                 else if (depth == 0) {
                         g_autofree char *v = set_default_value(p);
                         if (v && g_str_equal(v, "${next_entry}"))
-                                honours_next = true;
+                                *honours_next = true;
                         else if (v)
                                 g_free(value), value = g_steal_pointer(&v);
                 }
         }
+        return value;
+}
+
+bool bootline_grub_default_reads_env(const char *cfg) {
+        bool honours_next;
+        g_autofree char *value = grub_header_default(cfg, &honours_next);
+        return honours_next || (value && g_str_equal(value, "${saved_entry}"));
+}
+
+int bootline_grub_default(const char *cfg, const char *grubenv, char **how) {
+        g_autoptr(GPtrArray) menu = grub_menu(cfg);
+        g_autofree char *next = NULL, *path = NULL;
+        bool honours_next;
+        g_autofree char *value = grub_header_default(cfg, &honours_next);
+        int at, index;
+
         if (honours_next && (next = grubenv_get(grubenv, "next_entry"))) {
                 path = g_strdup(next);
                 *how = g_strdup_printf("grub-reboot's next_entry \"%s\" in grubenv, for one boot", next);

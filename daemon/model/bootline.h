@@ -64,6 +64,9 @@ GPtrArray *bootline_grub_cfg_entries(const char *text);
  * names none, and a submenu's first entry. *how says which (g_free). -1 when the default
  * boots no Linux kernel (another system, the firmware's settings) or the menu is empty. */
 int bootline_grub_default(const char *cfg, const char *grubenv, char **how);
+/* Whether cfg's default depends on grubenv (grub-reboot's next_entry, or
+ * GRUB_DEFAULT=saved). */
+bool bootline_grub_default_reads_env(const char *cfg);
 /* Every menuentry's title of a grub.cfg, whatever it boots (another system's too). */
 char **bootline_grub_cfg_titles(const char *text);
 /* A BLS type 1 entry's title and options (several options lines are joined). NULL when

@@ -61,19 +61,26 @@ printf '# GRUB Environment Block\nsaved_entry=Advanced options for Debian GNU/Li
 expect_exit 1 "isoctl boot-params, grubenv's saved entry without GRUB_DEFAULT=saved" -- "$ISOCTL" --no-color boot-params
 expect_in "GRUB_DEFAULT=0 still decides" "the default: GRUB_DEFAULT=0"
 expect_in "the first entry has the line" "Next boot:   has the required line (\"Debian GNU/Linux\""
-# A grubenv that is there and cannot be read is said, not read as empty: GRUB reads it at
-# boot with its own drivers, and would boot its saved entry.
+# A grubenv that is there and cannot be read (a symbolic link, which GRUB follows and
+# isolatord does not) leaves the next boot unknown, said: GRUB would read it.
 mv "$root/boot/grub/grubenv" "$root/boot/grub/grubenv.real"
 ln -s grubenv.real "$root/boot/grub/grubenv"
 expect_exit 1 "isoctl boot-params, grubenv a symbolic link" -- "$ISOCTL" --no-color boot-params
 expect_in "the next boot unknown, and why" \
-  "Next boot:   unknown (cannot read /boot/grub/grubenv, which holds GRUB's saved and next entry: a symbolic link (not followed))"
+  "Next boot:   unknown (cannot read /boot/grub/grubenv, which holds GRUB's saved and next entry: a symbolic link, not followed)"
+expect_exit 1 "isoctl verify, grubenv a symbolic link" -- "$ISOCTL" verify --json
+expect_in "the advice says so" "the next boot cannot be told (cannot read /boot/grub/grubenv"
 rm "$root/boot/grub/grubenv"
+# A folder, or a FIFO (which must not hold the daemon), GRUB's header skips as it does a
+# missing grubenv ([ -s ]): the default decides.
 mkdir "$root/boot/grub/grubenv"
 expect_exit 1 "isoctl boot-params, grubenv a folder" -- "$ISOCTL" --no-color boot-params
-expect_in "a folder named" "grubenv, which holds GRUB's saved and next entry: Is a directory)"
+expect_in "GRUB_DEFAULT=0 decides, as at boot" "the default: GRUB_DEFAULT=0"
 rmdir "$root/boot/grub/grubenv"
-rm "$root/boot/grub/grubenv.real"
+mkfifo "$root/boot/grub/grubenv"
+expect_exit 1 "isoctl boot-params, grubenv a FIFO" -- timeout 20 "$ISOCTL" --no-color boot-params
+expect_in "GRUB_DEFAULT=0 decides, nothing waited for" "the default: GRUB_DEFAULT=0"
+rm "$root/boot/grub/grubenv" "$root/boot/grub/grubenv.real"
 expect_exit 1 "verify" -- "$ISOCTL" verify --json
 expect_in "the finding says reboot" "the next boot has the line (/boot/grub/grub.cfg): reboot to take it"
 expect_exit 0 "--write --all: the recommended ones too" -- "$ISOCTL" boot-params --write --all

@@ -33,7 +33,7 @@ static void boot_loader_advice(const EnforcerContext *ctx, GPtrArray *findings) 
                 message = g_strdup_printf("every kernel entry has the line (/%s), but the next boot is %s%s%s: boot a "
                                           "normal entry to take it", nb->source, nb->cmdline ? "\"" : "",
                                           nb->cmdline ? nb->title : nb->error, nb->cmdline ? "\"" : "");
-        else if (!nb->cmdline && nb->entries == 0 && nb->error)
+        else if (nb->unknown)
                 message = g_strdup_printf("the next boot cannot be told (%s): isoctl boot-params --write writes the line "
                                           "for %s once it can", nb->error, kind);
         else

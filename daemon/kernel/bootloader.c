@@ -216,6 +216,7 @@ NextBoot *bootloader_next_boot(const Root *root, const BootLoader *bl, char *con
                         nb->error = g_strdup_printf("cannot read /%s, which holds GRUB's saved and next entry: %s",
                                                     BOOTLOADER_GRUBENV,
                                                     r == -ELOOP ? "a symbolic link, not followed" : g_strerror(-r));
+                        nb->unknown = true;
                         break;
                 }
                 g_autoptr(GPtrArray) entries = bootline_grub_cfg_entries(text);
@@ -519,6 +520,11 @@ static bool grub_missing(const Root *root, char *const *params, const char *snip
         g_autoptr(GPtrArray) kept = g_ptr_array_new_with_free_func(g_free);
         g_autoptr(GPtrArray) missing = g_ptr_array_new_with_free_func(g_free);
 
+        if (nb->unknown) {
+                /* Appending would be unchecked against a line that cannot be told. */
+                *why = g_strdup_printf("the next boot cannot be told (%s): nothing written", nb->error);
+                return false;
+        }
         if (!nb->cmdline) {
                 *out = g_strdupv((char **) params); /* no entry yet: all of it */
                 return true;

@@ -58,6 +58,7 @@ typedef struct NextBoot {
         unsigned entries_with;      /* ... holding every parameter of params */
         char *configured;           /* kernel-install: /etc/kernel/cmdline (NULL without one) */
         char *error;                /* why nothing could be read, or NULL */
+        bool unknown;               /* GRUB's default cannot be told (its grubenv unreadable): error says why */
 } NextBoot;
 
 NextBoot *bootloader_next_boot(const Root *root, const BootLoader *bl, char *const *params);

@@ -70,6 +70,10 @@ expect_in "the next boot unknown, and why" \
   "Next boot:   unknown (cannot read /boot/grub/grubenv, which holds GRUB's saved and next entry: a symbolic link, not followed)"
 expect_exit 1 "isoctl verify, grubenv a symbolic link" -- "$ISOCTL" verify --json
 expect_in "the advice says so" "the next boot cannot be told (cannot read /boot/grub/grubenv"
+snippet_before=$(cat "$root/etc/default/grub.d/isolatord.cfg")
+expect_exit 1 "no write against a next boot that cannot be told" -- "$ISOCTL" boot-params --write --all
+expect_in "refused, and why" "the next boot cannot be told (cannot read /boot/grub/grubenv"
+expect_eq "the snippet as it was" "$snippet_before" "$(cat "$root/etc/default/grub.d/isolatord.cfg")"
 rm "$root/boot/grub/grubenv"
 # A folder, or a FIFO (which must not hold the daemon), GRUB's header skips as it does a
 # missing grubenv ([ -s ]): the default decides.

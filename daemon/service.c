@@ -86,9 +86,25 @@ static void on_changed(unsigned what, void *userdata) {
                 service_status(s);
 }
 
+static bool same_dirs(const GPtrArray *a, const GPtrArray *b) {
+        if (a->len != b->len)
+                return false;
+        for (unsigned i = 0; i < a->len; i++)
+                if (!g_str_equal(a->pdata[i], b->pdata[i]))
+                        return false;
+        return true;
+}
+
+/* The folders are asked for, then watched: one made in between (systemd makes a slice
+ * and its child slice back to back) is in no watch and told by no event. So they are
+ * asked for once more after the watches are in place, and set again when they differ;
+ * anything made after that is an event of a watched parent. */
 static void refresh_cgroup_watch(Service *s) {
         g_autoptr(GPtrArray) dirs = manager_watch_dirs(s->manager);
         cgroup_watch_set(s->cgroup_watch, dirs);
+        g_autoptr(GPtrArray) again = manager_watch_dirs(s->manager);
+        if (!same_dirs(dirs, again))
+                cgroup_watch_set(s->cgroup_watch, again);
 }
 
 static bool watch_relevant(const char *name, void *userdata) {

@@ -197,7 +197,7 @@ static int on_io(sd_event_source *source, int fd, uint32_t revents, void *userda
                 }
                 if (from.nl_pid != 0)
                         continue;
-                size_t left = (size_t) n;
+                int left = (int) n; /* signed, as NLMSG_OK and NLMSG_NEXT count it down (n <= 4096) */
                 for (const struct nlmsghdr *h = &buf.h; NLMSG_OK(h, left); h = NLMSG_NEXT(h, left))
                         on_message(s, h);
         }
@@ -230,6 +230,7 @@ int proc_source_new(sd_event *event, const TriggerSink *sink, ProcSource **out) 
         struct sockaddr_nl self = { .nl_family = AF_NETLINK, .nl_groups = CN_IDX_PROC };
         int r;
 
+        s->fd = -1;
         s->sink = *sink;
         s->event = event;
         s->fd = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, NETLINK_CONNECTOR);

@@ -30,6 +30,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -65,7 +66,7 @@ static uint64_t wait_exec(int s, pid_t pid, uint64_t *received) {
                 uint64_t t = now_ns();
                 if (n < 0)
                         return 0;
-                for (struct nlmsghdr *h = (struct nlmsghdr *) buf; NLMSG_OK(h, (size_t) n); h = NLMSG_NEXT(h, n)) {
+                for (struct nlmsghdr *h = (struct nlmsghdr *) buf; NLMSG_OK(h, (int) n); h = NLMSG_NEXT(h, n)) {
                         struct cn_msg *cn = NLMSG_DATA(h);
                         struct proc_event ev; /* cn->data is not 8-byte aligned */
                         memcpy(&ev, cn->data, sizeof ev);
@@ -122,6 +123,8 @@ static bool keep_contract(pid_t pid, const char *exe, int originals) {
 static void place_forever(const char *program, const char *procs, int originals) {
         const char *name = strrchr(program, '/') ? strrchr(program, '/') + 1 : program;
         cpu_set_t cpu0, cpu1;
+        if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() == 1)
+                _exit(1); /* no placer outlives the harness, stopped or not */
         CPU_ZERO(&cpu0);
         CPU_SET(0, &cpu0);
         CPU_ZERO(&cpu1);
@@ -135,7 +138,7 @@ static void place_forever(const char *program, const char *procs, int originals)
                 ssize_t n = recv(s, buf, sizeof buf, 0);
                 if (n < 0)
                         _exit(1);
-                for (struct nlmsghdr *h = (struct nlmsghdr *) buf; NLMSG_OK(h, (size_t) n); h = NLMSG_NEXT(h, n)) {
+                for (struct nlmsghdr *h = (struct nlmsghdr *) buf; NLMSG_OK(h, (int) n); h = NLMSG_NEXT(h, n)) {
                         struct cn_msg *cn = NLMSG_DATA(h);
                         struct proc_event ev;
                         memcpy(&ev, cn->data, sizeof ev);
@@ -238,8 +241,11 @@ int main(int argc, char **argv) {
                 return 1;
         }
         int n = atoi(argv[2]);
-        if (n <= 0)
+        pid_t daemon = paired ? (pid_t) atoi(argv[4]) : 0;
+        if (n <= 0 || (paired && (daemon <= 1 || kill(daemon, 0) < 0))) {
+                fprintf(stderr, "%s: N must be a positive number, DAEMON_PID a running process\n", argv[0]);
                 return 2;
+        }
         int s = listen_proc();
         if (s < 0) {
                 perror("proc connector (root, initial namespaces)");
@@ -248,7 +254,7 @@ int main(int argc, char **argv) {
         Side sides[3];
         unsigned count = 0;
         if (single || paired)
-                sides[count++] = side_new("isolatord", paired ? (pid_t) atoi(argv[4]) : 0, n);
+                sides[count++] = side_new("isolatord", daemon, n);
         if (paired || (bare_mode && originals >= 0)) {
                 pid_t placer = fork();
                 if (placer == 0)
@@ -275,10 +281,11 @@ int main(int argc, char **argv) {
         }
         /* Paired: blocks of BLOCK execs by each placer in turn, so that the machine's slow
          * minutes fall on all of them alike (rounds of 100 a side swung 0.8-1.8 times
-         * against each other on this VM). */
+         * against each other on this VM); which one goes first turns with each cycle. */
         enum { BLOCK = 10 };
-        for (int done = 0; status == 0 && done < n; done += BLOCK)
-                for (unsigned i = 0; i < count; i++) {
+        for (int done = 0, cycle = 0; status == 0 && done < n; done += BLOCK, cycle++)
+                for (unsigned j = 0; j < count; j++) {
+                        unsigned i = (j + (unsigned) cycle) % count;
                         if (count > 1)
                                 only(sides, count, i);
                         for (int k = 0; k < BLOCK && done + k < n; k++)

@@ -7,6 +7,7 @@
  * in alternating rounds: a process of this benchmark that does the same kernel work and
  * nothing else (receives the uevent, lists the IRQ folders, reads each new IRQ's
  * affinity and writes housekeeping's). Prints figures, asserts nothing. */
+#include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
 #include <stdbool.h>
@@ -173,7 +174,13 @@ int main(int argc, char *argv[]) {
          * would dodge this harness's polling, which isolatord has to share a CPU with. */
         cpu_set_t daemon_cpus;
         bool same_cpus = sched_getaffinity(rig.pid, sizeof daemon_cpus, &daemon_cpus) == 0;
+        if (!same_cpus)
+                printf("isolatord's CPUs unknown (%s): the bare pinner runs on any\n", g_strerror(errno));
         pid_t pinner = fork();
+        if (pinner < 0) {
+                perror("fork");
+                return 1;
+        }
         if (pinner == 0) {
                 if (same_cpus)
                         (void) sched_setaffinity(0, sizeof daemon_cpus, &daemon_cpus);

@@ -76,6 +76,9 @@ kill -CONT "$DAEMON_PID" 2>/dev/null || true
 daemon_stop
 if [ "$status" -eq 77 ]; then
   echo "exec -> placed: not measured (needs root in the initial namespaces, and real-time for its harness)"
+elif [ "$status" -ne 0 ]; then
+  echo "exec -> placed: the harness failed (exit $status): $exec_all"
+  exit 1
 else
   grep -v '_us=' <<<"$exec_all" || true
   ratio "P3 exec -> placed" 1.3 "$(grep '^median_us=' <<<"$exec_all")" \

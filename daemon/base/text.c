@@ -10,3 +10,38 @@ char *text_printable(const char *s) {
                         *p = '?';
         return out;
 }
+
+/* Past the UTF-8 character at p (its lead byte and continuation bytes; a stray byte of
+ * invalid text is a character of its own). */
+static const char *next_char(const char *p) {
+        p++;
+        while ((*p & 0xC0) == 0x80)
+                p++;
+        return p;
+}
+
+bool text_glob_match(const char *glob, const char *text) {
+        /* The last '*' seen and where the text is taken up again when what follows it
+         * fails: one character further each time, so a '*' never ends inside one. */
+        const char *after_star = NULL, *retry = NULL;
+
+        for (;;) {
+                if (*glob == '*') {
+                        after_star = ++glob;
+                        retry = text;
+                } else if (!*text)
+                        return !*glob; /* what the glob still wants, a shorter run cannot give */
+                else if (*glob == '?') {
+                        glob++;
+                        text = next_char(text);
+                } else if (*glob && *glob == *text) {
+                        glob++;
+                        text++;
+                } else if (after_star) {
+                        retry = next_char(retry);
+                        text = retry;
+                        glob = after_star;
+                } else
+                        return false;
+        }
+}

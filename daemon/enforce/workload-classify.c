@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "enforce/workload-classify.h"
+#include "base/text.h"
 #include "kernel/task.h"
 #include "kernel/trust.h"
 
@@ -77,7 +78,7 @@ static bool any_unit(const Config *c) {
 
 static bool globs_match(char *const *globs, const char *text) {
         for (char *const *m = globs; text && *m; m++)
-                if (g_pattern_match_simple(*m, text))
+                if (text_glob_match(*m, text))
                         return true;
         return false;
 }

@@ -11,6 +11,7 @@
 
 #include "kernel/irq.h"
 #include "base/macro.h"
+#include "base/text.h"
 
 void irq_free(Irq *irq) {
         if (!irq)
@@ -347,7 +348,7 @@ const IrqRule *irq_match_rule(const Config *c, const Irq *irq) {
                 const IrqRule *rule = c->irq_rules->pdata[i];
                 for (char **m = rule->match; *m; m++)
                         for (char **a = irq->actions; *a; a++)
-                                if (g_pattern_match_simple(*m, *a))
+                                if (text_glob_match(*m, *a))
                                         return rule;
                 for (char **d = rule->drivers; d && *d; d++)
                         if (irq->drivers && g_strv_contains((const char *const *) irq->drivers, *d))

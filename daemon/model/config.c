@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "base/text.h"
 #include "model/config-private.h"
 
 GroupConfig *group_config_copy(const GroupConfig *g) {
@@ -191,7 +192,7 @@ const ThreadRule *config_thread_rule_match(const Config *c, const char *group, c
                 if (!g_str_equal(r->group, group))
                         continue;
                 for (char **m = r->match; *m; m++)
-                        if (g_pattern_match_simple(*m, comm))
+                        if (text_glob_match(*m, comm))
                                 return r;
         }
         return NULL;

@@ -48,7 +48,7 @@ Housekeeping=0
 [Group hq]
 CPUs=1
 Slice=hq.slice
-Match=isotest-hq*
+Match=isotest-hq*;*isotest-hq*x
 Unit=$unit
 User=65534
 SchedPolicy=fifo
@@ -104,12 +104,20 @@ bg_as 65534 "$py" "$work/rename.py" irq/24-xhci_hcd; irqlike=$!; children+=("$ir
 # reply) and an escape character (a terminal or log reader would act on it).
 bg_as 65534 "$py" -c 'import ctypes, time; ctypes.CDLL(None).prctl(15, b"isotest-hq\xff\x1b", 0, 0, 0); time.sleep(60)'
 badname=$!; children+=("$badname")
+# An executable whose name is no text (a file's name is any bytes its owner chose): with a
+# Match= glob shaped like "*isotest-hq*x", GLib's matcher aborted the process on it, so
+# one exec by any user stopped isolatord. Its own matcher answers.
+as_user 65534 cp /bin/sleep "$home/isotest-hq"$'\xe2'
+bg_as 65534 "$home/isotest-hq"$'\xe2' 60; badexe=$!; children+=("$badexe")
 sleep 0.3
 not_placed "a symlink named like the workload" "$link"
 not_placed "a user's copy in a user folder" "$copy"
 not_placed "a user's copy in a sticky folder" "$stickyp"
 not_placed "a prctl rename" "$renamed"
 not_placed "a process named like an IRQ thread" "$irqlike"
+not_placed "a user's executable whose name is no text" "$badexe"
+checks=$((checks + 1))
+kill -0 "$DAEMON_PID" 2>/dev/null || fail "isolatord ended at the exec of a file whose name is no text"
 expect_exit 1 "verify lists the refused processes" -- "$ISOCTL" verify --json
 for p in "$link" "$copy" "$stickyp" "$renamed"; do
   expect_match "untrusted-workload finding for $p" "\"kind\":\"untrusted-workload\",\"object\":\"$p "

@@ -206,9 +206,8 @@ static char *task_key(const char *kind, pid_t pid, uint64_t start, const char *c
 
 /* The file a process runs, as the kernel holds it (/proc/PID/exe's target). */
 static bool exe_identity(const EnforcerContext *ctx, pid_t pid, dev_t *dev, ino_t *ino) {
-        g_autofree char *path = root_pathf(ctx->host, "proc/%d/exe", (int) pid);
         struct stat st;
-        if (stat(path, &st) < 0)
+        if (task_stat_exe(ctx->host, pid, &st) < 0)
                 return false;
         *dev = st.st_dev;
         *ino = st.st_ino;
@@ -428,11 +427,12 @@ static char *scope_name(const char *group, pid_t pid) {
  * to: its v2 cgroup, or on a v1 cpuset hierarchy "/cpuset" and its path there (the top
  * when the host keeps no such line: a fake v1 root on a v2 host). */
 static int original_cgroup(const EnforcerContext *ctx, CgroupBackend backend, pid_t pid, char **out) {
-        g_autofree char *v1 = NULL, *proc = g_strdup_printf("proc/%d", (int) pid);
+        g_autofree char *v1 = NULL;
         if (backend != CGROUP_BACKEND_CGROUPFS_V1)
                 return task_read_cgroup(ctx->host, pid, out);
         if (task_read_cgroup_v1(ctx->host, "cpuset", pid, &v1) < 0 || v1[0] != '/') {
-                if (!root_exists(ctx->host, proc))
+                TaskPath p;
+                if (!root_exists(ctx->host, task_path(&p, pid, 0, "")))
                         return -ESRCH;
                 g_free(v1);
                 v1 = g_strdup("/");
@@ -864,7 +864,9 @@ static void observe_limits(const EnforcerContext *ctx, WorkloadObservation *o) {
         g_hash_table_iter_init(&it, s->by_pid);
         while (g_hash_table_iter_next(&it, NULL, &value)) {
                 const Workload *w = value;
-                g_autofree char *rel = g_strdup_printf("proc/%d/limits", (int) w->pid), *limits = NULL;
+                TaskPath p;
+                const char *rel = task_path(&p, w->pid, 0, "limits");
+                g_autofree char *limits = NULL;
                 g_autofree char *object = g_strdup_printf("%d %s", (int) w->pid, w->comm);
                 if (root_read(ctx->host, rel, &limits, NULL) >= 0)
                         workload_limits_advice(object, w->policy, w->priority, limits, o->advice);

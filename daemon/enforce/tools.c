@@ -52,7 +52,9 @@ static bool interpreter(const char *base) {
 
 /* The script an interpreter runs: its first argument that is not an option. */
 static char *read_script(const Root *root, pid_t pid) {
-        g_autofree char *rel = g_strdup_printf("proc/%d/cmdline", (int) pid), *data = NULL;
+        TaskPath p;
+        const char *rel = task_path(&p, pid, 0, "cmdline");
+        g_autofree char *data = NULL;
         size_t len = 0;
         if (root_read(root, rel, &data, &len) < 0)
                 return NULL;
@@ -98,7 +100,9 @@ static bool system_instance(const Root *root, pid_t pid, const Tool *tool, const
 /* irqbalance keeps IRQs off IRQBALANCE_BANNED_CPULIST (or _CPUS, a mask) from its
  * environment, or when neither is set, off the kernel's isolated and nohz_full CPUs. */
 static char *irqbalance_banned(const Root *root, pid_t pid, CpuMask *out) {
-        g_autofree char *rel = g_strdup_printf("proc/%d/environ", (int) pid), *env = NULL;
+        TaskPath p;
+        const char *rel = task_path(&p, pid, 0, "environ");
+        g_autofree char *env = NULL;
         size_t len = 0;
         cpumask_zero(out);
         if (root_read(root, rel, &env, &len) >= 0)

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,10 +27,32 @@ static bool parse_pid(const char *s, pid_t *out) {
         return true;
 }
 
-static char *task_rel(pid_t pid, pid_t tid, const char *file) {
+static char *put_text(char *at, const char *text, size_t len) {
+        memcpy(at, text, len);
+        return at + len;
+}
+
+static char *put_number(char *at, unsigned n) {
+        char digits[10];
+        size_t len = 0;
+        do
+                digits[len++] = (char) ('0' + n % 10);
+        while ((n /= 10));
+        while (len)
+                *at++ = digits[--len];
+        return at;
+}
+
+const char *task_path(TaskPath *buf, pid_t pid, pid_t tid, const char *file) {
+        size_t file_len = strlen(file);
+        char *at = put_number(put_text(buf->rel, "proc/", 5), (unsigned) pid);
+
+        g_assert(file_len <= TASK_FILE_MAX);
         if (tid > 0 && tid != pid)
-                return g_strdup_printf("proc/%d/task/%d/%s", (int) pid, (int) tid, file);
-        return g_strdup_printf("proc/%d/%s", (int) pid, file);
+                at = put_number(put_text(at, "/task/", 6), (unsigned) tid);
+        *at++ = '/';
+        *put_text(at, file, file_len) = '\0';
+        return buf->rel;
 }
 
 int task_parse_stat(const char *data, TaskStat *out) {
@@ -112,8 +135,9 @@ int task_read_progress_at(int proc_fd, pid_t tid, uint64_t *out) {
 }
 
 int task_read_stat(const Root *root, pid_t pid, pid_t tid, TaskStat *out) {
-        g_autofree char *rel = task_rel(pid, tid, "stat"), *data = NULL;
-        int r = root_read(root, rel, &data, NULL);
+        TaskPath p;
+        g_autofree char *data = NULL;
+        int r = root_read(root, task_path(&p, pid, tid, "stat"), &data, NULL);
         return r < 0 ? r : task_parse_stat(data, out);
 }
 
@@ -158,8 +182,9 @@ int task_parse_schedstat(const char *text, uint64_t *run_ns, uint64_t *slices) {
 }
 
 int task_read_schedstat(const Root *root, pid_t pid, pid_t tid, uint64_t *run_ns, uint64_t *slices) {
-        g_autofree char *rel = task_rel(pid, tid, "schedstat"), *data = NULL;
-        int r = root_read(root, rel, &data, NULL);
+        TaskPath p;
+        g_autofree char *data = NULL;
+        int r = root_read(root, task_path(&p, pid, tid, "schedstat"), &data, NULL);
         return r < 0 ? r : task_parse_schedstat(data, run_ns, slices);
 }
 
@@ -197,8 +222,8 @@ GArray *task_list_pids(const Root *root) {
 }
 
 GArray *task_list_threads(const Root *root, pid_t pid) {
-        g_autofree char *rel = g_strdup_printf("proc/%d/task", (int) pid);
-        GArray *out = list_numeric(root, rel);
+        TaskPath p;
+        GArray *out = list_numeric(root, task_path(&p, pid, 0, "task"));
         if (out->len == 0)
                 g_array_append_val(out, pid);
         return out;
@@ -209,37 +234,68 @@ int task_read_comm(const Root *root, pid_t pid, char **out) {
 }
 
 int task_read_thread_comm(const Root *root, pid_t pid, pid_t tid, char **out) {
-        g_autofree char *rel = task_rel(pid, tid, "comm"), *raw = NULL;
-        int r = root_read_line(root, rel, &raw);
+        TaskPath p;
+        g_autofree char *raw = NULL;
+        int r = root_read_line(root, task_path(&p, pid, tid, "comm"), &raw);
         if (r < 0)
                 return r;
         *out = text_printable(raw);
         return 0;
 }
 
+/* Read into the stack, relative to the root's folder: the first read of every exec. */
 char *task_read_exe(const Root *root, pid_t pid) {
-        g_autofree char *path = root_pathf(root, "proc/%d/exe", (int) pid);
+        TaskPath p;
+        const char *rel = task_path(&p, pid, 0, "exe");
+        char target[PATH_MAX];
+        ssize_t n = root_fd(root) >= 0 ? readlinkat(root_fd(root), rel, target, sizeof target) : -1;
+
+        if (n >= 0 && (size_t) n < sizeof target)
+                return g_strndup(target, (size_t) n);
+        if (n < 0 && root_fd(root) >= 0)
+                return NULL; /* gone, or no executable (a kernel thread) */
+        g_autofree char *path = root_path(root, rel); /* no folder, or a longer path */
         return g_file_read_link(path, NULL);
 }
 
+int task_stat_exe(const Root *root, pid_t pid, struct stat *out) {
+        TaskPath p;
+        const char *rel = task_path(&p, pid, 0, "exe");
+        if (root_fd(root) >= 0)
+                return fstatat(root_fd(root), rel, out, 0) < 0 ? negative_errno() : 0;
+        g_autofree char *path = root_path(root, rel);
+        return stat(path, out) < 0 ? negative_errno() : 0;
+}
+
 int task_read_cgroup(const Root *root, pid_t pid, char **out) {
-        g_autofree char *rel = task_rel(pid, 0, "cgroup"), *data = NULL;
-        int r = root_read(root, rel, &data, NULL);
-        if (r < 0)
-                return r;
+        TaskPath p;
+        const char *rel = task_path(&p, pid, 0, "cgroup");
+        char small[4096];
+        g_autofree char *big = NULL;
+        const char *data = small;
+        ssize_t n = root_fd(root) >= 0 ? root_read_small_at(root_fd(root), rel, small, sizeof small) : -EFBIG;
+
+        if (n == -EFBIG) {
+                /* Many v1 hierarchies with long paths, or no root folder. */
+                int r = root_read(root, rel, &big, NULL);
+                if (r < 0)
+                        return r;
+                data = big;
+        } else if (n < 0)
+                return (int) n;
         /* cgroup v2 is the "0::" line. */
-        g_auto(GStrv) lines = g_strsplit(data, "\n", -1);
-        for (char **l = lines; *l; l++)
-                if (g_str_has_prefix(*l, "0::")) {
-                        *out = g_strdup(*l + 3);
-                        return 0;
-                }
-        return -ENOENT;
+        const char *line = g_str_has_prefix(data, "0::") ? data : strstr(data, "\n0::");
+        if (!line)
+                return -ENOENT;
+        line += line == data ? 3 : 4;
+        *out = g_strndup(line, strcspn(line, "\n"));
+        return 0;
 }
 
 int task_read_cgroup_v1(const Root *root, const char *controller, pid_t pid, char **out) {
-        g_autofree char *rel = task_rel(pid, 0, "cgroup"), *data = NULL;
-        int r = root_read(root, rel, &data, NULL);
+        TaskPath p;
+        g_autofree char *data = NULL;
+        int r = root_read(root, task_path(&p, pid, 0, "cgroup"), &data, NULL);
         if (r < 0)
                 return r;
         /* "ID:CONTROLLERS:PATH", the controllers comma-separated. */
@@ -282,7 +338,9 @@ static void mask_to_longs(const CpuMask *cpus, unsigned long *longs) {
 
 /* A fake task's status file: its Cpus_allowed (mask) and Cpus_allowed_list lines. */
 static int fake_status_affinity(const Root *root, pid_t tid, const CpuMask *set, CpuMask *get) {
-        g_autofree char *rel = task_rel(tid, 0, "status"), *data = NULL;
+        TaskPath path;
+        const char *rel = task_path(&path, tid, 0, "status");
+        g_autofree char *data = NULL;
         int r = root_read(root, rel, &data, NULL);
         if (r < 0)
                 return r;
@@ -343,7 +401,9 @@ int task_set_affinity(const Root *root, pid_t tid, const CpuMask *cpus) {
 /* A fake task's stat line with its policy (field 41) and priority (field 40) set, as the
  * kernel would show them. */
 static int fake_stat_sched(const Root *root, pid_t tid, int policy, int priority) {
-        g_autofree char *rel = task_rel(tid, 0, "stat"), *data = NULL;
+        TaskPath p;
+        const char *rel = task_path(&p, tid, 0, "stat");
+        g_autofree char *data = NULL;
         int r = root_read(root, rel, &data, NULL);
         if (r < 0)
                 return r;

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #pragma once
+#include <sys/stat.h>
 
 #include <glib.h>
 #include <stdbool.h>
@@ -33,6 +34,14 @@ typedef struct TaskStat {
 /* One /proc/PID/stat line; -EBADMSG when it is not one. */
 int task_parse_stat(const char *text, TaskStat *out);
 /* tid 0: the process (pid) itself. */
+/* "proc/PID/FILE", or "proc/TGID/task/TID/FILE" for another thread, built in the
+ * caller's buffer without an allocation: the paths of the reads every exec makes. FILE
+ * is one of the kernel's names (at most TASK_FILE_MAX bytes). */
+#define TASK_FILE_MAX 24
+typedef struct TaskPath {
+        char rel[sizeof "proc//task//" + 2 * 10 + TASK_FILE_MAX];
+} TaskPath;
+const char *task_path(TaskPath *buf, pid_t pid, pid_t tid, const char *file);
 int task_read_stat(const Root *root, pid_t pid, pid_t tid, TaskStat *out);
 /* pid's stat, through a file kept open: returns it (>= 0, the caller closes it). The
  * kernel binds the file to that very process, so task_stat_reread() through it reads
@@ -59,6 +68,9 @@ int task_read_comm(const Root *root, pid_t pid, char **out);
 int task_read_thread_comm(const Root *root, pid_t pid, pid_t tid, char **out);
 /* The executable's path, or NULL for a kernel thread or a process gone. */
 char *task_read_exe(const Root *root, pid_t pid);
+/* The file the process runs, whatever its name now (/proc/PID/exe followed): 0 or a
+ * negative errno. */
+int task_stat_exe(const Root *root, pid_t pid, struct stat *out);
 /* The cgroup v2 path of a process ("/system.slice/foo.service"). */
 int task_read_cgroup(const Root *root, pid_t pid, char **out);
 /* Its path in a v1 hierarchy of controller ("cpuset"); -ENOENT when it has none. */

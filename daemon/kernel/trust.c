@@ -10,6 +10,7 @@
 #include <stdio.h>
 
 #include "base/macro.h"
+#include "kernel/task.h"
 #include "kernel/trust.h"
 
 void trusted_exe_clear(TrustedExe *e) {
@@ -243,7 +244,6 @@ static bool check_file(const struct stat *st, char **why) {
 }
 
 int trust_check_exe(const Root *host, TrustCache *cache, pid_t pid, const char *path, TrustedExe *out) {
-        g_autofree char *exe = root_pathf(host, "proc/%d/exe", (int) pid);
         struct stat st;
 
         *out = (TrustedExe) {};
@@ -251,11 +251,12 @@ int trust_check_exe(const Root *host, TrustCache *cache, pid_t pid, const char *
                 /* The link's target is the running file itself, whatever its name now; its
                  * path is where the kernel says that file is. Read in that order, a new exec
                  * between the two shows as a path that is not the file (then read again). */
-                out->path = path && attempt == 0 ? g_strdup(path) : g_file_read_link(exe, NULL);
+                out->path = path && attempt == 0 ? g_strdup(path) : task_read_exe(host, pid);
                 if (!out->path)
                         return -ESRCH;
-                if (stat(exe, &st) < 0)
-                        return negative_errno();
+                int r = task_stat_exe(host, pid, &st);
+                if (r < 0)
+                        return r;
                 out->dev = st.st_dev;
                 out->ino = st.st_ino;
                 if (g_str_has_suffix(out->path, " (deleted)"))
@@ -280,8 +281,9 @@ bool trust_check_path(const Root *host, TrustCache *cache, const char *path, cha
 }
 
 int trust_read_uids(const Root *host, pid_t pid, uid_t *ruid, uid_t *euid) {
-        g_autofree char *rel = g_strdup_printf("proc/%d/status", (int) pid), *data = NULL;
-        int r = root_read(host, rel, &data, NULL);
+        TaskPath p;
+        g_autofree char *data = NULL;
+        int r = root_read(host, task_path(&p, pid, 0, "status"), &data, NULL);
         if (r < 0)
                 return r;
         const char *line = strstr(data, "\nUid:");

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <glib.h>
+#include <string.h>
 
 #include "base/text.h"
 
@@ -9,6 +10,11 @@ char *text_printable(const char *s) {
                 if ((unsigned char) *p < 0x20 || *p == 0x7f)
                         *p = '?';
         return out;
+}
+
+const char *text_file_name(const char *path) {
+        const char *slash = strrchr(path, '/');
+        return slash ? slash + 1 : path;
 }
 
 /* Past the UTF-8 character at p (its lead byte and continuation bytes; a stray byte of

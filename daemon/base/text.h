@@ -13,3 +13,7 @@ char *text_printable(const char *s);
  * without compiling the glob: no allocation for a test made at every exec, IRQ and
  * thread. */
 bool text_glob_match(const char *glob, const char *text);
+
+/* The file name of a path, in place: what follows its last '/' (an executable's path
+ * as the kernel gives it, which never ends in one). */
+const char *text_file_name(const char *path);

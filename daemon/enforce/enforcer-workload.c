@@ -736,8 +736,7 @@ static void observe_exec(const EnforcerContext *ctx, WorkloadObservation *o, pid
          * read then, and is only the process's choice. Otherwise the name is read, to
          * tell a process named like a workload. */
         if (workload_any_exe_match(ctx->config, exe)) {
-                g_autofree char *base = g_path_get_basename(exe);
-                c.comm = text_printable(base);
+                c.comm = text_printable(text_file_name(exe));
         } else if (task_read_comm(ctx->host, pid, &c.comm) < 0)
                 return;
         if (!st) {

@@ -85,8 +85,7 @@ static bool globs_match(char *const *globs, const char *text) {
 
 /* Match= names an executable by its path or its file name. */
 static bool exe_matches(const GroupConfig *g, const char *path) {
-        g_autofree char *base = path ? g_path_get_basename(path) : NULL;
-        return path && (globs_match(g->match, path) || globs_match(g->match, base));
+        return path && (globs_match(g->match, path) || globs_match(g->match, text_file_name(path)));
 }
 
 bool workload_any_exe_match(const Config *c, const char *path) {

@@ -55,9 +55,19 @@ const char *task_path(TaskPath *buf, pid_t pid, pid_t tid, const char *file) {
         return buf->rel;
 }
 
+/* A decimal field at p (a '-' first for the signed ones), up to the next space. */
+static long long stat_number(const char *p) {
+        bool negative = *p == '-';
+        unsigned long long n = 0;
+        for (p += negative; *p >= '0' && *p <= '9'; p++)
+                n = n * 10 + (unsigned) (*p - '0');
+        return negative ? -(long long) n : (long long) n;
+}
+
 int task_parse_stat(const char *data, TaskStat *out) {
         /* "PID (COMM) S ppid ...": the name may hold spaces and parentheses. Fields are
-         * read in place, one pass over the line: every pass reads every process's. */
+         * read in place, in one pass over the line that stops at the last one wanted:
+         * every exec reads it twice, and every pass every process's. */
         const char *open = strchr(data, '('), *close = strrchr(data, ')');
         if (!open || !close || close < open || close[1] != ' ')
                 return -EBADMSG;
@@ -65,21 +75,23 @@ int task_parse_stat(const char *data, TaskStat *out) {
         g_strlcpy(out->comm, open + 1, MIN((size_t) (close - open), sizeof out->comm));
         const char *p = close + 2;
         for (int field = 3; field <= 41; field++) {
-                const char *end = p + strcspn(p, " \n");
-                if (end == p)
-                        return -EBADMSG; /* fewer than 41 fields */
+                if (*p == ' ' || *p == '\n' || *p == '\0')
+                        return -EBADMSG; /* an empty field, or fewer than 41 */
                 switch (field) {
                 case 3: out->state = *p; break;
-                case 4: out->ppid = (pid_t) strtol(p, NULL, 10); break;
-                case 6: out->session = (int) strtol(p, NULL, 10); break;
-                case 9: out->flags = strtoul(p, NULL, 10); break;
-                case 22: out->start_time = g_ascii_strtoull(p, NULL, 10); break;
-                case 39: out->processor = (int) strtol(p, NULL, 10); break;
-                case 40: out->rt_priority = (int) strtol(p, NULL, 10); break;
-                case 41: out->policy = (int) strtol(p, NULL, 10); break;
+                case 4: out->ppid = (pid_t) stat_number(p); break;
+                case 6: out->session = (int) stat_number(p); break;
+                case 9: out->flags = (unsigned long) stat_number(p); break;
+                case 22: out->start_time = (uint64_t) stat_number(p); break;
+                case 39: out->processor = (int) stat_number(p); break;
+                case 40: out->rt_priority = (int) stat_number(p); break;
+                case 41: out->policy = (int) stat_number(p); break;
                 default: break;
                 }
-                p = *end == ' ' ? end + 1 : end;
+                while (*p && *p != ' ' && *p != '\n')
+                        p++;
+                if (*p == ' ')
+                        p++;
         }
         return 0;
 }

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
@@ -168,8 +169,8 @@ static bool cache_watch(TrustCache *c, const Root *host, int dirfd, const char *
 static bool check_chain(const Root *host, TrustCache *cache, const char *path, const struct stat *file, char **why) {
         int top = root_is_host(host) ? root_fd(host) : -1;
         g_auto(GStrv) parts = NULL;
-        g_autofree char *folder = NULL;
-        g_autoptr(GString) at = g_string_new("/"); /* the path of the folder open as dirfd */
+        char folder[PATH_MAX];
+        g_autoptr(GString) at = NULL; /* the path of the folder open as dirfd */
         int dirfd;
         struct stat st;
         const char *problem = NULL;
@@ -179,7 +180,15 @@ static bool check_chain(const Root *host, TrustCache *cache, const char *path, c
                 *why = g_strdup("the kernel shows no path for it (another mount namespace?)");
                 return false;
         }
-        folder = g_path_get_dirname(path);
+        /* Its folder, in the stack: a chain kept costs no allocation (path, from the
+         * kernel's link, is shorter than PATH_MAX). */
+        size_t folder_len = MAX((size_t) (strrchr(path, '/') - path), (size_t) 1);
+        if (folder_len >= sizeof folder) {
+                *why = g_strdup("its path is too long");
+                return false;
+        }
+        memcpy(folder, path, folder_len);
+        folder[folder_len] = '\0';
         if (cache_has(cache, folder)) {
                 /* Every folder on the way is one that was checked and has not changed. */
                 if (fstatat(AT_FDCWD, path, &st, AT_SYMLINK_NOFOLLOW) == 0 && st.st_dev == file->st_dev &&
@@ -193,6 +202,7 @@ static bool check_chain(const Root *host, TrustCache *cache, const char *path, c
                 *why = g_strdup_printf("cannot open /: %s", g_strerror(errno));
                 return false;
         }
+        at = g_string_new("/");
         watched = cache && root_is_host(host) && cache_ready(cache);
         if (cache)
                 cache->walks++;
@@ -232,7 +242,7 @@ static bool check_chain(const Root *host, TrustCache *cache, const char *path, c
                 return false;
         }
         if (watched)
-                g_hash_table_add(cache->folders, g_steal_pointer(&folder));
+                g_hash_table_add(cache->folders, g_strdup(folder));
         return true;
 }
 

@@ -278,13 +278,35 @@ bool originals_has(const Originals *o, const char *rel) {
         return g_hash_table_contains(o->index, rel);
 }
 
+/* Whether escape_field() would give text back unchanged: printable ASCII without a
+ * backslash or quote, and a key that does not end in '-'. */
+static bool field_plain(const char *text, bool key) {
+        const char *p = text;
+        for (; *p; p++)
+                if (*p < 0x20 || *p > 0x7e || *p == '\\' || *p == '"')
+                        return false;
+        return !key || p == text || p[-1] != '-';
+}
+
+/* A field appended as escape_field() writes it; the keys and values of every placement
+ * are plain, and copied as they are. */
+static void append_field(GString *s, const char *text, bool key) {
+        if (field_plain(text, key)) {
+                g_string_append(s, text);
+                return;
+        }
+        g_autofree char *escaped = escape_field(text, key);
+        g_string_append(s, escaped);
+}
+
 static void append_entry(GString *s, const char *rel, const char *value) {
-        g_autofree char *k = escape_field(rel, true);
+        g_string_append(s, value ? "+\t" : "-\t");
+        append_field(s, rel, true);
         if (value) {
-                g_autofree char *v = escape_field(value, false);
-                g_string_append_printf(s, "+\t%s\t%s\n", k, v);
-        } else
-                g_string_append_printf(s, "-\t%s\n", k);
+                g_string_append_c(s, '\t');
+                append_field(s, value, false);
+        }
+        g_string_append_c(s, '\n');
 }
 
 static void append_header(const Originals *o, GString *s) {

@@ -55,6 +55,8 @@ struct Originals {
         bool rewrite;       /* the file must be written anew (compaction, filter, a tear
                              * that could not be cut off, a version 2 file) */
         int fd;             /* the journal, open for appends; -1 until needed */
+        dev_t dev;          /* the file open as fd */
+        ino_t ino;
         off_t end;          /* the length of its whole lines: where the next append goes */
 };
 
@@ -364,17 +366,20 @@ static int journal_ready(Originals *o, GError **error) {
                 o->fd = open(o->file, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
                 if (o->fd < 0)
                         return fail_io(o, error, "open", errno);
-        }
-        if (fstat(o->fd, &st) < 0) {
-                int err = errno;
-                close_journal(o);
-                return fail_io(o, error, "open", err);
+                if (fstat(o->fd, &st) < 0) {
+                        int err = errno;
+                        close_journal(o);
+                        return fail_io(o, error, "open", err);
+                }
+                o->dev = st.st_dev;
+                o->ino = st.st_ino;
         }
         /* The file was replaced or removed under the open journal (by hand, or by
          * another writer the runtime folder's lock did not stop): appending would write
-         * into a file nobody reads. Written anew instead, whole. */
-        struct stat named;
-        if (st.st_nlink == 0 || lstat(o->file, &named) < 0 || named.st_ino != st.st_ino || named.st_dev != st.st_dev) {
+         * into a file nobody reads. Written anew instead, whole. One look at the name
+         * says it, before every append: it holds the very file open (which then has a
+         * link, and the name's size is the journal's). */
+        if (lstat(o->file, &st) < 0 || st.st_ino != o->ino || st.st_dev != o->dev) {
                 close_journal(o);
                 o->rewrite = true;
                 return 0;

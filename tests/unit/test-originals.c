@@ -308,15 +308,15 @@ START_TEST(test_version_2_read) {
 }
 END_TEST
 
-/* The open journal's file replaced (renamed over) or removed: the next flush writes the
- * whole store into the named file, never into the unlinked one. */
+/* The open journal's file replaced (renamed over), removed, moved away or cut short: the
+ * next flush writes the whole store into the named file, never into the file open. */
 START_TEST(test_replaced_under_journal) {
         g_autofree char *dir = fixture_tmpdir();
         g_autofree char *file = g_build_filename(dir, "originals", NULL);
         g_autofree char *other = g_build_filename(dir, "other", NULL);
         Originals *o = NULL;
         ck_assert_int_eq(originals_open(dir, "root=/y boot=1", &o, NULL), 0);
-        for (int round = 0; round < 2; round++) {
+        for (int round = 0; round < 4; round++) {
                 g_autofree char *key = g_strdup_printf("k/%d", round);
                 g_autofree char *after = g_strdup_printf("k/after-%d", round);
                 originals_remember(o, "k/first", "1");
@@ -326,8 +326,12 @@ START_TEST(test_replaced_under_journal) {
                 if (round == 0) {
                         ck_assert(g_file_set_contents(other, "someone else's\n", -1, NULL));
                         ck_assert_int_eq(rename(other, file), 0);
-                } else
+                } else if (round == 1)
                         ck_assert_int_eq(unlink(file), 0);
+                else if (round == 2)
+                        ck_assert_int_eq(rename(file, other), 0); /* the open file keeps its link */
+                else
+                        ck_assert_int_eq(truncate(file, 10), 0);
                 originals_remember(o, after, "3");
                 ck_assert_int_eq(originals_flush(o, NULL), 0);
                 Originals *again = NULL;

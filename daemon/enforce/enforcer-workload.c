@@ -480,9 +480,14 @@ static void finish_placement(const EnforcerContext *ctx, Workload *w, bool execu
                             (int) w->pid, w->comm, w->group);
                 w->policy = -1;
                 w->priority = 0;
-        } else if (executed)
-                r = set_thread(ctx, w, w->pid, now, &changed);
-        else
+        } else if (executed) {
+                /* Its one thread, the process itself: what it had is what place() saved a
+                 * moment ago as the process's (its CPUs, and its scheduling wherever the
+                 * group or a rule sets one), so nothing is looked up or saved again. */
+                ThreadLook l;
+                r = thread_look(ctx, w, w->pid, host_online(ctx), now, &l) ? thread_set(ctx, &l, &changed) : -ESRCH;
+                thread_look_clear(&l);
+        } else
                 r = set_all_threads(ctx, w, &changed);
         w->save_threads = false; /* its threads' own values are saved, or were its own already */
         if (r == -EINVAL && in_unit)

@@ -168,9 +168,8 @@ int task_stat_reread(int fd, TaskStat *out) {
 }
 
 int task_stat_open(const Root *root, pid_t pid, TaskStat *out) {
-        char rel[48];
-        g_snprintf(rel, sizeof rel, "proc/%d/stat", (int) pid);
-        int fd = root_open_read(root, rel, 0);
+        TaskPath p;
+        int fd = root_open_read(root, task_path(&p, pid, 0, "stat"), 0);
         if (fd < 0)
                 return fd;
         int r = task_stat_reread(fd, out);

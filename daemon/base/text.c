@@ -17,8 +17,8 @@ const char *text_file_name(const char *path) {
         return slash ? slash + 1 : path;
 }
 
-/* Past the UTF-8 character at p (its lead byte and continuation bytes; a stray byte of
- * invalid text is a character of its own). */
+/* Past the UTF-8 character at p: its first byte and the continuation bytes after it (in
+ * invalid text, a run of stray continuation bytes counts as one character). */
 static const char *next_char(const char *p) {
         p++;
         while ((*p & 0xC0) == 0x80)

@@ -67,7 +67,7 @@ static UnitState *unit_state(CpusetState *s, const char *unit) {
 /* On cgroup v1 systemd makes no folders in the cpuset hierarchy: only the groups'
  * slices, which isolatord makes, are there to confine. */
 static GArray *wanted(const Config *c, CgroupBackend backend) {
-        GArray *out = g_array_new(false, true, sizeof(Want));
+        GArray *out = g_array_sized_new(false, true, sizeof(Want), G_N_ELEMENTS(housekeeping_units) + c->groups->len);
         for (size_t i = 0; backend != CGROUP_BACKEND_CGROUPFS_V1 && housekeeping_units[i]; i++) {
                 Want w = { housekeeping_units[i], c->housekeeping, false, false };
                 g_array_append_val(out, w);
@@ -204,12 +204,10 @@ static void observe_systemd(const EnforcerContext *ctx, UnitObs *u) {
 
 /* A cgroup event names a path: the unit's folder (created, removed, or in its parent's
  * listing) or a file in it; NULL, every unit, as on a pass. */
-static bool in_scope(const Trigger *scope, const char *dir) {
-        g_autofree char *parent = NULL;
+static bool in_scope(const Trigger *scope, const char *scope_parent, const char *dir) {
         if (!scope || !scope->name)
                 return true;
-        parent = g_path_get_dirname(scope->name);
-        return g_str_equal(scope->name, dir) || g_str_equal(parent, dir);
+        return g_str_equal(scope->name, dir) || g_str_equal(scope_parent, dir);
 }
 
 static void *cpuset_observe(const EnforcerContext *ctx, const Trigger *scope) {
@@ -225,11 +223,12 @@ static void *cpuset_observe(const EnforcerContext *ctx, const Trigger *scope) {
         }
         o->units = g_array_new(false, true, sizeof(UnitObs));
         o->whole = !scope || !scope->name;
+        g_autofree char *scope_parent = o->whole ? NULL : g_path_get_dirname(scope->name);
         g_array_set_clear_func(o->units, (GDestroyNotify) unit_obs_clear);
         for (unsigned i = 0; i < want->len; i++) {
                 UnitObs u = { .want = g_array_index(want, Want, i) };
                 u.dir = cgroup_unit_rel(o->backend, u.want.unit);
-                if (!in_scope(scope, u.dir)) {
+                if (!in_scope(scope, scope_parent, u.dir)) {
                         unit_obs_clear(&u);
                         continue;
                 }

@@ -431,7 +431,7 @@ static int original_cgroup(const EnforcerContext *ctx, CgroupBackend backend, pi
         if (backend != CGROUP_BACKEND_CGROUPFS_V1)
                 return task_read_cgroup(ctx->host, pid, out);
         if (task_read_cgroup_v1(ctx->host, "cpuset", pid, &v1) < 0 || v1[0] != '/') {
-                TaskPath p;
+                TaskPath p; /* "proc/PID/": the process's folder */
                 if (!root_exists(ctx->host, task_path(&p, pid, 0, "")))
                         return -ESRCH;
                 g_free(v1);

@@ -256,9 +256,21 @@ const char *cgroup_base(CgroupBackend backend) {
         return backend == CGROUP_BACKEND_CGROUPFS_V1 ? CGROUP_V1_CPUSET : "sys/fs/cgroup";
 }
 
+/* cgroup_unit_chain()'s last folder, built in one string: every cgroup event asks it of
+ * each unit the cpusets keep. */
 char *cgroup_unit_rel(CgroupBackend backend, const char *unit) {
-        g_autoptr(GPtrArray) chain = cgroup_unit_chain(unit);
-        return g_strconcat(cgroup_base(backend), "/", chain->pdata[chain->len - 1], NULL);
+        GString *path = g_string_new(cgroup_base(backend));
+        if (g_str_has_suffix(unit, ".slice")) {
+                const char *stem_end = unit + strlen(unit) - strlen(".slice");
+                for (const char *dash = unit; (dash = memchr(dash, '-', (size_t) (stem_end - dash))); dash++) {
+                        g_string_append_c(path, '/');
+                        g_string_append_len(path, unit, dash - unit);
+                        g_string_append(path, ".slice");
+                }
+        }
+        g_string_append_c(path, '/');
+        g_string_append(path, unit);
+        return g_string_free(path, false);
 }
 
 static const char *unit_interface(const char *unit) {

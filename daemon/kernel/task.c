@@ -55,13 +55,15 @@ const char *task_path(TaskPath *buf, pid_t pid, pid_t tid, const char *file) {
         return buf->rel;
 }
 
-/* A decimal field at p (a '-' first for the signed ones), up to the next space. */
+/* A decimal field at p (a '-' first for the signed ones), up to the next space, as the
+ * kernel writes it: no '+', no leading blanks, and a number past 64 bits wraps (strtol
+ * saturated; no kernel field comes near). */
 static long long stat_number(const char *p) {
         bool negative = *p == '-';
         unsigned long long n = 0;
         for (p += negative; *p >= '0' && *p <= '9'; p++)
                 n = n * 10 + (unsigned) (*p - '0');
-        return negative ? -(long long) n : (long long) n;
+        return (long long) (negative ? 0ULL - n : n);
 }
 
 int task_parse_stat(const char *data, TaskStat *out) {

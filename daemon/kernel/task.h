@@ -33,7 +33,6 @@ typedef struct TaskStat {
 
 /* One /proc/PID/stat line; -EBADMSG when it is not one. */
 int task_parse_stat(const char *text, TaskStat *out);
-/* tid 0: the process (pid) itself. */
 /* "proc/PID/FILE", or "proc/TGID/task/TID/FILE" for another thread, built in the
  * caller's buffer without an allocation: the paths of the reads every exec makes. FILE
  * is one of the kernel's names (at most TASK_FILE_MAX bytes). */
@@ -42,6 +41,7 @@ typedef struct TaskPath {
         char rel[sizeof "proc//task//" + 2 * 10 + TASK_FILE_MAX];
 } TaskPath;
 const char *task_path(TaskPath *buf, pid_t pid, pid_t tid, const char *file);
+/* tid 0: the process (pid) itself. */
 int task_read_stat(const Root *root, pid_t pid, pid_t tid, TaskStat *out);
 /* pid's stat, through a file kept open: returns it (>= 0, the caller closes it). The
  * kernel binds the file to that very process, so task_stat_reread() through it reads

@@ -27,6 +27,15 @@ START_TEST(test_slice_layout) {
         ck_assert_uint_eq(chain->len, 2);
         ck_assert_str_eq(chain->pdata[0], "a.slice");
         ck_assert_str_eq(chain->pdata[1], "a.slice/a-b.slice");
+        /* The rel is the chain's last folder, whatever the dashes. */
+        for (const char *const *u = (const char *const[]) { "-.slice", "a--b.slice", "a-.slice", "x-y-z.slice",
+                                                            "a-b.service", "user-1000.slice", "init.scope", NULL };
+             *u; u++) {
+                g_autoptr(GPtrArray) c = cgroup_unit_chain(*u);
+                g_autofree char *rel = cgroup_unit_rel(CGROUP_BACKEND_CGROUPFS, *u);
+                g_autofree char *want = g_strconcat("sys/fs/cgroup/", c->pdata[c->len - 1], NULL);
+                ck_assert_str_eq(rel, want);
+        }
 }
 END_TEST
 

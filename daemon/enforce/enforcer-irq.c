@@ -11,7 +11,8 @@
 typedef struct IrqState {
         GHashTable *unmovable; /* irq -> Unmovable: refused once, not retried */
         GHashTable *pinned;    /* irq -> CpuMask* we put it on */
-        GHashTable *seen;      /* irq: every IRQ of the last scan, so a device event reads only new ones */
+        IrqSet seen;           /* every IRQ of the last scan, so a device event reads only new ones */
+        IrqSet present;        /* the scan under way's, then swapped with seen */
         IrqNames *names;       /* handler names between scans */
         bool started;          /* the first pass is done: later pins are news */
 } IrqState;
@@ -33,7 +34,6 @@ static void *irq_state_new(void) {
         IrqState *st = g_new0(IrqState, 1);
         st->unmovable = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, (GDestroyNotify) unmovable_free);
         st->pinned = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, g_free);
-        st->seen = g_hash_table_new(g_direct_hash, g_direct_equal);
         st->names = irq_names_new();
         return st;
 }
@@ -44,7 +44,8 @@ static void irq_state_free(void *p) {
                 return;
         g_hash_table_unref(st->unmovable);
         g_hash_table_unref(st->pinned);
-        g_hash_table_unref(st->seen);
+        irq_set_free(&st->seen);
+        irq_set_free(&st->present);
         irq_names_free(st->names);
         g_free(st);
 }
@@ -58,9 +59,9 @@ static const char *unmovable_reason(const IrqState *st, const Irq *irq) {
         return u && g_str_equal(u->name, irq->name) ? u->reason : NULL;
 }
 
-/* Forgets IRQs that are gone (a removed device's IRQ is no error); present becomes
- * what a device event compares with. */
-static void forget_vanished(IrqState *st, GHashTable *present) {
+/* Forgets IRQs that are gone (a removed device's IRQ is no error); the scan's present
+ * becomes what a device event compares with. */
+static void forget_vanished(IrqState *st) {
         GHashTable *maps[] = { st->unmovable, st->pinned };
         GHashTableIter it;
         gpointer key;
@@ -68,11 +69,12 @@ static void forget_vanished(IrqState *st, GHashTable *present) {
         for (size_t m = 0; m < G_N_ELEMENTS(maps); m++) {
                 g_hash_table_iter_init(&it, maps[m]);
                 while (g_hash_table_iter_next(&it, &key, NULL))
-                        if (!g_hash_table_contains(present, key))
+                        if (!irq_set_has(&st->present, GPOINTER_TO_UINT(key) - 1u))
                                 g_hash_table_iter_remove(&it);
         }
-        g_hash_table_unref(st->seen);
-        st->seen = g_hash_table_ref(present);
+        IrqSet was = st->seen;
+        st->seen = st->present;
+        st->present = was;
 }
 
 static char *default_mask(const EnforcerContext *ctx) {
@@ -173,7 +175,6 @@ static void irq_observation_free(void *p) {
 static void *irq_observe(const EnforcerContext *ctx, const Trigger *scope) {
         IrqState *st = ctx->state;
         IrqObservation *o = g_new0(IrqObservation, 1);
-        g_autoptr(GHashTable) present = g_hash_table_new(g_direct_hash, g_direct_equal);
         g_auto(GStrv) drivers = config_irq_drivers(ctx->config);
         /* A device that binds a Driver= (a DAC on a controller already there) changes
          * what an old IRQ is: every IRQ is read then. */
@@ -191,16 +192,18 @@ static void *irq_observe(const EnforcerContext *ctx, const Trigger *scope) {
                         g_ptr_array_add(o->irqs, irq);
                 return o; /* the others are not looked at: nothing of them is forgotten */
         }
+        irq_set_clear(&st->present);
         if (!scope && ctx->inputs && ctx->inputs->irqs) {
                 /* A pass: the manager's scan of every IRQ, which the audits read too. */
                 o->irqs = g_ptr_array_ref((GPtrArray *) ctx->inputs->irqs);
                 for (unsigned i = 0; i < o->irqs->len; i++)
-                        g_hash_table_add(present, IRQ_KEY(((const Irq *) o->irqs->pdata[i])->num));
+                        irq_set_add(&st->present, ((const Irq *) o->irqs->pdata[i])->num);
         } else
-                o->irqs = irq_scan_except(ctx->root, &(IrqScan) { .skip = only_new ? st->seen : NULL, .present = present,
+                o->irqs = irq_scan_except(ctx->root, &(IrqScan) { .skip = only_new ? &st->seen : NULL,
+                                                                  .present = &st->present,
                                                                   .names = only_new ? NULL : st->names,
                                                                   .drivers = drivers });
-        forget_vanished(st, present);
+        forget_vanished(st);
         /* The default is for IRQs yet to come: a device event pins its own new ones, and
          * leaves the default to every pass. */
         if (!only_new && root_read_line(ctx->root, "proc/irq/default_smp_affinity", &o->default_line) >= 0)
@@ -487,7 +490,7 @@ static int irq_revert(const EnforcerContext *ctx) {
         irq_follow_devices(ctx);
         g_hash_table_remove_all(st->pinned);
         g_hash_table_remove_all(st->unmovable);
-        g_hash_table_remove_all(st->seen);
+        irq_set_clear(&st->seen);
         irq_names_forget(st->names);
         st->started = false;
         return 0;

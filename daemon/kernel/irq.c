@@ -242,6 +242,35 @@ GHashTable *irq_driver_map(const Root *root, char **drivers) {
         return map;
 }
 
+#define SET_BITS (8 * sizeof(unsigned long))
+
+void irq_set_add(IrqSet *s, unsigned num) {
+        size_t word = num / SET_BITS;
+        assert(num < IRQ_NUM_MAX);
+        if (word >= s->words) {
+                size_t words = MAX(word + 1, 2 * s->words);
+                s->bits = g_renew(unsigned long, s->bits, words);
+                memset(s->bits + s->words, 0, (words - s->words) * sizeof *s->bits);
+                s->words = words;
+        }
+        s->bits[word] |= 1UL << (num % SET_BITS);
+}
+
+bool irq_set_has(const IrqSet *s, unsigned num) {
+        size_t word = num / SET_BITS;
+        return word < s->words && (s->bits[word] >> (num % SET_BITS)) & 1;
+}
+
+void irq_set_clear(IrqSet *s) {
+        if (s->words)
+                memset(s->bits, 0, s->words * sizeof *s->bits);
+}
+
+void irq_set_free(IrqSet *s) {
+        g_clear_pointer(&s->bits, g_free);
+        s->words = 0;
+}
+
 GPtrArray *irq_scan_except(const Root *root, const IrqScan *how) {
         GPtrArray *irqs = g_ptr_array_new_with_free_func((GDestroyNotify) irq_free);
         g_autoptr(GHashTable) by_driver = how && how->drivers && how->drivers[0] ? irq_driver_map(root, how->drivers) : NULL;
@@ -257,11 +286,11 @@ GPtrArray *irq_scan_except(const Root *root, const IrqScan *how) {
                 Irq *irq;
                 unsigned num;
 
-                if (!parse_uint(de->d_name, &num))
+                if (!parse_uint(de->d_name, &num) || num >= IRQ_NUM_MAX)
                         continue; /* default_smp_affinity and friends */
                 if (how && how->present)
-                        g_hash_table_add(how->present, GUINT_TO_POINTER(num + 1u));
-                if (how && how->skip && g_hash_table_contains(how->skip, GUINT_TO_POINTER(num + 1u)))
+                        irq_set_add(how->present, num);
+                if (how && how->skip && irq_set_has(how->skip, num))
                         continue;
                 /* The folder's own name is the number: no formatting per IRQ. */
                 size_t base = strlen(de->d_name);

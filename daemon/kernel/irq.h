@@ -32,9 +32,24 @@ IrqNames *irq_names_new(void);
 void irq_names_free(IrqNames *n);
 void irq_names_forget(IrqNames *n);
 
+/* A set of IRQ numbers, a bit each, grown to the highest: a device event adds and asks
+ * one per IRQ folder (a hash table rebuilt at each event spent most of its user time
+ * growing). The kernel numbers its IRQs below IRQ_NUM_MAX (nr_irqs: NR_IRQS plus 8196,
+ * about 530000 with 8192 CPUs); a scan leaves a folder numbered past it alone. */
+#define IRQ_NUM_MAX (1u << 20)
+typedef struct IrqSet {
+        unsigned long *bits;
+        size_t words;
+} IrqSet;
+void irq_set_add(IrqSet *s, unsigned num);
+bool irq_set_has(const IrqSet *s, unsigned num);
+/* Empty, keeping its memory for the next scan. */
+void irq_set_clear(IrqSet *s);
+void irq_set_free(IrqSet *s);
+
 typedef struct IrqScan {
-        GHashTable *skip;      /* numbers + 1 already known: left out */
-        GHashTable *present;   /* the number + 1 of every IRQ folder is added here */
+        const IrqSet *skip;    /* numbers already known: left out */
+        IrqSet *present;       /* the number of every IRQ folder is added here */
         IrqNames *names;       /* handler names kept between scans, or NULL */
         bool trust_names;      /* names kept for an IRQ whose affinity reads as when they were
                                 * read are taken without looking at its folder (a steady

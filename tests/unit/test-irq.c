@@ -761,6 +761,28 @@ START_TEST(test_irq_seen_on_audio_cpu) {
 }
 END_TEST
 
+/* The set a device event compares with: any number below IRQ_NUM_MAX, grown as it
+ * comes, emptied keeping its memory. */
+START_TEST(test_irq_set) {
+        static const unsigned nums[] = { 0, 1, 63, 64, 65, 4095, 70000, IRQ_NUM_MAX - 1 };
+        IrqSet s = {};
+        ck_assert(!irq_set_has(&s, 0));
+        for (size_t i = 0; i < G_N_ELEMENTS(nums); i++) {
+                irq_set_add(&s, nums[i]);
+                for (size_t j = 0; j < G_N_ELEMENTS(nums); j++)
+                        ck_assert_int_eq(irq_set_has(&s, nums[j]), j <= i);
+                ck_assert(!irq_set_has(&s, 2));
+        }
+        size_t words = s.words;
+        irq_set_clear(&s);
+        ck_assert_uint_eq(s.words, words);
+        for (size_t i = 0; i < G_N_ELEMENTS(nums); i++)
+                ck_assert(!irq_set_has(&s, nums[i]));
+        irq_set_free(&s);
+        ck_assert(!irq_set_has(&s, 64));
+}
+END_TEST
+
 int main(void) {
         static const char *const machines[] = { "ryzen-7700x", "mini-2cpu", "server-256", NULL };
         Suite *s = suite_create("irq");
@@ -768,6 +790,7 @@ int main(void) {
         TCase *enforcer = tcase_create("enforcer");
 
         tcase_add_test(pure, test_interrupts_parse);
+        tcase_add_test(pure, test_irq_set);
         tcase_add_test(pure, test_scan);
         tcase_add_test(pure, test_names_trusted);
         tcase_add_test(pure, test_rules);

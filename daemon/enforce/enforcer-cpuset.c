@@ -35,7 +35,7 @@ typedef struct CpusetState {
 
 typedef struct Want {
         const char *unit;
-        CpuMask cpus;
+        const CpuMask *cpus;    /* the configuration's (a mask is 1 KiB: not copied per event) */
         bool group;
         bool isolated;
 } Want;
@@ -69,12 +69,12 @@ static UnitState *unit_state(CpusetState *s, const char *unit) {
 static GArray *wanted(const Config *c, CgroupBackend backend) {
         GArray *out = g_array_sized_new(false, true, sizeof(Want), G_N_ELEMENTS(housekeeping_units) + c->groups->len);
         for (size_t i = 0; backend != CGROUP_BACKEND_CGROUPFS_V1 && housekeeping_units[i]; i++) {
-                Want w = { housekeeping_units[i], c->housekeeping, false, false };
+                Want w = { housekeeping_units[i], &c->housekeeping, false, false };
                 g_array_append_val(out, w);
         }
         for (unsigned i = 0; i < c->groups->len; i++) {
                 const GroupConfig *g = c->groups->pdata[i];
-                Want w = { g->slice, g->cpus, true, g->partition_isolated };
+                Want w = { g->slice, &g->cpus, true, g->partition_isolated };
                 g_array_append_val(out, w);
         }
         return out;
@@ -177,11 +177,12 @@ static const char *partition_want(CgroupBackend backend) {
 
 static void observe_cgroupfs(const EnforcerContext *ctx, CgroupBackend backend, UnitObs *u) {
         g_autofree char *cpus_rel = g_strconcat(u->dir, "/cpuset.cpus", NULL);
-        g_autofree char *part_rel = g_strconcat(u->dir, "/", partition_file(backend), NULL);
         u->have = read_stripped(ctx->root, cpus_rel);
         u->exists = u->have || root_exists(ctx->root, u->dir);
-        if (u->want.isolated)
+        if (u->want.isolated) {
+                g_autofree char *part_rel = g_strconcat(u->dir, "/", partition_file(backend), NULL);
                 u->partition = read_stripped(ctx->root, part_rel);
+        }
 }
 
 static void observe_systemd(const EnforcerContext *ctx, UnitObs *u) {
@@ -264,8 +265,12 @@ static void diff_cpus(CpusetState *s, const UnitObs *u, const char *want, const 
 
 static void diff_cgroupfs(const EnforcerContext *ctx, CgroupBackend backend, CpusetState *s, const UnitObs *u,
                           GPtrArray *diffs) {
-        g_autofree char *want = cpumask_format_list(&u->want.cpus);
         CpuMask cur;
+        bool held = u->have && *u->have && cpumask_parse_list(u->have, &cur, NULL) >= 0 &&
+                    cpumask_equal(&cur, u->want.cpus);
+        /* The wanted CPUs as text only for a finding: at every event the unit that holds
+         * them (the echo of a repair) needs none. */
+        g_autofree char *want = held ? NULL : cpumask_format_list(u->want.cpus);
 
         if (!u->exists) {
                 if (u->want.group)
@@ -283,7 +288,7 @@ static void diff_cgroupfs(const EnforcerContext *ctx, CgroupBackend backend, Cpu
                                false, u);
                 return;
         }
-        if (!*u->have || cpumask_parse_list(u->have, &cur, NULL) < 0 || !cpumask_equal(&cur, &u->want.cpus))
+        if (!held)
                 diff_cpus(s, u, want, *u->have ? u->have : "(all)", "the unit may run on other CPUs", diffs);
         if (!u->want.isolated)
                 return;
@@ -308,22 +313,22 @@ static void diff_cgroupfs(const EnforcerContext *ctx, CgroupBackend backend, Cpu
 }
 
 static void diff_systemd(const EnforcerContext *ctx, CpusetState *s, const UnitObs *u, GPtrArray *diffs) {
-        g_autofree char *want = cpumask_format_list(&u->want.cpus);
-        g_autofree char *drop = dropin_rel(u->want.unit), *drop_want = dropin_text(u->want.unit, &u->want.cpus);
+        g_autofree char *want = cpumask_format_list(u->want.cpus);
+        g_autofree char *drop = dropin_rel(u->want.unit), *drop_want = dropin_text(u->want.unit, u->want.cpus);
         CpuMask want_eff, have;
 
         if (u->error) {
                 difference_add(diffs, finding_new("cpuset", u->want.unit, want, "unknown", true, u->error), false, u);
                 return;
         }
-        if (cpumask_parse_list(u->have, &have, NULL) < 0 || !cpumask_equal(&have, &u->want.cpus))
+        if (cpumask_parse_list(u->have, &have, NULL) < 0 || !cpumask_equal(&have, u->want.cpus))
                 diff_cpus(s, u, want, *u->have ? u->have : "(all)", "systemd's AllowedCPUs= differs", diffs);
         if (!u->dropin || !g_str_equal(u->dropin, drop_want))
                 difference_add(diffs, finding_new("cpuset-dropin", u->want.unit, drop, "missing or changed", false,
                                                   "AllowedCPUs= would not survive a reboot"),
                                true, u);
         /* What the kernel enforces: the unit's cpuset.cpus.effective. */
-        cpumask_and(&want_eff, &u->want.cpus, &ctx->topology->online);
+        cpumask_and(&want_eff, u->want.cpus, &ctx->topology->online);
         if (!u->has_effective && (!u->cgpath || !*u->cgpath))
                 ; /* no cgroup yet: nothing runs in the unit, and AllowedCPUs= holds when it starts */
         else if (!u->has_effective)
@@ -469,7 +474,7 @@ static void systemd_set_cpus(const EnforcerContext *ctx, GPtrArray *diffs, const
                 return;
         if (ctx->dry_run)
                 log_info("dry run: would set AllowedCPUs=%s on %s", d->finding->expected, uo->want.unit);
-        else if (cgroups_systemd_set_cpus(ctx->cgroups, uo->want.unit, &uo->want.cpus, &e) < 0) {
+        else if (cgroups_systemd_set_cpus(ctx->cgroups, uo->want.unit, uo->want.cpus, &e) < 0) {
                 g_free(d->finding->message);
                 d->finding->message = g_strdup(e->message);
                 return;
@@ -482,13 +487,13 @@ static void systemd_set_cpus(const EnforcerContext *ctx, GPtrArray *diffs, const
                 if (eff->object != uo || !g_str_equal(eff->finding->kind, "cpuset-effective") || !uo->cgpath)
                         continue;
                 g_autofree char *rel = g_strdup_printf("sys/fs/cgroup%s/cpuset.cpus.effective", uo->cgpath);
-                cpumask_and(&want_eff, &uo->want.cpus, &ctx->topology->online);
+                cpumask_and(&want_eff, uo->want.cpus, &ctx->topology->online);
                 eff->repaired = root_read_cpulist(ctx->root, rel, &now) >= 0 && cpumask_equal(&now, &want_eff);
         }
 }
 
 static void systemd_write_dropin(const EnforcerContext *ctx, const UnitObs *uo, Difference *d) {
-        g_autofree char *rel = dropin_rel(uo->want.unit), *text = dropin_text(uo->want.unit, &uo->want.cpus);
+        g_autofree char *rel = dropin_rel(uo->want.unit), *text = dropin_text(uo->want.unit, uo->want.cpus);
         g_autofree char *dir = g_path_get_dirname(rel);
 
         if (!uo->dropin) {
@@ -580,7 +585,7 @@ static int cpuset_apply(const EnforcerContext *ctx, const void *obs, GPtrArray *
                 if (g_str_equal(d->finding->kind, "cpuset")) {
                         UnitState *u = unit_state(s, uo->want.unit);
                         /* isolatord had set it: someone else changed it since. */
-                        bool drift = u->applied && cpumask_equal(&u->want, &uo->want.cpus);
+                        bool drift = u->applied && cpumask_equal(&u->want, uo->want.cpus);
                         if (drift && !count_drift(ctx, uo, u, d))
                                 continue;
                         if (o->backend == CGROUP_BACKEND_SYSTEMD)
@@ -605,7 +610,7 @@ static int cpuset_apply(const EnforcerContext *ctx, const void *obs, GPtrArray *
                 if (!differs && !uo->error && (uo->exists || o->backend == CGROUP_BACKEND_SYSTEMD)) {
                         UnitState *u = unit_state(s, uo->want.unit);
                         u->applied = true;
-                        u->want = uo->want.cpus;
+                        u->want = *uo->want.cpus;
                 }
         }
         return 0;

@@ -246,7 +246,12 @@ GHashTable *irq_driver_map(const Root *root, char **drivers) {
 
 void irq_set_add(IrqSet *s, unsigned num) {
         size_t word = num / SET_BITS;
-        assert(num < IRQ_NUM_MAX);
+        if (num >= IRQ_NUM_MAX) {
+                if (!s->beyond)
+                        s->beyond = g_hash_table_new(g_direct_hash, g_direct_equal);
+                g_hash_table_add(s->beyond, GUINT_TO_POINTER(num));
+                return;
+        }
         if (word >= s->words) {
                 size_t words = MAX(word + 1, 2 * s->words);
                 s->bits = g_renew(unsigned long, s->bits, words);
@@ -258,16 +263,21 @@ void irq_set_add(IrqSet *s, unsigned num) {
 
 bool irq_set_has(const IrqSet *s, unsigned num) {
         size_t word = num / SET_BITS;
+        if (num >= IRQ_NUM_MAX)
+                return s->beyond && g_hash_table_contains(s->beyond, GUINT_TO_POINTER(num));
         return word < s->words && (s->bits[word] >> (num % SET_BITS)) & 1;
 }
 
 void irq_set_clear(IrqSet *s) {
         if (s->words)
                 memset(s->bits, 0, s->words * sizeof *s->bits);
+        if (s->beyond)
+                g_hash_table_remove_all(s->beyond);
 }
 
 void irq_set_free(IrqSet *s) {
         g_clear_pointer(&s->bits, g_free);
+        g_clear_pointer(&s->beyond, g_hash_table_unref);
         s->words = 0;
 }
 
@@ -286,7 +296,7 @@ GPtrArray *irq_scan_except(const Root *root, const IrqScan *how) {
                 Irq *irq;
                 unsigned num;
 
-                if (!parse_uint(de->d_name, &num) || num >= IRQ_NUM_MAX)
+                if (!parse_uint(de->d_name, &num))
                         continue; /* default_smp_affinity and friends */
                 if (how && how->present)
                         irq_set_add(how->present, num);

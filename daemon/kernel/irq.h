@@ -32,14 +32,16 @@ IrqNames *irq_names_new(void);
 void irq_names_free(IrqNames *n);
 void irq_names_forget(IrqNames *n);
 
-/* A set of IRQ numbers, a bit each, grown to the highest: a device event adds and asks
- * one per IRQ folder (a hash table rebuilt at each event spent most of its user time
- * growing). The kernel numbers its IRQs below IRQ_NUM_MAX (nr_irqs: NR_IRQS plus 8196,
- * about 530000 with 8192 CPUs); a scan leaves a folder numbered past it alone. */
+/* A set of IRQ numbers: a device event adds and asks one per IRQ folder (a hash table
+ * rebuilt at each event spent most of its user time growing). A bit per number up to
+ * IRQ_NUM_MAX, grown to the highest seen; the kernel hands its numbers out from the
+ * lowest free one, and a number past that bound (possible since Linux 6.5 keeps sparse
+ * IRQs in a maple tree) goes to a hash table. */
 #define IRQ_NUM_MAX (1u << 20)
 typedef struct IrqSet {
         unsigned long *bits;
         size_t words;
+        GHashTable *beyond; /* numbers >= IRQ_NUM_MAX, NULL until one comes */
 } IrqSet;
 void irq_set_add(IrqSet *s, unsigned num);
 bool irq_set_has(const IrqSet *s, unsigned num);

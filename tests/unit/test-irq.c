@@ -761,10 +761,10 @@ START_TEST(test_irq_seen_on_audio_cpu) {
 }
 END_TEST
 
-/* The set a device event compares with: any number below IRQ_NUM_MAX, grown as it
- * comes, emptied keeping its memory. */
+/* The set a device event compares with: any number, the bits grown as they come (those
+ * past IRQ_NUM_MAX kept apart), emptied keeping its memory. */
 START_TEST(test_irq_set) {
-        static const unsigned nums[] = { 0, 1, 63, 64, 65, 4095, 70000, IRQ_NUM_MAX - 1 };
+        static const unsigned nums[] = { 0, 1, 63, 64, 65, 4095, 70000, IRQ_NUM_MAX - 1, IRQ_NUM_MAX, UINT32_MAX };
         IrqSet s = {};
         ck_assert(!irq_set_has(&s, 0));
         for (size_t i = 0; i < G_N_ELEMENTS(nums); i++) {

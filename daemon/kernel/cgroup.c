@@ -233,22 +233,33 @@ CgroupBackend cgroups_backend(Cgroups *cg, const Root *root, const Config *c) {
         return CGROUP_BACKEND_CGROUPFS;
 }
 
+/* unit's folder appended to path, a folder at a time: "a-b-c.slice" nests in
+ * "a-b.slice" in "a.slice"; other units are top-level here (init.scope) or named with
+ * their slice by the caller. With chain, each folder on the way is added to it, as
+ * path holds it from from on. */
+static void append_unit_folders(GString *path, size_t from, const char *unit, GPtrArray *chain) {
+        if (g_str_has_suffix(unit, ".slice")) {
+                const char *stem_end = unit + strlen(unit) - strlen(".slice");
+                for (const char *dash = unit; (dash = memchr(dash, '-', (size_t) (stem_end - dash))); dash++) {
+                        if (path->len > from)
+                                g_string_append_c(path, '/');
+                        g_string_append_len(path, unit, dash - unit);
+                        g_string_append(path, ".slice");
+                        if (chain)
+                                g_ptr_array_add(chain, g_strdup(path->str + from));
+                }
+        }
+        if (path->len > from)
+                g_string_append_c(path, '/');
+        g_string_append(path, unit);
+        if (chain)
+                g_ptr_array_add(chain, g_strdup(path->str + from));
+}
+
 GPtrArray *cgroup_unit_chain(const char *unit) {
         GPtrArray *chain = g_ptr_array_new_with_free_func(g_free);
         g_autoptr(GString) path = g_string_new(NULL);
-
-        /* "a-b-c.slice" nests in "a-b.slice" in "a.slice"; other units are top-level
-         * here (init.scope) or named with their slice by the caller. */
-        if (g_str_has_suffix(unit, ".slice")) {
-                g_autofree char *stem = g_strndup(unit, strlen(unit) - strlen(".slice"));
-                for (char *dash = strchr(stem, '-'); dash; dash = strchr(dash + 1, '-')) {
-                        g_autofree char *prefix = g_strndup(stem, (gsize) (dash - stem));
-                        g_string_append_printf(path, "%s%s.slice", path->len ? "/" : "", prefix);
-                        g_ptr_array_add(chain, g_strdup(path->str));
-                }
-        }
-        g_string_append_printf(path, "%s%s", path->len ? "/" : "", unit);
-        g_ptr_array_add(chain, g_strdup(path->str));
+        append_unit_folders(path, 0, unit, chain);
         return chain;
 }
 
@@ -256,20 +267,12 @@ const char *cgroup_base(CgroupBackend backend) {
         return backend == CGROUP_BACKEND_CGROUPFS_V1 ? CGROUP_V1_CPUSET : "sys/fs/cgroup";
 }
 
-/* cgroup_unit_chain()'s last folder, built in one string: every cgroup event asks it of
- * each unit the cpusets keep. */
+/* The chain's last folder, built in one string: every cgroup event asks it of each unit
+ * the cpusets keep. */
 char *cgroup_unit_rel(CgroupBackend backend, const char *unit) {
         GString *path = g_string_new(cgroup_base(backend));
-        if (g_str_has_suffix(unit, ".slice")) {
-                const char *stem_end = unit + strlen(unit) - strlen(".slice");
-                for (const char *dash = unit; (dash = memchr(dash, '-', (size_t) (stem_end - dash))); dash++) {
-                        g_string_append_c(path, '/');
-                        g_string_append_len(path, unit, dash - unit);
-                        g_string_append(path, ".slice");
-                }
-        }
         g_string_append_c(path, '/');
-        g_string_append(path, unit);
+        append_unit_folders(path, path->len, unit, NULL);
         return g_string_free(path, false);
 }
 

@@ -204,6 +204,30 @@ ssize_t root_read_small_at(int dirfd, const char *name, char *buf, size_t size) 
         return (ssize_t) len;
 }
 
+ssize_t root_read_small(const Root *root, const char *rel, char *buf, size_t size) {
+        if (root->fd >= 0)
+                return root_read_small_at(root->fd, rel, buf, size);
+        g_autofree char *path = root_path(root, rel);
+        return root_read_small_at(AT_FDCWD, path, buf, size);
+}
+
+ssize_t root_readlink(const Root *root, const char *rel, char *buf, size_t size) {
+        g_autofree char *path = root->fd >= 0 ? NULL : root_path(root, rel);
+        ssize_t n = root->fd >= 0 ? readlinkat(root->fd, rel, buf, size) : readlink(path, buf, size);
+        if (n < 0)
+                return negative_errno();
+        if ((size_t) n >= size)
+                return -ENAMETOOLONG;
+        buf[n] = '\0';
+        return n;
+}
+
+int root_stat(const Root *root, const char *rel, struct stat *out) {
+        g_autofree char *path = root->fd >= 0 ? NULL : root_path(root, rel);
+        int r = root->fd >= 0 ? fstatat(root->fd, rel, out, 0) : stat(path, out);
+        return r < 0 ? negative_errno() : 0;
+}
+
 int root_read_line(const Root *root, const char *rel, char **out) {
         char *text;
         int r = root_read(root, rel, &text, NULL);

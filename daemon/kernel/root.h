@@ -3,6 +3,7 @@
 
 #include <dirent.h>
 #include <stdbool.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #include "model/cpumask.h"
@@ -61,6 +62,13 @@ int root_open_dir(const Root *root, const char *rel);
  * newline, in one read where it fits (a kernel file of one line is produced whole by
  * its first read); its length, or a negative errno (-EFBIG: it does not fit). */
 ssize_t root_read_small_at(int dirfd, const char *name, char *buf, size_t size);
+/* root_read_small_at() beneath the root's folder. */
+ssize_t root_read_small(const Root *root, const char *rel, char *buf, size_t size);
+/* A symlink's target, NUL-terminated, in buf: its length, or a negative errno
+ * (-ENAMETOOLONG when it does not fit). */
+ssize_t root_readlink(const Root *root, const char *rel, char *buf, size_t size);
+/* stat(2) of a file under the root, its symlinks followed: 0 or a negative errno. */
+int root_stat(const Root *root, const char *rel, struct stat *out);
 int root_read_int(const Root *root, const char *rel, long *out);
 /* The writes below resolve rel beneath the root's folder, opened once (openat2 with
  * RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS): a rel that is absolute, empty or holds ".."

@@ -256,28 +256,18 @@ int task_read_thread_comm(const Root *root, pid_t pid, pid_t tid, char **out) {
         return 0;
 }
 
-/* Read into the stack, relative to the root's folder: the first read of every exec. */
+/* Read into the stack: the first read of every exec. A link's target is shorter than
+ * PATH_MAX (the kernel's and symlink(2)'s bound). */
 char *task_read_exe(const Root *root, pid_t pid) {
         TaskPath p;
-        const char *rel = task_path(&p, pid, 0, "exe");
         char target[PATH_MAX];
-        ssize_t n = root_fd(root) >= 0 ? readlinkat(root_fd(root), rel, target, sizeof target) : -1;
-
-        if (n >= 0 && (size_t) n < sizeof target)
-                return g_strndup(target, (size_t) n);
-        if (n < 0 && root_fd(root) >= 0)
-                return NULL; /* gone, or no executable (a kernel thread) */
-        g_autofree char *path = root_path(root, rel); /* no folder, or a longer path */
-        return g_file_read_link(path, NULL);
+        ssize_t n = root_readlink(root, task_path(&p, pid, 0, "exe"), target, sizeof target);
+        return n < 0 ? NULL : g_strndup(target, (size_t) n); /* gone, or a kernel thread */
 }
 
 int task_stat_exe(const Root *root, pid_t pid, struct stat *out) {
         TaskPath p;
-        const char *rel = task_path(&p, pid, 0, "exe");
-        if (root_fd(root) >= 0)
-                return fstatat(root_fd(root), rel, out, 0) < 0 ? negative_errno() : 0;
-        g_autofree char *path = root_path(root, rel);
-        return stat(path, out) < 0 ? negative_errno() : 0;
+        return root_stat(root, task_path(&p, pid, 0, "exe"), out);
 }
 
 int task_read_cgroup(const Root *root, pid_t pid, char **out) {
@@ -286,10 +276,10 @@ int task_read_cgroup(const Root *root, pid_t pid, char **out) {
         char small[4096];
         g_autofree char *big = NULL;
         const char *data = small;
-        ssize_t n = root_fd(root) >= 0 ? root_read_small_at(root_fd(root), rel, small, sizeof small) : -EFBIG;
+        ssize_t n = root_read_small(root, rel, small, sizeof small);
 
         if (n == -EFBIG) {
-                /* Many v1 hierarchies with long paths, or no root folder. */
+                /* Many v1 hierarchies with long paths. */
                 int r = root_read(root, rel, &big, NULL);
                 if (r < 0)
                         return r;
